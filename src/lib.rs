@@ -1,0 +1,13 @@
+//! clipguard screens AI-generated video before it is published: it finds unsafe content and
+//! faces (for public figures' likeness) with ONNX models, and reports what it saw as `Signals`.
+//!
+//! The CLI, the HTTP server, the tests and the benchmarks all go through [`screen::Screener`].
+
+pub mod config;
+pub mod http;
+pub mod media;
+pub mod screen;
+pub mod vision;
+
+pub use config::Config;
+pub use screen::{Screener, Signals};

@@ -1,0 +1,61 @@
+//! Clips in: probing, limits, and choosing the frames worth analysing (FFmpeg via ffmpeg-next).
+
+mod probe;
+mod sample;
+
+pub use probe::{probe, MediaInfo};
+pub use sample::{sample, FrameContent, SampleReason, SampledFrame, SamplingStats};
+
+use std::sync::Once;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("{path}: no such file")]
+    NotFound { path: String },
+    #[error("{path}: cannot read: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("{path}: file is empty (0 bytes)")]
+    Empty { path: String },
+    #[error("{path}: not a video: {reason}")]
+    NotVideo { path: String, reason: String },
+    #[error("{path}: corrupt video: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("{path}: truncated video: decoded {decoded_s:.2} s of {expected_s:.2} s")]
+    Truncated {
+        path: String,
+        decoded_s: f64,
+        expected_s: f64,
+    },
+    #[error("{path}: {what} {value} is over the limit of {limit}")]
+    OverLimit {
+        path: String,
+        what: &'static str,
+        value: String,
+        limit: String,
+    },
+}
+
+impl MediaError {
+    /// A short, stable name for metrics and API error codes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MediaError::NotFound { .. } => "not_found",
+            MediaError::Unreadable { .. } => "unreadable",
+            MediaError::Empty { .. } => "empty",
+            MediaError::NotVideo { .. } => "not_video",
+            MediaError::Corrupt { .. } => "corrupt",
+            MediaError::Truncated { .. } => "truncated",
+            MediaError::OverLimit { .. } => "over_limit",
+        }
+    }
+}
+
+/// FFmpeg's global set-up, once per process. Its own logging is silenced: every problem it
+/// reports to us comes back as a `MediaError` instead.
+pub(crate) fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        ffmpeg_next::init().expect("FFmpeg initialises");
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Quiet);
+    });
+}

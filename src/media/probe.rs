@@ -1,0 +1,124 @@
+//! What a clip is (container, codec, size, duration, rate) and whether it is within limits.
+
+use super::MediaError;
+use crate::config::MediaConfig;
+use ffmpeg_next::{format, media};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Containers accepted as clips. FFmpeg also opens still images and even text files (as
+/// "tty" art), which must be refused as non-video.
+const CONTAINERS: [&str; 4] = ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    pub container: String,
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub duration_s: f64,
+    pub fps: f64,
+    /// Frames the container declares, or duration x rate where it declares none.
+    pub frames: u64,
+    pub file_bytes: u64,
+}
+
+pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError> {
+    super::init();
+    let p = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => MediaError::NotFound { path: p.clone() },
+        _ => MediaError::Unreadable {
+            path: p.clone(),
+            reason: e.to_string(),
+        },
+    })?;
+    if !meta.is_file() {
+        return Err(MediaError::Unreadable {
+            path: p,
+            reason: "not a regular file".into(),
+        });
+    }
+    let file_bytes = meta.len();
+    if file_bytes == 0 {
+        return Err(MediaError::Empty { path: p });
+    }
+    over(&p, "file size (bytes)", file_bytes as f64, limits.max_file_bytes as f64)?;
+    let ictx = format::input(path).map_err(|e| MediaError::NotVideo {
+        path: p.clone(),
+        reason: format!("not a recognised container ({e})"),
+    })?;
+    let container = ictx.format().name().to_string();
+    if !CONTAINERS.contains(&container.as_str()) {
+        return Err(MediaError::NotVideo {
+            path: p,
+            reason: format!("container {container:?} is not a video container (MP4, MOV, MKV, WebM, AVI, MPEG-TS)"),
+        });
+    }
+    let stream = ictx
+        .streams()
+        .best(media::Type::Video)
+        .ok_or_else(|| MediaError::NotVideo {
+            path: p.clone(),
+            reason: "no video stream".into(),
+        })?;
+    let codec = stream.parameters().id().name().to_string();
+    let decoder = ffmpeg_next::codec::context::Context::from_parameters(stream.parameters())
+        .and_then(|c| c.decoder().video())
+        .map_err(|e| MediaError::Corrupt {
+            path: p.clone(),
+            reason: format!("cannot open a {codec} decoder ({e})"),
+        })?;
+    let (width, height) = (decoder.width(), decoder.height());
+    if width == 0 || height == 0 {
+        return Err(MediaError::Corrupt {
+            path: p,
+            reason: "video stream has no frame size".into(),
+        });
+    }
+    let rate = stream.avg_frame_rate();
+    let fps = if rate.denominator() > 0 && rate.numerator() > 0 {
+        f64::from(rate)
+    } else {
+        0.0
+    };
+    let tb = f64::from(stream.time_base());
+    let duration_s = if stream.duration() > 0 {
+        stream.duration() as f64 * tb
+    } else if ictx.duration() > 0 {
+        ictx.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE)
+    } else {
+        0.0
+    };
+    let frames = if stream.frames() > 0 {
+        stream.frames() as u64
+    } else {
+        (duration_s * fps).round() as u64
+    };
+    over(&p, "width (px)", width as f64, limits.max_width as f64)?;
+    over(&p, "height (px)", height as f64, limits.max_height as f64)?;
+    over(&p, "duration (s)", duration_s, limits.max_duration_s)?;
+    over(&p, "frame count", frames as f64, limits.max_frames as f64)?;
+    Ok(MediaInfo {
+        container,
+        codec,
+        width,
+        height,
+        duration_s,
+        fps,
+        frames,
+        file_bytes,
+    })
+}
+
+fn over(path: &str, what: &'static str, value: f64, limit: f64) -> Result<(), MediaError> {
+    if value > limit {
+        return Err(MediaError::OverLimit {
+            path: path.to_string(),
+            what,
+            value: format!("{value}"),
+            limit: format!("{limit}"),
+        });
+    }
+    Ok(())
+}

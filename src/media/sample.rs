@@ -1,0 +1,355 @@
+//! Frame sampling: decode every frame once, keep a cheap luma thumbnail of each, and pick the
+//! frames worth analysing: keyframes, a uniform rate, and the first frame after each scene cut
+//! (so even a short shot is seen). A picked frame that barely differs from the last analysed
+//! one is marked a duplicate and reuses that frame's detections instead of costing inference.
+
+use super::{MediaError, MediaInfo};
+use crate::config::MediaConfig;
+use ffmpeg_next::{codec, decoder, format, frame, media, software::scaling, util::format::Pixel};
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleReason {
+    Keyframe,
+    Uniform,
+    SceneCut,
+}
+
+pub enum FrameContent {
+    /// A frame to analyse, as RGB at the clip's resolution.
+    Image(RgbImage),
+    /// A near-duplicate of the analysed frame with this index.
+    DuplicateOf(u64),
+}
+
+pub struct SampledFrame {
+    /// Position in decode order, from 0.
+    pub index: u64,
+    pub time_s: f64,
+    pub reasons: Vec<SampleReason>,
+    pub content: FrameContent,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SamplingStats {
+    pub decoded_frames: u64,
+    pub sampled_frames: u64,
+    pub analysed_frames: u64,
+    pub duplicate_frames: u64,
+    /// Picked frames not analysed because `max_analysed_frames` was reached.
+    pub over_budget_frames: u64,
+    pub scene_cuts: u64,
+    /// Seconds of video decoded (last frame's time plus one frame).
+    pub decoded_s: f64,
+    /// Seconds between uniform samples actually used (longer for long clips).
+    pub interval_s: f64,
+    pub decode_ms: f64,
+    /// Thumbnails, cut and duplicate detection, and RGB conversion.
+    pub sample_ms: f64,
+}
+
+const THUMB_W: usize = 64;
+const THUMB_H: usize = 36;
+
+/// Mean luma of each of 64x36 blocks: enough to see cuts and changes, cheap to compute.
+struct Thumb(Vec<f32>);
+
+impl Thumb {
+    fn mean_diff(&self, other: &Thumb) -> f32 {
+        self.0.iter().zip(&other.0).map(|(a, b)| (a - b).abs()).sum::<f32>() / self.0.len() as f32
+    }
+
+    fn max_diff(&self, other: &Thumb) -> f32 {
+        self.0.iter().zip(&other.0).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+    }
+}
+
+/// Decodes `path` and calls `on_frame` for every sampled frame, in order. `on_frame` returns
+/// false to stop early (its caller failed); the stats then cover what was decoded.
+pub fn sample(
+    path: &Path,
+    info: &MediaInfo,
+    cfg: &MediaConfig,
+    mut on_frame: impl FnMut(SampledFrame) -> bool,
+) -> Result<SamplingStats, MediaError> {
+    super::init();
+    let p = path.display().to_string();
+    let corrupt = |reason: String| MediaError::Corrupt {
+        path: p.clone(),
+        reason,
+    };
+    let mut ictx = format::input(path).map_err(|e| corrupt(e.to_string()))?;
+    let stream = ictx
+        .streams()
+        .best(media::Type::Video)
+        .ok_or_else(|| corrupt("no video stream".into()))?;
+    let stream_index = stream.index();
+    let time_base = f64::from(stream.time_base());
+    let start = if stream.start_time() == ffmpeg_next::ffi::AV_NOPTS_VALUE {
+        0
+    } else {
+        stream.start_time()
+    };
+    let mut ctx = codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| corrupt(e.to_string()))?;
+    ctx.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: cfg.decode_threads.max(1),
+        ..Default::default()
+    });
+    let mut dec = ctx.decoder().video().map_err(|e| corrupt(e.to_string()))?;
+
+    let budget = cfg.max_analysed_frames.max(1);
+    // Keep a quarter of the budget for keyframes and cuts on long clips.
+    let interval = (1.0 / cfg.sample_fps).max(info.duration_s / (budget as f64 * 0.75));
+    let mut state = State {
+        cfg,
+        interval,
+        budget,
+        next_uniform: 0.0,
+        prev: None,
+        last_analysed: None,
+        scaler: None,
+        stats: SamplingStats {
+            interval_s: interval,
+            ..Default::default()
+        },
+        frame_dur: if info.fps > 0.0 { 1.0 / info.fps } else { 0.0 },
+        max_frames: cfg.max_frames,
+    };
+    let started = Instant::now();
+    let mut decoded = frame::Video::empty();
+    let mut packet = ffmpeg_next::Packet::empty();
+    let mut go_on = true;
+    while go_on {
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ffmpeg_next::Error::Eof) => break,
+            Err(e) => return Err(corrupt(format!("cannot read packet ({e})"))),
+        }
+        if packet.stream() != stream_index {
+            continue;
+        }
+        dec.send_packet(&packet)
+            .map_err(|e| corrupt(format!("cannot decode frame {} ({e})", state.stats.decoded_frames)))?;
+        go_on = state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
+    }
+    if go_on {
+        dec.send_eof().map_err(|e| corrupt(e.to_string()))?;
+        state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
+    }
+    let mut stats = state.stats;
+    stats.decode_ms = started.elapsed().as_secs_f64() * 1e3 - stats.sample_ms;
+    if go_on {
+        if stats.decoded_frames == 0 {
+            return Err(corrupt("no frame could be decoded".into()));
+        }
+        // A clip that ends well before its declared duration was cut short.
+        if info.duration_s > 0.0 && stats.decoded_s < info.duration_s * 0.9 - 0.25 {
+            return Err(MediaError::Truncated {
+                path: p,
+                decoded_s: stats.decoded_s,
+                expected_s: info.duration_s,
+            });
+        }
+    }
+    Ok(stats)
+}
+
+struct State<'a> {
+    cfg: &'a MediaConfig,
+    interval: f64,
+    budget: usize,
+    next_uniform: f64,
+    prev: Option<Thumb>,
+    last_analysed: Option<(u64, Thumb)>,
+    scaler: Option<(Pixel, u32, u32, scaling::Context)>,
+    stats: SamplingStats,
+    frame_dur: f64,
+    max_frames: u64,
+}
+
+impl State<'_> {
+    fn drain(
+        &mut self,
+        dec: &mut decoder::Video,
+        decoded: &mut frame::Video,
+        time_base: f64,
+        start: i64,
+        on_frame: &mut impl FnMut(SampledFrame) -> bool,
+        path: &str,
+    ) -> Result<bool, MediaError> {
+        while dec.receive_frame(decoded).is_ok() {
+            let index = self.stats.decoded_frames;
+            self.stats.decoded_frames += 1;
+            if self.stats.decoded_frames > self.max_frames {
+                return Err(MediaError::OverLimit {
+                    path: path.into(),
+                    what: "decoded frames",
+                    value: self.stats.decoded_frames.to_string(),
+                    limit: self.max_frames.to_string(),
+                });
+            }
+            let t0 = Instant::now();
+            let time_s = match decoded.timestamp() {
+                Some(ts) => (ts - start) as f64 * time_base,
+                None => index as f64 * self.frame_dur,
+            };
+            self.stats.decoded_s = self.stats.decoded_s.max(time_s + self.frame_dur);
+            let sampled = self.pick(decoded, index, time_s, path)?;
+            self.stats.sample_ms += t0.elapsed().as_secs_f64() * 1e3;
+            if let Some(s) = sampled {
+                if !on_frame(s) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn pick(&mut self, f: &frame::Video, index: u64, time_s: f64, path: &str) -> Result<Option<SampledFrame>, MediaError> {
+        let thumb = self.thumb(f, path)?;
+        let mut reasons = Vec::new();
+        if f.is_key() || index == 0 {
+            reasons.push(SampleReason::Keyframe);
+        }
+        // Half a frame of slack so a sample time that falls between frames takes the nearer.
+        if time_s + self.frame_dur / 2.0 >= self.next_uniform {
+            reasons.push(SampleReason::Uniform);
+            self.next_uniform = ((time_s + self.frame_dur / 2.0) / self.interval).floor() * self.interval + self.interval;
+        }
+        if let Some(prev) = &self.prev {
+            if thumb.mean_diff(prev) > self.cfg.scene_cut_threshold {
+                reasons.push(SampleReason::SceneCut);
+                self.stats.scene_cuts += 1;
+            }
+        }
+        let picked = if reasons.is_empty() {
+            None
+        } else {
+            self.stats.sampled_frames += 1;
+            let duplicate = self
+                .last_analysed
+                .as_ref()
+                .filter(|(_, t)| t.max_diff(&thumb) <= self.cfg.duplicate_max_diff)
+                .map(|(i, _)| *i);
+            match duplicate {
+                Some(of) => {
+                    self.stats.duplicate_frames += 1;
+                    Some(FrameContent::DuplicateOf(of))
+                }
+                None if self.stats.analysed_frames as usize >= self.budget => {
+                    self.stats.over_budget_frames += 1;
+                    None
+                }
+                None => {
+                    self.stats.analysed_frames += 1;
+                    self.last_analysed = Some((index, Thumb(thumb.0.clone())));
+                    Some(FrameContent::Image(self.rgb(f, path)?))
+                }
+            }
+        };
+        self.prev = Some(thumb);
+        Ok(picked.map(|content| SampledFrame {
+            index,
+            time_s,
+            reasons,
+            content,
+        }))
+    }
+
+    fn thumb(&mut self, f: &frame::Video, path: &str) -> Result<Thumb, MediaError> {
+        let (w, h) = (f.width() as usize, f.height() as usize);
+        let eight_bit_luma = matches!(
+            f.format(),
+            Pixel::YUV420P
+                | Pixel::YUVJ420P
+                | Pixel::YUV422P
+                | Pixel::YUVJ422P
+                | Pixel::YUV444P
+                | Pixel::YUVJ444P
+                | Pixel::NV12
+                | Pixel::NV21
+                | Pixel::GRAY8
+        );
+        if eight_bit_luma {
+            return Ok(block_means(f.data(0), f.stride(0), w, h));
+        }
+        // Other formats (10-bit, RGB): let swscale produce the luma plane.
+        let mut gray = frame::Video::empty();
+        scaling::Context::get(f.format(), f.width(), f.height(), Pixel::GRAY8, f.width(), f.height(), scaling::Flags::FAST_BILINEAR)
+            .and_then(|mut s| s.run(f, &mut gray))
+            .map_err(|e| MediaError::Corrupt {
+                path: path.into(),
+                reason: format!("cannot convert {:?} frame ({e})", f.format()),
+            })?;
+        Ok(block_means(gray.data(0), gray.stride(0), w, h))
+    }
+
+    fn rgb(&mut self, f: &frame::Video, path: &str) -> Result<RgbImage, MediaError> {
+        let (fmt, w, h) = (f.format(), f.width(), f.height());
+        if !matches!(&self.scaler, Some((sf, sw, sh, _)) if *sf == fmt && *sw == w && *sh == h) {
+            let ctx = scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR).map_err(|e| {
+                MediaError::Corrupt {
+                    path: path.into(),
+                    reason: format!("cannot convert {fmt:?} to RGB ({e})"),
+                }
+            })?;
+            self.scaler = Some((fmt, w, h, ctx));
+        }
+        let (_, _, _, scaler) = self.scaler.as_mut().expect("set above");
+        let mut out = frame::Video::empty();
+        scaler.run(f, &mut out).map_err(|e| MediaError::Corrupt {
+            path: path.into(),
+            reason: format!("cannot convert frame to RGB ({e})"),
+        })?;
+        // swscale pads rows: copy row by row.
+        let (stride, row) = (out.stride(0), w as usize * 3);
+        let data = out.data(0);
+        let mut buf = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            buf.extend_from_slice(&data[y * stride..y * stride + row]);
+        }
+        Ok(RgbImage::from_raw(w, h, buf).expect("buffer is w*h*3"))
+    }
+}
+
+/// Block means of an 8-bit plane, each from a 4x4 grid of points inside the block.
+fn block_means(plane: &[u8], stride: usize, w: usize, h: usize) -> Thumb {
+    let mut out = Vec::with_capacity(THUMB_W * THUMB_H);
+    for by in 0..THUMB_H {
+        for bx in 0..THUMB_W {
+            let mut sum = 0u32;
+            for sy in 0..4 {
+                let y = ((by * 4 + sy) * 2 + 1) * h / (THUMB_H * 8);
+                for sx in 0..4 {
+                    let x = ((bx * 4 + sx) * 2 + 1) * w / (THUMB_W * 8);
+                    sum += plane[y * stride + x] as u32;
+                }
+            }
+            out.push(sum as f32 / 16.0);
+        }
+    }
+    Thumb(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_means_of_flat_and_split_planes() {
+        let (w, h) = (128, 72);
+        let flat = vec![100u8; w * h];
+        assert!(block_means(&flat, w, w, h).0.iter().all(|&v| v == 100.0));
+        let split: Vec<u8> = (0..w * h).map(|i| if i % w < w / 2 { 0 } else { 200 }).collect();
+        let t = block_means(&split, w, w, h);
+        assert_eq!(t.0[0], 0.0);
+        assert_eq!(t.0[THUMB_W - 1], 200.0);
+        assert_eq!(t.mean_diff(&block_means(&flat, w, w, h)), 100.0);
+    }
+}

@@ -1,0 +1,171 @@
+//! The orchestrator: a clip in, `Signals` out. Decoding runs on its own thread and hands
+//! sampled frames to inference through a small bounded channel, so the two overlap.
+
+mod signals;
+
+pub use signals::{ClassPeak, FaceDetection, FaceSummary, FrameDetections, Signals, StageTimings};
+
+use crate::config::{Config, MediaConfig};
+use crate::media::{self, FrameContent, MediaError, SampledFrame};
+use crate::vision::{align, ModelInfo, Vision, VisionError};
+use image::RgbImage;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Vision(#[from] VisionError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+pub struct Screener {
+    media: MediaConfig,
+    vision: Vision,
+}
+
+/// Frames waiting between the decoder and inference: enough to batch, small enough that a
+/// 4K clip cannot pile up in memory.
+const QUEUE: usize = 4;
+
+impl Screener {
+    pub fn load(cfg: &Config) -> Result<Self, ScreenError> {
+        Ok(Self {
+            media: cfg.media.clone(),
+            vision: Vision::load(cfg)?,
+        })
+    }
+
+    pub fn models(&self) -> Vec<ModelInfo> {
+        self.vision.manifest.models().cloned().collect()
+    }
+
+    pub fn vision(&self) -> &Vision {
+        &self.vision
+    }
+
+    /// Screens one clip. Any decode or inference error is returned: never a partial result.
+    pub fn screen_clip(&self, path: &Path) -> Result<Signals, ScreenError> {
+        let started = Instant::now();
+        let info = media::probe(path, &self.media)?;
+        let probe_ms = ms(started);
+        let (tx, rx) = mpsc::sync_channel::<SampledFrame>(QUEUE);
+        let mut timings = StageTimings {
+            probe_ms,
+            ..Default::default()
+        };
+        let (sampling, frames) = std::thread::scope(|s| {
+            let decoder = s.spawn(|| media::sample(path, &info, &self.media, |f| tx.send(f).is_ok()));
+            let analysed = self.analyse(&rx, &mut timings);
+            // On an inference error, closing the channel stops the decoder at its next frame.
+            drop(rx);
+            let sampled = decoder.join().expect("decoder thread does not panic");
+            match analysed {
+                Ok(frames) => Ok((sampled?, frames)),
+                Err(e) => Err(e),
+            }
+        })?;
+        timings.decode_ms = sampling.decode_ms;
+        timings.sample_ms = sampling.sample_ms;
+        timings.total_ms = ms(started);
+        let mut signals = Signals {
+            media: info,
+            sampling,
+            frames,
+            nudity: Default::default(),
+            faces: Default::default(),
+            models: self.models(),
+            timings,
+        };
+        signals.aggregate();
+        Ok(signals)
+    }
+
+    /// Runs the models on frames as they arrive, batching whatever is already waiting.
+    fn analyse(&self, rx: &mpsc::Receiver<SampledFrame>, t: &mut StageTimings) -> Result<Vec<FrameDetections>, ScreenError> {
+        let mut out: Vec<FrameDetections> = Vec::new();
+        let mut by_index: HashMap<u64, usize> = HashMap::new();
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < QUEUE {
+                match rx.try_recv() {
+                    Ok(f) => batch.push(f),
+                    Err(_) => break,
+                }
+            }
+            let images: Vec<&RgbImage> = batch
+                .iter()
+                .filter_map(|f| match &f.content {
+                    FrameContent::Image(img) => Some(img),
+                    FrameContent::DuplicateOf(_) => None,
+                })
+                .collect();
+            let t0 = Instant::now();
+            let mut nudity = self.vision.nudity.detect(&images)?.into_iter();
+            t.nudity_ms += ms(t0);
+            for f in batch {
+                let detections = match &f.content {
+                    FrameContent::Image(img) => FrameDetections {
+                        index: f.index,
+                        time_s: f.time_s,
+                        reasons: f.reasons,
+                        duplicate_of: None,
+                        nudity: nudity.next().expect("one result per image"),
+                        faces: self.faces(img, t)?,
+                    },
+                    FrameContent::DuplicateOf(of) => {
+                        let original = &out[by_index[of]];
+                        FrameDetections {
+                            index: f.index,
+                            time_s: f.time_s,
+                            reasons: f.reasons,
+                            duplicate_of: Some(*of),
+                            nudity: original.nudity.clone(),
+                            faces: original.faces.clone(),
+                        }
+                    }
+                };
+                by_index.insert(detections.index, out.len());
+                out.push(detections);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Faces in one frame, each aligned and embedded unless too small.
+    fn faces(&self, img: &RgbImage, t: &mut StageTimings) -> Result<Vec<FaceDetection>, ScreenError> {
+        let t0 = Instant::now();
+        let faces = self.vision.faces.detect(img)?;
+        t.faces_ms += ms(t0);
+        let t0 = Instant::now();
+        let min = self.vision.min_embed_px;
+        let usable: Vec<usize> = (0..faces.len())
+            .filter(|&i| faces[i].bbox.w.min(faces[i].bbox.h) >= min)
+            .collect();
+        let chips: Vec<RgbImage> = usable.iter().map(|&i| align::chip(img, &faces[i])).collect();
+        let mut embeddings = self.vision.embedder.embed(&chips)?.into_iter();
+        let out = faces
+            .into_iter()
+            .enumerate()
+            .map(|(i, face)| {
+                let embedding = usable.contains(&i).then(|| embeddings.next().expect("one per chip"));
+                FaceDetection {
+                    too_small: embedding.is_none(),
+                    face,
+                    embedding,
+                }
+            })
+            .collect();
+        t.embed_ms += ms(t0);
+        Ok(out)
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}

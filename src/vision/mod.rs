@@ -1,0 +1,155 @@
+//! The models: ONNX Runtime set-up, one file per model family, and the model manifest.
+//!
+//! Detectors report what they see; they never decide. Every error is returned, never turned
+//! into an empty detection list, so a failed inference cannot read as "nothing found".
+
+pub mod align;
+pub mod embed;
+pub mod faces;
+pub mod manifest;
+pub mod nudity;
+pub mod resize;
+pub mod runtime;
+
+use serde::{Deserialize, Serialize};
+
+pub use embed::{Embedder, Embedding};
+pub use faces::{Face, FaceDetector};
+pub use manifest::{Manifest, ModelInfo, ModelKind};
+pub use nudity::{NudityClass, NudityDetection, NudityDetector};
+pub use runtime::Runtime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VisionError {
+    #[error("cannot load ONNX Runtime from {path}: {reason} (run `make setup`, or set ORT_DYLIB_PATH)")]
+    Runtime { path: String, reason: String },
+    #[error("model manifest {path}: {reason}")]
+    Manifest { path: String, reason: String },
+    #[error("model file {path} is missing (run `make setup`)")]
+    ModelMissing { path: String },
+    #[error("model file {path} has sha256 {actual}, the manifest says {expected} (run `make setup`)")]
+    ModelHash {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot load model {model}: {reason}")]
+    Load { model: String, reason: String },
+    #[error("inference failed in {model}: {reason}")]
+    Inference { model: String, reason: String },
+    #[error("{model} returned output of unexpected shape {shape:?}")]
+    OutputShape { model: String, shape: Vec<i64> },
+}
+
+/// The three models, loaded once and shared by every screening.
+pub struct Vision {
+    pub manifest: Manifest,
+    pub nudity: NudityDetector,
+    pub faces: FaceDetector,
+    pub embedder: Embedder,
+    /// Faces with a shorter box side below this are not embedded (too small to be reliable).
+    pub min_embed_px: f32,
+}
+
+impl Vision {
+    pub fn load(cfg: &crate::Config) -> Result<Self, VisionError> {
+        let runtime = Runtime::init(&cfg.runtime)?;
+        let manifest = Manifest::load(&cfg.models.manifest, &cfg.models.dir)?;
+        let (n, n_path) = manifest.get(ModelKind::Nudity);
+        let nudity = NudityDetector::load(&runtime, &n.name, n_path, nudity::INPUT_SIZE, cfg.nudity.batch)?;
+        let (f, f_path) = manifest.get(ModelKind::Faces);
+        let faces = FaceDetector::load(&runtime, &f.name, f_path, cfg.faces.max_side, cfg.faces.threshold)?;
+        let (e, e_path) = manifest.get(ModelKind::Embed);
+        let embedder = Embedder::load(&runtime, &e.name, e_path)?;
+        Ok(Self {
+            manifest,
+            nudity,
+            faces,
+            embedder,
+            min_embed_px: cfg.faces.min_embed_px,
+        })
+    }
+}
+
+/// An axis-aligned box in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BBox {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+impl BBox {
+    pub fn area(&self) -> f32 {
+        self.w.max(0.0) * self.h.max(0.0)
+    }
+
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let x1 = self.x.max(other.x);
+        let y1 = self.y.max(other.y);
+        let x2 = (self.x + self.w).min(other.x + other.w);
+        let y2 = (self.y + self.h).min(other.y + other.h);
+        let inter = (x2 - x1).max(0.0) * (y2 - y1).max(0.0);
+        let union = self.area() + other.area() - inter;
+        if union <= 0.0 {
+            0.0
+        } else {
+            inter / union
+        }
+    }
+}
+
+/// A point in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub x: f32,
+    pub y: f32,
+}
+
+/// Greedy non-maximum suppression over items sorted by descending score: keeps an item unless
+/// it overlaps a kept one by more than `iou` (or at least, with `inclusive`).
+fn nms<T>(mut items: Vec<T>, score: impl Fn(&T) -> f32, bbox: impl Fn(&T) -> BBox, iou: f32, inclusive: bool) -> Vec<T> {
+    items.sort_by(|a, b| score(b).total_cmp(&score(a)));
+    let mut kept: Vec<T> = Vec::new();
+    for item in items {
+        let b = bbox(&item);
+        let suppressed = kept.iter().any(|k| {
+            let o = bbox(k).iou(&b);
+            if inclusive {
+                o >= iou
+            } else {
+                o > iou
+            }
+        });
+        if !suppressed {
+            kept.push(item);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iou_of_identical_disjoint_and_half_overlapping_boxes() {
+        let a = BBox { x: 0.0, y: 0.0, w: 10.0, h: 10.0 };
+        assert_eq!(a.iou(&a), 1.0);
+        assert_eq!(a.iou(&BBox { x: 20.0, ..a }), 0.0);
+        let half = a.iou(&BBox { x: 5.0, ..a });
+        assert!((half - 50.0 / 150.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nms_keeps_best_of_overlapping_and_all_disjoint() {
+        let boxes = vec![
+            (0.9, BBox { x: 0.0, y: 0.0, w: 10.0, h: 10.0 }),
+            (0.95, BBox { x: 1.0, y: 0.0, w: 10.0, h: 10.0 }),
+            (0.5, BBox { x: 50.0, y: 50.0, w: 10.0, h: 10.0 }),
+        ];
+        let kept = nms(boxes, |b| b.0, |b| b.1, 0.45, false);
+        assert_eq!(kept.iter().map(|b| b.0).collect::<Vec<_>>(), vec![0.95, 0.5]);
+    }
+}

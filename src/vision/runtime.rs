@@ -1,0 +1,131 @@
+//! The process's one ONNX Runtime environment and pools of sessions.
+
+use super::VisionError;
+use crate::config::RuntimeConfig;
+use ort::session::{builder::GraphOptimizationLevel, Session};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// ONNX Runtime allows one environment per process; it lives for the whole process.
+static ENVIRONMENT: OnceLock<ort::environment::Environment> = OnceLock::new();
+
+/// Handle to the shared environment plus the session settings from configuration.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    intra_threads: usize,
+    sessions_per_model: usize,
+    cuda: bool,
+}
+
+impl Runtime {
+    pub fn init(cfg: &RuntimeConfig) -> Result<Self, VisionError> {
+        if ENVIRONMENT.get().is_none() {
+            let err = |reason: String| VisionError::Runtime {
+                path: cfg.onnxruntime.display().to_string(),
+                reason,
+            };
+            if !cfg.onnxruntime.exists() {
+                return Err(err("file not found".into()));
+            }
+            let env = ort::init_from(&cfg.onnxruntime)
+                .map_err(|e| err(e.to_string()))?
+                .with_name("clipguard")
+                .with_telemetry(false)
+                .build()
+                .map_err(|e| err(e.to_string()))?;
+            // A concurrent init may have won the race; either environment is the process's one.
+            let _ = ENVIRONMENT.set(env);
+        }
+        for p in &cfg.providers {
+            if p != "cpu" && p != "cuda" {
+                return Err(VisionError::Runtime {
+                    path: cfg.onnxruntime.display().to_string(),
+                    reason: format!("unknown execution provider {p:?} (known: cuda, cpu)"),
+                });
+            }
+        }
+        Ok(Self {
+            intra_threads: cfg.intra_threads.max(1),
+            sessions_per_model: cfg.sessions_per_model.max(1),
+            cuda: cfg.providers.first().is_some_and(|p| p == "cuda"),
+        })
+    }
+
+    fn session(&self, model: &str, path: &Path) -> Result<Session, VisionError> {
+        let env = ENVIRONMENT.get().expect("Runtime::init ran");
+        let load = |reason: String| VisionError::Load {
+            model: model.to_string(),
+            reason,
+        };
+        let builder = Session::builder(env)
+            .map_err(|e| load(e.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| load(e.to_string()))?
+            .with_intra_threads(self.intra_threads)
+            .map_err(|e| load(e.to_string()))?
+            .with_log_level(ort::logging::LogLevel::Error)
+            .map_err(|e| load(e.to_string()))?;
+        if self.cuda {
+            let cuda = ort::ep::CUDA::default().build().error_on_failure();
+            match builder.clone().with_execution_providers([cuda]) {
+                Ok(mut b) => match b.commit_from_file(path) {
+                    Ok(s) => return Ok(s),
+                    Err(e) => tracing::warn!(model, error = %e, "CUDA session failed; using CPU"),
+                },
+                Err(e) => tracing::warn!(model, error = %e, "CUDA unavailable; using CPU"),
+            }
+        }
+        let mut builder = builder;
+        builder
+            .commit_from_file(path)
+            .map_err(|e| load(e.to_string()))
+    }
+
+    /// A pool of sessions for one model file.
+    pub fn pool(&self, model: &str, path: &Path) -> Result<SessionPool, VisionError> {
+        let sessions = (0..self.sessions_per_model)
+            .map(|_| self.session(model, path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(SessionPool {
+            model: model.to_string(),
+            sessions,
+            next: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// `Session::run` needs `&mut`, so concurrent callers each take a free session; when all are
+/// busy a caller waits on one chosen round-robin.
+pub struct SessionPool {
+    model: String,
+    sessions: Vec<Mutex<Session>>,
+    next: AtomicUsize,
+}
+
+impl SessionPool {
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.sessions.len();
+        for i in 0..n {
+            if let Ok(mut s) = self.sessions[(start + i) % n].try_lock() {
+                return f(&mut s);
+            }
+        }
+        let mut s = self.sessions[start % n]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut s)
+    }
+
+    pub fn inference_error(&self, e: impl std::fmt::Display) -> VisionError {
+        VisionError::Inference {
+            model: self.model.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
