@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "clipguard", version, about = "Screens AI-generated video before it is published")]
+#[command(
+    name = "clipguard",
+    version,
+    about = "Screens AI-generated video before it is published"
+)]
 struct Cli {
     /// TOML configuration file (defaults work from the repository root after `make setup`).
     #[arg(long, global = true, env = "CLIPGUARD_CONFIG")]
@@ -34,7 +38,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Serve) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -73,7 +81,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models => {
             let screener = Screener::load(&cfg).context("loading models")?;
             for m in screener.models() {
-                println!("{:<16} {:<7} {}  {}", m.name, format!("{:?}", m.kind).to_lowercase(), m.sha256, m.source);
+                println!(
+                    "{:<16} {:<7} {}  {}",
+                    m.name,
+                    format!("{:?}", m.kind).to_lowercase(),
+                    m.sha256,
+                    m.source
+                );
             }
             Ok(())
         }
@@ -122,16 +136,30 @@ fn print_summary(clip: &std::path::Path, s: &Signals) {
     }
     println!("sampled frames:");
     for fr in &s.frames {
-        let reasons: Vec<String> = fr.reasons.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
-        let faces: Vec<String> = fr.faces.iter().map(|f| format!("{:.2}", f.face.score)).collect();
-        let nudity: Vec<String> = fr.nudity.iter().map(|d| format!("{} {:.2}", d.class.label(), d.score)).collect();
+        let reasons: Vec<String> = fr
+            .reasons
+            .iter()
+            .map(|r| format!("{r:?}").to_lowercase())
+            .collect();
+        let faces: Vec<String> = fr
+            .faces
+            .iter()
+            .map(|f| format!("{:.2}", f.face.score))
+            .collect();
+        let nudity: Vec<String> = fr
+            .nudity
+            .iter()
+            .map(|d| format!("{} {:.2}", d.class.label(), d.score))
+            .collect();
         println!(
             "  {:>7.2} s  {:<26} faces [{}]  nudity [{}]{}",
             fr.time_s,
             reasons.join(","),
             faces.join(", "),
             nudity.join(", "),
-            fr.duplicate_of.map(|i| format!("  (same as frame {i})")).unwrap_or_default()
+            fr.duplicate_of
+                .map(|i| format!("  (same as frame {i})"))
+                .unwrap_or_default()
         );
     }
     let t = &s.timings;
@@ -139,6 +167,10 @@ fn print_summary(clip: &std::path::Path, s: &Signals) {
         "timings (ms): probe {:.0}, decode {:.0}, sampling {:.0}, nudity {:.0}, faces {:.0}, embedding {:.0}, total {:.0}",
         t.probe_ms, t.decode_ms, t.sample_ms, t.nudity_ms, t.faces_ms, t.embed_ms, t.total_ms
     );
-    let models: Vec<String> = s.models.iter().map(|m| format!("{} {}", m.name, &m.sha256[..12])).collect();
+    let models: Vec<String> = s
+        .models
+        .iter()
+        .map(|m| format!("{} {}", m.name, &m.sha256[..12]))
+        .collect();
     println!("models: {}", models.join(", "));
 }

@@ -26,8 +26,13 @@ async fn readyz(state: web::Data<AppState>) -> impl Responder {
 pub async fn serve(bind: &str, screener: Arc<Screener>) -> std::io::Result<()> {
     let state = web::Data::new(AppState { screener });
     tracing::info!(%bind, "clipguard listening");
-    HttpServer::new(move || App::new().app_data(state.clone()).service(healthz).service(readyz))
-        .bind(bind)?
-        .run()
-        .await
+    HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .service(healthz)
+            .service(readyz)
+    })
+    .bind(bind)?
+    .run()
+    .await
 }

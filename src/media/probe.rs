@@ -43,7 +43,12 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
     if file_bytes == 0 {
         return Err(MediaError::Empty { path: p });
     }
-    over(&p, "file size (bytes)", file_bytes as f64, limits.max_file_bytes as f64)?;
+    over(
+        &p,
+        "file size (bytes)",
+        file_bytes as f64,
+        limits.max_file_bytes as f64,
+    )?;
     let ictx = format::input(path).map_err(|e| MediaError::NotVideo {
         path: p.clone(),
         reason: format!("not a recognised container ({e})"),

@@ -60,11 +60,20 @@ struct Thumb(Vec<f32>);
 
 impl Thumb {
     fn mean_diff(&self, other: &Thumb) -> f32 {
-        self.0.iter().zip(&other.0).map(|(a, b)| (a - b).abs()).sum::<f32>() / self.0.len() as f32
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>()
+            / self.0.len() as f32
     }
 
     fn max_diff(&self, other: &Thumb) -> f32 {
-        self.0.iter().zip(&other.0).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
     }
 }
 
@@ -101,7 +110,11 @@ pub fn sample(
         count: cfg.decode_threads.max(1),
         ..Default::default()
     });
-    let mut dec = ctx.decoder().video().map_err(|e| corrupt(e.to_string()))?;
+    let mut dec = ctx.decoder();
+    if cfg.skip_non_reference {
+        dec.skip_frame(ffmpeg_next::codec::discard::Discard::NonReference);
+    }
+    let mut dec = dec.video().map_err(|e| corrupt(e.to_string()))?;
 
     let budget = cfg.max_analysed_frames.max(1);
     // Keep a quarter of the budget for keyframes and cuts on long clips.
@@ -120,6 +133,7 @@ pub fn sample(
         },
         frame_dur: if info.fps > 0.0 { 1.0 / info.fps } else { 0.0 },
         max_frames: cfg.max_frames,
+        waited_ms: 0.0,
     };
     let started = Instant::now();
     let mut decoded = frame::Video::empty();
@@ -134,8 +148,12 @@ pub fn sample(
         if packet.stream() != stream_index {
             continue;
         }
-        dec.send_packet(&packet)
-            .map_err(|e| corrupt(format!("cannot decode frame {} ({e})", state.stats.decoded_frames)))?;
+        dec.send_packet(&packet).map_err(|e| {
+            corrupt(format!(
+                "cannot decode frame {} ({e})",
+                state.stats.decoded_frames
+            ))
+        })?;
         go_on = state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
     }
     if go_on {
@@ -143,7 +161,7 @@ pub fn sample(
         state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
     }
     let mut stats = state.stats;
-    stats.decode_ms = started.elapsed().as_secs_f64() * 1e3 - stats.sample_ms;
+    stats.decode_ms = started.elapsed().as_secs_f64() * 1e3 - stats.sample_ms - state.waited_ms;
     if go_on {
         if stats.decoded_frames == 0 {
             return Err(corrupt("no frame could be decoded".into()));
@@ -171,6 +189,7 @@ struct State<'a> {
     stats: SamplingStats,
     frame_dur: f64,
     max_frames: u64,
+    waited_ms: f64,
 }
 
 impl State<'_> {
@@ -203,7 +222,11 @@ impl State<'_> {
             let sampled = self.pick(decoded, index, time_s, path)?;
             self.stats.sample_ms += t0.elapsed().as_secs_f64() * 1e3;
             if let Some(s) = sampled {
-                if !on_frame(s) {
+                // Time spent waiting for the consumer is neither decoding nor sampling.
+                let t1 = Instant::now();
+                let go_on = on_frame(s);
+                self.waited_ms += t1.elapsed().as_secs_f64() * 1e3;
+                if !go_on {
                     return Ok(false);
                 }
             }
@@ -211,7 +234,13 @@ impl State<'_> {
         Ok(true)
     }
 
-    fn pick(&mut self, f: &frame::Video, index: u64, time_s: f64, path: &str) -> Result<Option<SampledFrame>, MediaError> {
+    fn pick(
+        &mut self,
+        f: &frame::Video,
+        index: u64,
+        time_s: f64,
+        path: &str,
+    ) -> Result<Option<SampledFrame>, MediaError> {
         let thumb = self.thumb(f, path)?;
         let mut reasons = Vec::new();
         if f.is_key() || index == 0 {
@@ -220,7 +249,9 @@ impl State<'_> {
         // Half a frame of slack so a sample time that falls between frames takes the nearer.
         if time_s + self.frame_dur / 2.0 >= self.next_uniform {
             reasons.push(SampleReason::Uniform);
-            self.next_uniform = ((time_s + self.frame_dur / 2.0) / self.interval).floor() * self.interval + self.interval;
+            self.next_uniform = ((time_s + self.frame_dur / 2.0) / self.interval).floor()
+                * self.interval
+                + self.interval;
         }
         if let Some(prev) = &self.prev {
             if thumb.mean_diff(prev) > self.cfg.scene_cut_threshold {
@@ -281,24 +312,32 @@ impl State<'_> {
         }
         // Other formats (10-bit, RGB): let swscale produce the luma plane.
         let mut gray = frame::Video::empty();
-        scaling::Context::get(f.format(), f.width(), f.height(), Pixel::GRAY8, f.width(), f.height(), scaling::Flags::FAST_BILINEAR)
-            .and_then(|mut s| s.run(f, &mut gray))
-            .map_err(|e| MediaError::Corrupt {
-                path: path.into(),
-                reason: format!("cannot convert {:?} frame ({e})", f.format()),
-            })?;
+        scaling::Context::get(
+            f.format(),
+            f.width(),
+            f.height(),
+            Pixel::GRAY8,
+            f.width(),
+            f.height(),
+            scaling::Flags::FAST_BILINEAR,
+        )
+        .and_then(|mut s| s.run(f, &mut gray))
+        .map_err(|e| MediaError::Corrupt {
+            path: path.into(),
+            reason: format!("cannot convert {:?} frame ({e})", f.format()),
+        })?;
         Ok(block_means(gray.data(0), gray.stride(0), w, h))
     }
 
     fn rgb(&mut self, f: &frame::Video, path: &str) -> Result<RgbImage, MediaError> {
         let (fmt, w, h) = (f.format(), f.width(), f.height());
         if !matches!(&self.scaler, Some((sf, sw, sh, _)) if *sf == fmt && *sw == w && *sh == h) {
-            let ctx = scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR).map_err(|e| {
-                MediaError::Corrupt {
-                    path: path.into(),
-                    reason: format!("cannot convert {fmt:?} to RGB ({e})"),
-                }
-            })?;
+            let ctx =
+                scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
+                    .map_err(|e| MediaError::Corrupt {
+                        path: path.into(),
+                        reason: format!("cannot convert {fmt:?} to RGB ({e})"),
+                    })?;
             self.scaler = Some((fmt, w, h, ctx));
         }
         let (_, _, _, scaler) = self.scaler.as_mut().expect("set above");
@@ -346,7 +385,9 @@ mod tests {
         let (w, h) = (128, 72);
         let flat = vec![100u8; w * h];
         assert!(block_means(&flat, w, w, h).0.iter().all(|&v| v == 100.0));
-        let split: Vec<u8> = (0..w * h).map(|i| if i % w < w / 2 { 0 } else { 200 }).collect();
+        let split: Vec<u8> = (0..w * h)
+            .map(|i| if i % w < w / 2 { 0 } else { 200 })
+            .collect();
         let t = block_means(&split, w, w, h);
         assert_eq!(t.0[0], 0.0);
         assert_eq!(t.0[THUMB_W - 1], 200.0);

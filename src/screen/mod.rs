@@ -60,7 +60,9 @@ impl Screener {
             ..Default::default()
         };
         let (sampling, frames) = std::thread::scope(|s| {
-            let decoder = s.spawn(|| media::sample(path, &info, &self.media, |f| tx.send(f).is_ok()));
+            let (info, media) = (&info, &self.media);
+            // The sender moves into the decoder thread, so the channel closes when it ends.
+            let decoder = s.spawn(move || media::sample(path, info, media, |f| tx.send(f).is_ok()));
             let analysed = self.analyse(&rx, &mut timings);
             // On an inference error, closing the channel stops the decoder at its next frame.
             drop(rx);
@@ -87,7 +89,11 @@ impl Screener {
     }
 
     /// Runs the models on frames as they arrive, batching whatever is already waiting.
-    fn analyse(&self, rx: &mpsc::Receiver<SampledFrame>, t: &mut StageTimings) -> Result<Vec<FrameDetections>, ScreenError> {
+    fn analyse(
+        &self,
+        rx: &mpsc::Receiver<SampledFrame>,
+        t: &mut StageTimings,
+    ) -> Result<Vec<FrameDetections>, ScreenError> {
         let mut out: Vec<FrameDetections> = Vec::new();
         let mut by_index: HashMap<u64, usize> = HashMap::new();
         while let Ok(first) = rx.recv() {
@@ -105,18 +111,29 @@ impl Screener {
                     FrameContent::DuplicateOf(_) => None,
                 })
                 .collect();
-            let t0 = Instant::now();
-            let mut nudity = self.vision.nudity.detect(&images)?.into_iter();
-            t.nudity_ms += ms(t0);
+            // Nudity and faces are independent: run them side by side.
+            let (nudity, faces) = std::thread::scope(|s| {
+                let nudity = s.spawn(|| {
+                    let t0 = Instant::now();
+                    self.vision.nudity.detect(&images).map(|d| (d, ms(t0)))
+                });
+                let faces: Result<Vec<_>, ScreenError> =
+                    images.iter().map(|img| self.faces(img, t)).collect();
+                (nudity.join().expect("nudity thread does not panic"), faces)
+            });
+            let (nudity, nudity_ms) = nudity?;
+            t.nudity_ms += nudity_ms;
+            let mut nudity = nudity.into_iter();
+            let mut faces = faces?.into_iter();
             for f in batch {
                 let detections = match &f.content {
-                    FrameContent::Image(img) => FrameDetections {
+                    FrameContent::Image(_) => FrameDetections {
                         index: f.index,
                         time_s: f.time_s,
                         reasons: f.reasons,
                         duplicate_of: None,
                         nudity: nudity.next().expect("one result per image"),
-                        faces: self.faces(img, t)?,
+                        faces: faces.next().expect("one result per image"),
                     },
                     FrameContent::DuplicateOf(of) => {
                         let original = &out[by_index[of]];
@@ -138,7 +155,11 @@ impl Screener {
     }
 
     /// Faces in one frame, each aligned and embedded unless too small.
-    fn faces(&self, img: &RgbImage, t: &mut StageTimings) -> Result<Vec<FaceDetection>, ScreenError> {
+    fn faces(
+        &self,
+        img: &RgbImage,
+        t: &mut StageTimings,
+    ) -> Result<Vec<FaceDetection>, ScreenError> {
         let t0 = Instant::now();
         let faces = self.vision.faces.detect(img)?;
         t.faces_ms += ms(t0);
@@ -147,13 +168,18 @@ impl Screener {
         let usable: Vec<usize> = (0..faces.len())
             .filter(|&i| faces[i].bbox.w.min(faces[i].bbox.h) >= min)
             .collect();
-        let chips: Vec<RgbImage> = usable.iter().map(|&i| align::chip(img, &faces[i])).collect();
+        let chips: Vec<RgbImage> = usable
+            .iter()
+            .map(|&i| align::chip(img, &faces[i]))
+            .collect();
         let mut embeddings = self.vision.embedder.embed(&chips)?.into_iter();
         let out = faces
             .into_iter()
             .enumerate()
             .map(|(i, face)| {
-                let embedding = usable.contains(&i).then(|| embeddings.next().expect("one per chip"));
+                let embedding = usable
+                    .contains(&i)
+                    .then(|| embeddings.next().expect("one per chip"));
                 FaceDetection {
                     too_small: embedding.is_none(),
                     face,

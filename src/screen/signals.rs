@@ -95,7 +95,8 @@ impl Signals {
             }
             if !f.faces.is_empty() {
                 self.faces.frames_with_faces += 1;
-                self.faces.max_faces_in_frame = self.faces.max_faces_in_frame.max(f.faces.len() as u32);
+                self.faces.max_faces_in_frame =
+                    self.faces.max_faces_in_frame.max(f.faces.len() as u32);
             }
             if f.duplicate_of.is_none() {
                 for face in &f.faces {

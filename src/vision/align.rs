@@ -111,7 +111,12 @@ mod tests {
         let from = chip_points();
         let to = from.map(|p| truth.apply(p));
         let fit = Similarity::fit(&from, &to);
-        for (got, want) in [(fit.a, truth.a), (fit.b, truth.b), (fit.tx, truth.tx), (fit.ty, truth.ty)] {
+        for (got, want) in [
+            (fit.a, truth.a),
+            (fit.b, truth.b),
+            (fit.tx, truth.tx),
+            (fit.ty, truth.ty),
+        ] {
             assert!((got - want).abs() < 1e-3, "{fit:?} vs {truth:?}");
         }
     }
@@ -120,7 +125,12 @@ mod tests {
     fn chip_of_a_face_at_reference_position_is_a_copy() {
         let img = RgbImage::from_fn(150, 150, |x, y| image::Rgb([x as u8, y as u8, 7]));
         let face = Face {
-            bbox: super::super::BBox { x: 0.0, y: 0.0, w: 150.0, h: 150.0 },
+            bbox: super::super::BBox {
+                x: 0.0,
+                y: 0.0,
+                w: 150.0,
+                h: 150.0,
+            },
             score: 1.0,
             landmarks: chip_points(),
         };

@@ -54,7 +54,8 @@ impl Embedder {
                     }
                 }
             }
-            let tensor = ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
+            let tensor =
+                ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
             self.pool.with(|session| {
                 let outputs = session
                     .run(ort::inputs![tensor])
@@ -68,7 +69,10 @@ impl Embedder {
                         shape: out.shape().iter().map(|&d| d as i64).collect(),
                     });
                 }
-                all.extend(out.outer_iter().map(|row| Embedding(row.iter().copied().collect())));
+                all.extend(
+                    out.outer_iter()
+                        .map(|row| Embedding(row.iter().copied().collect())),
+                );
                 Ok(())
             })?;
         }

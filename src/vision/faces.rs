@@ -61,7 +61,8 @@ impl FaceDetector {
             input[[0, 1, y, x]] = g;
             input[[0, 2, y, x]] = b;
         });
-        let tensor = ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
+        let tensor =
+            ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
         let mut faces = self.pool.with(|session| {
             let outputs = session
                 .run(ort::inputs![tensor])

@@ -133,8 +133,16 @@ mod tests {
             );
         }
         std::fs::write(&manifest, text).unwrap();
-        let err = Manifest::load(&manifest, dir.path()).unwrap_err().to_string();
-        assert!(err.contains("m.onnx") && err.contains(&"0".repeat(64)), "{err}");
-        assert!(err.contains(&hex::encode(Sha256::digest(b"not a model"))), "{err}");
+        let err = Manifest::load(&manifest, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.onnx") && err.contains(&"0".repeat(64)),
+            "{err}"
+        );
+        assert!(
+            err.contains(&hex::encode(Sha256::digest(b"not a model"))),
+            "{err}"
+        );
     }
 }

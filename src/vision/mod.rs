@@ -21,13 +21,17 @@ pub use runtime::Runtime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VisionError {
-    #[error("cannot load ONNX Runtime from {path}: {reason} (run `make setup`, or set ORT_DYLIB_PATH)")]
+    #[error(
+        "cannot load ONNX Runtime from {path}: {reason} (run `make setup`, or set ORT_DYLIB_PATH)"
+    )]
     Runtime { path: String, reason: String },
     #[error("model manifest {path}: {reason}")]
     Manifest { path: String, reason: String },
     #[error("model file {path} is missing (run `make setup`)")]
     ModelMissing { path: String },
-    #[error("model file {path} has sha256 {actual}, the manifest says {expected} (run `make setup`)")]
+    #[error(
+        "model file {path} has sha256 {actual}, the manifest says {expected} (run `make setup`)"
+    )]
     ModelHash {
         path: String,
         expected: String,
@@ -56,9 +60,21 @@ impl Vision {
         let runtime = Runtime::init(&cfg.runtime)?;
         let manifest = Manifest::load(&cfg.models.manifest, &cfg.models.dir)?;
         let (n, n_path) = manifest.get(ModelKind::Nudity);
-        let nudity = NudityDetector::load(&runtime, &n.name, n_path, nudity::INPUT_SIZE, cfg.nudity.batch)?;
+        let nudity = NudityDetector::load(
+            &runtime,
+            &n.name,
+            n_path,
+            nudity::INPUT_SIZE,
+            cfg.nudity.batch,
+        )?;
         let (f, f_path) = manifest.get(ModelKind::Faces);
-        let faces = FaceDetector::load(&runtime, &f.name, f_path, cfg.faces.max_side, cfg.faces.threshold)?;
+        let faces = FaceDetector::load(
+            &runtime,
+            &f.name,
+            f_path,
+            cfg.faces.max_side,
+            cfg.faces.threshold,
+        )?;
         let (e, e_path) = manifest.get(ModelKind::Embed);
         let embedder = Embedder::load(&runtime, &e.name, e_path)?;
         Ok(Self {
@@ -109,7 +125,13 @@ pub struct Point {
 
 /// Greedy non-maximum suppression over items sorted by descending score: keeps an item unless
 /// it overlaps a kept one by more than `iou` (or at least, with `inclusive`).
-fn nms<T>(mut items: Vec<T>, score: impl Fn(&T) -> f32, bbox: impl Fn(&T) -> BBox, iou: f32, inclusive: bool) -> Vec<T> {
+fn nms<T>(
+    mut items: Vec<T>,
+    score: impl Fn(&T) -> f32,
+    bbox: impl Fn(&T) -> BBox,
+    iou: f32,
+    inclusive: bool,
+) -> Vec<T> {
     items.sort_by(|a, b| score(b).total_cmp(&score(a)));
     let mut kept: Vec<T> = Vec::new();
     for item in items {
@@ -135,7 +157,12 @@ mod tests {
 
     #[test]
     fn iou_of_identical_disjoint_and_half_overlapping_boxes() {
-        let a = BBox { x: 0.0, y: 0.0, w: 10.0, h: 10.0 };
+        let a = BBox {
+            x: 0.0,
+            y: 0.0,
+            w: 10.0,
+            h: 10.0,
+        };
         assert_eq!(a.iou(&a), 1.0);
         assert_eq!(a.iou(&BBox { x: 20.0, ..a }), 0.0);
         let half = a.iou(&BBox { x: 5.0, ..a });
@@ -145,11 +172,38 @@ mod tests {
     #[test]
     fn nms_keeps_best_of_overlapping_and_all_disjoint() {
         let boxes = vec![
-            (0.9, BBox { x: 0.0, y: 0.0, w: 10.0, h: 10.0 }),
-            (0.95, BBox { x: 1.0, y: 0.0, w: 10.0, h: 10.0 }),
-            (0.5, BBox { x: 50.0, y: 50.0, w: 10.0, h: 10.0 }),
+            (
+                0.9,
+                BBox {
+                    x: 0.0,
+                    y: 0.0,
+                    w: 10.0,
+                    h: 10.0,
+                },
+            ),
+            (
+                0.95,
+                BBox {
+                    x: 1.0,
+                    y: 0.0,
+                    w: 10.0,
+                    h: 10.0,
+                },
+            ),
+            (
+                0.5,
+                BBox {
+                    x: 50.0,
+                    y: 50.0,
+                    w: 10.0,
+                    h: 10.0,
+                },
+            ),
         ];
         let kept = nms(boxes, |b| b.0, |b| b.1, 0.45, false);
-        assert_eq!(kept.iter().map(|b| b.0).collect::<Vec<_>>(), vec![0.95, 0.5]);
+        assert_eq!(
+            kept.iter().map(|b| b.0).collect::<Vec<_>>(),
+            vec![0.95, 0.5]
+        );
     }
 }

