@@ -49,9 +49,20 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
         file_bytes as f64,
         limits.max_file_bytes as f64,
     )?;
-    let ictx = format::input(path).map_err(|e| MediaError::NotVideo {
-        path: p.clone(),
-        reason: format!("not a recognised container ({e})"),
+    let ictx = format::input(path).map_err(|e| {
+        // A file that starts like a video container but cannot be opened is a damaged video
+        // (say, an MP4 cut off before its index), not some other kind of file.
+        if looks_like_video(path) {
+            MediaError::Corrupt {
+                path: p.clone(),
+                reason: format!("the container cannot be read ({e})"),
+            }
+        } else {
+            MediaError::NotVideo {
+                path: p.clone(),
+                reason: format!("not a recognised container ({e})"),
+            }
+        }
     })?;
     let container = ictx.format().name().to_string();
     if !CONTAINERS.contains(&container.as_str()) {
@@ -114,6 +125,22 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
         frames,
         file_bytes,
     })
+}
+
+/// Magic numbers of the accepted containers: ISO BMFF (MP4/MOV) `ftyp`, Matroska/WebM EBML,
+/// AVI's RIFF, and MPEG-TS sync bytes.
+fn looks_like_video(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let head = &head[..n];
+    head.get(4..8) == Some(b"ftyp")
+        || head.get(4..8) == Some(b"moov")
+        || head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
+        || (head.starts_with(b"RIFF") && head.get(8..12) == Some(b"AVI "))
+        || head.first() == Some(&0x47)
 }
 
 fn over(path: &str, what: &'static str, value: f64, limit: f64) -> Result<(), MediaError> {
