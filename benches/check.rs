@@ -1,1 +1,153 @@
-fn main() {}
+//! `cargo bench --bench check` (or `make bench`): the end-to-end check of a 10 s 1280x720 H.264
+//! clip with all three models, each model on its own, and a per-stage report (medians over
+//! repeated runs) with the frames analysed and the process's peak RSS.
+//!
+//! Uses the same library calls as the CLI and the server: `Screener::screen_clip` and the
+//! detectors it holds.
+
+use clipguard::vision::align;
+use clipguard::{Config, Screener};
+use criterion::Criterion;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn config() -> Config {
+    let mut cfg = Config::default();
+    cfg.runtime.onnxruntime = repo().join(&cfg.runtime.onnxruntime);
+    cfg.models.manifest = repo().join(&cfg.models.manifest);
+    cfg.models.dir = repo().join(&cfg.models.dir);
+    cfg
+}
+
+/// The clip the tests use: 10 s, 1280x720, 30 fps, H.264, zooming on the astronaut's face.
+fn make_clip(dir: &Path) -> PathBuf {
+    let out = dir.join("astronaut_zoom.mp4");
+    let src = repo().join(".local/testdata/astronaut.png");
+    let vf = "crop=512:288:0:0,scale=2560:1440,\
+              zoompan=z='1+0.0015*on':x='iw*0.44-iw/zoom/2':y='ih*0.41-ih/zoom/2':d=1:s=1280x720:fps=30";
+    let status = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-loop",
+            "1",
+            "-i",
+        ])
+        .arg(&src)
+        .args([
+            "-vf",
+            vf,
+            "-frames:v",
+            "300",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(
+        status.success(),
+        "ffmpeg failed (is {} fetched? run `make bench`)",
+        src.display()
+    );
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Medians of each stage over `runs` screenings, printed as one table.
+fn stage_report(screener: &Screener, clip: &Path, runs: usize) {
+    let all: Vec<clipguard::Signals> = (0..runs)
+        .map(|_| screener.screen_clip(clip).unwrap())
+        .collect();
+    let col = |f: fn(&clipguard::screen::StageTimings) -> f64| {
+        median(all.iter().map(|s| f(&s.timings)).collect())
+    };
+    let s = &all[0].sampling;
+    let total = col(|t| t.total_ms);
+    println!("\nend-to-end check, 10 s 1280x720 H.264, medians of {runs} runs:");
+    println!(
+        "  frames: {} decoded, {} sampled, {} analysed, {} near-duplicates",
+        s.decoded_frames, s.sampled_frames, s.analysed_frames, s.duplicate_frames
+    );
+    for (name, v) in [
+        ("probe", col(|t| t.probe_ms)),
+        ("decode", col(|t| t.decode_ms)),
+        ("sampling", col(|t| t.sample_ms)),
+        ("nudity", col(|t| t.nudity_ms)),
+        ("faces", col(|t| t.faces_ms)),
+        ("embedding", col(|t| t.embed_ms)),
+        ("total", total),
+    ] {
+        println!(
+            "  {name:<10} {v:>8.1} ms  ({:>5.1}% of total)",
+            v / total * 100.0
+        );
+    }
+    println!("  (decoding runs beside inference, and nudity beside faces: stages overlap)");
+    println!("  peak RSS of this process: {:.0} MB", peak_rss_mb());
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = make_clip(dir.path());
+    let screener = Screener::load(&config()).expect("models load (run `make bench`)");
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .configure_from_args();
+
+    c.bench_function("check_10s_720p_h264", |b| {
+        b.iter(|| screener.screen_clip(&clip).unwrap())
+    });
+
+    let frame = image::open(repo().join(".local/testdata/astronaut.png"))
+        .unwrap()
+        .to_rgb8();
+    let frame720 =
+        image::imageops::resize(&frame, 1280, 720, image::imageops::FilterType::Triangle);
+    let v = screener.vision();
+    let mut g = c.benchmark_group("models");
+    g.sample_size(30);
+    g.bench_function("nudity_720p_frame", |b| {
+        b.iter(|| v.nudity.detect(&[&frame720]).unwrap())
+    });
+    g.bench_function("faces_720p_frame", |b| {
+        b.iter(|| v.faces.detect(&frame720).unwrap())
+    });
+    let face = v.faces.detect(&frame).unwrap().remove(0);
+    let chip = align::chip(&frame, &face);
+    g.bench_function("align_chip", |b| b.iter(|| align::chip(&frame, &face)));
+    g.bench_function("embed_chip", |b| {
+        b.iter(|| v.embedder.embed(std::slice::from_ref(&chip)).unwrap())
+    });
+    let chips = vec![chip; 8];
+    g.bench_function("embed_8_chips", |b| {
+        b.iter(|| v.embedder.embed(&chips).unwrap())
+    });
+    g.finish();
+
+    stage_report(&screener, &clip, 15);
+    c.final_summary();
+}

@@ -45,10 +45,27 @@ impl Runtime {
                 });
             }
         }
+        let mut cuda = cfg.providers.first().is_some_and(|p| p == "cuda");
+        if cuda {
+            use ort::ep::ExecutionProvider;
+            match ort::ep::CUDA::is_available() {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        "CUDA execution provider is not in this ONNX Runtime library; using CPU"
+                    );
+                    cuda = false;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot query the CUDA execution provider; using CPU");
+                    cuda = false;
+                }
+            }
+        }
         Ok(Self {
             intra_threads: cfg.intra_threads.max(1),
             sessions_per_model: cfg.sessions_per_model.max(1),
-            cuda: cfg.providers.first().is_some_and(|p| p == "cuda"),
+            cuda,
         })
     }
 
