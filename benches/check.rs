@@ -21,6 +21,7 @@ fn config() -> Config {
     cfg.runtime.onnxruntime = repo().join(&cfg.runtime.onnxruntime);
     cfg.models.manifest = repo().join(&cfg.models.manifest);
     cfg.models.dir = repo().join(&cfg.models.dir);
+    cfg.policies.dir = repo().join(&cfg.policies.dir);
     cfg
 }
 
@@ -112,7 +113,9 @@ fn stage_report(screener: &Screener, clip: &Path, runs: usize) {
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let clip = make_clip(dir.path());
-    let screener = Screener::load(&config()).expect("models load (run `make bench`)");
+    let mut cfg = config();
+    cfg.data_dir = dir.path().join("data");
+    let screener = Screener::load(&cfg).expect("models load (run `make bench`)");
     let mut c = Criterion::default()
         .sample_size(10)
         .measurement_time(Duration::from_secs(10))

@@ -24,15 +24,67 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Folder for the service's own data: the database (persons, later decisions) and keys.
+    pub data_dir: PathBuf,
     pub server: ServerConfig,
     pub runtime: RuntimeConfig,
     pub models: ModelsConfig,
     pub media: MediaConfig,
     pub nudity: NudityConfig,
     pub faces: FacesConfig,
+    pub persons: PersonsConfig,
+    pub policies: PoliciesConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: "data".into(),
+            server: Default::default(),
+            runtime: Default::default(),
+            models: Default::default(),
+            media: Default::default(),
+            nudity: Default::default(),
+            faces: Default::default(),
+            persons: Default::default(),
+            policies: Default::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonsConfig {
+    /// A face closer than this (Euclidean, dlib embedding) to an enrolled face is a match.
+    /// dlib's own operating point (99.38% on LFW); policies can set stricter bands on the
+    /// reported distance.
+    pub match_threshold: f32,
+}
+
+impl Default for PersonsConfig {
+    fn default() -> Self {
+        Self {
+            match_threshold: 0.6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoliciesConfig {
+    /// Policies folder; term lists are in its `lists/` subfolder.
+    pub dir: PathBuf,
+}
+
+impl Default for PoliciesConfig {
+    fn default() -> Self {
+        Self {
+            dir: "policies".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,15 +92,12 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address the HTTP server binds. Loopback by default.
     pub bind: String,
-    /// Folder for the service's own data (decision log, keys).
-    pub data_dir: PathBuf,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:8080".into(),
-            data_dir: "data".into(),
         }
     }
 }
@@ -211,7 +260,7 @@ impl Config {
             self.server.bind = v;
         }
         if let Some(v) = get("CLIPGUARD_DATA_DIR") {
-            self.server.data_dir = v.into();
+            self.data_dir = v.into();
         }
         if let Some(v) = get("ORT_DYLIB_PATH") {
             self.runtime.onnxruntime = v.into();

@@ -6,7 +6,10 @@
 pub mod config;
 pub mod http;
 pub mod media;
+pub mod persons;
 pub mod screen;
+pub mod store;
+pub mod text;
 pub mod vision;
 
 pub use config::Config;

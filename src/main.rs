@@ -2,8 +2,11 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use clipguard::persons::{NewPerson, PersonKind};
+use clipguard::screen::PromptSignals;
 use clipguard::{Config, Screener, Signals};
-use std::path::PathBuf;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,15 +28,70 @@ struct Cli {
 enum Command {
     /// Start the HTTP service.
     Serve,
-    /// Screen one clip and print what was found.
+    /// Screen a clip and/or a prompt and print what was found.
+    #[command(arg_required_else_help = true)]
     Check {
-        clip: PathBuf,
-        /// Print the full Signals as JSON.
+        /// The clip to screen.
+        clip: Option<PathBuf>,
+        /// The prompt the clip was generated from.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// The requesting user: shown against each matched person's consent.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print the full report as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Verify the model files against the manifest and list them.
     Models,
+    /// The protected-persons registry.
+    #[command(subcommand)]
+    Persons(PersonsCommand),
+}
+
+#[derive(Subcommand)]
+enum PersonsCommand {
+    /// Add a person, enrolling a face from each image (each must show exactly one face).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+        #[arg(long, default_value = "public_figure", value_parser = parse_kind)]
+        kind: PersonKind,
+        /// A user allowed to depict this person (repeatable).
+        #[arg(long = "allow")]
+        allowed_users: Vec<String>,
+        #[arg(long = "image")]
+        images: Vec<PathBuf>,
+    },
+    /// Enrol more face images for an existing person.
+    Enrol {
+        id: i64,
+        #[arg(long = "image", required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// List every person.
+    List,
+    /// Show one person.
+    Show { id: i64 },
+    /// Remove a person and their faces.
+    Remove { id: i64 },
+    /// Import persons (names, aliases, kind, allowed users) from JSON lines, all or nothing.
+    Import { file: PathBuf },
+}
+
+fn parse_kind(s: &str) -> Result<PersonKind, String> {
+    s.parse()
+}
+
+/// What `check` prints as JSON.
+#[derive(Serialize)]
+struct CheckReport<'a> {
+    user: Option<&'a str>,
+    clip: Option<&'a Signals>,
+    prompt: Option<&'a PromptSignals>,
 }
 
 fn main() -> ExitCode {
@@ -68,16 +126,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(clipguard::http::serve(&cfg.server.bind, screener))
                 .with_context(|| format!("serving on {}", cfg.server.bind))
         }
-        Command::Check { clip, json } => {
+        Command::Check {
+            clip,
+            prompt,
+            user,
+            json,
+        } => {
             let screener = Screener::load(&cfg).context("loading models")?;
-            let signals = screener.screen_clip(&clip)?;
+            let signals = clip
+                .as_deref()
+                .map(|c| screener.screen_clip(c))
+                .transpose()?;
+            let prompt_signals = prompt.as_deref().map(|p| screener.screen_prompt(p));
             if json {
-                println!("{}", serde_json::to_string_pretty(&signals)?);
+                let report = CheckReport {
+                    user: user.as_deref(),
+                    clip: signals.as_ref(),
+                    prompt: prompt_signals.as_ref(),
+                };
+                println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print_summary(&clip, &signals);
+                if let (Some(c), Some(s)) = (&clip, &signals) {
+                    print_summary(c, s, user.as_deref());
+                }
+                if let (Some(p), Some(s)) = (&prompt, &prompt_signals) {
+                    print_prompt(p, s, user.as_deref());
+                }
             }
             Ok(())
         }
+        Command::Persons(cmd) => persons(&cfg, cmd),
         Command::Models => {
             let screener = Screener::load(&cfg).context("loading models")?;
             for m in screener.models() {
@@ -94,7 +172,120 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn print_summary(clip: &std::path::Path, s: &Signals) {
+fn persons(cfg: &Config, cmd: PersonsCommand) -> anyhow::Result<()> {
+    let screener = Screener::load(cfg).context("loading models")?;
+    let reg = screener.registry();
+    match cmd {
+        PersonsCommand::Add {
+            name,
+            aliases,
+            kind,
+            allowed_users,
+            images,
+        } => {
+            // If any image is refused the new person is removed again: a failed add leaves no trace.
+            let person = NewPerson {
+                name,
+                aliases,
+                kind,
+                allowed_users,
+            };
+            let id = reg.add(&person)?;
+            let paths: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
+            match screener.enrol(id, &paths) {
+                Ok(faces) => println!(
+                    "added person {id} ({}) with {} face(s)",
+                    person.name,
+                    faces.len()
+                ),
+                Err(e) => {
+                    reg.remove(id)?;
+                    return Err(e.into());
+                }
+            }
+        }
+        PersonsCommand::Enrol { id, images } => {
+            let paths: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
+            let faces = screener.enrol(id, &paths)?;
+            println!("enrolled {} face(s) for person {id}", faces.len());
+        }
+        PersonsCommand::List => {
+            for (p, aliases, faces) in reg.list()? {
+                println!(
+                    "{:>6}  {:<32} {:<18} {} aliases, {} faces, allowed: {}",
+                    p.id,
+                    p.name,
+                    p.kind.as_str(),
+                    aliases,
+                    faces,
+                    if p.allowed_users.is_empty() {
+                        "nobody".to_string()
+                    } else {
+                        p.allowed_users.join(", ")
+                    }
+                );
+            }
+        }
+        PersonsCommand::Show { id } => println!("{}", serde_json::to_string_pretty(&reg.get(id)?)?),
+        PersonsCommand::Remove { id } => {
+            reg.remove(id)?;
+            println!("removed person {id}");
+        }
+        PersonsCommand::Import { file } => {
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let started = std::time::Instant::now();
+            let n = reg.import(&file.display().to_string(), std::io::BufReader::new(f))?;
+            println!(
+                "imported {n} persons in {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn consent(allowed: &[String], user: Option<&str>) -> &'static str {
+    match user {
+        Some(u) if allowed.iter().any(|a| a == u) => "allowed for this user",
+        Some(_) => "NOT allowed for this user",
+        None => "no user given",
+    }
+}
+
+fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
+    println!("prompt: {prompt:?}");
+    if s.persons.is_empty() {
+        println!("  no registered person named");
+    }
+    for m in &s.persons {
+        println!(
+            "  person {} ({}, {}): {:?} at bytes {}..{} matches {:?} ({:?}, {}); {}",
+            m.person_id,
+            m.name,
+            m.kind.as_str(),
+            m.text,
+            m.start,
+            m.end,
+            m.alias,
+            m.strength,
+            if m.exact {
+                "as written"
+            } else {
+                "after normalisation"
+            },
+            consent(&m.allowed_users, user)
+        );
+    }
+    for t in &s.terms {
+        println!(
+            "  term [{}] {:?} at bytes {}..{} ({:?})",
+            t.category, t.term, t.start, t.end, t.text
+        );
+    }
+}
+
+fn print_summary(clip: &Path, s: &Signals, user: Option<&str>) {
     let m = &s.media;
     println!(
         "{}: {} {} {}x{} {:.2} fps {:.2} s",
@@ -120,6 +311,20 @@ fn print_summary(clip: &std::path::Path, s: &Signals) {
         f.faces_embedded,
         f.faces_too_small
     );
+    for p in &s.persons {
+        println!(
+            "person {} ({}, {}): best distance {:.3} at {:.2} s, in {} frames from {:.2} s to {:.2} s; {}",
+            p.person_id,
+            p.name,
+            p.kind.as_str(),
+            p.best_distance,
+            p.best_time_s,
+            p.frames,
+            p.first_s,
+            p.last_s,
+            consent(&p.allowed_users, user)
+        );
+    }
     if s.nudity.is_empty() {
         println!("nudity: no class detected");
     } else {

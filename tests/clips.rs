@@ -398,6 +398,7 @@ fn cli(args: &[&str]) -> std::process::Output {
         .args(args)
         .current_dir(common::repo())
         .env_remove("CLIPGUARD_CONFIG")
+        .env("CLIPGUARD_DATA_DIR", common::data_dir())
         .output()
         .unwrap()
 }

@@ -72,6 +72,7 @@ fn server_answers_health_and_readiness_on_loopback() {
         .arg("serve")
         .current_dir(common::repo())
         .env("CLIPGUARD_BIND", format!("127.0.0.1:{port}"))
+        .env("CLIPGUARD_DATA_DIR", common::data_dir())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -3,15 +3,21 @@
 
 mod signals;
 
-pub use signals::{ClassPeak, FaceDetection, FaceSummary, FrameDetections, Signals, StageTimings};
+pub use signals::{
+    ClassPeak, FaceDetection, FaceSummary, FrameDetections, PromptSignals, Signals, StageTimings,
+};
 
 use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
-use crate::vision::{align, ModelInfo, Vision, VisionError};
+use crate::persons::{enrol, likeness, PersonId, Persons, PersonsError, Registry};
+use crate::store::{Store, StoreError};
+use crate::text::normalize;
+use crate::text::terms::{TermLists, TermsError};
+use crate::vision::{align, ModelInfo, ModelKind, Vision, VisionError};
 use image::RgbImage;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, RwLock};
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,11 +28,22 @@ pub enum ScreenError {
     Vision(#[from] VisionError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Persons(#[from] PersonsError),
+    #[error(transparent)]
+    Terms(#[from] TermsError),
 }
 
 pub struct Screener {
     media: MediaConfig,
     vision: Vision,
+    registry: Registry,
+    /// Swapped whole after every registry change; screenings in flight keep the one they took.
+    persons: RwLock<Arc<Persons>>,
+    terms: TermLists,
+    match_threshold: f32,
 }
 
 /// Frames waiting between the decoder and inference: enough to batch, small enough that a
@@ -35,10 +52,75 @@ const QUEUE: usize = 4;
 
 impl Screener {
     pub fn load(cfg: &Config) -> Result<Self, ScreenError> {
+        let vision = Vision::load(cfg)?;
+        let registry = Registry::new(Store::open(&cfg.data_dir)?);
+        let persons = Self::snapshot(&registry, &vision)?;
         Ok(Self {
             media: cfg.media.clone(),
-            vision: Vision::load(cfg)?,
+            vision,
+            registry,
+            persons: RwLock::new(Arc::new(persons)),
+            terms: TermLists::load(&cfg.policies.dir.join("lists"))?,
+            match_threshold: cfg.persons.match_threshold,
         })
+    }
+
+    fn snapshot(registry: &Registry, vision: &Vision) -> Result<Persons, PersonsError> {
+        let (model, _) = vision.manifest.get(ModelKind::Embed);
+        let (persons, stale) = registry.snapshot(&model.sha256)?;
+        if stale > 0 {
+            tracing::warn!(stale, "face embeddings from another embedding model are ignored: enrol those images again");
+        }
+        Ok(persons)
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Rebuilds the in-memory persons snapshot after the registry changed.
+    pub fn reload_persons(&self) -> Result<(), ScreenError> {
+        let fresh = Arc::new(Self::snapshot(&self.registry, &self.vision)?);
+        *self.persons.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    fn persons(&self) -> Arc<Persons> {
+        self.persons
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Embeds each image (exactly one usable face each) and, only if all succeed, stores them
+    /// for the person. Returns the stored face ids.
+    pub fn enrol(&self, person: PersonId, images: &[&Path]) -> Result<Vec<i64>, ScreenError> {
+        self.registry.get(person)?;
+        let (model, _) = self.vision.manifest.get(ModelKind::Embed);
+        let embedded = images
+            .iter()
+            .map(|p| enrol::embed_image(&self.vision, p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PersonsError::from)?;
+        let ids = embedded
+            .iter()
+            .map(|e| {
+                self.registry
+                    .add_face(person, &e.image_sha256, &model.sha256, &e.embedding)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.reload_persons()?;
+        Ok(ids)
+    }
+
+    /// Persons named and listed terms in a prompt.
+    pub fn screen_prompt(&self, prompt: &str) -> PromptSignals {
+        let normalized = normalize(prompt);
+        let persons = self.persons();
+        PromptSignals {
+            persons: persons.gazetteer.find(prompt, &normalized, &persons.people),
+            terms: self.terms.find(prompt, &normalized),
+        }
     }
 
     pub fn models(&self) -> Vec<ModelInfo> {
@@ -59,7 +141,7 @@ impl Screener {
             probe_ms,
             ..Default::default()
         };
-        let (sampling, frames) = std::thread::scope(|s| {
+        let (sampling, mut frames) = std::thread::scope(|s| {
             let (info, media) = (&info, &self.media);
             // The sender moves into the decoder thread, so the channel closes when it ends.
             let decoder = s.spawn(move || media::sample(path, info, media, |f| tx.send(f).is_ok()));
@@ -74,6 +156,7 @@ impl Screener {
         })?;
         timings.decode_ms = sampling.decode_ms;
         timings.sample_ms = sampling.sample_ms;
+        let persons = likeness::match_faces(&mut frames, &self.persons(), self.match_threshold);
         timings.total_ms = ms(started);
         let mut signals = Signals {
             media: info,
@@ -81,6 +164,7 @@ impl Screener {
             frames,
             nudity: Default::default(),
             faces: Default::default(),
+            persons,
             models: self.models(),
             timings,
         };
@@ -183,6 +267,7 @@ impl Screener {
                 FaceDetection {
                     too_small: embedding.is_none(),
                     face,
+                    person: None,
                     embedding,
                 }
             })

@@ -2,6 +2,8 @@
 //! aggregates. Policies read these; nothing here decides.
 
 use crate::media::{MediaInfo, SampleReason, SamplingStats};
+use crate::persons::{FaceMatch, NameMatch, PersonSighting};
+use crate::text::terms::TermMatch;
 use crate::vision::{Embedding, Face, ModelInfo, NudityClass, NudityDetection};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,6 +16,8 @@ pub struct Signals {
     /// The highest score of each nudity class seen in the clip, and when.
     pub nudity: BTreeMap<NudityClass, ClassPeak>,
     pub faces: FaceSummary,
+    /// Registered persons whose face was matched, closest first.
+    pub persons: Vec<PersonSighting>,
     pub models: Vec<ModelInfo>,
     pub timings: StageTimings,
 }
@@ -36,6 +40,9 @@ pub struct FaceDetection {
     pub face: Face,
     /// Too small to embed reliably: seen, but not usable for likeness matching.
     pub too_small: bool,
+    /// The registered person this face matched, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person: Option<FaceMatch>,
     /// The face's embedding (absent when too small). Kept out of JSON: it is bulky and
     /// biometric; matching happens in-process.
     #[serde(skip)]
@@ -56,6 +63,13 @@ pub struct FaceSummary {
     pub max_faces_in_frame: u32,
     pub faces_embedded: u32,
     pub faces_too_small: u32,
+}
+
+/// What a prompt says: persons named and listed terms, with spans in the original text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromptSignals {
+    pub persons: Vec<NameMatch>,
+    pub terms: Vec<TermMatch>,
 }
 
 /// Wall-clock milliseconds per stage. Decoding overlaps inference, so stages can add up to

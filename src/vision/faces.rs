@@ -24,6 +24,13 @@ pub struct Face {
 
 const NMS_IOU: f32 = 0.3;
 
+/// The detector's input size for a frame: scaled to `max_side`, rounded up to multiples of 32.
+fn input_size(max_side: u32, w: u32, h: u32) -> (usize, usize) {
+    let scale = (max_side as f64 / w.max(h) as f64).min(1.0);
+    let round32 = |v: f64| ((v.round() / 32.0).ceil() * 32.0).max(32.0) as usize;
+    (round32(w as f64 * scale), round32(h as f64 * scale))
+}
+
 pub struct FaceDetector {
     pool: SessionPool,
     max_side: u32,
@@ -45,16 +52,14 @@ impl FaceDetector {
         })
     }
 
-    /// The detector's input size for a frame: scaled to `max_side`, rounded up to multiples of 32.
-    pub fn input_size(&self, w: u32, h: u32) -> (usize, usize) {
-        let scale = (self.max_side as f64 / w.max(h) as f64).min(1.0);
-        let round32 = |v: f64| ((v.round() / 32.0).ceil() * 32.0).max(32.0) as usize;
-        (round32(w as f64 * scale), round32(h as f64 * scale))
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>, VisionError> {
+        self.detect_at(img, self.max_side)
     }
 
-    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>, VisionError> {
+    /// Detection with another longer-side limit (enrolment photos use a larger one).
+    pub fn detect_at(&self, img: &RgbImage, max_side: u32) -> Result<Vec<Face>, VisionError> {
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let (iw, ih) = self.input_size(img.width(), img.height());
+        let (iw, ih) = input_size(max_side, img.width(), img.height());
         let mut input = Array4::<f32>::zeros((1, 3, ih, iw));
         resize_padded(img.as_raw(), w, h, w, h, iw, ih, |x, y, [r, g, b]| {
             input[[0, 0, y, x]] = r;

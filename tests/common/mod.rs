@@ -21,14 +21,26 @@ pub fn testdata(name: &str) -> PathBuf {
     p
 }
 
-/// The default configuration, with paths anchored at the repository root.
+/// The default configuration, with paths anchored at the repository root and a fresh data
+/// folder (an empty registry) for each call.
 pub fn config() -> Config {
     let mut cfg = Config::default();
     let root = repo();
     cfg.runtime.onnxruntime = root.join(&cfg.runtime.onnxruntime);
     cfg.models.manifest = root.join(&cfg.models.manifest);
     cfg.models.dir = root.join(&cfg.models.dir);
+    cfg.policies.dir = root.join(&cfg.policies.dir);
+    cfg.data_dir = data_dir();
     cfg
+}
+
+/// A new empty folder under the test binary's temporary folder.
+pub fn data_dir() -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = clips_dir().join(format!("data{n}"));
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
 
 pub fn screener() -> &'static Screener {

@@ -1,0 +1,87 @@
+//! Likeness in clips: every embedded face is matched against the registry; matches under the
+//! threshold are kept per face and summed up per person.
+
+use super::{PersonId, PersonKind, Persons};
+use crate::screen::FrameDetections;
+use crate::vision::BBox;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The registered person a face matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceMatch {
+    pub person_id: PersonId,
+    pub name: String,
+    pub distance: f32,
+}
+
+/// A person seen in a clip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonSighting {
+    pub person_id: PersonId,
+    pub name: String,
+    pub kind: PersonKind,
+    pub allowed_users: Vec<String>,
+    pub best_distance: f32,
+    /// Where the best match was: frame time and box.
+    pub best_time_s: f64,
+    pub best_box: BBox,
+    /// Sampled frames in which the person was matched.
+    pub frames: u32,
+    pub first_s: f64,
+    pub last_s: f64,
+}
+
+/// Sets `person` on each embedded face closer than `threshold` to someone, and returns one
+/// sighting per person, closest first.
+pub fn match_faces(
+    frames: &mut [FrameDetections],
+    persons: &Persons,
+    threshold: f32,
+) -> Vec<PersonSighting> {
+    let mut sightings: BTreeMap<PersonId, PersonSighting> = BTreeMap::new();
+    for f in frames.iter_mut() {
+        let mut seen_here = Vec::new();
+        for face in &mut f.faces {
+            let Some(e) = &face.embedding else { continue };
+            let Some((id, distance)) = persons.faces.nearest(e) else {
+                continue;
+            };
+            let Some(info) = persons.people.get(&id).filter(|_| distance < threshold) else {
+                face.person = None;
+                continue;
+            };
+            face.person = Some(FaceMatch {
+                person_id: id,
+                name: info.name.clone(),
+                distance,
+            });
+            let s = sightings.entry(id).or_insert_with(|| PersonSighting {
+                person_id: id,
+                name: info.name.clone(),
+                kind: info.kind,
+                allowed_users: info.allowed_users.clone(),
+                best_distance: distance,
+                best_time_s: f.time_s,
+                best_box: face.face.bbox,
+                frames: 0,
+                first_s: f.time_s,
+                last_s: f.time_s,
+            });
+            if distance < s.best_distance {
+                s.best_distance = distance;
+                s.best_time_s = f.time_s;
+                s.best_box = face.face.bbox;
+            }
+            s.first_s = s.first_s.min(f.time_s);
+            s.last_s = s.last_s.max(f.time_s);
+            if !seen_here.contains(&id) {
+                seen_here.push(id);
+                s.frames += 1;
+            }
+        }
+    }
+    let mut out: Vec<_> = sightings.into_values().collect();
+    out.sort_by(|a, b| a.best_distance.total_cmp(&b.best_distance));
+    out
+}

@@ -1,0 +1,302 @@
+//! The persons registry in the embedded database: add, show, list, remove, import, enrol
+//! faces, and the snapshot screening uses.
+
+use super::{
+    ExactIndex, FaceIndex, Gazetteer, PersonId, PersonInfo, PersonKind, Persons, PersonsError,
+};
+use crate::store::Store;
+use crate::vision::Embedding;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// A person to add (also one line of a `persons import` JSONL file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPerson {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default = "default_kind")]
+    pub kind: PersonKind,
+    #[serde(default)]
+    pub allowed_users: Vec<String>,
+}
+
+fn default_kind() -> PersonKind {
+    PersonKind::PublicFigure
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolledFace {
+    pub id: i64,
+    pub image_sha256: String,
+    pub model_sha256: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: PersonId,
+    pub name: String,
+    pub kind: PersonKind,
+    pub aliases: Vec<String>,
+    pub allowed_users: Vec<String>,
+    pub faces: Vec<EnrolledFace>,
+    pub created_at: String,
+}
+
+pub struct Registry {
+    store: Store,
+}
+
+fn embedding_blob(e: &Embedding) -> Vec<u8> {
+    e.0.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn blob_embedding(b: &[u8]) -> Embedding {
+    Embedding(
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect(),
+    )
+}
+
+impl NewPerson {
+    fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("name is empty".into());
+        }
+        if let Some(a) = self.aliases.iter().find(|a| a.trim().is_empty()) {
+            return Err(format!("alias {a:?} is empty"));
+        }
+        if let Some(u) = self.allowed_users.iter().find(|u| u.trim().is_empty()) {
+            return Err(format!("allowed user {u:?} is empty"));
+        }
+        Ok(())
+    }
+}
+
+fn insert(tx: &rusqlite::Transaction<'_>, p: &NewPerson) -> rusqlite::Result<PersonId> {
+    tx.prepare_cached("INSERT INTO persons (name, kind) VALUES (?1, ?2)")?
+        .execute(params![p.name.trim(), p.kind.as_str()])?;
+    let id = tx.last_insert_rowid();
+    let mut alias = tx.prepare_cached(
+        "INSERT OR IGNORE INTO person_aliases (person_id, alias) VALUES (?1, ?2)",
+    )?;
+    for a in &p.aliases {
+        alias.execute(params![id, a.trim()])?;
+    }
+    let mut consent = tx.prepare_cached(
+        "INSERT OR IGNORE INTO person_consents (person_id, user_id) VALUES (?1, ?2)",
+    )?;
+    for u in &p.allowed_users {
+        consent.execute(params![id, u.trim()])?;
+    }
+    Ok(id)
+}
+
+impl Registry {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    pub fn add(&self, p: &NewPerson) -> Result<PersonId, PersonsError> {
+        p.validate().map_err(PersonsError::Invalid)?;
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        let id = insert(&tx, p)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Imports one person per JSONL line in a single transaction: all or nothing.
+    pub fn import(&self, source: &str, reader: impl BufRead) -> Result<usize, PersonsError> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        for (i, line) in reader.lines().enumerate() {
+            let err = |reason: String| PersonsError::Import {
+                path: source.to_string(),
+                line: i + 1,
+                reason,
+            };
+            let line = line.map_err(|e| err(e.to_string()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let p: NewPerson = serde_json::from_str(&line).map_err(|e| err(e.to_string()))?;
+            p.validate().map_err(err)?;
+            insert(&tx, &p)?;
+            n += 1;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    pub fn get(&self, id: PersonId) -> Result<Person, PersonsError> {
+        let conn = self.store.conn();
+        let row = conn
+            .query_row(
+                "SELECT name, kind, created_at FROM persons WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or(PersonsError::NotFound(id))?;
+        let strings = |sql: &str| -> Result<Vec<String>, PersonsError> {
+            let mut st = conn.prepare(sql)?;
+            let v = st
+                .query_map([id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        };
+        let aliases =
+            strings("SELECT alias FROM person_aliases WHERE person_id = ?1 ORDER BY alias")?;
+        let allowed_users =
+            strings("SELECT user_id FROM person_consents WHERE person_id = ?1 ORDER BY user_id")?;
+        let mut st = conn.prepare(
+            "SELECT id, image_sha256, model_sha256, created_at FROM person_faces WHERE person_id = ?1 ORDER BY id",
+        )?;
+        let faces = st
+            .query_map([id], |r| {
+                Ok(EnrolledFace {
+                    id: r.get(0)?,
+                    image_sha256: r.get(1)?,
+                    model_sha256: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Person {
+            id,
+            name: row.0,
+            kind: row.1.parse().map_err(PersonsError::Invalid)?,
+            aliases,
+            allowed_users,
+            faces,
+            created_at: row.2,
+        })
+    }
+
+    /// Every person with alias and face counts, by id.
+    pub fn list(&self) -> Result<Vec<(PersonInfo, usize, usize)>, PersonsError> {
+        let conn = self.store.conn();
+        let mut st = conn.prepare(
+            "SELECT p.id, p.name, p.kind,
+                    (SELECT count(*) FROM person_aliases a WHERE a.person_id = p.id),
+                    (SELECT count(*) FROM person_faces f WHERE f.person_id = p.id),
+                    (SELECT group_concat(user_id, char(31)) FROM person_consents c WHERE c.person_id = p.id)
+             FROM persons p ORDER BY p.id",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, name, kind, aliases, faces, users)| {
+                let info = PersonInfo {
+                    id,
+                    name,
+                    kind: kind.parse().map_err(PersonsError::Invalid)?,
+                    allowed_users: users
+                        .map(|u| u.split('\u{1f}').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                };
+                Ok((info, aliases as usize, faces as usize))
+            })
+            .collect()
+    }
+
+    pub fn remove(&self, id: PersonId) -> Result<(), PersonsError> {
+        let n = self
+            .store
+            .conn()
+            .execute("DELETE FROM persons WHERE id = ?1", [id])?;
+        if n == 0 {
+            return Err(PersonsError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// Stores one face embedding for a person (once per source image).
+    pub fn add_face(
+        &self,
+        id: PersonId,
+        image_sha256: &str,
+        model_sha256: &str,
+        e: &Embedding,
+    ) -> Result<i64, PersonsError> {
+        let conn = self.store.conn();
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM persons WHERE id = ?1)",
+            [id],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(PersonsError::NotFound(id));
+        }
+        conn.execute(
+            "INSERT INTO person_faces (person_id, image_sha256, model_sha256, embedding) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (person_id, image_sha256) DO UPDATE SET embedding = excluded.embedding, model_sha256 = excluded.model_sha256",
+            params![id, image_sha256, model_sha256, embedding_blob(e)],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Everything screening needs, in memory. Faces embedded by another model than
+    /// `model_sha256` are left out (their distances would mean nothing) and counted.
+    pub fn snapshot(&self, model_sha256: &str) -> Result<(Persons, usize), PersonsError> {
+        let people: HashMap<PersonId, PersonInfo> = self
+            .list()?
+            .into_iter()
+            .map(|(p, _, _)| (p.id, p))
+            .collect();
+        let conn = self.store.conn();
+        let mut names: Vec<(PersonId, String)> =
+            people.values().map(|p| (p.id, p.name.clone())).collect();
+        let mut st = conn.prepare("SELECT person_id, alias FROM person_aliases")?;
+        for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            names.push(row?);
+        }
+        let mut index = ExactIndex::default();
+        let mut stale = 0;
+        let mut st = conn
+            .prepare("SELECT person_id, model_sha256, embedding FROM person_faces ORDER BY id")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let model: String = r.get(1)?;
+            if model != model_sha256 {
+                stale += 1;
+                continue;
+            }
+            let blob: Vec<u8> = r.get(2)?;
+            index.add(r.get(0)?, &blob_embedding(&blob));
+        }
+        let gazetteer = Gazetteer::build(names.iter().map(|(id, n)| (*id, n.as_str())))?;
+        let faces: Box<dyn FaceIndex> = Box::new(index);
+        Ok((
+            Persons {
+                people,
+                faces,
+                gazetteer,
+            },
+            stale,
+        ))
+    }
+}

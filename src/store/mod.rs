@@ -1,0 +1,118 @@
+//! The embedded database (SQLite, WAL mode) with versioned schema migrations. Each domain
+//! keeps its own queries (`persons::registry`); this module owns the connection and schema.
+
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("cannot migrate database {path}: {reason}")]
+    Migrate { path: String, reason: String },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// Schema versions, applied in order and recorded in SQLite's `user_version`. Append only.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE persons (
+             id INTEGER PRIMARY KEY,
+             name TEXT NOT NULL,
+             kind TEXT NOT NULL CHECK (kind IN ('public_figure', 'private_individual')),
+             created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+         );
+         CREATE TABLE person_aliases (
+             person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+             alias TEXT NOT NULL,
+             PRIMARY KEY (person_id, alias)
+         );
+         CREATE TABLE person_consents (
+             person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+             user_id TEXT NOT NULL,
+             PRIMARY KEY (person_id, user_id)
+         );
+         CREATE TABLE person_faces (
+             id INTEGER PRIMARY KEY,
+             person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+             image_sha256 TEXT NOT NULL,
+             model_sha256 TEXT NOT NULL,
+             embedding BLOB NOT NULL,
+             created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+             UNIQUE (person_id, image_sha256)
+         );
+         CREATE INDEX person_faces_person ON person_faces(person_id);",
+    )])
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `data_dir/clipguard.db` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = data_dir.join("clipguard.db");
+        let err = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(data_dir).map_err(|e| err(e.to_string()))?;
+        let conn = Connection::open(&path).map_err(|e| err(e.to_string()))?;
+        Self::setup(conn, &path.display().to_string())
+    }
+
+    /// A private in-memory database (tests, one-off tools).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn setup(mut conn: Connection, path: &str) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Migrate {
+                path: path.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid_and_reopening_keeps_data() {
+        migrations().validate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.conn()
+                .execute(
+                    "INSERT INTO persons (name, kind) VALUES ('A', 'public_figure')",
+                    [],
+                )
+                .unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let n: i64 = s
+            .conn()
+            .query_row("SELECT count(*) FROM persons", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
