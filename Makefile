@@ -57,7 +57,7 @@ lint:
 	cargo clippy --release --all-targets -- -D warnings
 
 bench: setup testdata
-	cargo bench --bench check
+	cargo bench
 
 clean-local:
 	rm -rf $(LOCAL)

@@ -413,9 +413,11 @@ fn cli_check_prints_signals_and_fails_with_one_line_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["frames"].as_array().unwrap().len() >= 20);
-    assert!(v["nudity"]["FACE_FEMALE"]["max_score"].as_f64().unwrap() > 0.5);
-    assert!(v["timings"]["total_ms"].as_f64().unwrap() > 0.0);
+    let clip_json = &v["clip"];
+    assert!(clip_json["frames"].as_array().unwrap().len() >= 20);
+    assert!(clip_json["nudity"]["FACE_FEMALE"]["max_score"].as_f64().unwrap() > 0.5);
+    assert!(clip_json["timings"]["total_ms"].as_f64().unwrap() > 0.0);
+    assert!(v["prompt"].is_null() && v["user"].is_null());
 
     let out = cli(&["check", clip.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -3,9 +3,9 @@
 use super::VisionError;
 use crate::config::RuntimeConfig;
 use ort::session::{builder::GraphOptimizationLevel, Session};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// ONNX Runtime allows one environment per process; it lives for the whole process.
 static ENVIRONMENT: OnceLock<ort::environment::Environment> = OnceLock::new();
@@ -99,24 +99,28 @@ impl Runtime {
             .map_err(|e| load(e.to_string()))
     }
 
-    /// A pool of sessions for one model file.
+    /// A pool of sessions for one model file. One session is created now (so a broken model
+    /// fails at start-up); more, up to `sessions_per_model`, only when all are busy, so a
+    /// single-user process such as the CLI holds one copy of each model.
     pub fn pool(&self, model: &str, path: &Path) -> Result<SessionPool, VisionError> {
-        let sessions = (0..self.sessions_per_model)
-            .map(|_| self.session(model, path).map(Mutex::new))
-            .collect::<Result<_, _>>()?;
+        let first = Arc::new(Mutex::new(self.session(model, path)?));
         Ok(SessionPool {
             model: model.to_string(),
-            sessions,
+            path: path.to_path_buf(),
+            runtime: self.clone(),
+            sessions: RwLock::new(vec![first]),
             next: AtomicUsize::new(0),
         })
     }
 }
 
 /// `Session::run` needs `&mut`, so concurrent callers each take a free session; when all are
-/// busy a caller waits on one chosen round-robin.
+/// busy and the pool is full, a caller waits on one chosen round-robin.
 pub struct SessionPool {
     model: String,
-    sessions: Vec<Mutex<Session>>,
+    path: PathBuf,
+    runtime: Runtime,
+    sessions: RwLock<Vec<Arc<Mutex<Session>>>>,
     next: AtomicUsize,
 }
 
@@ -125,17 +129,36 @@ impl SessionPool {
         &self.model
     }
 
-    pub fn with<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Session) -> Result<R, VisionError>,
+    ) -> Result<R, VisionError> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.sessions.len();
+        let sessions: Vec<_> = self
+            .sessions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let n = sessions.len();
         for i in 0..n {
-            if let Ok(mut s) = self.sessions[(start + i) % n].try_lock() {
+            if let Ok(mut s) = sessions[(start + i) % n].try_lock() {
                 return f(&mut s);
             }
         }
-        let mut s = self.sessions[start % n]
+        if n < self.runtime.sessions_per_model {
+            let fresh = Arc::new(Mutex::new(self.runtime.session(&self.model, &self.path)?));
+            let mut guard = fresh.lock().unwrap_or_else(|p| p.into_inner());
+            let mut all = self.sessions.write().unwrap_or_else(|p| p.into_inner());
+            // Another caller may have grown the pool meanwhile: keep it within bounds.
+            if all.len() < self.runtime.sessions_per_model {
+                all.push(fresh.clone());
+            }
+            drop(all);
+            return f(&mut guard);
+        }
+        let mut s = sessions[start % n]
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(|p| p.into_inner());
         f(&mut s)
     }
 
