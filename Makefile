@@ -51,6 +51,7 @@ parity-reference: testdata
 
 test: setup testdata parity-reference lint
 	cargo test --release
+	cargo run --release --quiet --bin clipguard -- policy test
 
 lint:
 	cargo fmt --check

@@ -75,15 +75,28 @@ impl Default for PersonsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PoliciesConfig {
-    /// Policies folder; term lists are in its `lists/` subfolder.
+    /// Policies folder; term lists are in its `lists/` subfolder, fixtures in `tests/`.
     pub dir: PathBuf,
+    /// The policy in force: `<dir>/<name>.yaml`.
+    pub name: String,
 }
 
 impl Default for PoliciesConfig {
     fn default() -> Self {
         Self {
             dir: "policies".into(),
+            name: "default".into(),
         }
+    }
+}
+
+impl PoliciesConfig {
+    pub fn policy_file(&self) -> PathBuf {
+        self.dir.join(format!("{}.yaml", self.name))
+    }
+
+    pub fn lists_dir(&self) -> PathBuf {
+        self.dir.join("lists")
     }
 }
 
@@ -273,6 +286,9 @@ impl Config {
         }
         if let Some(v) = get("CLIPGUARD_MODELS_DIR") {
             self.models.dir = v.into();
+        }
+        if let Some(v) = get("CLIPGUARD_POLICIES_DIR") {
+            self.policies.dir = v.into();
         }
         if let Some(v) = get("CLIPGUARD_FACES_MAX_SIDE") {
             self.faces.max_side = parse("CLIPGUARD_FACES_MAX_SIDE", v)?;

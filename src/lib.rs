@@ -6,7 +6,9 @@
 pub mod config;
 pub mod http;
 pub mod media;
+pub mod metrics;
 pub mod persons;
+pub mod policy;
 pub mod screen;
 pub mod store;
 pub mod text;

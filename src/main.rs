@@ -3,6 +3,9 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use clipguard::persons::{NewPerson, PersonKind};
+use clipguard::policy::{
+    LivePolicy, Mode, Policy, PolicyInput, RequestContext, RuleOutcome, Verdict,
+};
 use clipguard::screen::PromptSignals;
 use clipguard::{Config, Screener, Signals};
 use serde::Serialize;
@@ -48,6 +51,23 @@ enum Command {
     /// The protected-persons registry.
     #[command(subcommand)]
     Persons(PersonsCommand),
+    /// Policies: test fixtures, explain a decision.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Run the policy's fixtures (`<policies>/tests/*.yaml`, or DIR) like a test runner.
+    Test { dir: Option<PathBuf> },
+    /// Evaluate saved signals (the JSON of `check --json`, or a policy input) rule by rule.
+    Explain {
+        #[arg(long)]
+        signals: PathBuf,
+        /// The requesting user, if the file does not say.
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,11 +107,13 @@ fn parse_kind(s: &str) -> Result<PersonKind, String> {
 }
 
 /// What `check` prints as JSON.
-#[derive(Serialize)]
-struct CheckReport<'a> {
-    user: Option<&'a str>,
-    clip: Option<&'a Signals>,
-    prompt: Option<&'a PromptSignals>,
+#[derive(Serialize, serde::Deserialize)]
+struct CheckReport {
+    user: Option<String>,
+    clip: Option<Signals>,
+    prompt: Option<PromptSignals>,
+    #[serde(default, skip_deserializing)]
+    decision: Option<Verdict>,
 }
 
 fn main() -> ExitCode {
@@ -121,9 +143,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
+            let policy = Arc::new(LivePolicy::load(&cfg.policies)?);
             let screener = Arc::new(Screener::load(&cfg).context("loading models")?);
             actix_web::rt::System::new()
-                .block_on(clipguard::http::serve(&cfg.server.bind, screener))
+                .block_on(clipguard::http::serve(&cfg.server.bind, screener, policy))
                 .with_context(|| format!("serving on {}", cfg.server.bind))
         }
         Command::Check {
@@ -132,17 +155,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             user,
             json,
         } => {
+            let policy = Policy::from_config(&cfg.policies)?;
             let screener = Screener::load(&cfg).context("loading models")?;
             let signals = clip
                 .as_deref()
                 .map(|c| screener.screen_clip(c))
                 .transpose()?;
             let prompt_signals = prompt.as_deref().map(|p| screener.screen_prompt(p));
+            let request = RequestContext {
+                user: user.clone().unwrap_or_default(),
+                consents: Vec::new(),
+            };
+            let verdict = policy.decide(&PolicyInput::new(
+                signals.as_ref(),
+                prompt_signals.as_ref(),
+                request,
+                None,
+            ));
             if json {
                 let report = CheckReport {
-                    user: user.as_deref(),
-                    clip: signals.as_ref(),
-                    prompt: prompt_signals.as_ref(),
+                    user,
+                    clip: signals,
+                    prompt: prompt_signals,
+                    decision: Some(verdict),
                 };
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -152,9 +187,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if let (Some(p), Some(s)) = (&prompt, &prompt_signals) {
                     print_prompt(p, s, user.as_deref());
                 }
+                print_verdict(&verdict);
             }
             Ok(())
         }
+        Command::Policy(cmd) => policy_command(&cfg, cmd),
         Command::Persons(cmd) => persons(&cfg, cmd),
         Command::Models => {
             let screener = Screener::load(&cfg).context("loading models")?;
@@ -243,6 +280,110 @@ fn persons(cfg: &Config, cmd: PersonsCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn policy_command(cfg: &Config, cmd: PolicyCommand) -> anyhow::Result<()> {
+    let policy = Policy::from_config(&cfg.policies)?;
+    match cmd {
+        PolicyCommand::Test { dir } => {
+            let dir = dir.unwrap_or_else(|| cfg.policies.dir.join("tests"));
+            println!(
+                "policy {} ({}), fixtures in {}",
+                policy.name,
+                &policy.version[..12],
+                dir.display()
+            );
+            let outcomes = clipguard::policy::run_fixtures(&policy, &dir)?;
+            let failed = outcomes.iter().filter(|o| !o.problems.is_empty()).count();
+            for o in &outcomes {
+                let status = if o.problems.is_empty() {
+                    "ok"
+                } else {
+                    "FAILED"
+                };
+                println!("test {}::{} ... {status}", o.file, o.name);
+                for p in &o.problems {
+                    println!("    {p}");
+                }
+            }
+            println!(
+                "\npolicy: {} passed, {} failed",
+                outcomes.len() - failed,
+                failed
+            );
+            if outcomes.is_empty() {
+                anyhow::bail!("no policy fixtures in {}", dir.display());
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} policy fixtures failed", outcomes.len());
+            }
+            Ok(())
+        }
+        PolicyCommand::Explain { signals, user } => {
+            let text = std::fs::read_to_string(&signals)
+                .with_context(|| format!("reading {}", signals.display()))?;
+            let mut input: PolicyInput = match serde_json::from_str::<PolicyInput>(&text) {
+                Ok(i) => i,
+                Err(_) => {
+                    let report: CheckReport = serde_json::from_str(&text).with_context(|| {
+                        format!(
+                            "{}: neither `check --json` output nor a policy input",
+                            signals.display()
+                        )
+                    })?;
+                    let request = RequestContext {
+                        user: report.user.clone().unwrap_or_default(),
+                        consents: Vec::new(),
+                    };
+                    PolicyInput::new(report.clip.as_ref(), report.prompt.as_ref(), request, None)
+                }
+            };
+            if let Some(u) = user {
+                input.request.user = u;
+            }
+            println!(
+                "policy {} ({}), user {:?}",
+                policy.name,
+                &policy.version[..12],
+                input.request.user
+            );
+            for (rule, outcome) in policy.rules.iter().zip(policy.explain(&input)) {
+                let mode = if rule.mode == Mode::Shadow {
+                    " [shadow]"
+                } else {
+                    ""
+                };
+                match outcome {
+                    RuleOutcome::Matched(m) => println!(
+                        "  MATCH  {}{mode} -> {:?}: {}",
+                        rule.id, m.action, m.message
+                    ),
+                    RuleOutcome::NotMatched => println!("  -      {}{mode}", rule.id),
+                    RuleOutcome::Failed(e) => println!("  ERROR  {}{mode}: {e}", rule.id),
+                }
+            }
+            print_verdict(&policy.decide(&input));
+            Ok(())
+        }
+    }
+}
+
+fn print_verdict(v: &Verdict) {
+    println!(
+        "decision: {:?} (policy {} {})",
+        v.action,
+        v.policy.name,
+        &v.policy.version[..12]
+    );
+    for m in &v.matched {
+        println!("  {:?} by {}: {}", m.action, m.rule, m.message);
+    }
+    for m in &v.shadow {
+        println!("  shadow {}: would {:?}: {}", m.rule, m.action, m.message);
+    }
+    for f in &v.failures {
+        println!("  rule {} failed (fail closed): {}", f.rule, f.error);
+    }
 }
 
 fn consent(allowed: &[String], user: Option<&str>) -> &'static str {

@@ -415,7 +415,12 @@ fn cli_check_prints_signals_and_fails_with_one_line_errors() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let clip_json = &v["clip"];
     assert!(clip_json["frames"].as_array().unwrap().len() >= 20);
-    assert!(clip_json["nudity"]["FACE_FEMALE"]["max_score"].as_f64().unwrap() > 0.5);
+    assert!(
+        clip_json["nudity"]["FACE_FEMALE"]["max_score"]
+            .as_f64()
+            .unwrap()
+            > 0.5
+    );
     assert!(clip_json["timings"]["total_ms"].as_f64().unwrap() > 0.0);
     assert!(v["prompt"].is_null() && v["user"].is_null());
 

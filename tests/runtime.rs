@@ -5,10 +5,6 @@
 mod common;
 
 use clipguard::Screener;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[test]
 fn cuda_falls_back_to_cpu_and_unknown_providers_are_refused() {
@@ -48,52 +44,14 @@ fn concurrent_screenings_agree_with_sequential_ones() {
     }
 }
 
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 #[test]
 fn server_answers_health_and_readiness_on_loopback() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clipguard"))
-        .arg("serve")
-        .current_dir(common::repo())
-        .env("CLIPGUARD_BIND", format!("127.0.0.1:{port}"))
-        .env("CLIPGUARD_DATA_DIR", common::data_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let health = loop {
-        if let Some(r) = get(port, "/healthz") {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let ready = get(port, "/readyz").unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let (_server, port) = common::start_server(&[]);
+    let (status, health) = common::http(port, "GET", "/healthz").unwrap();
+    assert!(status == 200 && health.contains("\"ok\""), "{health}");
+    let (status, ready) = common::http(port, "GET", "/readyz").unwrap();
     assert!(
-        health.starts_with("HTTP/1.1 200") && health.contains("\"ok\""),
-        "{health}"
-    );
-    assert!(
-        ready.starts_with("HTTP/1.1 200") && ready.contains("nudenet-320n"),
+        status == 200 && ready.contains("nudenet-320n") && ready.contains("\"default\""),
         "{ready}"
     );
 }

@@ -6,10 +6,11 @@ use super::{PersonId, PersonInfo};
 use crate::text::{normalize, Matcher, MatcherError, Normalized, PhraseSet};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NameStrength {
     /// A full name or an alias.
+    #[default]
     Full,
     /// Only the last word of a multi-word name: weaker evidence.
     Surname,
@@ -23,7 +24,8 @@ struct Entry {
 }
 
 /// A person named in a prompt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NameMatch {
     pub person_id: PersonId,
     pub name: String,

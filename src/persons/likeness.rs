@@ -2,7 +2,7 @@
 //! threshold are kept per face and summed up per person.
 
 use super::{PersonId, PersonKind, Persons};
-use crate::screen::FrameDetections;
+use crate::screen::{widen, FrameDetections};
 use crate::vision::BBox;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -16,13 +16,14 @@ pub struct FaceMatch {
 }
 
 /// A person seen in a clip.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PersonSighting {
     pub person_id: PersonId,
     pub name: String,
     pub kind: PersonKind,
     pub allowed_users: Vec<String>,
-    pub best_distance: f32,
+    pub best_distance: f64,
     /// Where the best match was: frame time and box.
     pub best_time_s: f64,
     pub best_box: BBox,
@@ -61,15 +62,15 @@ pub fn match_faces(
                 name: info.name.clone(),
                 kind: info.kind,
                 allowed_users: info.allowed_users.clone(),
-                best_distance: distance,
+                best_distance: widen(distance),
                 best_time_s: f.time_s,
                 best_box: face.face.bbox,
                 frames: 0,
                 first_s: f.time_s,
                 last_s: f.time_s,
             });
-            if distance < s.best_distance {
-                s.best_distance = distance;
+            if widen(distance) < s.best_distance {
+                s.best_distance = widen(distance);
                 s.best_time_s = f.time_s;
                 s.best_box = face.face.bbox;
             }

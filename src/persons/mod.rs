@@ -18,9 +18,10 @@ use std::collections::HashMap;
 
 pub type PersonId = i64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PersonKind {
+    #[default]
     PublicFigure,
     PrivateIndividual,
 }

@@ -4,7 +4,8 @@
 mod signals;
 
 pub use signals::{
-    ClassPeak, FaceDetection, FaceSummary, FrameDetections, PromptSignals, Signals, StageTimings,
+    widen, ClassPeak, FaceDetection, FaceSummary, FrameDetections, PromptSignals, Signals,
+    StageTimings,
 };
 
 use crate::config::{Config, MediaConfig};

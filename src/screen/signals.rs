@@ -4,7 +4,7 @@
 use crate::media::{MediaInfo, SampleReason, SamplingStats};
 use crate::persons::{FaceMatch, NameMatch, PersonSighting};
 use crate::text::terms::TermMatch;
-use crate::vision::{Embedding, Face, ModelInfo, NudityClass, NudityDetection};
+use crate::vision::{BBox, Embedding, Face, ModelInfo, NudityClass, NudityDetection};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -49,15 +49,19 @@ pub struct FaceDetection {
     pub embedding: Option<Embedding>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClassPeak {
-    pub max_score: f32,
+    pub max_score: f64,
     pub time_s: f64,
     /// Sampled frames in which the class was detected.
     pub frames: u32,
+    /// Where the peak was, in the frame at `time_s`.
+    pub bbox: BBox,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FaceSummary {
     pub frames_with_faces: u32,
     pub max_faces_in_frame: u32,
@@ -85,6 +89,12 @@ pub struct StageTimings {
     pub total_ms: f64,
 }
 
+/// A model's f32 as the f64 with the same shortest decimal form (0.35f32 becomes 0.35, not
+/// 0.3499999940...), so thresholds written in policies compare as people expect.
+pub fn widen(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(x as f64)
+}
+
 impl Signals {
     /// Fills the clip-level aggregates from the frames.
     pub(crate) fn aggregate(&mut self) {
@@ -93,14 +103,17 @@ impl Signals {
         for f in &self.frames {
             let mut seen = Vec::new();
             for d in &f.nudity {
+                let score = widen(d.score);
                 let peak = self.nudity.entry(d.class).or_insert(ClassPeak {
-                    max_score: d.score,
+                    max_score: score,
                     time_s: f.time_s,
                     frames: 0,
+                    bbox: d.bbox,
                 });
-                if d.score > peak.max_score {
-                    peak.max_score = d.score;
+                if score > peak.max_score {
+                    peak.max_score = score;
                     peak.time_s = f.time_s;
+                    peak.bbox = d.bbox;
                 }
                 if !seen.contains(&d.class) {
                     seen.push(d.class);

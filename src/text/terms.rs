@@ -20,7 +20,8 @@ struct Term {
 }
 
 /// A term found in a prompt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TermMatch {
     pub category: String,
     pub term: String,

@@ -88,7 +88,7 @@ impl Vision {
 }
 
 /// An axis-aligned box in frame pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct BBox {
     pub x: f32,
     pub y: f32,

@@ -70,6 +70,60 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// One HTTP/1.1 request to 127.0.0.1:`port`: the status code and body, or None if the
+/// server is not answering (yet).
+pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.get(9..12)?.parse().ok()?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// Starts `clipguard serve` on a free loopback port with extra environment, and waits until
+/// it answers. The child is killed when the returned guard drops.
+pub fn start_server(env: &[(&str, &std::ffi::OsStr)]) -> (ServerGuard, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipguard"));
+    cmd.arg("serve")
+        .current_dir(repo())
+        .env("CLIPGUARD_BIND", format!("127.0.0.1:{port}"))
+        .env("CLIPGUARD_DATA_DIR", data_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let guard = ServerGuard(cmd.spawn().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while http(port, "GET", "/healthz").is_none() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (guard, port)
+}
+
+pub struct ServerGuard(pub std::process::Child);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A folder of generated clips that lives for the whole test binary.
 pub fn clips_dir() -> &'static Path {
     static D: OnceLock<tempfile::TempDir> = OnceLock::new();

@@ -1,0 +1,102 @@
+//! `cargo bench --bench policy`: the default policy deciding on typical clip signals (20
+//! frames analysed, 3 faces: three registered persons seen, a few nudity classes) with a
+//! prompt naming one person, through `Policy::decide` as the CLI and server call it.
+
+use clipguard::persons::{NameMatch, NameStrength, PersonKind, PersonSighting};
+use clipguard::policy::{ClipView, Policy, PolicyInput, PromptView, RequestContext, Screening};
+use clipguard::screen::{ClassPeak, FaceSummary};
+use clipguard::vision::{BBox, NudityClass};
+use criterion::Criterion;
+use std::path::Path;
+
+fn typical() -> PolicyInput {
+    let bbox = BBox {
+        x: 400.0,
+        y: 120.0,
+        w: 160.0,
+        h: 200.0,
+    };
+    let person = |id: i64, kind, d| PersonSighting {
+        person_id: id,
+        name: format!("Person {id}"),
+        kind,
+        allowed_users: vec!["alice".into()],
+        best_distance: d,
+        best_time_s: 2.5,
+        best_box: bbox,
+        frames: 12,
+        first_s: 0.5,
+        last_s: 9.0,
+    };
+    let peak = |s| ClassPeak {
+        max_score: s,
+        time_s: 3.0,
+        frames: 5,
+        bbox,
+    };
+    PolicyInput {
+        signals: ClipView {
+            present: true,
+            duration_s: 10.0,
+            frames_analysed: 20,
+            frames_over_budget: 0,
+            nudity: [
+                (NudityClass::FaceFemale, peak(0.8)),
+                (NudityClass::FaceMale, peak(0.7)),
+                (NudityClass::BellyExposed, peak(0.4)),
+                (NudityClass::FemaleBreastCovered, peak(0.5)),
+            ]
+            .into_iter()
+            .collect(),
+            faces: FaceSummary {
+                frames_with_faces: 20,
+                max_faces_in_frame: 3,
+                faces_embedded: 60,
+                faces_too_small: 0,
+            },
+            persons: vec![
+                person(1, PersonKind::PublicFigure, 0.55),
+                person(2, PersonKind::PublicFigure, 0.58),
+                person(3, PersonKind::PrivateIndividual, 0.59),
+            ],
+        },
+        prompt: PromptView {
+            present: true,
+            persons: vec![NameMatch {
+                person_id: 1,
+                name: "Person 1".into(),
+                strength: NameStrength::Surname,
+                text: "Person".into(),
+                ..Default::default()
+            }],
+            terms: vec![],
+            categories: vec![],
+        },
+        request: RequestContext {
+            user: "bob".into(),
+            consents: vec![],
+        },
+        screening: Screening::default(),
+    }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let policy = Policy::load(&root.join("default.yaml"), &root.join("lists")).unwrap();
+    let input = typical();
+    let mut c = Criterion::default().configure_from_args();
+    c.bench_function("default_policy_decide_typical_clip", |b| {
+        b.iter(|| policy.decide(&input))
+    });
+    let benign = PolicyInput {
+        signals: ClipView {
+            present: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    c.bench_function("default_policy_decide_benign_clip", |b| {
+        b.iter(|| policy.decide(&benign))
+    });
+    c.final_summary();
+}

@@ -1,0 +1,120 @@
+//! What a policy sees: clip aggregates, prompt signals, the request and the screening status.
+//! Compact on purpose: rules read clip-level aggregates (peaks with their time and box, persons
+//! with their best match), which keeps evaluation to microseconds and fixtures short.
+
+use crate::persons::{NameMatch, PersonSighting};
+use crate::screen::{ClassPeak, FaceSummary, PromptSignals, Signals};
+use crate::text::terms::TermMatch;
+use crate::vision::NudityClass;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The request being decided: who asks, and what they declare.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestContext {
+    pub user: String,
+    /// Person ids the requester declares consent for. Declared, not verified: the registry's
+    /// allowed users are the verified consent.
+    pub consents: Vec<i64>,
+}
+
+/// Did screening succeed? A failed screening still goes through the policy (fail closed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Screening {
+    pub ok: bool,
+    /// A short error code (`corrupt`, `truncated`, `inference`...), empty when ok.
+    pub error: String,
+    pub message: String,
+}
+
+impl Default for Screening {
+    fn default() -> Self {
+        Self {
+            ok: true,
+            error: String::new(),
+            message: String::new(),
+        }
+    }
+}
+
+/// The clip as policies see it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClipView {
+    /// False for a prompt-only check.
+    pub present: bool,
+    pub duration_s: f64,
+    pub frames_analysed: u64,
+    /// Frames picked but left unanalysed because the per-clip budget ran out.
+    pub frames_over_budget: u64,
+    pub nudity: BTreeMap<NudityClass, ClassPeak>,
+    pub faces: FaceSummary,
+    pub persons: Vec<PersonSighting>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromptView {
+    pub present: bool,
+    pub persons: Vec<NameMatch>,
+    pub terms: Vec<TermMatch>,
+    /// Term categories found, for quick tests like `"sexual" in prompt.categories`.
+    pub categories: Vec<String>,
+}
+
+/// Everything a rule can read besides `params`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyInput {
+    pub signals: ClipView,
+    pub prompt: PromptView,
+    pub request: RequestContext,
+    pub screening: Screening,
+}
+
+impl PolicyInput {
+    /// The input for a check: what screening found (or why it failed) and who asks.
+    pub fn new(
+        clip: Option<&Signals>,
+        prompt: Option<&PromptSignals>,
+        request: RequestContext,
+        failure: Option<Screening>,
+    ) -> Self {
+        Self {
+            signals: clip.map(ClipView::from_signals).unwrap_or_default(),
+            prompt: prompt.map(PromptView::from_signals).unwrap_or_default(),
+            request,
+            screening: failure.unwrap_or_default(),
+        }
+    }
+}
+
+impl ClipView {
+    pub fn from_signals(s: &Signals) -> Self {
+        Self {
+            present: true,
+            duration_s: s.media.duration_s,
+            frames_analysed: s.sampling.analysed_frames,
+            frames_over_budget: s.sampling.over_budget_frames,
+            nudity: s.nudity.clone(),
+            faces: s.faces.clone(),
+            persons: s.persons.clone(),
+        }
+    }
+}
+
+impl PromptView {
+    pub fn from_signals(p: &PromptSignals) -> Self {
+        let mut categories: Vec<String> = p.terms.iter().map(|t| t.category.clone()).collect();
+        categories.sort();
+        categories.dedup();
+        Self {
+            present: true,
+            persons: p.persons.clone(),
+            terms: p.terms.clone(),
+            categories,
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The policy in force in a long-running service, and its safe reload: a new version replaces
+//! the running one only if it loads and validates; otherwise the error is logged and counted
+//! and the running policy stays.
+
+use super::{Policy, PolicyError};
+use crate::config::PoliciesConfig;
+use crate::metrics;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+pub struct LivePolicy {
+    cfg: PoliciesConfig,
+    current: RwLock<Arc<Policy>>,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reloaded {
+    pub name: String,
+    pub version: String,
+    pub changed: bool,
+}
+
+impl LivePolicy {
+    pub fn load(cfg: &PoliciesConfig) -> Result<Self, PolicyError> {
+        let policy = Policy::from_config(cfg)?;
+        metrics::policy_loaded(&policy.name, &policy.version);
+        Ok(Self {
+            cfg: cfg.clone(),
+            current: RwLock::new(Arc::new(policy)),
+        })
+    }
+
+    /// The policy to decide with; a decision keeps the one it took even if a reload happens.
+    pub fn current(&self) -> Arc<Policy> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Loads the files again; `trigger` says why (for the log).
+    pub fn reload(&self, trigger: &str) -> Result<Reloaded, PolicyError> {
+        match Policy::from_config(&self.cfg) {
+            Ok(policy) => {
+                let old = self.current();
+                let changed = policy.version != old.version;
+                let out = Reloaded {
+                    name: policy.name.clone(),
+                    version: policy.version.clone(),
+                    changed,
+                };
+                if changed {
+                    tracing::info!(trigger, policy = %policy.name, version = %policy.version, "policy reloaded");
+                    metrics::policy_loaded(&policy.name, &policy.version);
+                    *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+                }
+                metrics::POLICY_RELOADS.with_label_values(&["ok"]).inc();
+                Ok(out)
+            }
+            Err(e) => {
+                tracing::error!(trigger, error = %e, "policy reload refused; the running policy stays");
+                metrics::POLICY_RELOADS.with_label_values(&["error"]).inc();
+                Err(e)
+            }
+        }
+    }
+
+    /// Polls the policy's files every `every` and reloads when their content changes. A file
+    /// that stays broken is reported once per change, not at every poll.
+    pub fn watch(self: &Arc<Self>, every: Duration) {
+        let live = Arc::clone(self);
+        std::thread::spawn(move || {
+            let mut seen = live.current().version.clone();
+            loop {
+                std::thread::sleep(every);
+                let Ok(bytes) = std::fs::read(live.cfg.policy_file()) else {
+                    continue;
+                };
+                let Ok(on_disk) = super::version(&bytes, &live.cfg.lists_dir()) else {
+                    continue;
+                };
+                if on_disk != seen {
+                    seen = on_disk;
+                    let _ = live.reload("file change");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,674 @@
+//! Declarative policies: YAML files whose rule conditions are CEL expressions over the
+//! screening signals, the prompt, the request and named parameters. Detectors never decide;
+//! this is the only place that does.
+//!
+//! Every expression is compiled and then evaluated against complete and empty sample inputs
+//! when the policy loads, so a misspelt signal, an unknown parameter or a comparison of the
+//! wrong types is refused before the policy is used, with the file and rule named.
+
+mod fixtures;
+mod input;
+mod live;
+mod template;
+
+pub use fixtures::{run_fixtures, FixtureOutcome};
+pub use input::{ClipView, PolicyInput, PromptView, RequestContext, Screening};
+pub use live::{LivePolicy, Reloaded};
+
+use cel::{Context, Env, Program, Value};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use template::Template;
+
+/// Longest condition accepted, in characters, and deepest bracket nesting.
+const MAX_EXPRESSION_LEN: usize = 2000;
+const MAX_NESTING: usize = 24;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{path}: cannot read: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}: invalid policy: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("{path}: rule {rule:?}: {problem}")]
+    Rule {
+        path: String,
+        rule: String,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Allow,
+    Review,
+    Block,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Shadow,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    params: BTreeMap<String, serde_json::Value>,
+    rules: Vec<RuleFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    id: String,
+    #[serde(default)]
+    description: String,
+    category: String,
+    when: String,
+    action: RuleAction,
+    #[serde(default)]
+    mode: Mode,
+    message: String,
+    /// A CEL expression giving the evidence to attach when the rule matches (a list of maps,
+    /// or one map): times, boxes, persons, scores. Available to the message as `evidence`.
+    #[serde(default)]
+    evidence: Option<String>,
+}
+
+/// A rule can only escalate: `allow` is what no match means.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RuleAction {
+    Block,
+    Review,
+}
+
+pub struct Rule {
+    pub id: String,
+    pub description: String,
+    pub category: String,
+    pub action: Action,
+    pub mode: Mode,
+    pub source: String,
+    when: Program,
+    evidence: Option<Program>,
+    message: Template,
+}
+
+/// A loaded, validated policy.
+pub struct Policy {
+    pub name: String,
+    pub description: String,
+    /// sha256 of the policy file and the term lists, which both change decisions.
+    pub version: String,
+    pub path: PathBuf,
+    pub rules: Vec<Rule>,
+    params: Value,
+    pub params_json: BTreeMap<String, serde_json::Value>,
+    /// CEL's standard environment, built once: building it per decision cost most of the time.
+    env: std::sync::Arc<Env>,
+}
+
+/// A rule that matched, as a decision records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleMatch {
+    pub rule: String,
+    pub category: String,
+    pub action: Action,
+    pub message: String,
+    pub evidence: Vec<serde_json::Value>,
+}
+
+/// A rule whose evaluation failed on this input: the decision fails closed to review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleFailure {
+    pub rule: String,
+    pub error: String,
+}
+
+/// The outcome of a policy on one input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub action: Action,
+    /// Enforced rules that matched, most severe first.
+    pub matched: Vec<RuleMatch>,
+    /// Shadow rules that matched: recorded and counted, never acted on.
+    pub shadow: Vec<RuleMatch>,
+    pub failures: Vec<RuleFailure>,
+    pub policy: PolicyRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub name: String,
+    pub version: String,
+}
+
+/// Each rule's outcome, for `policy explain`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum RuleOutcome {
+    Matched(RuleMatch),
+    NotMatched,
+    Failed(String),
+}
+
+impl Policy {
+    /// The configured policy.
+    pub fn from_config(cfg: &crate::config::PoliciesConfig) -> Result<Self, PolicyError> {
+        Self::load(&cfg.policy_file(), &cfg.lists_dir())
+    }
+
+    /// Loads `path`; `lists_dir` is hashed into the version (term lists change decisions).
+    pub fn load(path: &Path, lists_dir: &Path) -> Result<Self, PolicyError> {
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| PolicyError::Read {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let text = String::from_utf8(bytes.clone()).map_err(|_| PolicyError::Parse {
+            path: p.clone(),
+            reason: "not UTF-8 text".into(),
+        })?;
+        let file: PolicyFile = serde_yaml_ng::from_str(&text).map_err(|e| PolicyError::Parse {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
+        let policy = Self::compile(file, path, version(&bytes, lists_dir)?)?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    fn compile(file: PolicyFile, path: &Path, version: String) -> Result<Self, PolicyError> {
+        let p = path.display().to_string();
+        if file.name.trim().is_empty() {
+            return Err(PolicyError::Parse {
+                path: p,
+                reason: "policy name is empty".into(),
+            });
+        }
+        let mut ids = HashSet::new();
+        let mut rules = Vec::with_capacity(file.rules.len());
+        for r in file.rules {
+            let problem = |problem: String| PolicyError::Rule {
+                path: p.clone(),
+                rule: r.id.clone(),
+                problem,
+            };
+            if r.id.trim().is_empty() {
+                return Err(problem("rule id is empty".into()));
+            }
+            if !ids.insert(r.id.clone()) {
+                return Err(problem("duplicate rule id".into()));
+            }
+            for (what, src) in [
+                ("condition", Some(&r.when)),
+                ("evidence", r.evidence.as_ref()),
+            ] {
+                let Some(src) = src else { continue };
+                if src.chars().count() > MAX_EXPRESSION_LEN {
+                    return Err(problem(format!(
+                        "{what} is longer than {MAX_EXPRESSION_LEN} characters"
+                    )));
+                }
+                let depth = nesting(src);
+                if depth > MAX_NESTING {
+                    return Err(problem(format!(
+                        "{what} nests {depth} deep (at most {MAX_NESTING})"
+                    )));
+                }
+            }
+            let compile = |what: &str, src: &str| {
+                Program::compile(src).map_err(|e| problem(format!("{what} does not parse: {e}")))
+            };
+            let when = compile("condition", &r.when)?;
+            let evidence = r
+                .evidence
+                .as_deref()
+                .map(|e| compile("evidence", e))
+                .transpose()?;
+            let message =
+                Template::parse(&r.message).map_err(|e| problem(format!("message: {e}")))?;
+            rules.push(Rule {
+                action: match r.action {
+                    RuleAction::Block => Action::Block,
+                    RuleAction::Review => Action::Review,
+                },
+                id: r.id,
+                description: r.description,
+                category: r.category,
+                mode: r.mode,
+                source: r.when,
+                when,
+                evidence,
+                message,
+            });
+        }
+        let params = cel::to_value(&file.params).map_err(|e| PolicyError::Parse {
+            path: p,
+            reason: format!("params: {e}"),
+        })?;
+        Ok(Self {
+            name: file.name,
+            description: file.description,
+            version,
+            path: path.to_path_buf(),
+            rules,
+            params,
+            params_json: file.params,
+            env: std::sync::Arc::new(Env::stdlib()),
+        })
+    }
+
+    /// Runs every rule on the sample inputs: each must evaluate to a bool and render its
+    /// message, or the policy is refused.
+    fn validate(&self) -> Result<(), PolicyError> {
+        for sample in input_samples() {
+            for (rule, outcome) in self.rules.iter().zip(self.explain(&sample)) {
+                if let RuleOutcome::Failed(problem) = outcome {
+                    return Err(PolicyError::Rule {
+                        path: self.path.display().to_string(),
+                        rule: rule.id.clone(),
+                        problem,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn context<'a>(&'a self, input: &PolicyInput) -> Result<Context<'a, 'a>, String> {
+        let mut ctx = Context::with_env(self.env.clone());
+        let add = |ctx: &mut Context, name: &str, v: Result<Value, cel::SerializationError>| {
+            v.map(|v| ctx.add_variable_from_value(name, v))
+                .map_err(|e| format!("{name}: {e}"))
+        };
+        add(&mut ctx, "signals", cel::to_value(&input.signals))?;
+        add(&mut ctx, "prompt", cel::to_value(&input.prompt))?;
+        add(&mut ctx, "request", cel::to_value(&input.request))?;
+        add(&mut ctx, "screening", cel::to_value(&input.screening))?;
+        ctx.add_variable_from_value("params", self.params.clone());
+        Ok(ctx)
+    }
+
+    /// Every rule's outcome on `input`.
+    pub fn explain(&self, input: &PolicyInput) -> Vec<RuleOutcome> {
+        let ctx = match self.context(input) {
+            Ok(c) => c,
+            Err(e) => {
+                return self
+                    .rules
+                    .iter()
+                    .map(|_| RuleOutcome::Failed(e.clone()))
+                    .collect()
+            }
+        };
+        self.rules.iter().map(|r| r.outcome(&ctx)).collect()
+    }
+
+    /// The decision: the most severe enforced match wins; no match is allow. A rule that fails
+    /// to evaluate, or a failed screening, never ends in allow.
+    pub fn decide(&self, input: &PolicyInput) -> Verdict {
+        let mut verdict = Verdict {
+            action: Action::Allow,
+            matched: Vec::new(),
+            shadow: Vec::new(),
+            failures: Vec::new(),
+            policy: PolicyRef {
+                name: self.name.clone(),
+                version: self.version.clone(),
+            },
+        };
+        for (rule, outcome) in self.rules.iter().zip(self.explain(input)) {
+            match outcome {
+                RuleOutcome::Matched(m) if rule.mode == Mode::Shadow => verdict.shadow.push(m),
+                RuleOutcome::Matched(m) => {
+                    verdict.action = verdict.action.max(m.action);
+                    verdict.matched.push(m);
+                }
+                RuleOutcome::NotMatched => {}
+                RuleOutcome::Failed(error) if rule.mode == Mode::Enforce => {
+                    verdict.action = verdict.action.max(Action::Review);
+                    verdict.failures.push(RuleFailure {
+                        rule: rule.id.clone(),
+                        error,
+                    });
+                }
+                RuleOutcome::Failed(error) => verdict.failures.push(RuleFailure {
+                    rule: rule.id.clone(),
+                    error,
+                }),
+            }
+        }
+        if !input.screening.ok {
+            verdict.action = verdict.action.max(Action::Review);
+        }
+        verdict.matched.sort_by_key(|m| std::cmp::Reverse(m.action));
+        verdict
+    }
+}
+
+impl Rule {
+    fn outcome(&self, ctx: &Context) -> RuleOutcome {
+        match self.when.execute(ctx) {
+            Ok(Value::Bool(false)) => RuleOutcome::NotMatched,
+            Ok(Value::Bool(true)) => match self.matched(ctx) {
+                Ok(m) => RuleOutcome::Matched(m),
+                Err(e) => RuleOutcome::Failed(e),
+            },
+            Ok(other) => {
+                RuleOutcome::Failed(format!("condition gives {:?}, not a bool", other.type_of()))
+            }
+            Err(e) => RuleOutcome::Failed(format!("condition: {e}")),
+        }
+    }
+
+    fn matched(&self, ctx: &Context) -> Result<RuleMatch, String> {
+        let evidence = match &self.evidence {
+            None => Value::List(Default::default()),
+            Some(p) => p.execute(ctx).map_err(|e| format!("evidence: {e}"))?,
+        };
+        let items = match &evidence {
+            Value::List(items) => items.iter().cloned().collect(),
+            Value::Map(_) => vec![evidence.clone()],
+            other => {
+                return Err(format!(
+                    "evidence gives {:?}, not a list or map",
+                    other.type_of()
+                ))
+            }
+        };
+        let mut scope = ctx.new_inner_scope();
+        scope.add_variable_from_value("evidence", evidence);
+        let message = self
+            .message
+            .render(&scope)
+            .map_err(|e| format!("message: {e}"))?;
+        let evidence = items
+            .iter()
+            .map(|v| v.json().map_err(|e| format!("evidence: {e:?}")))
+            .collect::<Result<_, _>>()?;
+        Ok(RuleMatch {
+            rule: self.id.clone(),
+            category: self.category.clone(),
+            action: self.action,
+            message,
+            evidence,
+        })
+    }
+}
+
+/// Deepest nesting of brackets in an expression (strings skipped).
+fn nesting(src: &str) -> usize {
+    let (mut depth, mut max, mut quote) = (0usize, 0usize, None);
+    for c in src.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+pub(crate) fn version(policy: &[u8], lists_dir: &Path) -> Result<String, PolicyError> {
+    let mut h = Sha256::new();
+    h.update(policy);
+    if lists_dir.exists() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(lists_dir)
+            .map_err(|e| PolicyError::Read {
+                path: lists_dir.display().to_string(),
+                reason: e.to_string(),
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        files.sort();
+        for f in files {
+            let bytes = std::fs::read(&f).map_err(|e| PolicyError::Read {
+                path: f.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            h.update(f.file_name().unwrap_or_default().as_encoded_bytes());
+            h.update(&bytes);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Inputs every rule must evaluate on without error: everything present and alarming,
+/// nothing present, and a failed screening.
+fn input_samples() -> Vec<PolicyInput> {
+    use crate::persons::{NameMatch, NameStrength, PersonKind, PersonSighting};
+    use crate::screen::{ClassPeak, FaceSummary};
+    use crate::text::terms::TermMatch;
+    use crate::vision::{BBox, NudityClass};
+    let bbox = BBox {
+        x: 10.0,
+        y: 20.0,
+        w: 100.0,
+        h: 120.0,
+    };
+    let sighting = |id, kind| PersonSighting {
+        person_id: id,
+        name: format!("Person {id}"),
+        kind,
+        allowed_users: vec!["someone-else".into()],
+        best_distance: 0.3,
+        best_time_s: 1.5,
+        best_box: bbox,
+        frames: 4,
+        first_s: 1.0,
+        last_s: 3.0,
+    };
+    let name = |id, strength| NameMatch {
+        person_id: id,
+        name: format!("Person {id}"),
+        kind: PersonKind::PublicFigure,
+        allowed_users: vec![],
+        alias: format!("Person {id}"),
+        strength,
+        exact: false,
+        start: 0,
+        end: 8,
+        text: format!("Person {id}"),
+    };
+    let full = PolicyInput {
+        signals: ClipView {
+            present: true,
+            duration_s: 10.0,
+            frames_analysed: 20,
+            frames_over_budget: 1,
+            nudity: NudityClass::ALL
+                .iter()
+                .map(|c| {
+                    (
+                        *c,
+                        ClassPeak {
+                            max_score: 0.99,
+                            time_s: 2.0,
+                            frames: 3,
+                            bbox,
+                        },
+                    )
+                })
+                .collect(),
+            faces: FaceSummary {
+                frames_with_faces: 20,
+                max_faces_in_frame: 3,
+                faces_embedded: 40,
+                faces_too_small: 2,
+            },
+            persons: vec![
+                sighting(1, PersonKind::PublicFigure),
+                sighting(2, PersonKind::PrivateIndividual),
+            ],
+        },
+        prompt: PromptView {
+            present: true,
+            persons: vec![name(1, NameStrength::Full), name(3, NameStrength::Surname)],
+            terms: ["minors", "sexual", "violence"]
+                .iter()
+                .map(|c| TermMatch {
+                    category: c.to_string(),
+                    term: "term".into(),
+                    start: 0,
+                    end: 4,
+                    text: "term".into(),
+                })
+                .collect(),
+            categories: vec!["minors".into(), "sexual".into(), "violence".into()],
+        },
+        request: RequestContext {
+            user: "requester".into(),
+            consents: vec![1],
+        },
+        screening: Screening::default(),
+    };
+    let failed = PolicyInput {
+        screening: Screening {
+            ok: false,
+            error: "corrupt".into(),
+            message: "sample".into(),
+        },
+        ..Default::default()
+    };
+    vec![full, PolicyInput::default(), failed]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(yaml: &str) -> Result<Policy, PolicyError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        Policy::load(&path, &dir.path().join("lists"))
+    }
+
+    const RULE: &str = "name: t\nparams: {limit: 0.5}\nrules:\n";
+
+    #[test]
+    fn the_default_policy_loads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let p = Policy::load(&root.join("default.yaml"), &root.join("lists")).unwrap();
+        assert!(p.rules.len() >= 10);
+        assert_eq!(p.version.len(), 64);
+    }
+
+    #[test]
+    fn a_misspelt_signal_is_refused_naming_the_rule() {
+        let err = load_str(&format!(
+            "{RULE}  - {{id: typo, category: c, action: block, message: m, when: 'has(signals.nudty.X)'}}\n"
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("typo") && err.contains("nudty"), "{err}");
+    }
+
+    #[test]
+    fn unknown_params_wrong_types_and_non_bools_are_refused() {
+        for (when, expect) in [
+            ("signals.duration_s > params.nope", "nope"),
+            ("signals.duration_s > 'long'", "overload"),
+            ("signals.duration_s + 1.0", "not a bool"),
+            ("signals.persons.exists(p, p.nme == 'x')", "nme"),
+        ] {
+            let err = load_str(&format!(
+                "{RULE}  - {{id: r1, category: c, action: review, message: m, when: \"{when}\"}}\n"
+            ))
+            .err()
+            .unwrap_or_else(|| panic!("{when} accepted"))
+            .to_string();
+            assert!(
+                err.contains("r1") && err.to_lowercase().contains(expect),
+                "{when}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_duplicates_bad_actions_and_deep_nesting_are_refused() {
+        let err = load_str(&format!("{RULE}  - {{id: s, category: c, action: block, message: m, when: 'signals.duration_s >'}}\n"))
+            .err().unwrap().to_string();
+        assert!(
+            err.contains("\"s\"") && err.contains("does not parse"),
+            "{err}"
+        );
+        let dup = format!("{RULE}  - {{id: d, category: c, action: block, message: m, when: 'true'}}\n  - {{id: d, category: c, action: block, message: m, when: 'false'}}\n");
+        assert!(load_str(&dup)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("duplicate rule id"));
+        let bad = format!(
+            "{RULE}  - {{id: a, category: c, action: explode, message: m, when: 'true'}}\n"
+        );
+        assert!(load_str(&bad)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("explode"));
+        let deep = format!(
+            "{RULE}  - {{id: n, category: c, action: block, message: m, when: '{}true{}'}}\n",
+            "(".repeat(30),
+            ")".repeat(30)
+        );
+        assert!(load_str(&deep)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("nests 30 deep"));
+        let long = format!(
+            "{RULE}  - {{id: l, category: c, action: block, message: m, when: '{}true'}}\n",
+            "true && ".repeat(300)
+        );
+        assert!(load_str(&long)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("longer than"));
+        assert!(load_str("name: t\nrules: []\nextra: 1\n")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("extra"));
+    }
+
+    #[test]
+    fn shadow_rules_never_change_the_action_and_failed_screening_is_never_allow() {
+        let p = load_str(&format!(
+            "{RULE}  - {{id: s, category: c, action: block, mode: shadow, message: 'shadow {{{{ params.limit }}}}', when: 'true'}}\n"
+        ))
+        .unwrap();
+        let v = p.decide(&PolicyInput::default());
+        assert_eq!(v.action, Action::Allow);
+        assert_eq!(v.shadow[0].message, "shadow 0.5");
+        let failed = PolicyInput {
+            screening: Screening {
+                ok: false,
+                error: "corrupt".into(),
+                message: "x".into(),
+            },
+            ..Default::default()
+        };
+        assert_eq!(p.decide(&failed).action, Action::Review);
+    }
+}

@@ -1,0 +1,256 @@
+//! Policies through the CLI and the service: fixtures, explain, decisions on real clips, and
+//! safe reload (API, SIGHUP, file change) where a broken file never replaces the running one.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn cli(args: &[&str], env: &[(&str, &Path)]) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipguard"));
+    cmd.args(args).current_dir(common::repo());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// A copy of the repository's policies folder to edit.
+fn policies_copy() -> PathBuf {
+    let dir = common::data_dir().join("policies");
+    for sub in ["", "lists", "tests"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for e in std::fs::read_dir(common::repo().join("policies").join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, dir.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+#[test]
+fn policy_test_passes_the_default_fixtures_and_fails_a_wrong_expectation() {
+    let (ok, out, _) = cli(&["policy", "test"], &[]);
+    assert!(ok, "{out}");
+    let line = out.lines().find(|l| l.starts_with("policy: ")).unwrap();
+    let passed: usize = line["policy: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(passed >= 25 && line.ends_with("0 failed"), "{line}");
+
+    let dir = common::data_dir().join("fixtures");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("wrong.yaml"), "- name: nudity is not allowed\n  signals:\n    nudity: {ANUS_EXPOSED: {max_score: 0.9}}\n  expect: allow\n").unwrap();
+    let (ok, out, err) = cli(&["policy", "test", dir.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(
+        out.contains("FAILED")
+            && out.contains("expected Allow, got Block")
+            && err.contains("1 of 1"),
+        "{out}{err}"
+    );
+}
+
+#[test]
+fn a_broken_policy_is_refused_by_the_cli_with_the_rule_named() {
+    let dir = policies_copy();
+    let text = std::fs::read_to_string(dir.join("default.yaml")).unwrap();
+    std::fs::write(
+        dir.join("default.yaml"),
+        text.replace(
+            "signals.persons.exists(p, p.kind == \"private_individual\"",
+            "signals.persns.exists(p, p.kind == \"private_individual\"",
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&["policy", "test"], &[("CLIPGUARD_POLICIES_DIR", &dir)]);
+    assert!(!ok);
+    assert!(
+        err.contains("likeness-private-individual") && err.contains("persns"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_decides_on_a_real_clip_and_explain_replays_it() {
+    let data = common::data_dir();
+    let env = [("CLIPGUARD_DATA_DIR", data.as_path())];
+    let astronaut = common::testdata("astronaut.png");
+    let (ok, out, err) = cli(
+        &[
+            "persons",
+            "add",
+            "--name",
+            "Eileen Collins",
+            "--allow",
+            "alice",
+            "--image",
+            astronaut.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(ok, "{out}{err}");
+    let clip = common::astronaut_zoom_clip();
+
+    let (ok, json, err) = cli(
+        &["check", "--json", clip.to_str().unwrap(), "--user", "bob"],
+        &env,
+    );
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let d = &v["decision"];
+    assert_eq!(d["action"], "block", "{d}");
+    let m = d["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["rule"] == "likeness-public-figure")
+        .unwrap();
+    assert!(
+        m["message"].as_str().unwrap().contains("Eileen Collins"),
+        "{m}"
+    );
+    let e = &m["evidence"][0];
+    assert!(
+        e["distance"].as_f64().unwrap() < 0.5
+            && e["time_s"].as_f64().is_some()
+            && e["box"]["w"].as_f64().unwrap() > 20.0,
+        "{e}"
+    );
+    assert_eq!(d["policy"]["name"], "default");
+
+    let (ok, json, _) = cli(
+        &["check", "--json", clip.to_str().unwrap(), "--user", "alice"],
+        &env,
+    );
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["decision"]["action"], "allow", "{}", v["decision"]);
+
+    let saved = data.join("check.json");
+    let (_, json, _) = cli(
+        &[
+            "check",
+            "--json",
+            clip.to_str().unwrap(),
+            "--prompt",
+            "E1leen Co11ins on the moon",
+            "--user",
+            "bob",
+        ],
+        &env,
+    );
+    std::fs::write(&saved, json).unwrap();
+    let (ok, out, err) = cli(
+        &["policy", "explain", "--signals", saved.to_str().unwrap()],
+        &env,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("MATCH  likeness-public-figure") && out.contains("MATCH  prompt-names-person"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-      nudity-explicit") && out.contains("decision: Block"),
+        "{out}"
+    );
+    let (ok, out, _) = cli(
+        &[
+            "policy",
+            "explain",
+            "--signals",
+            saved.to_str().unwrap(),
+            "--user",
+            "alice",
+        ],
+        &env,
+    );
+    assert!(ok && out.contains("decision: Allow"), "{out}");
+}
+
+fn ready_version(port: u16) -> String {
+    let (_, body) = common::http(port, "GET", "/readyz").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["policy"]["version"].as_str().unwrap().to_string()
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_service_reloads_safely_by_api_sighup_and_file_change() {
+    let dir = policies_copy();
+    let file = dir.join("default.yaml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let (server, port) = common::start_server(&[("CLIPGUARD_POLICIES_DIR", dir.as_os_str())]);
+    let v0 = ready_version(port);
+
+    let (status, body) = common::http(port, "POST", "/v1/policies/reload").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"changed\":false"), "{body}");
+
+    // A broken file: refused with the rule named, counted, and the running policy stays.
+    std::fs::write(
+        &file,
+        original.replace("id: nudity-possible", "id: nudity-explicit"),
+    )
+    .unwrap();
+    let (status, body) = common::http(port, "POST", "/v1/policies/reload").unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("invalid_policy")
+            && body.contains("duplicate rule id")
+            && body.contains("nudity-explicit"),
+        "{body}"
+    );
+    assert_eq!(ready_version(port), v0);
+    let (_, metrics) = common::http(port, "GET", "/metrics").unwrap();
+    assert!(
+        metrics.contains("clipguard_policy_reloads_total{result=\"error\"}"),
+        "{metrics}"
+    );
+
+    // A valid change is picked up by the file watcher alone.
+    std::fs::write(
+        &file,
+        original.replace("nudity_block: 0.6", "nudity_block: 0.65"),
+    )
+    .unwrap();
+    wait_for("the file watcher", || ready_version(port) != v0);
+    let v1 = ready_version(port);
+
+    // And by SIGHUP.
+    std::fs::write(
+        &file,
+        original.replace("nudity_block: 0.6", "nudity_block: 0.7"),
+    )
+    .unwrap();
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_for("SIGHUP", || ready_version(port) != v1);
+    let (_, metrics) = common::http(port, "GET", "/metrics").unwrap();
+    assert!(
+        metrics.contains("clipguard_policy_info{name=\"default\",version=\""),
+        "{metrics}"
+    );
+}
