@@ -1,6 +1,10 @@
-//! `cargo bench --bench policy`: the default policy deciding on typical clip signals (20
-//! frames analysed, 3 faces: three registered persons seen, a few nudity classes) with a
-//! prompt naming one person, through `Policy::decide` as the CLI and server call it.
+//! `cargo bench --bench policy`: the default policy deciding, through `Policy::decide` as the
+//! CLI and server call it, on
+//! - a typical clip: 20 frames analysed, 3 faces in frame, none a registered person, four
+//!   non-explicit nudity classes, a prompt with no names;
+//! - a heavy one: the same with all three faces matched to registered persons (one private) and
+//!   a prompt naming one by surname, so three rules fire and build evidence and messages;
+//! - an empty one.
 
 use clipguard::persons::{NameMatch, NameStrength, PersonKind, PersonSighting};
 use clipguard::policy::{ClipView, Policy, PolicyInput, PromptView, RequestContext, Screening};
@@ -9,7 +13,7 @@ use clipguard::vision::{BBox, NudityClass};
 use criterion::Criterion;
 use std::path::Path;
 
-fn typical() -> PolicyInput {
+fn heavy() -> PolicyInput {
     let bbox = BBox {
         x: 400.0,
         y: 120.0,
@@ -83,20 +87,26 @@ fn typical() -> PolicyInput {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let policy = Policy::load(&root.join("default.yaml"), &root.join("lists")).unwrap();
-    let input = typical();
+    let heavy = heavy();
+    let mut typical = heavy.clone();
+    typical.signals.persons.clear();
+    typical.prompt.persons.clear();
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("default_policy_decide_typical_clip", |b| {
-        b.iter(|| policy.decide(&input))
+        b.iter(|| policy.decide(&typical))
     });
-    let benign = PolicyInput {
+    c.bench_function("default_policy_decide_heavy_clip", |b| {
+        b.iter(|| policy.decide(&heavy))
+    });
+    let empty = PolicyInput {
         signals: ClipView {
             present: true,
             ..Default::default()
         },
         ..Default::default()
     };
-    c.bench_function("default_policy_decide_benign_clip", |b| {
-        b.iter(|| policy.decide(&benign))
+    c.bench_function("default_policy_decide_empty_clip", |b| {
+        b.iter(|| policy.decide(&empty))
     });
     c.final_summary();
 }
