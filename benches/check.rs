@@ -6,63 +6,16 @@
 //! Uses the same library calls as the CLI and the server: `Screener::screen_clip` and the
 //! detectors it holds.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use clipguard::vision::align;
-use clipguard::{Config, Screener};
+use clipguard::Screener;
+use common::repo;
 use criterion::Criterion;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn config() -> Config {
-    let mut cfg = Config::default();
-    cfg.runtime.onnxruntime = repo().join(&cfg.runtime.onnxruntime);
-    cfg.models.manifest = repo().join(&cfg.models.manifest);
-    cfg.models.dir = repo().join(&cfg.models.dir);
-    cfg.policies.dir = repo().join(&cfg.policies.dir);
-    cfg
-}
-
-/// The clip the tests use: 10 s, 1280x720, 30 fps, H.264, zooming on the astronaut's face.
-fn make_clip(dir: &Path) -> PathBuf {
-    let out = dir.join("astronaut_zoom.mp4");
-    let src = repo().join(".local/testdata/astronaut.png");
-    let vf = "crop=512:288:0:0,scale=2560:1440,\
-              zoompan=z='1+0.0015*on':x='iw*0.44-iw/zoom/2':y='ih*0.41-ih/zoom/2':d=1:s=1280x720:fps=30";
-    let status = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-loop",
-            "1",
-            "-i",
-        ])
-        .arg(&src)
-        .args([
-            "-vf",
-            vf,
-            "-frames:v",
-            "300",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(
-        status.success(),
-        "ffmpeg failed (is {} fetched? run `make bench`)",
-        src.display()
-    );
-    out
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -135,11 +88,8 @@ fn stage_report(screener: &Screener, clip: &Path, runs: usize) {
 }
 
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let clip = make_clip(dir.path());
-    let mut cfg = config();
-    cfg.data_dir = dir.path().join("data");
-    let screener = Screener::load(&cfg).expect("models load (run `make bench`)");
+    let clip = common::astronaut_zoom_clip();
+    let screener = Screener::load(&common::config()).expect("models load (run `make bench`)");
     let mut c = Criterion::default()
         .sample_size(10)
         .measurement_time(Duration::from_secs(10))
@@ -176,6 +126,6 @@ fn main() {
     g.finish();
 
     stage_report(&screener, &clip, 15);
-    cli_report(&clip, &dir.path().join("cli-data"), 5);
+    cli_report(&clip, &common::data_dir(), 5);
     c.final_summary();
 }

@@ -2,12 +2,14 @@
 //! gazetteer, screening a 1,000-character prompt against it, and matching one face against
 //! 100k enrolled embeddings.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use clipguard::persons::{ExactIndex, FaceIndex, Gazetteer};
 use clipguard::vision::Embedding;
-use clipguard::{Config, Screener};
+use clipguard::Screener;
 use criterion::{BatchSize, Criterion};
 use std::io::Cursor;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 const N: usize = 100_000;
@@ -81,15 +83,7 @@ fn main() {
     });
 
     // The same registry import and prompt screening the CLI and server use.
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let data = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.runtime.onnxruntime = repo.join(&cfg.runtime.onnxruntime);
-    cfg.models.manifest = repo.join(&cfg.models.manifest);
-    cfg.models.dir = repo.join(&cfg.models.dir);
-    cfg.policies.dir = repo.join(&cfg.policies.dir);
-    cfg.data_dir = data.path().to_path_buf();
-    let screener = Screener::load(&cfg).expect("models load (run `make bench`)");
+    let screener = Screener::load(&common::config()).expect("models load (run `make bench`)");
     let jsonl: String = names
         .iter()
         .map(|(n, a)| format!("{{\"name\": \"{n}\", \"aliases\": [\"{a}\"]}}\n"))

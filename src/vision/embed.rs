@@ -54,15 +54,8 @@ impl Embedder {
                     }
                 }
             }
-            let tensor =
-                ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
-            self.pool.with(|session| {
-                let outputs = session
-                    .run(ort::inputs![tensor])
-                    .map_err(|e| self.pool.inference_error(e))?;
-                let out = outputs[0]
-                    .try_extract_array::<f32>()
-                    .map_err(|e| self.pool.inference_error(e))?;
+            self.pool.infer(input, |outputs| {
+                let out = &outputs[0];
                 if out.shape() != [chunk.len(), EMBEDDING_DIM] {
                     return Err(VisionError::OutputShape {
                         model: self.pool.model().to_string(),

@@ -66,19 +66,14 @@ impl FaceDetector {
             input[[0, 1, y, x]] = g;
             input[[0, 2, y, x]] = b;
         });
-        let tensor =
-            ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
-        let mut faces = self.pool.with(|session| {
-            let outputs = session
-                .run(ort::inputs![tensor])
-                .map_err(|e| self.pool.inference_error(e))?;
-            let get = |i: usize| {
-                outputs[i]
-                    .try_extract_array::<f32>()
-                    .map_err(|e| self.pool.inference_error(e))
-            };
-            let (heat, scale, offset, lms) = (get(0)?, get(1)?, get(2)?, get(3)?);
-            self.decode(heat, scale, offset, lms, iw as f32, ih as f32)
+        let mut faces = self.pool.infer(input, |o| match o {
+            [heat, scale, offset, lms] => {
+                self.decode(heat, scale, offset, lms, iw as f32, ih as f32)
+            }
+            _ => Err(VisionError::OutputShape {
+                model: self.pool.model().to_string(),
+                shape: vec![o.len() as i64],
+            }),
         })?;
         let (sx, sy) = (iw as f32 / w as f32, ih as f32 / h as f32);
         for f in &mut faces {
@@ -98,10 +93,10 @@ impl FaceDetector {
 
     fn decode(
         &self,
-        heat: ArrayViewD<'_, f32>,
-        scale: ArrayViewD<'_, f32>,
-        offset: ArrayViewD<'_, f32>,
-        lms: ArrayViewD<'_, f32>,
+        heat: &ArrayViewD<'_, f32>,
+        scale: &ArrayViewD<'_, f32>,
+        offset: &ArrayViewD<'_, f32>,
+        lms: &ArrayViewD<'_, f32>,
         iw: f32,
         ih: f32,
     ) -> Result<Vec<Face>, VisionError> {

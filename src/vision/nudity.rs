@@ -126,15 +126,8 @@ impl NudityDetector {
                 plane[[2, y, x]] = r / 255.0;
             });
         }
-        let tensor =
-            ort::value::Tensor::from_array(input).map_err(|e| self.pool.inference_error(e))?;
-        self.pool.with(|session| {
-            let outputs = session
-                .run(ort::inputs![tensor])
-                .map_err(|e| self.pool.inference_error(e))?;
-            let out = outputs[0]
-                .try_extract_array::<f32>()
-                .map_err(|e| self.pool.inference_error(e))?;
+        self.pool.infer(input, |outputs| {
+            let out = &outputs[0];
             let shape: Vec<i64> = out.shape().iter().map(|&d| d as i64).collect();
             if out.ndim() != 3
                 || out.shape()[0] != frames.len()

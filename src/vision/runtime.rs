@@ -162,6 +162,29 @@ impl SessionPool {
         f(&mut s)
     }
 
+    /// Runs the model on one input and hands every output, as f32 arrays in the model's output
+    /// order, to `f`, which decodes them while the session is held.
+    pub fn infer<R>(
+        &self,
+        input: ndarray::Array4<f32>,
+        f: impl FnOnce(&[ndarray::ArrayViewD<'_, f32>]) -> Result<R, VisionError>,
+    ) -> Result<R, VisionError> {
+        let tensor = ort::value::Tensor::from_array(input).map_err(|e| self.inference_error(e))?;
+        self.with(|session| {
+            let outputs = session
+                .run(ort::inputs![tensor])
+                .map_err(|e| self.inference_error(e))?;
+            let arrays = (0..outputs.len())
+                .map(|i| {
+                    outputs[i]
+                        .try_extract_array::<f32>()
+                        .map_err(|e| self.inference_error(e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            f(&arrays)
+        })
+    }
+
     pub fn inference_error(&self, e: impl std::fmt::Display) -> VisionError {
         VisionError::Inference {
             model: self.model.clone(),
