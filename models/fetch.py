@@ -32,8 +32,10 @@ def sha256(path: Path) -> str:
 
 
 def verify(path: Path, expected: str):
+    """Checks the hash; a file that fails is deleted so nothing unverified is left to load."""
     actual = sha256(path)
     if actual != expected:
+        path.unlink()
         raise FetchError(f"sha256 mismatch for {path}: expected {expected}, actual {actual}")
 
 

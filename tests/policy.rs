@@ -204,6 +204,12 @@ fn the_service_reloads_safely_by_api_sighup_and_file_change() {
     let (status, body) = common::http(port, "POST", "/v1/policies/reload").unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"changed\":false"), "{body}");
+    let (status, body) = common::http(port, "GET", "/v1/policies/reload").unwrap();
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("\"not_found\"") && body.contains("no route for GET /v1/policies/reload"),
+        "{body}"
+    );
 
     // A broken file: refused with the rule named, counted, and the running policy stays.
     std::fs::write(

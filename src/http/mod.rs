@@ -54,6 +54,14 @@ async fn readyz(state: web::Data<AppState>) -> impl Responder {
     }))
 }
 
+/// Anything no route serves: a JSON 404 naming the method and path.
+async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({ "error": {
+        "code": "not_found",
+        "message": format!("no route for {} {}", req.method(), req.path()),
+    } }))
+}
+
 #[get("/metrics")]
 async fn metrics() -> impl Responder {
     HttpResponse::Ok()
@@ -97,6 +105,7 @@ pub async fn serve(
             .service(readyz)
             .service(metrics)
             .service(reload_policy)
+            .default_service(web::to(no_route))
     })
     .bind(bind)?
     .run()
