@@ -16,6 +16,15 @@ pub enum NameStrength {
     Surname,
 }
 
+impl NameStrength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameStrength::Full => "full",
+            NameStrength::Surname => "surname",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     person: PersonId,

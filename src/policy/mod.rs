@@ -10,6 +10,7 @@ mod fixtures;
 mod input;
 mod live;
 mod template;
+mod values;
 
 pub use fixtures::{run_fixtures, FixtureOutcome};
 pub use input::{ClipView, PolicyInput, PromptView, RequestContext, Screening};
@@ -113,7 +114,6 @@ pub struct Policy {
     pub version: String,
     pub path: PathBuf,
     pub rules: Vec<Rule>,
-    params: Value,
     pub params_json: BTreeMap<String, serde_json::Value>,
     /// CEL's standard environment, built once: building it per decision cost most of the time.
     env: std::sync::Arc<Env>,
@@ -253,17 +253,12 @@ impl Policy {
                 message,
             });
         }
-        let params = cel::to_value(&file.params).map_err(|e| PolicyError::Parse {
-            path: p,
-            reason: format!("params: {e}"),
-        })?;
         Ok(Self {
             name: file.name,
             description: file.description,
             version,
             path: path.to_path_buf(),
             rules,
-            params,
             params_json: file.params,
             env: std::sync::Arc::new(Env::stdlib()),
         })
@@ -286,32 +281,18 @@ impl Policy {
         Ok(())
     }
 
-    fn context<'a>(&'a self, input: &PolicyInput) -> Result<Context<'a, 'a>, String> {
+    fn context<'a>(&'a self, input: &'a PolicyInput) -> Context<'a, 'a> {
         let mut ctx = Context::with_env(self.env.clone());
-        let add = |ctx: &mut Context, name: &str, v: Result<Value, cel::SerializationError>| {
-            v.map(|v| ctx.add_variable_from_value(name, v))
-                .map_err(|e| format!("{name}: {e}"))
-        };
-        add(&mut ctx, "signals", cel::to_value(&input.signals))?;
-        add(&mut ctx, "prompt", cel::to_value(&input.prompt))?;
-        add(&mut ctx, "request", cel::to_value(&input.request))?;
-        add(&mut ctx, "screening", cel::to_value(&input.screening))?;
-        ctx.add_variable_from_value("params", self.params.clone());
-        Ok(ctx)
+        for (name, value) in values::input(input) {
+            ctx.add_variable_as_val(name, value);
+        }
+        ctx.add_variable_as_val("params", values::params(&self.params_json));
+        ctx
     }
 
     /// Every rule's outcome on `input`.
     pub fn explain(&self, input: &PolicyInput) -> Vec<RuleOutcome> {
-        let ctx = match self.context(input) {
-            Ok(c) => c,
-            Err(e) => {
-                return self
-                    .rules
-                    .iter()
-                    .map(|_| RuleOutcome::Failed(e.clone()))
-                    .collect()
-            }
-        };
+        let ctx = self.context(input);
         self.rules.iter().map(|r| r.outcome(&ctx)).collect()
     }
 

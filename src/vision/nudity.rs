@@ -60,12 +60,34 @@ impl NudityClass {
         Self::ButtocksCovered,
     ];
 
-    /// The label the `nudenet` package uses.
+    /// The label the `nudenet` package uses (and serde writes).
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 18] = [
+            "FEMALE_GENITALIA_COVERED",
+            "FACE_FEMALE",
+            "BUTTOCKS_EXPOSED",
+            "FEMALE_BREAST_EXPOSED",
+            "FEMALE_GENITALIA_EXPOSED",
+            "MALE_BREAST_EXPOSED",
+            "ANUS_EXPOSED",
+            "FEET_EXPOSED",
+            "BELLY_COVERED",
+            "FEET_COVERED",
+            "ARMPITS_COVERED",
+            "ARMPITS_EXPOSED",
+            "FACE_MALE",
+            "BELLY_EXPOSED",
+            "MALE_GENITALIA_EXPOSED",
+            "ANUS_COVERED",
+            "FEMALE_BREAST_COVERED",
+            "BUTTOCKS_COVERED",
+        ];
+        NAMES[self as usize]
+    }
+
+    /// Same as `name`, owned (for display code that wants a String).
     pub fn label(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default()
+        self.name().to_string()
     }
 }
 
