@@ -3,6 +3,7 @@
 //!
 //! The CLI, the HTTP server, the tests and the benchmarks all go through [`screen::Screener`].
 
+pub mod attest;
 pub mod config;
 pub mod http;
 pub mod media;

@@ -2,9 +2,10 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use clipguard::attest::{self, Attestation};
 use clipguard::persons::{NewPerson, PersonKind};
 use clipguard::policy::{
-    LivePolicy, Mode, Policy, PolicyInput, RequestContext, RuleOutcome, Verdict,
+    Action, LivePolicy, Mode, Policy, PolicyInput, RequestContext, RuleOutcome, Verdict,
 };
 use clipguard::screen::PromptSignals;
 use clipguard::{Config, Screener, Signals};
@@ -45,6 +46,18 @@ enum Command {
         /// Print the full report as JSON.
         #[arg(long)]
         json: bool,
+        /// When the clip is allowed, write its signed attestation here.
+        #[arg(long)]
+        attestation_out: Option<PathBuf>,
+    },
+    /// Verify a clip against its attestation, offline.
+    Verify {
+        #[arg(long)]
+        attestation: PathBuf,
+        clip: PathBuf,
+        /// The public key (hex); defaults to the data folder's `attestation.pub`.
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
     /// Verify the model files against the manifest and list them.
     Models,
@@ -109,11 +122,16 @@ fn parse_kind(s: &str) -> Result<PersonKind, String> {
 /// What `check` prints as JSON.
 #[derive(Serialize, serde::Deserialize)]
 struct CheckReport {
+    #[serde(default, skip_deserializing)]
+    decision_id: String,
     user: Option<String>,
     clip: Option<Signals>,
     prompt: Option<PromptSignals>,
     #[serde(default, skip_deserializing)]
     decision: Option<Verdict>,
+    /// Present when a clip was allowed: the signed statement that it may be published.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    attestation: Option<Attestation>,
 }
 
 fn main() -> ExitCode {
@@ -154,6 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             prompt,
             user,
             json,
+            attestation_out,
         } => {
             let policy = Policy::from_config(&cfg.policies)?;
             let screener = Screener::load(&cfg).context("loading models")?;
@@ -172,12 +191,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 request,
                 None,
             ));
+            let decision_id = uuid::Uuid::now_v7().to_string();
+            let attestation = match (&clip, verdict.action) {
+                (Some(c), Action::Allow) => {
+                    let signer = attest::Signer::load_or_create(&cfg.data_dir)?;
+                    let statement = attest::statement(
+                        attest::sha256_file(c)?,
+                        decision_id.clone(),
+                        verdict.policy.version.clone(),
+                    );
+                    Some(signer.sign(statement))
+                }
+                _ => None,
+            };
+            if let (Some(out), Some(a)) = (&attestation_out, &attestation) {
+                std::fs::write(out, serde_json::to_string_pretty(a)?)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
             if json {
                 let report = CheckReport {
+                    decision_id,
                     user,
                     clip: signals,
                     prompt: prompt_signals,
                     decision: Some(verdict),
+                    attestation,
                 };
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -188,7 +226,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     print_prompt(p, s, user.as_deref());
                 }
                 print_verdict(&verdict);
+                println!("decision id: {decision_id}");
+                if let Some(a) = &attestation {
+                    let to = attestation_out
+                        .as_ref()
+                        .map(|p| format!(", written to {}", p.display()))
+                        .unwrap_or_default();
+                    println!(
+                        "attestation: signed by key {} for clip sha256 {}{to}",
+                        a.key_id, a.statement.clip_sha256
+                    );
+                }
             }
+            Ok(())
+        }
+        Command::Verify {
+            attestation,
+            clip,
+            key,
+        } => {
+            let key_path = key.unwrap_or_else(|| attest::key_paths(&cfg.data_dir).1);
+            let key = attest::read_public_key(&key_path)?;
+            let text = std::fs::read_to_string(&attestation)
+                .with_context(|| format!("reading {}", attestation.display()))?;
+            let a: Attestation = serde_json::from_str(&text)
+                .map_err(|e| attest::AttestError::Malformed(e.to_string()))?;
+            attest::verify(&key, &a, &attest::sha256_file(&clip)?)?;
+            println!(
+                "ok: {} is the clip allowed by decision {} (policy {}, issued {})",
+                clip.display(),
+                a.statement.decision_id,
+                &a.statement.policy_version[..12.min(a.statement.policy_version.len())],
+                a.statement.issued_at
+            );
             Ok(())
         }
         Command::Policy(cmd) => policy_command(&cfg, cmd),
