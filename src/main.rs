@@ -7,9 +7,8 @@ use clipguard::persons::{NewPerson, PersonKind};
 use clipguard::policy::{
     Action, LivePolicy, Mode, Policy, PolicyInput, RequestContext, RuleOutcome, Verdict,
 };
-use clipguard::screen::PromptSignals;
+use clipguard::screen::{Decision, PromptSignals};
 use clipguard::{Config, Screener, Signals};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -67,6 +66,35 @@ enum Command {
     /// Policies: test fixtures, explain a decision.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The decision log.
+    #[command(subcommand)]
+    Decisions(DecisionsCommand),
+}
+
+#[derive(Subcommand)]
+enum DecisionsCommand {
+    /// Recent decisions, newest first, one line each.
+    List {
+        #[arg(long, value_parser = parse_action)]
+        action: Option<Action>,
+        #[arg(long)]
+        user: Option<String>,
+        /// A clip's sha256.
+        #[arg(long)]
+        clip: Option<String>,
+        /// RFC 3339 time, e.g. 2026-11-24T00:00:00Z.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One decision in full (JSON).
+    Show { id: String },
+}
+
+fn parse_action(s: &str) -> Result<Action, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("{s:?} is not allow, review or block"))
 }
 
 #[derive(Subcommand)]
@@ -117,21 +145,6 @@ enum PersonsCommand {
 
 fn parse_kind(s: &str) -> Result<PersonKind, String> {
     s.parse()
-}
-
-/// What `check` prints as JSON.
-#[derive(Serialize, serde::Deserialize)]
-struct CheckReport {
-    #[serde(default, skip_deserializing)]
-    decision_id: String,
-    user: Option<String>,
-    clip: Option<Signals>,
-    prompt: Option<PromptSignals>,
-    #[serde(default, skip_deserializing)]
-    decision: Option<Verdict>,
-    /// Present when a clip was allowed: the signed statement that it may be published.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
-    attestation: Option<Attestation>,
 }
 
 fn main() -> ExitCode {
@@ -191,43 +204,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 request,
                 None,
             ));
-            let decision_id = uuid::Uuid::now_v7().to_string();
-            let attestation = match (&clip, verdict.action) {
-                (Some(c), Action::Allow) => {
-                    let signer = attest::Signer::load_or_create(&cfg.data_dir)?;
-                    let statement = attest::statement(
-                        attest::sha256_file(c)?,
-                        decision_id.clone(),
-                        verdict.policy.version.clone(),
-                    );
-                    Some(signer.sign(statement))
-                }
-                _ => None,
-            };
-            if let (Some(out), Some(a)) = (&attestation_out, &attestation) {
+            let clip_sha256 = clip.as_deref().map(attest::sha256_file).transpose()?;
+            let mut decision =
+                Decision::new(user.clone(), clip_sha256, signals, prompt_signals, verdict);
+            if let (Some(sha), Action::Allow) = (&decision.clip_sha256, decision.decision.action) {
+                let signer = attest::Signer::load_or_create(&cfg.data_dir)?;
+                let statement = attest::statement(
+                    sha.clone(),
+                    decision.id.clone(),
+                    decision.decision.policy.version.clone(),
+                );
+                decision.attestation = Some(signer.sign(statement));
+            }
+            // Logged before it is shown: a decision anyone saw is in the log.
+            screener.decisions().record(&decision)?;
+            if let (Some(out), Some(a)) = (&attestation_out, &decision.attestation) {
                 std::fs::write(out, serde_json::to_string_pretty(a)?)
                     .with_context(|| format!("writing {}", out.display()))?;
             }
             if json {
-                let report = CheckReport {
-                    decision_id,
-                    user,
-                    clip: signals,
-                    prompt: prompt_signals,
-                    decision: Some(verdict),
-                    attestation,
-                };
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                println!("{}", serde_json::to_string_pretty(&decision)?);
             } else {
-                if let (Some(c), Some(s)) = (&clip, &signals) {
+                if let (Some(c), Some(s)) = (&clip, &decision.clip) {
                     print_summary(c, s, user.as_deref());
                 }
-                if let (Some(p), Some(s)) = (&prompt, &prompt_signals) {
+                if let (Some(p), Some(s)) = (&prompt, &decision.prompt) {
                     print_prompt(p, s, user.as_deref());
                 }
-                print_verdict(&verdict);
-                println!("decision id: {decision_id}");
-                if let Some(a) = &attestation {
+                print_verdict(&decision.decision);
+                println!("decision id: {}", decision.id);
+                if let Some(a) = &decision.attestation {
                     let to = attestation_out
                         .as_ref()
                         .map(|p| format!(", written to {}", p.display()))
@@ -262,6 +268,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Policy(cmd) => policy_command(&cfg, cmd),
+        Command::Decisions(cmd) => {
+            let screener = Screener::load(&cfg).context("loading models")?;
+            match cmd {
+                DecisionsCommand::List {
+                    action,
+                    user,
+                    clip,
+                    since,
+                    limit,
+                } => {
+                    let q = clipguard::store::DecisionQuery {
+                        action,
+                        user,
+                        clip_sha256: clip,
+                        since,
+                        limit,
+                    };
+                    for d in screener.decisions().list(&q)? {
+                        let rules: Vec<&str> =
+                            d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
+                        println!(
+                            "{}  {}  {:<6}  user {:<10} clip {}  {}",
+                            d.id,
+                            d.created_at,
+                            format!("{:?}", d.decision.action).to_lowercase(),
+                            d.user.as_deref().unwrap_or("-"),
+                            d.clip_sha256.as_deref().map(|c| &c[..12]).unwrap_or("-"),
+                            rules.join(",")
+                        );
+                    }
+                }
+                DecisionsCommand::Show { id } => match screener.decisions().get(&id)? {
+                    Some(d) => println!("{}", serde_json::to_string_pretty(&d)?),
+                    None => anyhow::bail!("no decision with id {id}"),
+                },
+            }
+            Ok(())
+        }
         Command::Persons(cmd) => persons(&cfg, cmd),
         Command::Models => {
             let screener = Screener::load(&cfg).context("loading models")?;
@@ -395,7 +439,7 @@ fn policy_command(cfg: &Config, cmd: PolicyCommand) -> anyhow::Result<()> {
             let mut input: PolicyInput = match serde_json::from_str::<PolicyInput>(&text) {
                 Ok(i) => i,
                 Err(_) => {
-                    let report: CheckReport = serde_json::from_str(&text).with_context(|| {
+                    let report: Decision = serde_json::from_str(&text).with_context(|| {
                         format!(
                             "{}: neither `check --json` output nor a policy input",
                             signals.display()

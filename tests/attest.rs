@@ -49,10 +49,7 @@ fn allowed_clips_are_attested_and_any_change_breaks_verification() {
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["decision"]["action"], "allow");
-    assert_eq!(
-        v["attestation"]["statement"]["decision_id"],
-        v["decision_id"]
-    );
+    assert_eq!(v["attestation"]["statement"]["decision_id"], v["id"]);
     assert_eq!(
         v["attestation"]["statement"]["policy_version"],
         v["decision"]["policy"]["version"]

@@ -129,6 +129,22 @@ fn check_decides_on_a_real_clip_and_explain_replays_it() {
         "{e}"
     );
     assert_eq!(d["policy"]["name"], "default");
+    // The decision shown is the one in the log.
+    let id = v["id"].as_str().unwrap();
+    let (ok, logged, err) = cli(&["decisions", "show", id], &env);
+    assert!(ok, "{err}");
+    let logged: serde_json::Value = serde_json::from_str(&logged).unwrap();
+    assert_eq!(logged, v);
+    let (ok, list, _) = cli(
+        &["decisions", "list", "--action", "block", "--user", "bob"],
+        &env,
+    );
+    assert!(
+        ok && list.contains(id) && list.contains("likeness-public-figure"),
+        "{list}"
+    );
+    let (ok, _, err) = cli(&["decisions", "list", "--action", "maybe"], &env);
+    assert!(!ok && err.contains("not allow, review or block"), "{err}");
 
     let (ok, json, _) = cli(
         &["check", "--json", clip.to_str().unwrap(), "--user", "alice"],

@@ -48,7 +48,7 @@ pub struct Person {
 }
 
 pub struct Registry {
-    store: Store,
+    store: std::sync::Arc<Store>,
 }
 
 fn embedding_blob(e: &Embedding) -> Vec<u8> {
@@ -98,7 +98,7 @@ fn insert(tx: &rusqlite::Transaction<'_>, p: &NewPerson) -> rusqlite::Result<Per
 }
 
 impl Registry {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: std::sync::Arc<Store>) -> Self {
         Self { store }
     }
 

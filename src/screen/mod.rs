@@ -1,7 +1,10 @@
 //! The orchestrator: a clip in, `Signals` out. Decoding runs on its own thread and hands
 //! sampled frames to inference through a small bounded channel, so the two overlap.
 
+mod decision;
 mod signals;
+
+pub use decision::Decision;
 
 pub use signals::{
     widen, ClassPeak, FaceDetection, FaceSummary, FrameDetections, PromptSignals, Signals,
@@ -11,7 +14,7 @@ pub use signals::{
 use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::{enrol, likeness, PersonId, Persons, PersonsError, Registry};
-use crate::store::{Store, StoreError};
+use crate::store::{DecisionLog, Store, StoreError};
 use crate::text::normalize;
 use crate::text::terms::{TermLists, TermsError};
 use crate::vision::{align, ModelInfo, ModelKind, Vision, VisionError};
@@ -40,6 +43,7 @@ pub enum ScreenError {
 pub struct Screener {
     media: MediaConfig,
     vision: Vision,
+    store: Arc<Store>,
     registry: Registry,
     /// Swapped whole after every registry change; screenings in flight keep the one they took.
     persons: RwLock<Arc<Persons>>,
@@ -54,11 +58,13 @@ const QUEUE: usize = 4;
 impl Screener {
     pub fn load(cfg: &Config) -> Result<Self, ScreenError> {
         let vision = Vision::load(cfg)?;
-        let registry = Registry::new(Store::open(&cfg.data_dir)?);
+        let store = Arc::new(Store::open(&cfg.data_dir)?);
+        let registry = Registry::new(store.clone());
         let persons = Self::snapshot(&registry, &vision)?;
         Ok(Self {
             media: cfg.media.clone(),
             vision,
+            store,
             registry,
             persons: RwLock::new(Arc::new(persons)),
             terms: TermLists::load(&cfg.policies.dir.join("lists"))?,
@@ -77,6 +83,11 @@ impl Screener {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Where every decision is committed before it is returned.
+    pub fn decisions(&self) -> &dyn DecisionLog {
+        self.store.as_ref()
     }
 
     /// Rebuilds the in-memory persons snapshot after the registry changed.

@@ -1,5 +1,9 @@
-//! The embedded database (SQLite, WAL mode) with versioned schema migrations. Each domain
-//! keeps its own queries (`persons::registry`); this module owns the connection and schema.
+//! The embedded database (SQLite, WAL mode) with versioned schema migrations: the persons
+//! registry (queries in `persons::registry`) and the decision log (`decisions`).
+
+mod decisions;
+
+pub use decisions::{DecisionLog, DecisionQuery};
 
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
@@ -14,12 +18,15 @@ pub enum StoreError {
     Migrate { path: String, reason: String },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("database holds unreadable data: {0}")]
+    Corrupt(String),
 }
 
 /// Schema versions, applied in order and recorded in SQLite's `user_version`. Append only.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE persons (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE persons (
              id INTEGER PRIMARY KEY,
              name TEXT NOT NULL,
              kind TEXT NOT NULL CHECK (kind IN ('public_figure', 'private_individual')),
@@ -45,7 +52,25 @@ fn migrations() -> Migrations<'static> {
              UNIQUE (person_id, image_sha256)
          );
          CREATE INDEX person_faces_person ON person_faces(person_id);",
-    )])
+        ),
+        M::up(
+            "CREATE TABLE decisions (
+                 id TEXT PRIMARY KEY,
+                 created_at TEXT NOT NULL,
+                 user_id TEXT,
+                 clip_sha256 TEXT,
+                 action TEXT NOT NULL CHECK (action IN ('allow', 'review', 'block')),
+                 policy_name TEXT NOT NULL,
+                 policy_version TEXT NOT NULL,
+                 rules TEXT NOT NULL,
+                 body TEXT NOT NULL
+             );
+             CREATE INDEX decisions_created ON decisions(created_at);
+             CREATE INDEX decisions_action ON decisions(action, created_at);
+             CREATE INDEX decisions_user ON decisions(user_id, created_at);
+             CREATE INDEX decisions_clip ON decisions(clip_sha256);",
+        ),
+    ])
 }
 
 pub struct Store {
