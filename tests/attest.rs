@@ -4,20 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 fn cli(args: &[&str], data: &Path) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clipguard"))
-        .args(args)
-        .current_dir(common::repo())
-        .env("CLIPGUARD_DATA_DIR", data)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    common::cli(args, &[("CLIPGUARD_DATA_DIR", data)])
 }
 
 #[test]

@@ -10,7 +10,6 @@ use clipguard::vision::NudityClass;
 use clipguard::{Screener, Signals};
 use common::{clips_dir, ffmpeg, testdata};
 use std::path::PathBuf;
-use std::process::Command;
 
 fn screen(path: &std::path::Path) -> Signals {
     common::screener()
@@ -393,26 +392,12 @@ fn clips_over_the_limits_are_refused_before_decoding() {
     }
 }
 
-fn cli(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_clipguard"))
-        .args(args)
-        .current_dir(common::repo())
-        .env_remove("CLIPGUARD_CONFIG")
-        .env("CLIPGUARD_DATA_DIR", common::data_dir())
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn cli_check_prints_signals_and_fails_with_one_line_errors() {
     let clip = common::astronaut_zoom_clip();
-    let out = cli(&["check", "--json", clip.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (ok, out, err) = common::cli(&["check", "--json", clip.to_str().unwrap()], &[]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let clip_json = &v["clip"];
     assert!(clip_json["frames"].as_array().unwrap().len() >= 20);
     assert!(
@@ -424,10 +409,9 @@ fn cli_check_prints_signals_and_fails_with_one_line_errors() {
     assert!(clip_json["timings"]["total_ms"].as_f64().unwrap() > 0.0);
     assert!(v["prompt"].is_null() && v["user"].is_null());
 
-    let out = cli(&["check", clip.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (ok, text, _) = common::cli(&["check", clip.to_str().unwrap()], &[]);
     assert!(
-        out.status.success() && text.contains("FACE_FEMALE") && text.contains("timings"),
+        ok && text.contains("FACE_FEMALE") && text.contains("timings"),
         "{text}"
     );
 
@@ -441,9 +425,8 @@ fn cli_check_prints_signals_and_fails_with_one_line_errors() {
         (empty, "empty"),
         (text_file, "not a video"),
     ] {
-        let out = cli(&["check", path.to_str().unwrap()]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{}: succeeded", path.display());
+        let (ok, _, err) = common::cli(&["check", path.to_str().unwrap()], &[]);
+        assert!(!ok, "{}: succeeded", path.display());
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.starts_with("error: ") && err.contains(expect), "{err}");
     }

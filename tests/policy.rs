@@ -3,23 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::cli;
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn cli(args: &[&str], env: &[(&str, &Path)]) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipguard"));
-    cmd.args(args).current_dir(common::repo());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
 
 /// A copy of the repository's policies folder to edit.
 fn policies_copy() -> PathBuf {

@@ -70,6 +70,25 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// Runs the `clipguard` binary from the repository root: success, stdout, stderr. It gets a
+/// fresh data folder unless `env` names one, and never the developer's config file.
+pub fn cli(args: &[&str], env: &[(&str, &Path)]) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipguard"));
+    cmd.args(args)
+        .current_dir(repo())
+        .env_remove("CLIPGUARD_CONFIG")
+        .env("CLIPGUARD_DATA_DIR", data_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 /// One HTTP/1.1 request to 127.0.0.1:`port`: the status code and body, or None if the
 /// server is not answering (yet).
 pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
