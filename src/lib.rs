@@ -5,6 +5,7 @@
 
 pub mod attest;
 pub mod config;
+pub mod digest;
 pub mod http;
 pub mod media;
 pub mod metrics;

@@ -587,7 +587,7 @@ fn print_summary(clip: &Path, s: &Signals, user: Option<&str>) {
         for (class, peak) in &s.nudity {
             println!(
                 "  {:<26} {:.3} at {:>6.2} s  ({} frames)",
-                class.label(),
+                class.name(),
                 peak.max_score,
                 peak.time_s,
                 peak.frames
@@ -609,7 +609,7 @@ fn print_summary(clip: &Path, s: &Signals, user: Option<&str>) {
         let nudity: Vec<String> = fr
             .nudity
             .iter()
-            .map(|d| format!("{} {:.2}", d.class.label(), d.score))
+            .map(|d| format!("{} {:.2}", d.class.name(), d.score))
             .collect();
         println!(
             "  {:>7.2} s  {:<26} faces [{}]  nudity [{}]{}",

@@ -73,7 +73,7 @@ fn check_nudity(nudity: &NudityDetector, refs: &BTreeMap<String, Reference>) {
         for want in &r.nudity {
             let got = ours
                 .iter()
-                .find(|d| d.class.label() == want.class)
+                .find(|d| d.class.name() == want.class)
                 .unwrap_or_else(|| panic!("{name}: no {} in {ours:?}", want.class));
             assert!(
                 (got.score - want.score).abs() <= 1e-2,

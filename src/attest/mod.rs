@@ -6,7 +6,6 @@ use crate::policy::Action;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -138,23 +137,12 @@ pub fn read_public_key(path: &Path) -> Result<VerifyingKey, AttestError> {
     VerifyingKey::from_bytes(&bytes).map_err(|e| err(e.to_string()))
 }
 
-/// sha256 of a file, streamed.
+/// sha256 of a clip file.
 pub fn sha256_file(path: &Path) -> Result<String, AttestError> {
-    let err = |e: std::io::Error| AttestError::Read {
+    crate::digest::sha256_file(path).map_err(|e| AttestError::Read {
         path: path.display().to_string(),
         reason: e.to_string(),
-    };
-    let mut f = std::fs::File::open(path).map_err(err)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(err)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    })
 }
 
 /// Checks the signature, that it is for these clip bytes, and that the clip was allowed.

@@ -57,7 +57,6 @@ const MIN_SURNAME_LEN: usize = 4;
 
 pub struct Gazetteer {
     matcher: Matcher<Entry>,
-    phrases: usize,
 }
 
 impl Gazetteer {
@@ -83,16 +82,9 @@ impl Gazetteer {
             }
             set.add_normalized(norm, entry(NameStrength::Full));
         }
-        let phrases = set.len();
         Ok(Self {
             matcher: set.build()?,
-            phrases,
         })
-    }
-
-    /// Distinct normalised phrases in the automaton.
-    pub fn phrases(&self) -> usize {
-        self.phrases
     }
 
     pub fn find(

@@ -67,9 +67,7 @@ pub fn run_fixtures(policy: &Policy, dir: &Path) -> Result<Vec<FixtureOutcome>, 
             prompt.present =
                 prompt.present || !prompt.persons.is_empty() || !prompt.terms.is_empty();
             if prompt.categories.is_empty() {
-                prompt.categories = prompt.terms.iter().map(|t| t.category.clone()).collect();
-                prompt.categories.sort();
-                prompt.categories.dedup();
+                prompt.categories = super::input::categories(&prompt.terms);
             }
             let input = PolicyInput {
                 signals,

@@ -107,14 +107,19 @@ impl ClipView {
 
 impl PromptView {
     pub fn from_signals(p: &PromptSignals) -> Self {
-        let mut categories: Vec<String> = p.terms.iter().map(|t| t.category.clone()).collect();
-        categories.sort();
-        categories.dedup();
         Self {
             present: true,
             persons: p.persons.clone(),
             terms: p.terms.clone(),
-            categories,
+            categories: categories(&p.terms),
         }
     }
+}
+
+/// The distinct categories of the terms found, sorted.
+pub(crate) fn categories(terms: &[TermMatch]) -> Vec<String> {
+    let mut c: Vec<String> = terms.iter().map(|t| t.category.clone()).collect();
+    c.sort();
+    c.dedup();
+    c
 }

@@ -1,7 +1,7 @@
 //! Custom term lists per category (`policies/lists/<category>.txt`, one term per line, `#`
 //! comments), matched in prompts with the same normaliser as person names.
 
-use super::{normalize, Matcher, MatcherError, Normalized, PhraseSet};
+use super::{Matcher, MatcherError, Normalized, PhraseSet};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -33,14 +33,12 @@ pub struct TermMatch {
 
 pub struct TermLists {
     matcher: Matcher<Term>,
-    categories: Vec<String>,
 }
 
 impl TermLists {
     /// Every `*.txt` in `dir` (a missing folder means no lists).
     pub fn load(dir: &Path) -> Result<Self, TermsError> {
         let mut set = PhraseSet::default();
-        let mut categories = Vec::new();
         let read_err = |path: &Path, e: std::io::Error| TermsError::Read {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -72,17 +70,11 @@ impl TermLists {
                         },
                     );
                 }
-                categories.push(category);
             }
         }
         Ok(Self {
             matcher: set.build()?,
-            categories,
         })
-    }
-
-    pub fn categories(&self) -> &[String] {
-        &self.categories
     }
 
     pub fn find(&self, prompt: &str, normalized: &Normalized) -> Vec<TermMatch> {
@@ -99,10 +91,5 @@ impl TermLists {
                 })
             })
             .collect()
-    }
-
-    /// Convenience for one prompt.
-    pub fn find_in(&self, prompt: &str) -> Vec<TermMatch> {
-        self.find(prompt, &normalize(prompt))
     }
 }

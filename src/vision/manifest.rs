@@ -3,8 +3,6 @@
 
 use super::VisionError;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,26 +96,15 @@ impl Manifest {
 }
 
 fn sha256_file(path: &Path) -> Result<String, VisionError> {
-    let mut f = std::fs::File::open(path).map_err(|_| VisionError::ModelMissing {
+    crate::digest::sha256_file(path).map_err(|_| VisionError::ModelMissing {
         path: path.display().to_string(),
-    })?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|_| VisionError::ModelMissing {
-            path: path.display().to_string(),
-        })?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn wrong_hash_names_file_expected_and_actual() {

@@ -84,11 +84,6 @@ impl NudityClass {
         ];
         NAMES[self as usize]
     }
-
-    /// Same as `name`, owned (for display code that wants a String).
-    pub fn label(self) -> String {
-        self.name().to_string()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -185,7 +185,7 @@ impl SessionPool {
         })
     }
 
-    pub fn inference_error(&self, e: impl std::fmt::Display) -> VisionError {
+    fn inference_error(&self, e: impl std::fmt::Display) -> VisionError {
         VisionError::Inference {
             model: self.model.clone(),
             reason: e.to_string(),
