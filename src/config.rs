@@ -103,16 +103,65 @@ impl PoliciesConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Address the HTTP server binds. Loopback by default.
+    /// Address the HTTP server binds. Loopback by default; any other address needs API keys.
     pub bind: String,
+    /// Clips screened at once. Each screening already overlaps decoding with two models, so
+    /// one worker per two cores is a good start: measure with `cargo bench --bench service`.
+    pub workers: usize,
+    /// Clips that may wait for a worker; beyond that, 503 with Retry-After.
+    pub queue: usize,
+    /// A check not answered within this many seconds is answered 503 (never allow).
+    pub deadline_s: u64,
+    /// Screened clips remembered, so retries and repeated checks cost no screening (0: off).
+    pub cache_clips: usize,
+    /// Folders that `file://` URIs may name. None by default: only uploads are accepted.
+    pub file_roots: Vec<PathBuf>,
+    /// On SIGTERM, how long in-flight requests get to finish.
+    pub shutdown_timeout_s: u64,
+    /// API keys, stored as sha256 (make one with `clipguard keys new`). None: open, which is
+    /// only allowed on a loopback address.
+    pub api_keys: Vec<ApiKey>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:8080".into(),
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get().div_ceil(2))
+                .unwrap_or(1),
+            queue: 8,
+            deadline_s: 30,
+            cache_clips: 1024,
+            file_roots: Vec::new(),
+            shutdown_timeout_s: 60,
+            api_keys: Vec::new(),
         }
     }
+}
+
+/// What a caller may do. Each role includes the ones before it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Check prompts and clips, read a decision by id.
+    Checker,
+    /// Also list decisions, clear the review queue, run audits, read persons.
+    Auditor,
+    /// Also manage persons and reload policies.
+    Admin,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Who holds the key (recorded as the reviewer of reviews made with it).
+    pub name: String,
+    pub role: Role,
+    /// Lowercase hex sha256 of the key.
+    pub sha256: String,
 }
 
 /// Where inference runs. Thread counts matter on small machines: measure before changing.
@@ -289,6 +338,21 @@ impl Config {
         }
         if let Some(v) = get("CLIPGUARD_POLICIES_DIR") {
             self.policies.dir = v.into();
+        }
+        if let Some(v) = get("CLIPGUARD_WORKERS") {
+            self.server.workers = parse("CLIPGUARD_WORKERS", v)?;
+        }
+        if let Some(v) = get("CLIPGUARD_QUEUE") {
+            self.server.queue = parse("CLIPGUARD_QUEUE", v)?;
+        }
+        if let Some(v) = get("CLIPGUARD_CACHE_CLIPS") {
+            self.server.cache_clips = parse("CLIPGUARD_CACHE_CLIPS", v)?;
+        }
+        if let Some(v) = get("CLIPGUARD_FILE_ROOTS") {
+            self.server.file_roots = std::env::split_paths(&v).collect();
+        }
+        if let Some(v) = get("CLIPGUARD_MAX_FILE_BYTES") {
+            self.media.max_file_bytes = parse("CLIPGUARD_MAX_FILE_BYTES", v)?;
         }
         if let Some(v) = get("CLIPGUARD_FACES_MAX_SIDE") {
             self.faces.max_side = parse("CLIPGUARD_FACES_MAX_SIDE", v)?;

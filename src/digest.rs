@@ -18,3 +18,37 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     }
     Ok(hex::encode(h.finalize()))
 }
+
+/// Writes a stream to a file while hashing and counting it, so an upload is read once.
+pub struct HashingWriter<W> {
+    out: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> HashingWriter<W> {
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    pub fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(chunk)?;
+        self.hasher.update(chunk);
+        self.bytes += chunk.len() as u64;
+        Ok(())
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Flushes the file and returns the hex sha256 and byte count.
+    pub fn finish(mut self) -> std::io::Result<(String, u64)> {
+        self.out.flush()?;
+        Ok((hex::encode(self.hasher.finalize()), self.bytes))
+    }
+}

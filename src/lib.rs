@@ -9,6 +9,7 @@ pub mod digest;
 pub mod http;
 pub mod media;
 pub mod metrics;
+pub mod objects;
 pub mod persons;
 pub mod policy;
 pub mod screen;

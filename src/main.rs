@@ -3,11 +3,12 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use clipguard::attest::{self, Attestation};
+use clipguard::config::Role;
 use clipguard::persons::{NewPerson, PersonKind};
 use clipguard::policy::{
     Action, LivePolicy, Mode, Policy, PolicyInput, RequestContext, RuleOutcome, Verdict,
 };
-use clipguard::screen::{Decision, PromptSignals};
+use clipguard::screen::{CheckRequest, Checker, Decision, Origin, PromptSignals};
 use clipguard::{Config, Screener, Signals};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,6 +70,26 @@ enum Command {
     /// The decision log.
     #[command(subcommand)]
     Decisions(DecisionsCommand),
+    /// API keys for the service.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new random key; prints it once, with the config lines that hold its hash.
+    New {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Who holds it (reviews made with it name this reviewer).
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("{s:?} is not checker, auditor or admin"))
 }
 
 #[derive(Subcommand)]
@@ -85,11 +106,26 @@ enum DecisionsCommand {
         /// RFC 3339 time, e.g. 2026-11-24T00:00:00Z.
         #[arg(long)]
         since: Option<String>,
+        /// Only decisions from checks or from audits.
+        #[arg(long, value_parser = parse_origin)]
+        origin: Option<Origin>,
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
     /// One decision in full (JSON).
     Show { id: String },
+}
+
+fn parse_origin(s: &str) -> Result<Origin, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("{s:?} is not check or audit"))
+}
+
+/// The policy in force, the models and the signing key: what deciding needs.
+fn checker(cfg: &Config) -> anyhow::Result<Checker> {
+    let policy = Arc::new(LivePolicy::load(&cfg.policies)?);
+    let screener = Arc::new(Screener::load(cfg).context("loading models")?);
+    Ok(Checker::new(screener, policy, &cfg.data_dir)?)
 }
 
 fn parse_action(s: &str) -> Result<Action, String> {
@@ -174,11 +210,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
-            let policy = Arc::new(LivePolicy::load(&cfg.policies)?);
-            let screener = Arc::new(Screener::load(&cfg).context("loading models")?);
-            actix_web::rt::System::new()
-                .block_on(clipguard::http::serve(&cfg.server.bind, screener, policy))
-                .with_context(|| format!("serving on {}", cfg.server.bind))
+            clipguard::http::check_access(&cfg)?;
+            let checker = Arc::new(checker(&cfg)?);
+            actix_web::rt::System::new().block_on(clipguard::http::serve(&cfg, checker))?;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::New { role, name }) => {
+            let key = clipguard::http::auth::new_key();
+            println!("# Give this key to {name}; it is shown only once:\n# {key}\n");
+            println!("[[server.api_keys]]");
+            println!("name = {name:?}");
+            println!(
+                "role = {:?}",
+                serde_json::to_value(role)?.as_str().unwrap_or_default()
+            );
+            println!("sha256 = {:?}", clipguard::http::auth::hash_key(&key));
+            Ok(())
         }
         Command::Check {
             clip,
@@ -187,37 +234,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             attestation_out,
         } => {
-            let policy = Policy::from_config(&cfg.policies)?;
-            let screener = Screener::load(&cfg).context("loading models")?;
-            let signals = clip
-                .as_deref()
-                .map(|c| screener.screen_clip(c))
-                .transpose()?;
-            let prompt_signals = prompt.as_deref().map(|p| screener.screen_prompt(p));
-            let request = RequestContext {
-                user: user.clone().unwrap_or_default(),
-                consents: Vec::new(),
+            let checker = checker(&cfg)?;
+            let request = CheckRequest {
+                prompt: prompt.clone(),
+                user: user.clone(),
+                ..Default::default()
             };
-            let verdict = policy.decide(&PolicyInput::new(
-                signals.as_ref(),
-                prompt_signals.as_ref(),
-                request,
-                None,
-            ));
-            let clip_sha256 = clip.as_deref().map(attest::sha256_file).transpose()?;
-            let mut decision =
-                Decision::new(user.clone(), clip_sha256, signals, prompt_signals, verdict);
-            if let (Some(sha), Action::Allow) = (&decision.clip_sha256, decision.decision.action) {
-                let signer = attest::Signer::load_or_create(&cfg.data_dir)?;
-                let statement = attest::statement(
-                    sha.clone(),
-                    decision.id.clone(),
-                    decision.decision.policy.version.clone(),
-                );
-                decision.attestation = Some(signer.sign(statement));
-            }
+            let screened = clip
+                .as_deref()
+                .map(|c| checker.screen_file(c))
+                .transpose()?;
             // Logged before it is shown: a decision anyone saw is in the log.
-            screener.decisions().record(&decision)?;
+            let decision = checker.decide(Origin::Check, &request, screened)?;
             if let (Some(out), Some(a)) = (&attestation_out, &decision.attestation) {
                 std::fs::write(out, serde_json::to_string_pretty(a)?)
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -276,6 +304,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     user,
                     clip,
                     since,
+                    origin,
                     limit,
                 } => {
                     let q = clipguard::store::DecisionQuery {
@@ -283,6 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         user,
                         clip_sha256: clip,
                         since,
+                        origin,
                         limit,
                     };
                     for d in screener.decisions().list(&q)? {

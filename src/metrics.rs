@@ -1,6 +1,12 @@
-//! Prometheus metrics, all named `clipguard_*`, served at `/metrics`.
+//! Prometheus metrics, all named `clipguard_*`, served at `/metrics`. Every part of the
+//! pipeline reports here through the functions below, so names and labels live in one place.
 
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use crate::policy::Mode;
+use crate::screen::{Decision, Signals};
+use crate::vision::ModelInfo;
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 use std::sync::LazyLock;
 
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -12,24 +18,164 @@ fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
     c
 }
 
-pub static POLICY_RELOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+}
+
+fn gauge(name: &str, help: &str) -> IntGauge {
+    register(IntGauge::new(name, help).expect("valid metric"))
+}
+
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    register(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+}
+
+/// Seconds, from 5 ms to 60 s: prompt checks at the low end, clips around 0.5 s, overload at
+/// the top.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0, 15.0, 60.0,
+];
+
+fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
     register(
-        IntCounterVec::new(
-            Opts::new(
-                "clipguard_policy_reloads_total",
-                "Policy reloads by result (ok, error)",
-            ),
-            &["result"],
+        HistogramVec::new(
+            HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+            labels,
         )
         .expect("valid metric"),
+    )
+}
+
+pub static POLICY_RELOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_policy_reloads_total",
+        "Policy reloads by result (ok, error)",
+        &["result"],
     )
 });
 
 pub static POLICY_INFO: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    gauge_vec(
+        "clipguard_policy_info",
+        "The policy in force (value 1)",
+        &["name", "version"],
+    )
+});
+
+pub static MODEL_INFO: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    gauge_vec(
+        "clipguard_model_info",
+        "The models loaded, with their sha256 (value 1)",
+        &["name", "kind", "sha256"],
+    )
+});
+
+pub static CHECKS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_checks_total",
+        "Decisions by kind (clip, prompt), origin (check, audit) and action",
+        &["kind", "origin", "action"],
+    )
+});
+
+pub static RULE_MATCHES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_rule_matches_total",
+        "Rules matched, by rule and mode (enforce, shadow)",
+        &["rule", "mode"],
+    )
+});
+
+pub static RULE_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_rule_failures_total",
+        "Rules whose evaluation failed (the decision failed closed to review)",
+        &["rule"],
+    )
+});
+
+pub static SCREENINGS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_screenings_total",
+        "Clip screenings by result: ok, or the error code (corrupt, not_video, inference...)",
+        &["result"],
+    )
+});
+
+pub static STAGE_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        "clipguard_stage_duration_seconds",
+        "Time per screening stage (probe, decode, sampling, nudity, faces, embedding, policy)",
+        &["stage"],
+    )
+});
+
+pub static CHECK_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        "clipguard_check_duration_seconds",
+        "End-to-end time of a check request, upload included, by kind (clip, prompt)",
+        &["kind"],
+    )
+});
+
+pub static FRAMES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_frames_total",
+        "Frames by fate: decoded, sampled, analysed, duplicate (reused detections), over_budget",
+        &["fate"],
+    )
+});
+
+pub static QUEUE_DEPTH: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(
+        "clipguard_queue_depth",
+        "Clips waiting for a screening worker",
+    )
+});
+
+pub static IN_FLIGHT: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("clipguard_in_flight", "Clips being screened now"));
+
+pub static REJECTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_rejections_total",
+        "Requests refused, by reason (busy, deadline, too_large, not_video, corrupt, unauthorized...)",
+        &["reason"],
+    )
+});
+
+pub static CACHE: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_cache_lookups_total",
+        "Clip cache lookups: hit, joined (waited for a screening in flight), miss",
+        &["outcome"],
+    )
+});
+
+pub static REVIEWS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_reviews_total",
+        "Reviews recorded by outcome (approve, reject)",
+        &["outcome"],
+    )
+});
+
+pub static HTTP_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_http_requests_total",
+        "HTTP requests by route pattern, method and status",
+        &["route", "method", "status"],
+    )
+});
+
+pub static HTTP_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register(
-        IntGaugeVec::new(
-            Opts::new("clipguard_policy_info", "The policy in force (value 1)"),
-            &["name", "version"],
+        Histogram::with_opts(
+            HistogramOpts::new(
+                "clipguard_http_request_duration_seconds",
+                "HTTP request latency, all routes",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
         )
         .expect("valid metric"),
     )
@@ -41,9 +187,110 @@ pub fn policy_loaded(name: &str, version: &str) {
     POLICY_INFO.with_label_values(&[name, version]).set(1);
 }
 
-/// The text exposition of every metric.
+pub fn models_loaded(models: &[ModelInfo]) {
+    MODEL_INFO.reset();
+    for m in models {
+        let kind = serde_json::to_value(m.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        MODEL_INFO
+            .with_label_values(&[m.name.as_str(), kind.as_str(), m.sha256.as_str()])
+            .set(1);
+    }
+}
+
+/// A finished screening: its stage times and what happened to its frames.
+pub fn screened(s: &Signals) {
+    SCREENINGS.with_label_values(&["ok"]).inc();
+    let t = &s.timings;
+    for (stage, ms) in [
+        ("probe", t.probe_ms),
+        ("decode", t.decode_ms),
+        ("sampling", t.sample_ms),
+        ("nudity", t.nudity_ms),
+        ("faces", t.faces_ms),
+        ("embedding", t.embed_ms),
+    ] {
+        STAGE_SECONDS.with_label_values(&[stage]).observe(ms / 1e3);
+    }
+    let f = &s.sampling;
+    for (fate, n) in [
+        ("decoded", f.decoded_frames),
+        ("sampled", f.sampled_frames),
+        ("analysed", f.analysed_frames),
+        ("duplicate", f.duplicate_frames),
+        ("over_budget", f.over_budget_frames),
+    ] {
+        FRAMES.with_label_values(&[fate]).inc_by(n);
+    }
+}
+
+pub fn policy_time(seconds: f64) {
+    STAGE_SECONDS
+        .with_label_values(&["policy"])
+        .observe(seconds);
+}
+
+/// A decision was logged.
+pub fn decided(d: &Decision) {
+    let kind = if d.clip_sha256.is_some() {
+        "clip"
+    } else {
+        "prompt"
+    };
+    let action = serde_json::to_value(d.decision.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    CHECKS
+        .with_label_values(&[kind, d.origin.as_str(), action.as_str()])
+        .inc();
+    for (matches, mode) in [
+        (&d.decision.matched, Mode::Enforce),
+        (&d.decision.shadow, Mode::Shadow),
+    ] {
+        let mode = match mode {
+            Mode::Enforce => "enforce",
+            Mode::Shadow => "shadow",
+        };
+        for m in matches {
+            RULE_MATCHES
+                .with_label_values(&[m.rule.as_str(), mode])
+                .inc();
+        }
+    }
+    for f in &d.decision.failures {
+        RULE_FAILURES.with_label_values(&[f.rule.as_str()]).inc();
+    }
+}
+
+pub fn rejected(reason: &str) {
+    REJECTIONS.with_label_values(&[reason]).inc();
+}
+
+/// The text exposition of every metric. Each family is forced first so it is listed (at
+/// zero) before anything has happened, which dashboards and alerts rely on.
 pub fn render() -> String {
-    LazyLock::force(&POLICY_RELOADS);
+    for f in [
+        &POLICY_RELOADS,
+        &CHECKS,
+        &RULE_MATCHES,
+        &RULE_FAILURES,
+        &SCREENINGS,
+        &FRAMES,
+        &REJECTIONS,
+        &CACHE,
+        &REVIEWS,
+        &HTTP_REQUESTS,
+    ] {
+        LazyLock::force(f);
+    }
+    LazyLock::force(&STAGE_SECONDS);
+    LazyLock::force(&CHECK_SECONDS);
+    LazyLock::force(&HTTP_SECONDS);
+    LazyLock::force(&QUEUE_DEPTH);
+    LazyLock::force(&IN_FLIGHT);
     prometheus::TextEncoder::new()
         .encode_to_string(&REGISTRY.gather())
         .unwrap_or_default()

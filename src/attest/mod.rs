@@ -26,7 +26,7 @@ pub enum AttestError {
 
 /// What is signed. Fields are in alphabetical order and all strings, so serde_json's compact
 /// output is canonical JSON (RFC 8785) without a canonicaliser.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
     pub action: Action,
@@ -36,7 +36,7 @@ pub struct Statement {
     pub policy_version: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attestation {
     pub statement: Statement,
@@ -54,7 +54,7 @@ impl Statement {
     }
 }
 
-fn key_id(key: &VerifyingKey) -> String {
+pub fn key_id(key: &VerifyingKey) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..8])
 }
 

@@ -1,113 +1,322 @@
-//! The HTTP service (actix-web): health, readiness, metrics and policy reload so far.
-//! Errors are `{"error": {"code", "message"}}`, mapped to status codes here only.
+//! The HTTP service (actix-web). Handlers are thin: they authenticate, parse, hand CPU work to
+//! the screening pool and call the same library functions as the CLI. Errors are mapped to
+//! statuses in `error` only.
 
-use crate::policy::{LivePolicy, PolicyError};
-use crate::Screener;
-use actix_web::{
-    get, http::StatusCode, post, web, App, HttpResponse, HttpServer, Responder, ResponseError,
-};
+mod attestations;
+pub mod auth;
+mod checks;
+mod decisions;
+pub mod error;
+mod openapi;
+mod persons;
+mod upload;
+
+use crate::config::{Config, Role};
+use crate::objects::Roots;
+use crate::policy::Reloaded;
+use crate::screen::cache::SignalsCache;
+use crate::screen::pool::Pool;
+use crate::screen::Checker;
+use actix_web::dev::Service;
+use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
+use auth::{Caller, Keys};
+use error::{ApiError, ErrorBody};
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-struct AppState {
-    screener: Arc<Screener>,
-    policy: Arc<LivePolicy>,
+pub use openapi::ApiDoc;
+
+pub struct AppState {
+    pub checker: Arc<Checker>,
+    pub pool: Arc<Pool>,
+    pub cache: SignalsCache,
+    pub roots: Roots,
+    /// Uploads in progress (cleared at start: leftovers of a killed process).
+    pub tmp: PathBuf,
+    pub deadline: Duration,
+    pub max_file_bytes: u64,
+    /// The models' sha256s: part of every cache key.
+    pub model_set: String,
 }
 
-/// Every error the API returns, with its status and stable code.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum ServeError {
+    #[error("refusing to serve on {bind} without API keys: add [[server.api_keys]] to the config (make one with `clipguard keys new --role checker --name NAME`) or bind a loopback address such as 127.0.0.1:8080")]
+    OpenNonLoopback { bind: String },
+    #[error("cannot bind {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+    #[error("cannot prepare the upload folder {path}: {source}")]
+    Tmp {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
-    Policy(#[from] PolicyError),
+    Io(#[from] std::io::Error),
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Policy(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let code = match self {
-            ApiError::Policy(_) => "invalid_policy",
-        };
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({ "error": { "code": code, "message": self.to_string() } }))
-    }
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: String,
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, body = Health)))]
 #[get("/healthz")]
 async fn healthz() -> impl Responder {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub status: String,
+    pub models: Vec<crate::vision::ModelInfo>,
+    pub policy: crate::policy::PolicyRef,
+    pub workers: usize,
+    pub queued: usize,
+    pub screening: usize,
 }
 
 /// Ready means the models are loaded and verified and a policy is in force; the server only
-/// starts once they are.
+/// starts listening once they are.
+#[utoipa::path(get, path = "/readyz", tag = "service", responses((status = 200, body = Readiness)))]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> impl Responder {
-    let policy = state.policy.current();
-    HttpResponse::Ok().json(serde_json::json!({
-        "status": "ready",
-        "models": state.screener.models(),
-        "policy": { "name": policy.name, "version": policy.version },
-    }))
+    let policy = state.checker.policy.current();
+    HttpResponse::Ok().json(Readiness {
+        status: "ready".into(),
+        models: state.checker.screener.models(),
+        policy: crate::policy::PolicyRef {
+            name: policy.name.clone(),
+            version: policy.version.clone(),
+        },
+        workers: state.pool.workers(),
+        queued: state.pool.queued(),
+        screening: state.pool.running(),
+    })
 }
 
 /// Anything no route serves: a JSON 404 naming the method and path.
 async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({ "error": {
-        "code": "not_found",
-        "message": format!("no route for {} {}", req.method(), req.path()),
-    } }))
+    HttpResponse::NotFound().json(ErrorBody {
+        error: error::ErrorDetail {
+            code: "not_found".into(),
+            message: format!("no route for {} {}", req.method(), req.path()),
+        },
+    })
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 #[get("/metrics")]
-async fn metrics() -> impl Responder {
+async fn metrics(state: web::Data<AppState>) -> impl Responder {
+    crate::metrics::QUEUE_DEPTH.set(state.pool.queued() as i64);
+    crate::metrics::IN_FLIGHT.set(state.pool.running() as i64);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::metrics::render())
 }
 
+#[get("/openapi.json")]
+async fn openapi_json() -> impl Responder {
+    use utoipa::OpenApi;
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
 /// Reloads the policy from its files; a broken file is refused (422) and the running one stays.
+#[utoipa::path(post, path = "/v1/policies/reload", tag = "policies",
+    responses((status = 200, body = Reloaded), (status = 422, description = "The files do not load: the running policy stays", body = ErrorBody)),
+    security(("api_key" = [])))]
 #[post("/v1/policies/reload")]
-async fn reload_policy(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let policy = state.policy.clone();
-    let reloaded = web::block(move || policy.reload("api"))
-        .await
-        .expect("reload does not panic")?;
+async fn reload_policy(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let policy = state.checker.policy.clone();
+    let reloaded = web::block(move || policy.reload("api")).await??;
     Ok(HttpResponse::Ok().json(reloaded))
 }
 
-/// Serves until the process is stopped. The policy also reloads on SIGHUP and when its files
-/// change on disk.
-pub async fn serve(
-    bind: &str,
-    screener: Arc<Screener>,
-    policy: Arc<LivePolicy>,
-) -> std::io::Result<()> {
+fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let e = match &err {
+        E::ContentType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+            "send the body as application/json",
+        ),
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            err.to_string(),
+        ),
+        _ => {
+            crate::metrics::rejected("malformed_json");
+            ApiError::bad_request("malformed_json", format!("body: {err}"))
+        }
+    };
+    e.into()
+}
+
+fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", err.to_string()).into()
+}
+
+fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_path", err.to_string()).into()
+}
+
+/// Every route, for the server and for tests that build the app in-process.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(256 * 1024)
+            .error_handler(json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .service(healthz)
+    .service(readyz)
+    .service(metrics)
+    .service(openapi_json)
+    .service(reload_policy)
+    .service(checks::check_prompt)
+    .service(checks::check_clip)
+    .service(decisions::get_decision)
+    .service(decisions::list_decisions)
+    .service(decisions::review_queue)
+    .service(decisions::post_review)
+    .service(persons::add_person)
+    .service(persons::list_persons)
+    .service(persons::get_person)
+    .service(persons::remove_person)
+    .service(persons::enrol_faces)
+    .service(attestations::public_key)
+    .service(attestations::verify);
+}
+
+/// True when every address `bind` resolves to is a loopback address.
+fn is_loopback(bind: &str) -> bool {
+    bind.to_socket_addrs()
+        .map(|mut addrs| addrs.all(|a| a.ip().is_loopback()))
+        .unwrap_or(false)
+}
+
+/// Refuses an open service (no API keys) on anything but loopback. Checked before the models
+/// load, so the mistake is reported at once.
+pub fn check_access(cfg: &Config) -> Result<(), ServeError> {
+    if cfg.server.api_keys.is_empty() && !is_loopback(&cfg.server.bind) {
+        return Err(ServeError::OpenNonLoopback {
+            bind: cfg.server.bind.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Serves until SIGTERM or SIGINT: then it stops accepting connections, lets requests in
+/// flight finish (their decisions are logged before they are answered), and drains the pool.
+/// The policy also reloads on SIGHUP and when its files change on disk.
+pub async fn serve(cfg: &Config, checker: Arc<Checker>) -> Result<(), ServeError> {
+    check_access(cfg)?;
+    let bind = cfg.server.bind.clone();
+    let tmp = cfg.data_dir.join("tmp");
+    let tmp_err = |source| ServeError::Tmp {
+        path: tmp.display().to_string(),
+        source,
+    };
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(tmp_err)?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(tmp_err)?;
+
+    let policy = checker.policy.clone();
     policy.watch(Duration::from_secs(2));
-    let on_hup = policy.clone();
     let mut hup =
         actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::hangup())?;
+    let on_hup = policy.clone();
     actix_web::rt::spawn(async move {
         while hup.recv().await.is_some() {
             let p = on_hup.clone();
             let _ = web::block(move || p.reload("SIGHUP")).await;
         }
     });
-    let state = web::Data::new(AppState { screener, policy });
-    tracing::info!(%bind, "clipguard listening");
+
+    let pool = Arc::new(Pool::new(cfg.server.workers, cfg.server.queue));
+    let model_set = checker
+        .screener
+        .models()
+        .iter()
+        .map(|m| m.sha256.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let state = web::Data::new(AppState {
+        checker,
+        pool: pool.clone(),
+        cache: SignalsCache::new(cfg.server.cache_clips),
+        roots: Roots::new(&cfg.server.file_roots),
+        tmp,
+        deadline: Duration::from_secs(cfg.server.deadline_s),
+        max_file_bytes: cfg.media.max_file_bytes,
+        model_set,
+    });
+    let keys = web::Data::new(Keys::new(&cfg.server.api_keys));
+    tracing::info!(
+        %bind,
+        workers = pool.workers(),
+        queue = cfg.server.queue,
+        keys = cfg.server.api_keys.len(),
+        "clipguard listening"
+    );
     HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .service(healthz)
-            .service(readyz)
-            .service(metrics)
-            .service(reload_policy)
+            .app_data(keys.clone())
+            .wrap_fn(|req, srv| {
+                let started = Instant::now();
+                let method = req.method().to_string();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let route = res
+                        .request()
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".into());
+                    crate::metrics::HTTP_REQUESTS
+                        .with_label_values(&[
+                            route.as_str(),
+                            method.as_str(),
+                            res.status().as_str(),
+                        ])
+                        .inc();
+                    crate::metrics::HTTP_SECONDS.observe(started.elapsed().as_secs_f64());
+                    Ok(res)
+                }
+            })
+            .configure(routes)
             .default_service(web::to(no_route))
     })
-    .bind(bind)?
+    .shutdown_timeout(cfg.server.shutdown_timeout_s)
+    .bind(&bind)
+    .map_err(|source| ServeError::Bind {
+        bind: bind.clone(),
+        source,
+    })?
     .run()
-    .await
+    .await?;
+    tracing::info!("stopped accepting; finishing queued screenings");
+    pool.shutdown();
+    tracing::info!("clipguard stopped");
+    Ok(())
 }

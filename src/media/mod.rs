@@ -3,7 +3,7 @@
 mod probe;
 mod sample;
 
-pub use probe::{probe, MediaInfo};
+pub use probe::{is_video_signature, probe, MediaInfo};
 pub use sample::{sample, FrameContent, SampleReason, SampledFrame, SamplingStats};
 
 use std::sync::Once;

@@ -10,7 +10,7 @@ use std::path::Path;
 /// "tty" art), which must be refused as non-video.
 const CONTAINERS: [&str; 4] = ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MediaInfo {
     pub container: String,
     pub codec: String,
@@ -127,15 +127,19 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
     })
 }
 
-/// Magic numbers of the accepted containers: ISO BMFF (MP4/MOV) `ftyp`, Matroska/WebM EBML,
-/// AVI's RIFF, and MPEG-TS sync bytes.
 fn looks_like_video(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 12];
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
-    let head = &head[..n];
+    is_video_signature(&head[..n])
+}
+
+/// Magic numbers of the accepted containers in a file's first 12 bytes: ISO BMFF (MP4/MOV)
+/// `ftyp`, Matroska/WebM EBML, AVI's RIFF, and MPEG-TS sync bytes. Lets an upload of another
+/// kind of file be refused before it is read whole.
+pub fn is_video_signature(head: &[u8]) -> bool {
     head.get(4..8) == Some(b"ftyp")
         || head.get(4..8) == Some(b"moov")
         || head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3])

@@ -6,7 +6,7 @@ use super::{PersonId, PersonInfo};
 use crate::text::{normalize, Matcher, MatcherError, Normalized, PhraseSet};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NameStrength {
     /// A full name or an alias.
@@ -33,7 +33,7 @@ struct Entry {
 }
 
 /// A person named in a prompt.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NameMatch {
     pub person_id: PersonId,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::BufRead;
 
 /// A person to add (also one line of a `persons import` JSONL file).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPerson {
     pub name: String,
@@ -28,7 +28,7 @@ fn default_kind() -> PersonKind {
     PersonKind::PublicFigure
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EnrolledFace {
     pub id: i64,
     pub image_sha256: String,
@@ -36,7 +36,7 @@ pub struct EnrolledFace {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Person {
     pub id: PersonId,
     pub name: String,

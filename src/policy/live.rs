@@ -14,7 +14,7 @@ pub struct LivePolicy {
 }
 
 /// What a reload did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Reloaded {
     pub name: String,
     pub version: String,

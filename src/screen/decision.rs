@@ -1,28 +1,108 @@
 //! A decision as it is returned and logged: who asked, what was screened, what the policy
-//! decided and why, and, for an allowed clip, its attestation.
+//! decided and why, and, for an allowed clip, its attestation. Reviews of `review` decisions
+//! are recorded beside them, never by rewriting the decision.
 
 use super::{PromptSignals, Signals};
 use crate::attest::Attestation;
 use crate::policy::Verdict;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What asked for a decision: the pre-publish check (CLI or API) or a batch audit.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    #[default]
+    Check,
+    Audit,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Check => "check",
+            Origin::Audit => "audit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// A UUIDv7: unique, and sorts by time.
     pub id: String,
     pub created_at: String,
+    #[serde(default)]
+    pub origin: Origin,
     pub user: Option<String>,
+    /// The caller's own id for the clip, echoed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_id: Option<String>,
+    /// Person ids the requester declared consent for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consents: Vec<i64>,
     pub clip_sha256: Option<String>,
     pub clip: Option<Signals>,
     pub prompt: Option<PromptSignals>,
     pub decision: Verdict,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<Attestation>,
+    /// The human review of a `review` decision, once there is one. Stored apart from the
+    /// decision and attached when it is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+}
+
+/// Who asked, and about what, beside the media itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The prompt the clip was generated from.
+    pub prompt: Option<String>,
+    /// The requesting user: checked against each matched person's consent.
+    pub user: Option<String>,
+    /// Person ids the requester declares consent for.
+    pub consents: Vec<i64>,
+    /// The caller's own id for the clip, echoed back in the decision.
+    pub clip_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewOutcome {
+    /// The clip may be published: an approval of a clip issues its attestation.
+    Approve,
+    Reject,
+}
+
+impl ReviewOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewOutcome::Approve => "approve",
+            ReviewOutcome::Reject => "reject",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Review {
+    pub decision_id: String,
+    pub outcome: ReviewOutcome,
+    pub note: String,
+    /// The API key's name, or "local" where no keys are configured.
+    pub reviewer: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<Attestation>,
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 impl Decision {
     pub fn new(
-        user: Option<String>,
+        request: &CheckRequest,
         clip_sha256: Option<String>,
         clip: Option<Signals>,
         prompt: Option<PromptSignals>,
@@ -30,13 +110,17 @@ impl Decision {
     ) -> Self {
         Self {
             id: uuid::Uuid::now_v7().to_string(),
-            created_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            user,
+            created_at: now_rfc3339(),
+            origin: Origin::Check,
+            user: request.user.clone(),
+            clip_id: request.clip_id.clone(),
+            consents: request.consents.clone(),
             clip_sha256,
             clip,
             prompt,
             decision,
             attestation: None,
+            review: None,
         }
     }
 }

@@ -1,10 +1,15 @@
 //! The orchestrator: a clip in, `Signals` out. Decoding runs on its own thread and hands
 //! sampled frames to inference through a small bounded channel, so the two overlap.
 
+pub mod cache;
+mod check;
 mod decision;
+pub mod pool;
 mod signals;
 
-pub use decision::Decision;
+pub use check::{Checker, ScreenedClip};
+pub(crate) use decision::now_rfc3339;
+pub use decision::{CheckRequest, Decision, Origin, Review, ReviewOutcome};
 
 pub use signals::{
     widen, ClassPeak, FaceDetection, FaceSummary, FrameDetections, PromptSignals, Signals,
@@ -21,6 +26,7 @@ use crate::vision::{align, ModelInfo, ModelKind, Vision, VisionError};
 use image::RgbImage;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
 use std::time::Instant;
 
@@ -38,6 +44,26 @@ pub enum ScreenError {
     Persons(#[from] PersonsError),
     #[error(transparent)]
     Terms(#[from] TermsError),
+    #[error(transparent)]
+    Attest(#[from] crate::attest::AttestError),
+    #[error("no decision with id {0}")]
+    NoDecision(String),
+}
+
+impl ScreenError {
+    /// A short, stable name for metrics and API error codes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ScreenError::Media(e) => e.code(),
+            ScreenError::Vision(_) => "inference",
+            ScreenError::Config(_) => "config",
+            ScreenError::Store(_) => "store",
+            ScreenError::Persons(_) => "persons",
+            ScreenError::Terms(_) => "terms",
+            ScreenError::Attest(_) => "attestation",
+            ScreenError::NoDecision(_) => "not_found",
+        }
+    }
 }
 
 pub struct Screener {
@@ -49,6 +75,9 @@ pub struct Screener {
     persons: RwLock<Arc<Persons>>,
     terms: TermLists,
     match_threshold: f32,
+    /// Bumped whenever the persons snapshot is replaced: cached screenings from before no
+    /// longer apply.
+    persons_generation: AtomicU64,
 }
 
 /// Frames waiting between the decoder and inference: enough to batch, small enough that a
@@ -61,6 +90,7 @@ impl Screener {
         let store = Arc::new(Store::open(&cfg.data_dir)?);
         let registry = Registry::new(store.clone());
         let persons = Self::snapshot(&registry, &vision)?;
+        crate::metrics::models_loaded(&vision.manifest.models().cloned().collect::<Vec<_>>());
         Ok(Self {
             media: cfg.media.clone(),
             vision,
@@ -69,6 +99,7 @@ impl Screener {
             persons: RwLock::new(Arc::new(persons)),
             terms: TermLists::load(&cfg.policies.dir.join("lists"))?,
             match_threshold: cfg.persons.match_threshold,
+            persons_generation: AtomicU64::new(0),
         })
     }
 
@@ -94,7 +125,13 @@ impl Screener {
     pub fn reload_persons(&self) -> Result<(), ScreenError> {
         let fresh = Arc::new(Self::snapshot(&self.registry, &self.vision)?);
         *self.persons.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        self.persons_generation.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Changes whenever the persons registry does, so caches can tell stale screenings.
+    pub fn persons_generation(&self) -> u64 {
+        self.persons_generation.load(Ordering::SeqCst)
     }
 
     fn persons(&self) -> Arc<Persons> {
@@ -145,6 +182,17 @@ impl Screener {
 
     /// Screens one clip. Any decode or inference error is returned: never a partial result.
     pub fn screen_clip(&self, path: &Path) -> Result<Signals, ScreenError> {
+        let out = self.screen(path);
+        match &out {
+            Ok(s) => crate::metrics::screened(s),
+            Err(e) => crate::metrics::SCREENINGS
+                .with_label_values(&[e.code()])
+                .inc(),
+        }
+        out
+    }
+
+    fn screen(&self, path: &Path) -> Result<Signals, ScreenError> {
         let started = Instant::now();
         let info = media::probe(path, &self.media)?;
         let probe_ms = ms(started);

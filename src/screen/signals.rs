@@ -8,7 +8,7 @@ use crate::vision::{BBox, Embedding, Face, ModelInfo, NudityClass, NudityDetecti
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Signals {
     pub media: MediaInfo,
     pub sampling: SamplingStats,
@@ -22,7 +22,7 @@ pub struct Signals {
     pub timings: StageTimings,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FrameDetections {
     pub index: u64,
     pub time_s: f64,
@@ -34,7 +34,7 @@ pub struct FrameDetections {
     pub faces: Vec<FaceDetection>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FaceDetection {
     #[serde(flatten)]
     pub face: Face,
@@ -49,7 +49,7 @@ pub struct FaceDetection {
     pub embedding: Option<Embedding>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ClassPeak {
     pub max_score: f64,
@@ -60,7 +60,7 @@ pub struct ClassPeak {
     pub bbox: BBox,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct FaceSummary {
     pub frames_with_faces: u32,
@@ -70,7 +70,7 @@ pub struct FaceSummary {
 }
 
 /// What a prompt says: persons named and listed terms, with spans in the original text.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PromptSignals {
     pub persons: Vec<NameMatch>,
     pub terms: Vec<TermMatch>,
@@ -78,7 +78,7 @@ pub struct PromptSignals {
 
 /// Wall-clock milliseconds per stage. Decoding overlaps inference, so stages can add up to
 /// more than `total_ms`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StageTimings {
     pub probe_ms: f64,
     pub decode_ms: f64,

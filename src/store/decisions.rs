@@ -3,7 +3,7 @@
 
 use super::{Store, StoreError};
 use crate::policy::Action;
-use crate::screen::Decision;
+use crate::screen::{Decision, Origin, Review};
 use rusqlite::{params, OptionalExtension};
 
 /// Which decisions to list, newest first.
@@ -14,14 +14,20 @@ pub struct DecisionQuery {
     pub clip_sha256: Option<String>,
     /// RFC 3339 time: decisions at or after it.
     pub since: Option<String>,
+    pub origin: Option<Origin>,
     pub limit: usize,
 }
 
 pub trait DecisionLog: Send + Sync {
     /// Commits the decision durably; only then may it be returned.
     fn record(&self, d: &Decision) -> Result<(), StoreError>;
+    /// A decision with its review, if any.
     fn get(&self, id: &str) -> Result<Option<Decision>, StoreError>;
     fn list(&self, q: &DecisionQuery) -> Result<Vec<Decision>, StoreError>;
+    /// Records the one review of a decision; a second review is refused.
+    fn record_review(&self, r: &Review) -> Result<(), StoreError>;
+    /// `review` decisions nobody has reviewed yet, oldest first.
+    fn review_queue(&self, limit: usize) -> Result<Vec<Decision>, StoreError>;
 }
 
 fn action_str(a: Action) -> &'static str {
@@ -32,20 +38,42 @@ fn action_str(a: Action) -> &'static str {
     }
 }
 
-fn parse(body: String) -> Result<Decision, StoreError> {
-    serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("decision JSON: {e}")))
+fn parse(body: String, review: Option<String>) -> Result<Decision, StoreError> {
+    let mut d: Decision = serde_json::from_str(&body)
+        .map_err(|e| StoreError::Corrupt(format!("decision JSON: {e}")))?;
+    d.review = review
+        .map(|r| serde_json::from_str(&r))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("review JSON: {e}")))?;
+    Ok(d)
+}
+
+fn rows(
+    st: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Decision>, StoreError> {
+    st.query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))?
+        .map(|row| {
+            let (body, review) = row?;
+            parse(body, review)
+        })
+        .collect()
 }
 
 impl DecisionLog for Store {
     fn record(&self, d: &Decision) -> Result<(), StoreError> {
-        let body = serde_json::to_string(d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut stored = d.clone();
+        stored.review = None;
+        let body =
+            serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
         self.conn().execute(
-            "INSERT INTO decisions (id, created_at, user_id, clip_sha256, action, policy_name, policy_version, rules, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO decisions (id, created_at, origin, user_id, clip_sha256, action, policy_name, policy_version, rules, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 d.id,
                 d.created_at,
+                d.origin.as_str(),
                 d.user,
                 d.clip_sha256,
                 action_str(d.decision.action),
@@ -59,35 +87,71 @@ impl DecisionLog for Store {
     }
 
     fn get(&self, id: &str) -> Result<Option<Decision>, StoreError> {
-        let body: Option<String> = self
+        let row: Option<(String, Option<String>)> = self
             .conn()
-            .query_row("SELECT body FROM decisions WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT d.body, r.body FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
+                 WHERE d.id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
-        body.map(parse).transpose()
+        row.map(|(d, r)| parse(d, r)).transpose()
     }
 
     fn list(&self, q: &DecisionQuery) -> Result<Vec<Decision>, StoreError> {
         let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT body FROM decisions
-             WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR user_id = ?2)
-               AND (?3 IS NULL OR clip_sha256 = ?3) AND (?4 IS NULL OR created_at >= ?4)
-             ORDER BY created_at DESC, id DESC LIMIT ?5",
+        let mut st = conn.prepare_cached(
+            "SELECT d.body, r.body FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
+             WHERE (?1 IS NULL OR d.action = ?1) AND (?2 IS NULL OR d.user_id = ?2)
+               AND (?3 IS NULL OR d.clip_sha256 = ?3) AND (?4 IS NULL OR d.created_at >= ?4)
+               AND (?5 IS NULL OR d.origin = ?5)
+             ORDER BY d.created_at DESC, d.id DESC LIMIT ?6",
         )?;
         let limit = if q.limit == 0 { 100 } else { q.limit } as i64;
-        let rows = st.query_map(
+        rows(
+            &mut st,
             params![
                 q.action.map(action_str),
                 q.user,
                 q.clip_sha256,
                 q.since,
+                q.origin.map(Origin::as_str),
                 limit
             ],
-            |r| r.get::<_, String>(0),
+        )
+    }
+
+    fn record_review(&self, r: &Review) -> Result<(), StoreError> {
+        let body = serde_json::to_string(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let inserted = self.conn().execute(
+            "INSERT INTO reviews (decision_id, outcome, reviewer, created_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (decision_id) DO NOTHING",
+            params![
+                r.decision_id,
+                r.outcome.as_str(),
+                r.reviewer,
+                r.created_at,
+                body
+            ],
         )?;
-        rows.map(|b| parse(b?)).collect()
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "decision {} has already been reviewed",
+                r.decision_id
+            )));
+        }
+        Ok(())
+    }
+
+    fn review_queue(&self, limit: usize) -> Result<Vec<Decision>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT d.body, NULL FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
+             WHERE d.action = 'review' AND r.decision_id IS NULL
+             ORDER BY d.created_at, d.id LIMIT ?1",
+        )?;
+        rows(&mut st, [if limit == 0 { 100 } else { limit } as i64])
     }
 }
 
@@ -107,7 +171,11 @@ mod tests {
                 version: "v".into(),
             },
         };
-        Decision::new(Some(user.into()), Some(clip.into()), None, None, verdict)
+        let request = crate::screen::CheckRequest {
+            user: Some(user.into()),
+            ..Default::default()
+        };
+        Decision::new(&request, Some(clip.into()), None, None, verdict)
     }
 
     #[test]
@@ -177,5 +245,43 @@ mod tests {
             }),
             vec![c.id.clone()]
         );
+    }
+
+    #[test]
+    fn reviews_clear_the_queue_once() {
+        let s = Store::in_memory().unwrap();
+        let (mut a, mut b) = (
+            decision(Action::Review, "alice", "c1"),
+            decision(Action::Review, "bob", "c2"),
+        );
+        a.created_at = "2026-11-24T10:00:00.000Z".into();
+        b.created_at = "2026-11-24T10:00:01.000Z".into();
+        let allowed = decision(Action::Allow, "carol", "c3");
+        for d in [&a, &b, &allowed] {
+            s.record(d).unwrap();
+        }
+        let queue = |s: &Store| {
+            s.review_queue(10)
+                .unwrap()
+                .into_iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(queue(&s), vec![a.id.clone(), b.id.clone()]);
+        let review = Review {
+            decision_id: a.id.clone(),
+            outcome: crate::screen::ReviewOutcome::Reject,
+            note: "synthetic likeness".into(),
+            reviewer: "ops".into(),
+            created_at: "2026-11-24T11:00:00.000Z".into(),
+            attestation: None,
+        };
+        s.record_review(&review).unwrap();
+        assert_eq!(queue(&s), vec![b.id.clone()]);
+        let err = s.record_review(&review).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        let got = s.get(&a.id).unwrap().unwrap();
+        assert_eq!(got.review.unwrap().note, "synthetic likeness");
+        assert!(s.get(&b.id).unwrap().unwrap().review.is_none());
     }
 }

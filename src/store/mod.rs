@@ -1,5 +1,5 @@
 //! The embedded database (SQLite, WAL mode) with versioned schema migrations: the persons
-//! registry (queries in `persons::registry`) and the decision log (`decisions`).
+//! registry (queries in `persons::registry`), the decision log and reviews (`decisions`).
 
 mod decisions;
 
@@ -20,6 +20,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("database holds unreadable data: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Schema versions, applied in order and recorded in SQLite's `user_version`. Append only.
@@ -69,6 +71,16 @@ fn migrations() -> Migrations<'static> {
              CREATE INDEX decisions_action ON decisions(action, created_at);
              CREATE INDEX decisions_user ON decisions(user_id, created_at);
              CREATE INDEX decisions_clip ON decisions(clip_sha256);",
+        ),
+        M::up(
+            "ALTER TABLE decisions ADD COLUMN origin TEXT NOT NULL DEFAULT 'check';
+             CREATE TABLE reviews (
+                 decision_id TEXT PRIMARY KEY REFERENCES decisions(id),
+                 outcome TEXT NOT NULL CHECK (outcome IN ('approve', 'reject')),
+                 reviewer TEXT NOT NULL,
+                 created_at TEXT NOT NULL,
+                 body TEXT NOT NULL
+             );",
         ),
     ])
 }

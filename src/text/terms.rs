@@ -20,7 +20,7 @@ struct Term {
 }
 
 /// A term found in a prompt.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TermMatch {
     pub category: String,

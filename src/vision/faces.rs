@@ -15,7 +15,7 @@ use std::path::Path;
 
 /// A detected face. Landmarks: left eye, right eye, nose tip, left and right mouth corners,
 /// in image orientation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Face {
     pub bbox: BBox,
     pub score: f32,

@@ -88,7 +88,7 @@ impl Vision {
 }
 
 /// An axis-aligned box in frame pixels.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BBox {
     pub x: f32,
     pub y: f32,
@@ -117,7 +117,7 @@ impl BBox {
 }
 
 /// A point in frame pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Point {
     pub x: f32,
     pub y: f32,

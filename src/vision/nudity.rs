@@ -15,7 +15,19 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The model's classes, in output order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum NudityClass {
     FemaleGenitaliaCovered,
@@ -86,7 +98,7 @@ impl NudityClass {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NudityDetection {
     pub class: NudityClass,
     pub score: f32,

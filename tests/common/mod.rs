@@ -178,3 +178,159 @@ pub fn astronaut_zoom_clip() -> PathBuf {
     })
     .clone()
 }
+
+/// A clip made from a still image: `seconds` long at `w`x`h`, H.264 in MP4. `tag` goes into the
+/// container's metadata, so clips from one image can still differ in bytes (and sha256).
+pub fn still_clip(image: &str, seconds: u32, w: u32, h: u32, tag: &str) -> PathBuf {
+    let out = clips_dir().join(format!("{image}-{seconds}s-{w}x{h}-{tag}.mp4"));
+    if !out.exists() {
+        let src = testdata(image);
+        ffmpeg(&[
+            "-loop",
+            "1",
+            "-i",
+            src.to_str().unwrap(),
+            "-vf",
+            &format!("scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"),
+            "-t",
+            &seconds.to_string(),
+            "-r",
+            "25",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-metadata",
+            &format!("title={tag}"),
+            out.to_str().unwrap(),
+        ]);
+    }
+    out
+}
+
+/// A blocking client for a server started by `start_server`.
+pub struct Api {
+    pub base: String,
+    pub key: Option<String>,
+    client: reqwest::blocking::Client,
+}
+
+/// Status, headers and JSON body (Null when the body is not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: serde_json::Value,
+}
+
+impl Reply {
+    /// The error code of an error reply.
+    pub fn code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    pub fn new(port: u16) -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            key: None,
+            client: reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn with_key(port: u16, key: &str) -> Self {
+        Self {
+            key: Some(key.to_string()),
+            ..Self::new(port)
+        }
+    }
+
+    fn send(&self, rb: reqwest::blocking::RequestBuilder) -> Reply {
+        let rb = match &self.key {
+            Some(k) => rb.bearer_auth(k),
+            None => rb,
+        };
+        let res = rb.send().expect("the server answers");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.send(self.client.get(format!("{}{path}", self.base)))
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        self.send(self.client.delete(format!("{}{path}", self.base)))
+    }
+
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.send(self.client.post(format!("{}{path}", self.base)).json(body))
+    }
+
+    /// A POST with a raw body and content type (for malformed bodies).
+    pub fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("content-type", content_type)
+                .body(body),
+        )
+    }
+
+    /// A multipart POST: files as (field, path), text fields as (field, text).
+    pub fn post_form(&self, path: &str, files: &[(&str, &Path)], text: &[(&str, &str)]) -> Reply {
+        let mut form = reqwest::blocking::multipart::Form::new();
+        for (field, p) in files {
+            form = form
+                .file(field.to_string(), p)
+                .expect("the file to upload exists");
+        }
+        for (field, t) in text {
+            form = form.text(field.to_string(), t.to_string());
+        }
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .multipart(form),
+        )
+    }
+
+    /// Checks a clip upload with optional metadata JSON.
+    pub fn check_clip(&self, clip: &Path, metadata: Option<serde_json::Value>) -> Reply {
+        let meta = metadata.map(|m| m.to_string());
+        let text: Vec<(&str, &str)> = meta.iter().map(|m| ("metadata", m.as_str())).collect();
+        self.post_form("/v1/clips/check", &[("file", clip)], &text)
+    }
+
+    /// The sum of the `/metrics` samples named `name` whose labels include all of `labels`.
+    pub fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+                let matches = n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+                matches.then(|| value.parse::<f64>().unwrap())
+            })
+            .sum()
+    }
+}

@@ -1,0 +1,132 @@
+//! Publish attestations: the public key, and verification for callers without the CLI. Both
+//! are open: a signature is only useful if anyone can check it.
+
+use super::error::{ApiError, ErrorDetail};
+use super::{upload, AppState};
+use crate::attest::{self, AttestError, Attestation};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicKey {
+    pub algorithm: String,
+    pub key_id: String,
+    /// Hex of the 32-byte ed25519 public key: save it as a file for `clipguard verify --key`.
+    pub public_key: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub attestation: Attestation,
+    /// sha256 of the clip's bytes (`sha256sum clip.mp4`).
+    pub clip_sha256: String,
+}
+
+/// The multipart form of verification: the attestation and the clip itself.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the form for the OpenAPI document; never built
+pub struct VerifyUpload {
+    attestation: Attestation,
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    pub valid: bool,
+    /// Why not, when not valid: `bad_signature`, `clip_mismatch`, `not_allowed`, `malformed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+    pub clip_sha256: String,
+}
+
+#[utoipa::path(
+    get, path = "/v1/attestations/key", tag = "attestations",
+    responses((status = 200, body = PublicKey))
+)]
+#[get("/v1/attestations/key")]
+pub async fn public_key(state: web::Data<AppState>) -> HttpResponse {
+    let key = state.checker.signer().public_key();
+    HttpResponse::Ok().json(PublicKey {
+        algorithm: "ed25519".into(),
+        key_id: attest::key_id(&key),
+        public_key: hex::encode(key.as_bytes()),
+    })
+}
+
+#[utoipa::path(
+    post, path = "/v1/attestations/verify", tag = "attestations",
+    request_body(content(
+        (VerifyRequest = "application/json"),
+        (VerifyUpload = "multipart/form-data"),
+    )),
+    responses(
+        (status = 200, description = "Whether the attestation is this service's, for these clip bytes, and for an allowed clip", body = Verification),
+        (status = 400, body = super::error::ErrorBody),
+    )
+)]
+#[post("/v1/attestations/verify")]
+pub async fn verify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let multipart = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (attestation, clip_sha256) = if multipart {
+        upload::check_length(&req, state.max_file_bytes)?;
+        let form = upload::read(
+            actix_multipart::Multipart::new(req.headers(), payload),
+            &state.tmp,
+            &upload::Expect {
+                file_fields: &["file"],
+                text_fields: &["attestation"],
+                sniff: |_| true,
+                wrong_type: ("", ""),
+                max_file_bytes: state.max_file_bytes,
+            },
+        )
+        .await?;
+        let a = form.text.get("attestation").ok_or_else(|| {
+            ApiError::bad_request("missing_field", "no `attestation` part in the form")
+        })?;
+        let (_, file) =
+            form.files.into_iter().next().ok_or_else(|| {
+                ApiError::bad_request("missing_file", "no `file` part in the form")
+            })?;
+        (
+            super::checks::parse_json::<Attestation>("attestation", a.as_bytes())?,
+            file.sha256,
+        )
+    } else {
+        let body = payload
+            .to_bytes_limited(64 * 1024)
+            .await
+            .map_err(|_| ApiError::bad_request("body_too_large", "a JSON body is at most 64 KiB"))?
+            .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+        let r: VerifyRequest = super::checks::parse_json("body", &body)?;
+        (r.attestation, r.clip_sha256.to_lowercase())
+    };
+    let key = state.checker.signer().public_key();
+    let error = attest::verify(&key, &attestation, &clip_sha256)
+        .err()
+        .map(|e| ErrorDetail {
+            code: match e {
+                AttestError::BadSignature => "bad_signature",
+                AttestError::ClipMismatch { .. } => "clip_mismatch",
+                AttestError::NotAllowed(_) => "not_allowed",
+                _ => "malformed",
+            }
+            .into(),
+            message: e.to_string(),
+        });
+    Ok(HttpResponse::Ok().json(Verification {
+        valid: error.is_none(),
+        error,
+        clip_sha256,
+    }))
+}

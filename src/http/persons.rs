@@ -1,0 +1,179 @@
+//! The protected-persons registry: add, read, remove, and enrol face images. Every change
+//! takes effect for the next check (the persons snapshot is rebuilt, and cached screenings
+//! from before it no longer apply).
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::{upload, AppState};
+use crate::config::Role;
+use crate::persons::{NewPerson, Person, PersonKind};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PersonSummary {
+    pub id: i64,
+    pub name: String,
+    pub kind: PersonKind,
+    pub allowed_users: Vec<String>,
+    pub aliases: usize,
+    pub faces: usize,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Enrolled {
+    /// Ids of the stored faces, one per image.
+    pub faces: Vec<i64>,
+}
+
+/// The multipart form of face enrolment.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the form for the OpenAPI document; never built
+pub struct FaceImages {
+    /// One or more JPEG or PNG images, each showing exactly one face.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    image: Vec<Vec<u8>>,
+}
+
+/// Largest face image accepted.
+const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
+
+#[utoipa::path(
+    post, path = "/v1/persons", tag = "persons",
+    request_body = NewPerson,
+    responses((status = 201, body = Person), (status = 422, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+#[post("/v1/persons")]
+pub async fn add_person(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<NewPerson>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let screener = state.checker.screener.clone();
+    let person = web::block(move || -> Result<Person, ApiError> {
+        let id = screener.registry().add(&body)?;
+        screener.reload_persons()?;
+        Ok(screener.registry().get(id)?)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(person))
+}
+
+#[utoipa::path(
+    get, path = "/v1/persons", tag = "persons",
+    responses((status = 200, body = [PersonSummary])),
+    security(("api_key" = []))
+)]
+#[get("/v1/persons")]
+pub async fn list_persons(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Auditor)?;
+    let screener = state.checker.screener.clone();
+    let list = web::block(move || screener.registry().list()).await??;
+    let list: Vec<PersonSummary> = list
+        .into_iter()
+        .map(|(p, aliases, faces)| PersonSummary {
+            id: p.id,
+            name: p.name,
+            kind: p.kind,
+            allowed_users: p.allowed_users,
+            aliases,
+            faces,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(
+    get, path = "/v1/persons/{id}", tag = "persons",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Person), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+#[get("/v1/persons/{id}")]
+pub async fn get_person(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Auditor)?;
+    let screener = state.checker.screener.clone();
+    let person = web::block(move || screener.registry().get(*id)).await??;
+    Ok(HttpResponse::Ok().json(person))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/persons/{id}", tag = "persons",
+    params(("id" = i64, Path)),
+    responses((status = 204, description = "Removed, with its faces"), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+#[delete("/v1/persons/{id}")]
+pub async fn remove_person(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let screener = state.checker.screener.clone();
+    web::block(move || -> Result<(), ApiError> {
+        screener.registry().remove(*id)?;
+        Ok(screener.reload_persons()?)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post, path = "/v1/persons/{id}/faces", tag = "persons",
+    params(("id" = i64, Path)),
+    request_body(content = FaceImages, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = Enrolled),
+        (status = 404, body = ErrorBody),
+        (status = 415, description = "Not a JPEG or PNG", body = ErrorBody),
+        (status = 422, description = "An image without exactly one usable face: nothing is stored", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+#[post("/v1/persons/{id}/faces")]
+pub async fn enrol_faces(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    upload::check_length(&req, MAX_IMAGE_BYTES * 8)?;
+    let form = upload::read(
+        actix_multipart::Multipart::new(req.headers(), payload),
+        &state.tmp,
+        &upload::Expect {
+            file_fields: &["image"],
+            text_fields: &[],
+            sniff: upload::is_image_signature,
+            wrong_type: ("not_image", "a JPEG or PNG image"),
+            max_file_bytes: MAX_IMAGE_BYTES,
+        },
+    )
+    .await?;
+    if form.files.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_file",
+            "no `image` part in the form",
+        ));
+    }
+    let screener = state.checker.screener.clone();
+    let faces = web::block(move || {
+        let paths: Vec<&Path> = form.files.iter().map(|(_, u)| u.path.as_ref()).collect();
+        screener.enrol(*id, &paths)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(Enrolled { faces }))
+}

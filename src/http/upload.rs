@@ -1,0 +1,164 @@
+//! Multipart uploads, streamed to temporary files in the data folder and hashed on the way:
+//! never buffered whole in memory, refused as soon as they pass the size limit, and refused
+//! from their first bytes when they are not the kind of file expected.
+
+use super::error::ApiError;
+use crate::digest::HashingWriter;
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use futures_util::TryStreamExt;
+use std::collections::HashMap;
+use std::io::BufWriter;
+use std::path::Path;
+use tempfile::TempPath;
+
+/// An uploaded file on disk (deleted when dropped), with its sha256.
+pub struct Upload {
+    pub path: TempPath,
+    /// The client's file name, for messages (never a path on this machine).
+    pub name: String,
+    pub sha256: String,
+}
+
+/// What a multipart body held: files by field name, and small text fields.
+#[derive(Default)]
+pub struct Form {
+    pub files: Vec<(String, Upload)>,
+    pub text: HashMap<String, String>,
+}
+
+/// What a file field must be.
+pub struct Expect {
+    /// Field names that carry files.
+    pub file_fields: &'static [&'static str],
+    /// Field names that carry text (JSON).
+    pub text_fields: &'static [&'static str],
+    /// Checks a file's first bytes.
+    pub sniff: fn(&[u8]) -> bool,
+    /// Error code and what was expected, for a file that fails the sniff.
+    pub wrong_type: (&'static str, &'static str),
+    pub max_file_bytes: u64,
+}
+
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+const SNIFF_BYTES: usize = 12;
+
+fn too_large(limit: u64) -> ApiError {
+    crate::metrics::rejected("too_large");
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the upload is over the limit of {limit} bytes"),
+    )
+}
+
+/// Refuses a body whose declared length is already over the limit, before reading it.
+pub fn check_length(req: &actix_web::HttpRequest, limit: u64) -> Result<(), ApiError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        // A little room for the multipart framing and metadata.
+        Some(n) if n > limit + MAX_TEXT_BYTES as u64 => Err(too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+pub async fn read(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Form, ApiError> {
+    let malformed = |e: actix_multipart::MultipartError| {
+        ApiError::bad_request(
+            "malformed_multipart",
+            format!("the multipart body cannot be read: {e}"),
+        )
+    };
+    let mut form = Form::default();
+    while let Some(mut field) = mp.try_next().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if expect.file_fields.contains(&name.as_str()) {
+            let client_name = field
+                .content_disposition()
+                .and_then(|d| d.get_filename())
+                .map(|f| format!("upload {f:?}"))
+                .unwrap_or_else(|| "upload".into());
+            let file = tempfile::Builder::new()
+                .prefix("upload-")
+                .tempfile_in(tmp)?;
+            let (f, path) = file.into_parts();
+            let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, f));
+            let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
+            let mut sniffed = false;
+            while let Some(chunk) = field.try_next().await.map_err(malformed)? {
+                if !sniffed {
+                    let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+                    head.extend_from_slice(&chunk[..take]);
+                    if head.len() == SNIFF_BYTES {
+                        sniff(&head, expect)?;
+                        sniffed = true;
+                    }
+                }
+                out.write(&chunk)?;
+                if out.bytes() > expect.max_file_bytes {
+                    return Err(too_large(expect.max_file_bytes));
+                }
+            }
+            if !sniffed {
+                sniff(&head, expect)?;
+            }
+            let (sha256, _) = out.finish()?;
+            form.files.push((
+                name,
+                Upload {
+                    path,
+                    name: client_name,
+                    sha256,
+                },
+            ));
+        } else if expect.text_fields.contains(&name.as_str()) {
+            let mut text = Vec::new();
+            while let Some(chunk) = field.try_next().await.map_err(malformed)? {
+                text.extend_from_slice(&chunk);
+                if text.len() > MAX_TEXT_BYTES {
+                    return Err(ApiError::bad_request(
+                        "field_too_large",
+                        format!("field {name:?} is over {MAX_TEXT_BYTES} bytes"),
+                    ));
+                }
+            }
+            let text = String::from_utf8(text).map_err(|_| {
+                ApiError::bad_request("malformed_field", format!("field {name:?} is not UTF-8"))
+            })?;
+            form.text.insert(name, text);
+        } else {
+            let mut known: Vec<&str> = expect.file_fields.to_vec();
+            known.extend(expect.text_fields);
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                format!(
+                    "unknown multipart field {name:?}; expected {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(form)
+}
+
+fn sniff(head: &[u8], expect: &Expect) -> Result<(), ApiError> {
+    if (expect.sniff)(head) {
+        return Ok(());
+    }
+    let (code, what) = expect.wrong_type;
+    crate::metrics::rejected(code);
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        code,
+        format!("the uploaded file is not {what} (its first bytes are {head:02x?})"),
+    ))
+}
+
+/// JPEG or PNG, the image formats enrolment accepts.
+pub fn is_image_signature(head: &[u8]) -> bool {
+    head.starts_with(&[0xFF, 0xD8, 0xFF]) || head.starts_with(b"\x89PNG\r\n\x1a\n")
+}

@@ -1,0 +1,241 @@
+//! Clips named by URI: `file://` paths inside configured roots, and `s3://bucket/key` objects
+//! (crate `object_store`; credentials, region and endpoint from the usual `AWS_*` variables).
+
+use crate::digest::HashingWriter;
+use futures_util::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::ObjectStore;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("invalid URI {uri:?}: {reason}")]
+    InvalidUri { uri: String, reason: String },
+    #[error("{uri}: file URIs are disabled: configure server.file_roots to allow them")]
+    NoRoots { uri: String },
+    #[error("{uri}: outside the allowed roots ({roots})")]
+    OutsideRoots { uri: String, roots: String },
+    #[error("{uri}: not found")]
+    NotFound { uri: String },
+    #[error("{uri}: {size} bytes is over the limit of {limit}")]
+    TooLarge { uri: String, size: u64, limit: u64 },
+    #[error("{uri}: {reason}")]
+    Store { uri: String, reason: String },
+    #[error("cannot write a temporary file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where a clip lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClipUri {
+    File(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl ClipUri {
+    pub fn parse(uri: &str) -> Result<Self, ObjectError> {
+        let invalid = |reason: &str| ObjectError::InvalidUri {
+            uri: uri.to_string(),
+            reason: reason.to_string(),
+        };
+        if let Some(path) = uri.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(invalid("a file URI needs an absolute path (file:///...)"));
+            }
+            return Ok(ClipUri::File(PathBuf::from(path)));
+        }
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            let (bucket, key) = rest
+                .split_once('/')
+                .ok_or_else(|| invalid("expected s3://bucket/key"))?;
+            if bucket.is_empty() || key.is_empty() {
+                return Err(invalid("expected s3://bucket/key"));
+            }
+            return Ok(ClipUri::S3 {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            });
+        }
+        Err(invalid("only file:// and s3:// URIs are supported"))
+    }
+}
+
+/// The folders `file://` URIs may point into. A path is resolved (symlinks and `..`
+/// included) before it is compared, so nothing outside the roots can be reached.
+#[derive(Debug, Clone, Default)]
+pub struct Roots(Vec<PathBuf>);
+
+impl Roots {
+    /// Roots that do not exist are skipped with a warning.
+    pub fn new(roots: &[PathBuf]) -> Self {
+        Self(
+            roots
+                .iter()
+                .filter_map(|r| match r.canonicalize() {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::warn!(root = %r.display(), error = %e, "file root skipped");
+                        None
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    pub fn resolve(&self, uri: &str, path: &Path) -> Result<PathBuf, ObjectError> {
+        if self.0.is_empty() {
+            return Err(ObjectError::NoRoots {
+                uri: uri.to_string(),
+            });
+        }
+        let outside = || ObjectError::OutsideRoots {
+            uri: uri.to_string(),
+            roots: self
+                .0
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        // Refused before touching the file system, so probing for paths outside reveals nothing.
+        if path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(outside());
+        }
+        let real = path.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound if self.0.iter().any(|r| path.starts_with(r)) => {
+                ObjectError::NotFound {
+                    uri: uri.to_string(),
+                }
+            }
+            _ => outside(),
+        })?;
+        if self.0.iter().any(|r| real.starts_with(r)) {
+            Ok(real)
+        } else {
+            Err(outside())
+        }
+    }
+}
+
+fn s3(bucket: &str, uri: &str) -> Result<impl ObjectStore, ObjectError> {
+    AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .map_err(|e| ObjectError::Store {
+            uri: uri.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+fn store_error(uri: &str, e: object_store::Error) -> ObjectError {
+    match e {
+        object_store::Error::NotFound { .. } => ObjectError::NotFound {
+            uri: uri.to_string(),
+        },
+        e => ObjectError::Store {
+            uri: uri.to_string(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// Downloads an S3 object into `dest`, hashing it on the way. Returns (sha256, bytes).
+pub async fn fetch_s3(
+    bucket: &str,
+    key: &str,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<(String, u64), ObjectError> {
+    let uri = format!("s3://{bucket}/{key}");
+    let store = s3(bucket, &uri)?;
+    let path = object_store::path::Path::from(key);
+    let meta = store.head(&path).await.map_err(|e| store_error(&uri, e))?;
+    if meta.size > max_bytes {
+        return Err(ObjectError::TooLarge {
+            uri,
+            size: meta.size,
+            limit: max_bytes,
+        });
+    }
+    let mut stream = store
+        .get(&path)
+        .await
+        .map_err(|e| store_error(&uri, e))?
+        .into_stream();
+    let mut out = HashingWriter::new(std::io::BufWriter::new(std::fs::File::create(dest)?));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| store_error(&uri, e))?;
+        out.write(&chunk)?;
+        if out.bytes() > max_bytes {
+            return Err(ObjectError::TooLarge {
+                uri,
+                size: out.bytes(),
+                limit: max_bytes,
+            });
+        }
+    }
+    Ok(out.finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_parse_or_say_why_not() {
+        assert_eq!(
+            ClipUri::parse("file:///clips/a.mp4").unwrap(),
+            ClipUri::File("/clips/a.mp4".into())
+        );
+        assert_eq!(
+            ClipUri::parse("s3://b/p/a.mp4").unwrap(),
+            ClipUri::S3 {
+                bucket: "b".into(),
+                key: "p/a.mp4".into()
+            }
+        );
+        for bad in [
+            "http://x/a.mp4",
+            "file://relative.mp4",
+            "s3://bucket",
+            "s3:///k",
+        ] {
+            assert!(ClipUri::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roots_refuse_traversal_and_symlinks_out() {
+        let base = tempfile::tempdir().unwrap();
+        let root = base.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("in.mp4"), b"x").unwrap();
+        std::fs::write(base.path().join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink(base.path().join("secret"), root.join("link")).unwrap();
+        let roots = Roots::new(std::slice::from_ref(&root));
+        let ok = roots.resolve("u", &root.join("in.mp4")).unwrap();
+        assert!(ok.ends_with("in.mp4"));
+        for bad in [
+            root.join("../secret"),
+            root.join("link"),
+            base.path().join("secret"),
+        ] {
+            let err = roots.resolve("u", &bad).unwrap_err();
+            assert!(
+                matches!(err, ObjectError::OutsideRoots { .. }),
+                "{bad:?}: {err}"
+            );
+        }
+        assert!(matches!(
+            roots.resolve("u", &root.join("missing.mp4")),
+            Err(ObjectError::NotFound { .. })
+        ));
+        assert!(matches!(
+            Roots::default().resolve("u", &root.join("in.mp4")),
+            Err(ObjectError::NoRoots { .. })
+        ));
+    }
+}
