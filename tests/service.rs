@@ -503,3 +503,389 @@ fn an_open_service_refuses_a_public_address() {
         "{err}"
     );
 }
+
+#[test]
+fn kill_9_loses_no_decision_that_was_returned() {
+    let data = common::data_dir();
+    let (mut server, port) = start_server(&[("CLIPGUARD_DATA_DIR", data.as_os_str())]);
+    let clips: Vec<_> = (0..3)
+        .map(|i| still_clip("coffee.png", 2, 320, 240, &format!("kill-{i}")))
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..3 {
+        let (stop, clips) = (stop.clone(), clips.clone());
+        workers.push(std::thread::spawn(move || {
+            let api = Api::new(port);
+            let mut returned = Vec::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                let reply = if w == 0 {
+                    api.try_check_clip(&clips[n % clips.len()])
+                } else {
+                    api.try_post_json(
+                        "/v1/prompts/check",
+                        &json!({"prompt": format!("a lighthouse, take {w}-{n}")}),
+                    )
+                };
+                match reply {
+                    Some(r) if r.status == 200 => {
+                        returned.push(r.json["id"].as_str().unwrap().to_string())
+                    }
+                    Some(r) => panic!("unexpected reply {}: {}", r.status, r.json),
+                    None => break,
+                }
+            }
+            returned
+        }));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let returned: Vec<String> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(
+        returned.len() > 20,
+        "only {} decisions returned",
+        returned.len()
+    );
+
+    let (_server, port) = start_server(&[("CLIPGUARD_DATA_DIR", data.as_os_str())]);
+    let api = Api::new(port);
+    for id in &returned {
+        let r = api.get(&format!("/v1/decisions/{id}"));
+        assert_eq!(
+            r.status, 200,
+            "decision {id} was returned but is not in the log"
+        );
+    }
+}
+
+#[test]
+fn sigterm_finishes_the_checks_in_flight() {
+    let data = common::data_dir();
+    let (server, port) = start_server(&[("CLIPGUARD_DATA_DIR", data.as_os_str())]);
+    let clip = common::astronaut_zoom_clip();
+    let in_flight = std::thread::spawn(move || Api::new(port).check_clip(&clip, None));
+    let api = Api::new(port);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api.get("/readyz").json["screening"] != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the check never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let pid = server.0.id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let reply = in_flight.join().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let mut server = server;
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
+    assert!(api
+        .try_post_json("/v1/prompts/check", &json!({"prompt": "x"}))
+        .is_none());
+
+    let (_server, port) = start_server(&[("CLIPGUARD_DATA_DIR", data.as_os_str())]);
+    let id = reply.json["id"].as_str().unwrap();
+    assert_eq!(
+        Api::new(port).get(&format!("/v1/decisions/{id}")).status,
+        200
+    );
+}
+
+#[test]
+fn concurrent_checks_of_one_clip_screen_it_once() {
+    let (_server, port) = start_server(&[]);
+    let clip = still_clip("grace_hopper.jpg", 4, 640, 360, "single-flight");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let replies: Vec<_> = (0..4)
+        .map(|_| {
+            let (clip, barrier) = (clip.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                Api::new(port).check_clip(&clip, Some(json!({"user": "bob"})))
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let api = Api::new(port);
+    for r in &replies {
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    assert_eq!(
+        api.metric("clipguard_screenings_total", &[("result", "ok")]),
+        1.0
+    );
+    let outcome = |o| api.metric("clipguard_cache_lookups_total", &[("outcome", o)]);
+    assert_eq!(outcome("miss"), 1.0);
+    assert_eq!(outcome("joined") + outcome("hit"), 3.0);
+    // A retry of the same request returns the decision already logged.
+    let again = api.check_clip(&clip, Some(json!({"user": "bob"})));
+    assert!(replies.iter().any(|r| r.json["id"] == again.json["id"]));
+}
+
+#[test]
+fn overload_is_answered_503_with_retry_after() {
+    let (_server, port) = start_server(&[
+        ("CLIPGUARD_WORKERS", OsStr::new("1")),
+        ("CLIPGUARD_QUEUE", OsStr::new("1")),
+    ]);
+    let clips: Vec<_> = (0..6)
+        .map(|i| still_clip("camera.png", 6, 1280, 720, &format!("load-{i}")))
+        .collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(clips.len()));
+    let replies: Vec<_> = clips
+        .into_iter()
+        .map(|clip| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                Api::new(port).check_clip(&clip, None)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    let busy: Vec<_> = replies.iter().filter(|r| r.status == 503).collect();
+    assert_eq!(ok + busy.len(), replies.len(), "only 200 or 503");
+    assert!(ok >= 2, "the worker and the queue slot are served");
+    assert!(
+        !busy.is_empty(),
+        "six at once overflow one worker and one slot"
+    );
+    for r in &busy {
+        assert_eq!(r.code(), "busy");
+        let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry >= 1);
+    }
+    let api = Api::new(port);
+    assert_eq!(
+        api.metric("clipguard_rejections_total", &[("reason", "busy")]),
+        busy.len() as f64
+    );
+    for r in replies.iter().filter(|r| r.status == 200) {
+        assert_ne!(r.json["decision"]["action"], Value::Null);
+    }
+}
+
+#[test]
+fn openapi_document_describes_the_api() {
+    let (_server, port) = start_server(&[]);
+    let api = Api::new(port);
+    let doc = api.get("/openapi.json").json;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let routes = [
+        ("post", "/v1/prompts/check"),
+        ("post", "/v1/clips/check"),
+        ("get", "/v1/decisions"),
+        ("get", "/v1/decisions/{id}"),
+        ("get", "/v1/reviews"),
+        ("post", "/v1/reviews/{decision_id}"),
+        ("post", "/v1/persons"),
+        ("get", "/v1/persons"),
+        ("get", "/v1/persons/{id}"),
+        ("delete", "/v1/persons/{id}"),
+        ("post", "/v1/persons/{id}/faces"),
+        ("get", "/v1/attestations/key"),
+        ("post", "/v1/attestations/verify"),
+        ("post", "/v1/policies/reload"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in routes {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not in the document"
+        );
+        // Every documented route is served (a 404 would come back as not_found).
+        let concrete = path.replace("{id}", "1").replace("{decision_id}", "x");
+        let r = match method {
+            "get" => api.get(&concrete),
+            "delete" => api.delete(&concrete),
+            _ => api.post_raw(&concrete, "application/json", b"{}".to_vec()),
+        };
+        assert!(
+            r.code() != "not_found" || concrete.contains("/1") || concrete.ends_with("/x"),
+            "{method} {path}: {}",
+            r.json
+        );
+    }
+    assert_eq!(paths.len(), 15, "documented paths: {:?}", paths.keys());
+    // The Decision schema has exactly the fields a real decision has.
+    let decision = api
+        .post_json("/v1/prompts/check", &json!({"prompt": "a red kite"}))
+        .json;
+    let schema = &doc["components"]["schemas"]["Decision"]["properties"];
+    let documented: std::collections::BTreeSet<&str> = schema
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let real: std::collections::BTreeSet<&str> = decision
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        real.is_subset(&documented),
+        "undocumented: {:?}",
+        real.difference(&documented)
+    );
+    for optional in documented.difference(&real) {
+        assert!(
+            ["attestation", "review", "clip_id", "consents"].contains(optional),
+            "documented but never sent: {optional}"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+}
+
+#[test]
+fn metrics_count_checks_rules_stages_and_rejections() {
+    let (_server, port) = start_server(&[]);
+    let api = Api::new(port);
+    let cat = still_clip("chelsea.png", 2, 640, 360, "metrics");
+    assert_eq!(api.check_clip(&cat, None).status, 200);
+    for p in ["a child, nude", "a nude child", "a lighthouse"] {
+        assert_eq!(
+            api.post_json("/v1/prompts/check", &json!({"prompt": p}))
+                .status,
+            200
+        );
+    }
+    let text = common::clips_dir().join("metrics.txt.mp4");
+    std::fs::write(&text, "not a video").unwrap();
+    assert_eq!(api.check_clip(&text, None).status, 415);
+
+    let m = |name: &str, labels: &[(&str, &str)]| api.metric(name, labels);
+    assert_eq!(
+        m(
+            "clipguard_checks_total",
+            &[("kind", "clip"), ("action", "allow")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        m(
+            "clipguard_checks_total",
+            &[("kind", "prompt"), ("action", "block")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        m(
+            "clipguard_checks_total",
+            &[("kind", "prompt"), ("action", "allow")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        m(
+            "clipguard_rule_matches_total",
+            &[("rule", "prompt-sexualised-minors"), ("mode", "enforce")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        m(
+            "clipguard_rule_matches_total",
+            &[("rule", "trial-sexual-prompt"), ("mode", "shadow")]
+        ),
+        2.0
+    );
+    for stage in ["decode", "nudity", "faces", "policy"] {
+        assert!(
+            m(
+                "clipguard_stage_duration_seconds_count",
+                &[("stage", stage)]
+            ) >= 1.0,
+            "{stage}"
+        );
+    }
+    // 50 frames, about half of them reference frames that get decoded; a still clip's samples
+    // are near-duplicates of its first frame.
+    assert!(m("clipguard_frames_total", &[("fate", "decoded")]) >= 20.0);
+    assert_eq!(m("clipguard_frames_total", &[("fate", "analysed")]), 1.0);
+    assert!(m("clipguard_frames_total", &[("fate", "duplicate")]) >= 3.0);
+    assert_eq!(
+        m("clipguard_rejections_total", &[("reason", "not_video")]),
+        1.0
+    );
+    assert_eq!(
+        m("clipguard_cache_lookups_total", &[("outcome", "miss")]),
+        1.0
+    );
+    assert_eq!(
+        m(
+            "clipguard_check_duration_seconds_count",
+            &[("kind", "clip")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        m(
+            "clipguard_http_requests_total",
+            &[("route", "/v1/prompts/check"), ("status", "200")]
+        ),
+        3.0
+    );
+    assert_eq!(m("clipguard_queue_depth", &[]), 0.0);
+    assert_eq!(m("clipguard_model_info", &[("kind", "nudity")]), 1.0);
+    assert_eq!(m("clipguard_policy_info", &[("name", "default")]), 1.0);
+}
+
+#[test]
+fn clips_named_by_s3_uri_are_fetched_and_checked() {
+    let (_s3, env) = common::s3_server("clips");
+    let cat = still_clip("chelsea.png", 2, 320, 240, "s3");
+    common::s3_put(&env, "clips", "generated/cat.mp4", &cat);
+    let text = common::clips_dir().join("s3-notes.mp4");
+    std::fs::write(&text, "not a video").unwrap();
+    common::s3_put(&env, "clips", "generated/notes.mp4", &text);
+    let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, OsStr::new(v))).collect();
+    let (_server, port) = start_server(&env);
+    let api = Api::new(port);
+    let r = api.post_json(
+        "/v1/clips/check",
+        &json!({"uri": "s3://clips/generated/cat.mp4", "user": "bob", "clip_id": "c-9"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["clip_sha256"],
+        clipguard::digest::sha256_file(&cat).unwrap()
+    );
+    assert_eq!(r.json["decision"]["action"], "allow");
+    assert_eq!(r.json["clip_id"], "c-9");
+    let r = api.post_json(
+        "/v1/clips/check",
+        &json!({"uri": "s3://clips/generated/none.mp4"}),
+    );
+    assert_eq!((r.status, r.code()), (404, "not_found"), "{}", r.json);
+    let r = api.post_json(
+        "/v1/clips/check",
+        &json!({"uri": "s3://clips/generated/notes.mp4"}),
+    );
+    assert_eq!((r.status, r.code()), (415, "not_video"), "{}", r.json);
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://clips/generated/notes.mp4"),
+        "{}",
+        r.json
+    );
+}

@@ -78,6 +78,8 @@ pub struct Readiness {
     pub models: Vec<crate::vision::ModelInfo>,
     pub policy: crate::policy::PolicyRef,
     pub workers: usize,
+    /// Clips that may wait for a worker before checks are refused with 503.
+    pub queue: usize,
     pub queued: usize,
     pub screening: usize,
 }
@@ -96,6 +98,7 @@ async fn readyz(state: web::Data<AppState>) -> impl Responder {
             version: policy.version.clone(),
         },
         workers: state.pool.workers(),
+        queue: state.pool.capacity(),
         queued: state.pool.queued(),
         screening: state.pool.running(),
     })

@@ -24,6 +24,7 @@ pub struct Pool {
     tx: Mutex<Option<SyncSender<Job>>>,
     handles: Mutex<Vec<JoinHandle<()>>>,
     workers: usize,
+    capacity: usize,
     queued: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
 }
@@ -53,6 +54,7 @@ impl Pool {
             tx: Mutex::new(Some(tx)),
             handles: Mutex::new(handles),
             workers,
+            capacity: queue,
             queued: Arc::new(AtomicUsize::new(0)),
             running: Arc::new(AtomicUsize::new(0)),
         }
@@ -110,6 +112,11 @@ impl Pool {
 
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// Jobs that may wait for a worker.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Jobs waiting for a worker.

@@ -249,19 +249,39 @@ impl Api {
     }
 
     fn send(&self, rb: reqwest::blocking::RequestBuilder) -> Reply {
+        self.try_send(rb).expect("the server answers")
+    }
+
+    /// None when the server does not answer (stopped, killed).
+    fn try_send(&self, rb: reqwest::blocking::RequestBuilder) -> Option<Reply> {
         let rb = match &self.key {
             Some(k) => rb.bearer_auth(k),
             None => rb,
         };
-        let res = rb.send().expect("the server answers");
+        let res = rb.send().ok()?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let text = res.text().unwrap_or_default();
-        Reply {
+        let text = res.text().ok()?;
+        Some(Reply {
             status,
             headers,
             json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        }
+        })
+    }
+
+    pub fn try_post_json(&self, path: &str, body: &serde_json::Value) -> Option<Reply> {
+        self.try_send(self.client.post(format!("{}{path}", self.base)).json(body))
+    }
+
+    pub fn try_check_clip(&self, clip: &Path) -> Option<Reply> {
+        let form = reqwest::blocking::multipart::Form::new()
+            .file("file", clip)
+            .ok()?;
+        self.try_send(
+            self.client
+                .post(format!("{}/v1/clips/check", self.base))
+                .multipart(form),
+        )
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -333,4 +353,59 @@ impl Api {
             })
             .sum()
     }
+}
+
+/// An S3-compatible server (moto, from the set-up's Python environment) on a free loopback
+/// port, with `bucket` created. Returns the guard and the environment a client needs.
+pub fn s3_server(bucket: &str) -> (ServerGuard, Vec<(&'static str, String)>) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let moto = repo().join(".local/venv/bin/moto_server");
+    assert!(
+        moto.exists(),
+        "{} is missing: run `make test`",
+        moto.display()
+    );
+    let guard = ServerGuard(
+        Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let client = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match client.put(format!("{endpoint}/{bucket}")).send() {
+            Ok(r) if r.status().is_success() => break,
+            _ => {
+                assert!(std::time::Instant::now() < deadline, "moto did not start");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+    let env = vec![
+        ("AWS_ENDPOINT", endpoint),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ];
+    (guard, env)
+}
+
+/// Puts a file into the S3 server at `bucket/key`.
+pub fn s3_put(env: &[(&str, String)], bucket: &str, key: &str, file: &Path) {
+    let endpoint = &env.iter().find(|(k, _)| *k == "AWS_ENDPOINT").unwrap().1;
+    let r = reqwest::blocking::Client::new()
+        .put(format!("{endpoint}/{bucket}/{key}"))
+        .body(std::fs::read(file).unwrap())
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "PUT {key}: {}", r.status());
 }
