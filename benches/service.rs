@@ -24,27 +24,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Copies of one clip that differ only in a metadata tag: the same screening work, distinct
-/// sha256s.
-fn distinct_clips(n: usize) -> Vec<PathBuf> {
-    let base = common::astronaut_zoom_clip();
-    (0..n)
-        .map(|i| {
-            let out = common::clips_dir().join(format!("load-{i}.mp4"));
-            common::ffmpeg(&[
-                "-i",
-                base.to_str().unwrap(),
-                "-c",
-                "copy",
-                "-metadata",
-                &format!("comment=load-{i}"),
-                out.to_str().unwrap(),
-            ]);
-            out
-        })
-        .collect()
-}
-
 struct Level {
     clients: usize,
     ok: Vec<f64>,
@@ -126,7 +105,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20.0);
-    let clips = Arc::new(distinct_clips(64));
+    let clips = Arc::new(common::remux_copies(
+        &common::astronaut_zoom_clip(),
+        &common::clips_dir().join("load"),
+        64,
+        "load",
+    ));
     let (server, port) = start_server(&[("CLIPGUARD_CACHE_CLIPS", OsStr::new("0"))]);
     let api = Api::new(port);
     let ready = api.get("/readyz").json;

@@ -4,6 +4,7 @@
 //! The CLI, the HTTP server, the tests and the benchmarks all go through [`screen::Screener`].
 
 pub mod attest;
+pub mod audit;
 pub mod config;
 pub mod digest;
 pub mod http;

@@ -73,6 +73,33 @@ enum Command {
     /// API keys for the service.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Re-screen stored clips in bulk and report what the policy decides for each.
+    #[command(arg_required_else_help = true)]
+    Audit {
+        /// Folders (recursive), globs, single clips, files listing paths or URIs (one per
+        /// line), or object-store prefixes (s3://bucket/prefix; AWS_* environment).
+        #[arg(required = true)]
+        sources: Vec<String>,
+        /// Audit with the policy (and term lists) in this folder instead.
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// The report: one JSON line per clip, then a summary line.
+        #[arg(long, default_value = "audit.jsonl")]
+        out: PathBuf,
+        /// Clips screened at once (decoding of one overlaps inference of another).
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Only the clips of shard K of N (by a stable hash of their key).
+        #[arg(long)]
+        shard: Option<clipguard::audit::Shard>,
+        /// Continue an interrupted audit from its report: no clip lost or repeated.
+        #[arg(long)]
+        resume: bool,
+        /// Report, per clip and in the summary, where the action differs from the clip's last
+        /// logged decision.
+        #[arg(long)]
+        compare: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +142,8 @@ enum DecisionsCommand {
     /// One decision in full (JSON).
     Show { id: String },
 }
+
+mod progress;
 
 fn parse_origin(s: &str) -> Result<Origin, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
@@ -296,6 +325,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Policy(cmd) => policy_command(&cfg, cmd),
+        Command::Audit {
+            sources,
+            policies,
+            out,
+            concurrency,
+            shard,
+            resume,
+            compare,
+        } => {
+            let mut cfg = cfg;
+            if let Some(dir) = policies {
+                cfg.policies.dir = dir;
+            }
+            let checker = Arc::new(checker(&cfg)?);
+            let pool = clipguard::screen::pool::Pool::new(concurrency, concurrency);
+            let opts = clipguard::audit::AuditOptions {
+                sources,
+                out: out.clone(),
+                concurrency,
+                shard,
+                resume,
+                compare,
+                max_file_bytes: cfg.media.max_file_bytes,
+            };
+            let progress = progress::AuditProgress::new();
+            let summary = clipguard::audit::run(&checker, &pool, &opts, &progress)?;
+            progress.finish();
+            progress::print_summary(&summary, &out);
+            Ok(())
+        }
         Command::Decisions(cmd) => {
             let screener = Screener::load(&cfg).context("loading models")?;
             match cmd {
@@ -312,6 +371,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         user,
                         clip_sha256: clip,
                         since,
+                        until: None,
                         origin,
                         limit,
                     };

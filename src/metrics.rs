@@ -181,6 +181,34 @@ pub static HTTP_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     )
 });
 
+pub static AUDIT_CLIPS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_audit_clips_total",
+        "Clips audited, by outcome (allow, review, block, error)",
+        &["outcome"],
+    )
+});
+
+pub static AUDITS_RUNNING: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge("clipguard_audits_running", "Audits in progress"));
+
+pub static AUDIT_REMAINING: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(
+        "clipguard_audit_clips_remaining",
+        "Clips still to audit, over the audits in progress",
+    )
+});
+
+/// One clip of an audit is done.
+pub fn audited(line: &crate::audit::Line) {
+    let outcome = match line.action {
+        Some(a) => crate::audit::report::action_name(a),
+        None => "error",
+    };
+    AUDIT_CLIPS.with_label_values(&[outcome]).inc();
+    AUDIT_REMAINING.dec();
+}
+
 /// Marks `name`/`version` as the policy in force.
 pub fn policy_loaded(name: &str, version: &str) {
     POLICY_INFO.reset();
@@ -283,6 +311,7 @@ pub fn render() -> String {
         &CACHE,
         &REVIEWS,
         &HTTP_REQUESTS,
+        &AUDIT_CLIPS,
     ] {
         LazyLock::force(f);
     }
@@ -291,6 +320,8 @@ pub fn render() -> String {
     LazyLock::force(&HTTP_SECONDS);
     LazyLock::force(&QUEUE_DEPTH);
     LazyLock::force(&IN_FLIGHT);
+    LazyLock::force(&AUDITS_RUNNING);
+    LazyLock::force(&AUDIT_REMAINING);
     prometheus::TextEncoder::new()
         .encode_to_string(&REGISTRY.gather())
         .unwrap_or_default()

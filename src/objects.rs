@@ -142,6 +142,19 @@ fn store_error(uri: &str, e: object_store::Error) -> ObjectError {
     }
 }
 
+/// Every object under `s3://bucket/prefix`, as its key.
+pub async fn list_s3(bucket: &str, prefix: &str) -> Result<Vec<String>, ObjectError> {
+    let uri = format!("s3://{bucket}/{prefix}");
+    let store = s3(bucket, &uri)?;
+    let prefix = (!prefix.is_empty()).then(|| object_store::path::Path::from(prefix));
+    let mut keys = Vec::new();
+    let mut stream = store.list(prefix.as_ref());
+    while let Some(meta) = stream.next().await {
+        keys.push(meta.map_err(|e| store_error(&uri, e))?.location.to_string());
+    }
+    Ok(keys)
+}
+
 /// Downloads an S3 object into `dest`, hashing it on the way. Returns (sha256, bytes).
 pub async fn fetch_s3(
     bucket: &str,

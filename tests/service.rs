@@ -401,7 +401,7 @@ fn api_keys_roles_and_policy_reload() {
     std::fs::write(&config, format!("{c1}{c2}{c3}")).unwrap();
     // A policies folder of our own, to break.
     let policies = dir.path().join("policies");
-    copy_dir(&common::repo().join("policies"), &policies);
+    common::copy_dir(&common::repo().join("policies"), &policies);
     let (_server, port) = start_server(&[
         ("CLIPGUARD_CONFIG", config.as_os_str()),
         ("CLIPGUARD_POLICIES_DIR", policies.as_os_str()),
@@ -471,18 +471,6 @@ fn api_keys_roles_and_policy_reload() {
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["changed"], true);
     assert_ne!(admin.get("/readyz").json["policy"]["version"], before);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -702,6 +690,9 @@ fn openapi_document_describes_the_api() {
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
+        ("post", "/v1/audits"),
+        ("get", "/v1/audits/{id}"),
+        ("get", "/v1/audits/{id}/report"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (method, path) in routes {
@@ -722,7 +713,7 @@ fn openapi_document_describes_the_api() {
             r.json
         );
     }
-    assert_eq!(paths.len(), 15, "documented paths: {:?}", paths.keys());
+    assert_eq!(paths.len(), 17, "documented paths: {:?}", paths.keys());
     // The Decision schema has exactly the fields a real decision has.
     let decision = api
         .post_json("/v1/prompts/check", &json!({"prompt": "a red kite"}))

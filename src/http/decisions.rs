@@ -69,6 +69,7 @@ pub async fn list_decisions(
         user: q.user,
         clip_sha256: q.clip_sha256,
         since: q.since,
+        until: None,
         origin: q.origin,
         limit: q.limit.unwrap_or(100).min(1000),
     };

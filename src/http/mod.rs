@@ -3,6 +3,7 @@
 //! statuses in `error` only.
 
 mod attestations;
+mod audits;
 pub mod auth;
 mod checks;
 mod decisions;
@@ -39,6 +40,9 @@ pub struct AppState {
     pub max_file_bytes: u64,
     /// The models' sha256s: part of every cache key.
     pub model_set: String,
+    pub data_dir: PathBuf,
+    /// Audit jobs started since the service started.
+    audits: dashmap::DashMap<String, Arc<audits::Job>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -207,7 +211,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(persons::remove_person)
     .service(persons::enrol_faces)
     .service(attestations::public_key)
-    .service(attestations::verify);
+    .service(attestations::verify)
+    .service(audits::start_audit)
+    .service(audits::get_audit)
+    .service(audits::get_report);
 }
 
 /// True when every address `bind` resolves to is a loopback address.
@@ -273,6 +280,8 @@ pub async fn serve(cfg: &Config, checker: Arc<Checker>) -> Result<(), ServeError
         deadline: Duration::from_secs(cfg.server.deadline_s),
         max_file_bytes: cfg.media.max_file_bytes,
         model_set,
+        data_dir: cfg.data_dir.clone(),
+        audits: Default::default(),
     });
     let keys = web::Data::new(Keys::new(&cfg.server.api_keys));
     tracing::info!(

@@ -28,6 +28,9 @@ use utoipa::{Modify, OpenApi};
         super::persons::enrol_faces,
         super::attestations::public_key,
         super::attestations::verify,
+        super::audits::start_audit,
+        super::audits::get_audit,
+        super::audits::get_report,
     ),
     modifiers(&Security)
 )]

@@ -31,6 +31,11 @@ impl LivePolicy {
         })
     }
 
+    /// Where the policy's files are.
+    pub fn config(&self) -> &PoliciesConfig {
+        &self.cfg
+    }
+
     /// The policy to decide with; a decision keeps the one it took even if a reload happens.
     pub fn current(&self) -> Arc<Policy> {
         self.current

@@ -84,7 +84,9 @@ impl Checker {
         };
         let mut decision = Decision::new(request, sha256, signals, prompt, verdict);
         decision.origin = origin;
-        if let (Some(sha), Action::Allow) = (&decision.clip_sha256, decision.decision.action) {
+        // Only a pre-publish check attests: an audit publishes nothing.
+        let attest = origin == Origin::Check && decision.decision.action == Action::Allow;
+        if let (Some(sha), true) = (&decision.clip_sha256, attest) {
             decision.attestation = Some(self.signer.sign(attest::statement(
                 sha.clone(),
                 decision.id.clone(),

@@ -14,6 +14,8 @@ pub struct DecisionQuery {
     pub clip_sha256: Option<String>,
     /// RFC 3339 time: decisions at or after it.
     pub since: Option<String>,
+    /// RFC 3339 time: decisions before it.
+    pub until: Option<String>,
     pub origin: Option<Origin>,
     pub limit: usize,
 }
@@ -105,8 +107,8 @@ impl DecisionLog for Store {
             "SELECT d.body, r.body FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
              WHERE (?1 IS NULL OR d.action = ?1) AND (?2 IS NULL OR d.user_id = ?2)
                AND (?3 IS NULL OR d.clip_sha256 = ?3) AND (?4 IS NULL OR d.created_at >= ?4)
-               AND (?5 IS NULL OR d.origin = ?5)
-             ORDER BY d.created_at DESC, d.id DESC LIMIT ?6",
+               AND (?5 IS NULL OR d.origin = ?5) AND (?6 IS NULL OR d.created_at < ?6)
+             ORDER BY d.created_at DESC, d.id DESC LIMIT ?7",
         )?;
         let limit = if q.limit == 0 { 100 } else { q.limit } as i64;
         rows(
@@ -117,6 +119,7 @@ impl DecisionLog for Store {
                 q.clip_sha256,
                 q.since,
                 q.origin.map(Origin::as_str),
+                q.until,
                 limit
             ],
         )

@@ -409,3 +409,39 @@ pub fn s3_put(env: &[(&str, String)], bucket: &str, key: &str, file: &Path) {
         .unwrap();
     assert!(r.status().is_success(), "PUT {key}: {}", r.status());
 }
+
+/// Copies a folder recursively (a policies folder to change in a test).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// `n` copies of a clip in `dir`, named `name-NN.mp4`, that differ only in a metadata tag:
+/// the same pictures and screening work, distinct bytes and sha256s.
+pub fn remux_copies(base: &Path, dir: &Path, n: usize, name: &str) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..n)
+        .map(|i| {
+            let out = dir.join(format!("{name}-{i:02}.mp4"));
+            if !out.exists() {
+                ffmpeg(&[
+                    "-i",
+                    base.to_str().unwrap(),
+                    "-c",
+                    "copy",
+                    "-metadata",
+                    &format!("comment={name}-{i}"),
+                    out.to_str().unwrap(),
+                ]);
+            }
+            out
+        })
+        .collect()
+}

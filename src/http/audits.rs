@@ -1,0 +1,263 @@
+//! Audits as background jobs: the same audit as `clipguard audit`, run on the service's
+//! screening pool (taking a slot only when one is free, so pre-publish checks come first),
+//! with its report in the data folder and its progress here.
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use crate::audit::{self, AuditOptions, Line, Observer, Shard, Summary};
+use crate::config::Role;
+use crate::policy::LivePolicy;
+use crate::screen::Checker;
+use actix_web::{get, post, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRequest {
+    /// Folders or clips inside `server.file_roots`, or `s3://bucket/prefix`.
+    pub sources: Vec<String>,
+    /// Audit with the policy in this server folder instead of the one in force (admin only).
+    pub policies: Option<String>,
+    /// Compare each clip's action with its last logged decision.
+    #[serde(default)]
+    pub compare: bool,
+    /// `K/N`: only this shard's clips.
+    pub shard: Option<String>,
+    /// Clips screened at once (default 1, at most the service's workers).
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditState {
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditStatus {
+    pub id: String,
+    pub state: AuditState,
+    pub sources: Vec<String>,
+    pub total: u64,
+    /// Counts so far: by action, by rule, errors, changes; final when done.
+    pub summary: Summary,
+    /// Why the audit stopped, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Where the JSON-lines report is served.
+    pub report: String,
+}
+
+pub struct Job(Mutex<AuditStatus>);
+
+impl Job {
+    fn update(&self, f: impl FnOnce(&mut AuditStatus)) {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+impl Observer for Job {
+    fn started(&self, total: u64, _resumed: u64) {
+        self.update(|s| s.total = total);
+    }
+
+    fn clip(&self, _line: &Line, summary: &Summary) {
+        self.update(|s| s.summary = summary.clone());
+    }
+}
+
+fn bad_source(message: String) -> ApiError {
+    ApiError::bad_request("invalid_source", message)
+}
+
+#[utoipa::path(
+    post, path = "/v1/audits", tag = "audits",
+    request_body = AuditRequest,
+    responses(
+        (status = 202, description = "Started; poll its status", body = AuditStatus),
+        (status = 400, body = ErrorBody),
+        (status = 403, description = "A source outside the file roots", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+#[post("/v1/audits")]
+pub async fn start_audit(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<AuditRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Auditor)?;
+    let req = body.into_inner();
+    if req.sources.is_empty() {
+        return Err(bad_source("no sources".into()));
+    }
+    // Only what the roots allow: folders and clips inside them, and object-store prefixes.
+    let mut sources = Vec::new();
+    for s in &req.sources {
+        if s.starts_with("s3://") {
+            sources.push(s.clone());
+            continue;
+        }
+        let path = s.strip_prefix("file://").unwrap_or(s);
+        if !path.starts_with('/') {
+            return Err(bad_source(format!(
+                "{s:?}: give an absolute path inside the file roots, or s3://bucket/prefix"
+            )));
+        }
+        let real = state.roots.resolve(s, Path::new(path))?;
+        if real.is_file()
+            && !audit::sources::VIDEO_EXTENSIONS
+                .iter()
+                .any(|e| real.extension().is_some_and(|x| x.eq_ignore_ascii_case(e)))
+        {
+            return Err(bad_source(format!(
+                "{s:?}: lists of clips are for the CLI; give folders, clips or s3:// prefixes"
+            )));
+        }
+        sources.push(real.display().to_string());
+    }
+    let shard = req
+        .shard
+        .as_deref()
+        .map(str::parse::<Shard>)
+        .transpose()
+        .map_err(bad_source)?;
+    let checker = match &req.policies {
+        None => state.checker.clone(),
+        Some(dir) => {
+            caller.require(Role::Admin)?;
+            let mut cfg = state.checker.policy.config().clone();
+            cfg.dir = dir.into();
+            let policy = Arc::new(LivePolicy::load(&cfg)?);
+            Arc::new(Checker::new(
+                state.checker.screener.clone(),
+                policy,
+                &state.data_dir,
+            )?)
+        }
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let dir = state.data_dir.join("audits");
+    std::fs::create_dir_all(&dir)?;
+    let opts = AuditOptions {
+        sources,
+        out: dir.join(format!("{id}.jsonl")),
+        concurrency: req
+            .concurrency
+            .unwrap_or(1)
+            .clamp(1, state.pool.workers().max(1)),
+        shard,
+        resume: false,
+        compare: req.compare,
+        max_file_bytes: state.max_file_bytes,
+    };
+    let status = AuditStatus {
+        id: id.clone(),
+        state: AuditState::Running,
+        sources: req.sources,
+        total: 0,
+        summary: Summary::default(),
+        error: None,
+        started_at: crate::screen::now_rfc3339(),
+        finished_at: None,
+        report: format!("/v1/audits/{id}/report"),
+    };
+    let job = Arc::new(Job(Mutex::new(status.clone())));
+    state.audits.insert(id.clone(), job.clone());
+    let pool = state.pool.clone();
+    std::thread::Builder::new()
+        .name(format!("audit-{id}"))
+        .spawn(move || {
+            let result = audit::run(&checker, &pool, &opts, job.as_ref());
+            job.update(|s| {
+                s.finished_at = Some(crate::screen::now_rfc3339());
+                match result {
+                    Ok(summary) => {
+                        s.summary = summary;
+                        s.state = AuditState::Done;
+                    }
+                    Err(e) => {
+                        tracing::error!(audit = %s.id, error = %e, "audit failed");
+                        s.error = Some(e.to_string());
+                        s.state = AuditState::Failed;
+                    }
+                }
+            });
+        })?;
+    Ok(HttpResponse::Accepted().json(status))
+}
+
+#[utoipa::path(
+    get, path = "/v1/audits/{id}", tag = "audits",
+    params(("id" = String, Path)),
+    responses((status = 200, body = AuditStatus), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+#[get("/v1/audits/{id}")]
+pub async fn get_audit(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Auditor)?;
+    if let Some(job) = state.audits.get(id.as_str()) {
+        let status = job.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        return Ok(HttpResponse::Ok().json(status));
+    }
+    // An audit from before a restart: its report's summary says how it ended.
+    let path = report_path(&state, &id)?;
+    match audit::report::read_summary(&path) {
+        Some(summary) => Ok(HttpResponse::Ok().json(AuditStatus {
+            id: id.to_string(),
+            state: AuditState::Done,
+            sources: vec![],
+            total: summary.clips,
+            summary,
+            error: None,
+            started_at: String::new(),
+            finished_at: None,
+            report: format!("/v1/audits/{id}/report"),
+        })),
+        None => Err(ApiError::not_found(format!(
+            "no audit {id} (an audit interrupted by a restart has no summary: start it again)"
+        ))),
+    }
+}
+
+fn report_path(state: &AppState, id: &str) -> Result<std::path::PathBuf, ApiError> {
+    uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(format!("no audit {id}")))?;
+    Ok(state.data_dir.join("audits").join(format!("{id}.jsonl")))
+}
+
+#[utoipa::path(
+    get, path = "/v1/audits/{id}/report", tag = "audits",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "One JSON line per clip so far, then the summary once done", content_type = "application/x-ndjson"),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+#[get("/v1/audits/{id}/report")]
+pub async fn get_report(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Auditor)?;
+    let path = report_path(&state, &id)?;
+    let text = web::block(move || std::fs::read(path))
+        .await?
+        .map_err(|_| ApiError::not_found(format!("no report for audit {id}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .body(text))
+}

@@ -1,0 +1,427 @@
+//! Batch audits: a folder of 50 generated clips (blocked, allowed and broken ones), audited in
+//! full, killed and resumed, sharded, compared against a stricter policy, from S3, and as a
+//! job of the service.
+
+mod common;
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The 50 clips, by what they show. Made once per test binary by remuxing a few encodes with
+/// distinct metadata (distinct bytes, the same pictures).
+struct Corpus {
+    dir: PathBuf,
+    collins: Vec<String>,
+    hopper: Vec<String>,
+    plain: Vec<String>,
+    broken: Vec<String>,
+}
+
+impl Corpus {
+    fn all(&self) -> BTreeSet<String> {
+        [&self.collins, &self.hopper, &self.plain, &self.broken]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+fn corpus() -> &'static Corpus {
+    static C: OnceLock<Corpus> = OnceLock::new();
+    C.get_or_init(|| {
+        let dir = common::clips_dir().join("corpus");
+        std::fs::create_dir_all(dir.join("nested/deeper")).unwrap();
+        std::fs::write(dir.join("README.txt"), "not a clip: ignored").unwrap();
+        let copies = |base: &Path, n: usize, name: &str, sub: &str| -> Vec<String> {
+            common::remux_copies(base, &dir.join(sub), n, name)
+                .into_iter()
+                .map(|p| p.display().to_string())
+                .collect()
+        };
+        // Her face, from the top of the photograph (as the zoom clip frames it).
+        let astronaut = dir.join("astronaut-base.mp4.src");
+        common::ffmpeg(&[
+            "-loop",
+            "1",
+            "-i",
+            common::testdata("astronaut.png").to_str().unwrap(),
+            "-vf",
+            "crop=512:288:0:0,scale=640:360",
+            "-t",
+            "2",
+            "-r",
+            "25",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "mp4",
+            astronaut.to_str().unwrap(),
+        ]);
+        let collins = copies(&astronaut, 10, "collins", "");
+        let hopper = copies(
+            &common::still_clip("grace_hopper.jpg", 2, 640, 360, "corpus"),
+            10,
+            "hopper",
+            "nested",
+        );
+        let mut plain = copies(
+            &common::still_clip("chelsea.png", 2, 320, 240, "corpus"),
+            12,
+            "cat",
+            "nested/deeper",
+        );
+        plain.extend(copies(
+            &common::still_clip("coffee.png", 2, 320, 240, "corpus"),
+            12,
+            "coffee",
+            "",
+        ));
+        let cat = std::fs::read(&plain[0]).unwrap();
+        let broken: Vec<String> = (0..6)
+            .map(|i| {
+                let p = dir.join(format!("broken-{i}.mp4"));
+                let bytes = match i % 3 {
+                    0 => b"a text file, not a video".to_vec(),
+                    1 => cat[..cat.len() / 3].to_vec(),
+                    _ => [&cat[..64], &vec![0x5a; 4000][..]].concat(),
+                };
+                std::fs::write(&p, bytes).unwrap();
+                p.display().to_string()
+            })
+            .collect();
+        Corpus {
+            dir,
+            collins,
+            hopper,
+            plain,
+            broken,
+        }
+    })
+}
+
+/// A data folder with Eileen Collins registered.
+fn data_with_collins() -> PathBuf {
+    let data = common::data_dir();
+    let (ok, _, err) = run(
+        &[
+            "persons",
+            "add",
+            "--name",
+            "Eileen Collins",
+            "--image",
+            common::testdata("astronaut.png").to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(ok, "{err}");
+    data
+}
+
+fn run(args: &[&str], data: &Path) -> (bool, String, String) {
+    common::cli(args, &[("CLIPGUARD_DATA_DIR", data)])
+}
+
+/// The report's clip lines by key, and its summary.
+fn read_report(path: &Path) -> (BTreeMap<String, Value>, Value) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.pop().unwrap();
+    assert!(
+        summary.get("summary").is_some(),
+        "the last line is the summary"
+    );
+    let mut by_key = BTreeMap::new();
+    for l in lines {
+        let key = l["key"].as_str().unwrap().to_string();
+        assert!(by_key.insert(key.clone(), l).is_none(), "{key} twice");
+    }
+    (by_key, summary["summary"].clone())
+}
+
+fn audit(data: &Path, extra: &[&str]) -> (BTreeMap<String, Value>, Value, String) {
+    let out = data.join(format!(
+        "report-{}.jsonl",
+        extra.join("_").replace('/', "of")
+    ));
+    let c = corpus();
+    let mut args = vec![
+        "audit",
+        c.dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let (ok, _, err) = run(&args, data);
+    assert!(ok, "{err}");
+    let (lines, summary) = read_report(&out);
+    (lines, summary, err)
+}
+
+#[test]
+fn a_folder_is_audited_in_full_and_a_stricter_policy_is_compared() {
+    let c = corpus();
+    let data = data_with_collins();
+    let (lines, summary, stderr) = audit(&data, &[]);
+    assert_eq!(lines.keys().cloned().collect::<BTreeSet<_>>(), c.all());
+    for k in &c.collins {
+        assert_eq!(lines[k]["action"], "block", "{k}: {}", lines[k]);
+        assert_eq!(lines[k]["rules"][0], "likeness-public-figure");
+    }
+    for k in c.hopper.iter().chain(&c.plain) {
+        assert_eq!(lines[k]["action"], "allow", "{k}: {}", lines[k]);
+    }
+    for k in &c.broken {
+        let code = lines[k]["error"]["code"].as_str().unwrap_or_default();
+        assert!(
+            ["not_video", "corrupt", "truncated"].contains(&code),
+            "{k}: {}",
+            lines[k]
+        );
+        assert!(lines[k].get("action").is_none());
+    }
+    assert_eq!(summary["clips"], 50);
+    assert_eq!(summary["by_action"]["block"], 10);
+    assert_eq!(summary["by_action"]["allow"], 34);
+    assert_eq!(summary["errors"], 6);
+    assert_eq!(summary["by_rule"]["likeness-public-figure"], 10);
+    assert!(summary["clips_per_minute"].as_f64().unwrap() > 0.0);
+    assert!(stderr.contains("audit done: 50 clips"), "{stderr}");
+    // Logged as audit decisions, without attestations.
+    let (ok, out, _) = run(
+        &["decisions", "list", "--origin", "audit", "--limit", "100"],
+        &data,
+    );
+    assert!(ok);
+    assert_eq!(out.lines().count(), 44);
+    let id = lines[&c.plain[0]]["decision_id"].as_str().unwrap();
+    let (_, shown, _) = run(&["decisions", "show", id], &data);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["origin"], "audit");
+    assert!(shown.get("attestation").is_none());
+
+    // A stricter policy: any face goes to review. Only the Grace Hopper clips change (her face,
+    // registered nobody); Collins stays blocked, the cat and the coffee have no face.
+    let strict = data.join("strict-policies");
+    common::copy_dir(&common::repo().join("policies"), &strict);
+    let file = strict.join("default.yaml");
+    let mut yaml = std::fs::read_to_string(&file).unwrap();
+    yaml.push_str(
+        "\n  - id: strict-any-face\n    category: likeness\n    when: signals.faces.faces_embedded > 0\n    action: review\n    message: \"a face is visible\"\n",
+    );
+    std::fs::write(&file, yaml).unwrap();
+    let (lines, summary, stderr) = audit(
+        &data,
+        &["--policies", strict.to_str().unwrap(), "--compare"],
+    );
+    let changed: BTreeSet<String> = lines
+        .iter()
+        .filter(|(_, l)| l["changed"] == true)
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(changed, c.hopper.iter().cloned().collect());
+    for k in &c.hopper {
+        assert_eq!(lines[k]["previous"]["action"], "allow");
+        assert_eq!(lines[k]["action"], "review");
+    }
+    assert_eq!(lines[&c.collins[0]]["changed"], false);
+    assert_eq!(summary["changed"], 10);
+    assert_eq!(summary["changes"]["allow->review"], 10);
+    assert!(
+        stderr.contains("changed: 10 (allow->review 10)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_killed_audit_resumes_without_losing_or_repeating_a_clip() {
+    let c = corpus();
+    let data = data_with_collins();
+    let out = data.join("killed.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clipguard"))
+        .args([
+            "audit",
+            c.dir.to_str().unwrap(),
+            "--concurrency",
+            "1",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(common::repo())
+        .env_remove("CLIPGUARD_CONFIG")
+        .env("CLIPGUARD_DATA_DIR", &data)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let n = std::fs::read_to_string(&out)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if n >= 15 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the audit does not progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-run
+    child.wait().unwrap();
+    let before = std::fs::read_to_string(&out).unwrap();
+    let whole = before.lines().filter(|l| l.ends_with('}')).count();
+    assert!(whole < 50, "killed before the end");
+    let (ok, _, err) = run(
+        &[
+            "audit",
+            c.dir.to_str().unwrap(),
+            "--resume",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(ok, "{err}");
+    let (lines, summary) = read_report(&out);
+    assert_eq!(lines.keys().cloned().collect::<BTreeSet<_>>(), c.all());
+    assert_eq!(summary["clips"], 50);
+    assert!(summary["resumed"].as_u64().unwrap() >= 15, "{summary}");
+    assert_eq!(summary["by_action"]["block"], 10);
+    // Resuming a finished audit adds nothing.
+    let (ok, _, err) = run(
+        &[
+            "audit",
+            c.dir.to_str().unwrap(),
+            "--resume",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert!(ok, "{err}");
+    let (again, summary) = read_report(&out);
+    assert_eq!(again.len(), 50);
+    assert_eq!(summary["resumed"], 50);
+}
+
+#[test]
+fn shards_cover_every_clip_exactly_once() {
+    let c = corpus();
+    let data = common::data_dir();
+    let mut seen = BTreeSet::new();
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let (lines, summary, _) = audit(&data, &["--shard", &shard]);
+        assert_eq!(summary["shard"], shard);
+        assert!(!lines.is_empty(), "shard {shard} is empty");
+        for key in lines.into_keys() {
+            assert!(seen.insert(key.clone()), "{key} in two shards");
+        }
+    }
+    assert_eq!(seen, c.all());
+    let (ok, _, err) = run(&["audit", c.dir.to_str().unwrap(), "--shard", "3/3"], &data);
+    assert!(!ok && err.contains("shard"), "{err}");
+}
+
+#[test]
+fn clips_under_an_s3_prefix_are_audited() {
+    let c = corpus();
+    let (_s3, env) = common::s3_server("archive");
+    for k in c
+        .collins
+        .iter()
+        .take(2)
+        .chain(c.plain.iter().take(2))
+        .chain(&c.broken[..1])
+    {
+        let name = Path::new(k).file_name().unwrap().to_str().unwrap();
+        common::s3_put(&env, "archive", &format!("2026/11/{name}"), Path::new(k));
+    }
+    common::s3_put(&env, "archive", "other/skip.mp4", Path::new(&c.plain[3]));
+    let data = data_with_collins();
+    let out = data.join("s3.jsonl");
+    let mut cmd_env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, Path::new(v))).collect();
+    cmd_env.push(("CLIPGUARD_DATA_DIR", &data));
+    let (ok, _, err) = common::cli(
+        &[
+            "audit",
+            "s3://archive/2026/",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cmd_env,
+    );
+    assert!(ok, "{err}");
+    let (lines, summary) = read_report(&out);
+    assert_eq!(lines.len(), 5, "{:?}", lines.keys());
+    assert!(lines.keys().all(|k| k.starts_with("s3://archive/2026/11/")));
+    assert_eq!(summary["by_action"]["block"], 2);
+    assert_eq!(summary["by_action"]["allow"], 2);
+    assert_eq!(summary["errors"], 1);
+    let name = Path::new(&c.collins[0])
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let line = &lines[&format!("s3://archive/2026/11/{name}")];
+    assert_eq!(
+        line["sha256"].as_str().unwrap(),
+        clipguard::digest::sha256_file(Path::new(&c.collins[0])).unwrap()
+    );
+}
+
+#[test]
+fn the_service_runs_audits_as_jobs() {
+    let c = corpus();
+    let data = data_with_collins();
+    let (_server, port) = common::start_server(&[
+        ("CLIPGUARD_DATA_DIR", data.as_os_str()),
+        ("CLIPGUARD_FILE_ROOTS", c.dir.as_os_str()),
+    ]);
+    let api = common::Api::new(port);
+    let r = api.post_json(
+        "/v1/audits",
+        &serde_json::json!({"sources": [c.dir.join("nested").display().to_string()]}),
+    );
+    assert_eq!(r.status, 202, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        let s = api.get(&format!("/v1/audits/{id}")).json;
+        if s["state"] != "running" {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the audit does not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status["state"], "done", "{status}");
+    // nested/ holds the Grace Hopper clips and, deeper, the cats.
+    assert_eq!(status["total"], 22);
+    assert_eq!(status["summary"]["by_action"]["allow"], 22);
+    let report = reqwest::blocking::get(format!("{}/v1/audits/{id}/report", api.base))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(report.lines().count(), 23);
+    let audits = api.get("/v1/decisions?origin=audit&limit=100").json;
+    assert_eq!(audits.as_array().unwrap().len(), 22);
+    assert_eq!(
+        api.metric("clipguard_audit_clips_total", &[("outcome", "allow")]),
+        22.0
+    );
+    // Sources outside the roots are refused.
+    let r = api.post_json("/v1/audits", &serde_json::json!({"sources": ["/etc"]}));
+    assert_eq!((r.status, r.code()), (403, "forbidden_path"), "{}", r.json);
+}
