@@ -1,8 +1,10 @@
 //! Clips in: probing, limits, and choosing the frames worth analysing (FFmpeg via ffmpeg-next).
 
+mod extract;
 mod probe;
 mod sample;
 
+pub use extract::frames_at;
 pub use probe::{is_video_signature, probe, MediaInfo};
 pub use sample::{sample, FrameContent, SampleReason, SampledFrame, SamplingStats};
 

@@ -91,30 +91,13 @@ pub fn sample(
         path: p.clone(),
         reason,
     };
-    let mut ictx = format::input(path).map_err(|e| corrupt(e.to_string()))?;
-    let stream = ictx
-        .streams()
-        .best(media::Type::Video)
-        .ok_or_else(|| corrupt("no video stream".into()))?;
-    let stream_index = stream.index();
-    let time_base = f64::from(stream.time_base());
-    let start = if stream.start_time() == ffmpeg_next::ffi::AV_NOPTS_VALUE {
-        0
-    } else {
-        stream.start_time()
-    };
-    let mut ctx = codec::context::Context::from_parameters(stream.parameters())
-        .map_err(|e| corrupt(e.to_string()))?;
-    ctx.set_threading(codec::threading::Config {
-        kind: codec::threading::Type::Frame,
-        count: cfg.decode_threads.max(1),
-        ..Default::default()
-    });
-    let mut dec = ctx.decoder();
-    if cfg.skip_non_reference {
-        dec.skip_frame(ffmpeg_next::codec::discard::Discard::NonReference);
-    }
-    let mut dec = dec.video().map_err(|e| corrupt(e.to_string()))?;
+    let Input {
+        mut ictx,
+        stream_index,
+        time_base,
+        start,
+        mut dec,
+    } = Input::open(path, cfg)?;
 
     let budget = cfg.max_analysed_frames.max(1);
     // Keep a quarter of the budget for keyframes and cuts on long clips.
@@ -126,7 +109,7 @@ pub fn sample(
         next_uniform: 0.0,
         prev: None,
         last_analysed: None,
-        scaler: None,
+        rgb: RgbConverter::default(),
         stats: SamplingStats {
             interval_s: interval,
             ..Default::default()
@@ -178,6 +161,58 @@ pub fn sample(
     Ok(stats)
 }
 
+/// An opened clip: the demuxer, its best video stream and a decoder for it, set up the same
+/// way for sampling and for fetching frames again.
+pub(crate) struct Input {
+    pub ictx: format::context::Input,
+    pub stream_index: usize,
+    pub time_base: f64,
+    /// The stream's first timestamp: frame times count from it.
+    pub start: i64,
+    pub dec: decoder::Video,
+}
+
+impl Input {
+    pub(crate) fn open(path: &Path, cfg: &MediaConfig) -> Result<Self, MediaError> {
+        super::init();
+        let corrupt = |reason: String| MediaError::Corrupt {
+            path: path.display().to_string(),
+            reason,
+        };
+        let ictx = format::input(path).map_err(|e| corrupt(e.to_string()))?;
+        let stream = ictx
+            .streams()
+            .best(media::Type::Video)
+            .ok_or_else(|| corrupt("no video stream".into()))?;
+        let stream_index = stream.index();
+        let time_base = f64::from(stream.time_base());
+        let start = if stream.start_time() == ffmpeg_next::ffi::AV_NOPTS_VALUE {
+            0
+        } else {
+            stream.start_time()
+        };
+        let mut ctx = codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| corrupt(e.to_string()))?;
+        ctx.set_threading(codec::threading::Config {
+            kind: codec::threading::Type::Frame,
+            count: cfg.decode_threads.max(1),
+            ..Default::default()
+        });
+        let mut dec = ctx.decoder();
+        if cfg.skip_non_reference {
+            dec.skip_frame(ffmpeg_next::codec::discard::Discard::NonReference);
+        }
+        let dec = dec.video().map_err(|e| corrupt(e.to_string()))?;
+        Ok(Self {
+            ictx,
+            stream_index,
+            time_base,
+            start,
+            dec,
+        })
+    }
+}
+
 struct State<'a> {
     cfg: &'a MediaConfig,
     interval: f64,
@@ -185,7 +220,7 @@ struct State<'a> {
     next_uniform: f64,
     prev: Option<Thumb>,
     last_analysed: Option<(u64, Thumb)>,
-    scaler: Option<(Pixel, u32, u32, scaling::Context)>,
+    rgb: RgbConverter,
     stats: SamplingStats,
     frame_dur: f64,
     max_frames: u64,
@@ -280,7 +315,7 @@ impl State<'_> {
                 None => {
                     self.stats.analysed_frames += 1;
                     self.last_analysed = Some((index, Thumb(thumb.0.clone())));
-                    Some(FrameContent::Image(self.rgb(f, path)?))
+                    Some(FrameContent::Image(self.rgb.convert(f, path)?))
                 }
             }
         };
@@ -328,8 +363,17 @@ impl State<'_> {
         })?;
         Ok(block_means(gray.data(0), gray.stride(0), w, h))
     }
+}
 
-    fn rgb(&mut self, f: &frame::Video, path: &str) -> Result<RgbImage, MediaError> {
+/// Converts decoded frames to RGB at their own size, keeping one swscale context while the
+/// format and size stay the same.
+#[derive(Default)]
+pub(crate) struct RgbConverter {
+    scaler: Option<(Pixel, u32, u32, scaling::Context)>,
+}
+
+impl RgbConverter {
+    pub(crate) fn convert(&mut self, f: &frame::Video, path: &str) -> Result<RgbImage, MediaError> {
         let (fmt, w, h) = (f.format(), f.width(), f.height());
         if !matches!(&self.scaler, Some((sf, sw, sh, _)) if *sf == fmt && *sw == w && *sh == h) {
             let ctx =
