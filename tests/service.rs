@@ -56,6 +56,29 @@ fn block_review_and_allow_over_http_with_evidence_and_attestations() {
     assert!(evidence["time_s"].as_f64().unwrap() <= 10.0);
     assert!(evidence["box"]["w"].as_f64().unwrap() > 40.0, "{evidence}");
     assert!(blocked.get("attestation").is_none());
+    // Evidence thumbnails follow the answer: a small JPEG crop around her face.
+    let thumb = format!(
+        "{}/v1/decisions/{}/evidence/0",
+        api.base,
+        blocked["id"].as_str().unwrap()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let jpeg = loop {
+        let r = reqwest::blocking::get(&thumb).unwrap();
+        if r.status() == 200 {
+            assert_eq!(r.headers()["content-type"], "image/jpeg");
+            break r.bytes().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no thumbnail");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let img = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).unwrap();
+    assert!(
+        img.width() <= 192 && img.height() <= 192 && img.width() >= 64,
+        "{img:?}"
+    );
+    let r = reqwest::blocking::get(thumb.replace("/evidence/0", "/evidence/9")).unwrap();
+    assert_eq!(r.status(), 404);
 
     // Allow: a cat, with an attestation that verifies, and fails for other bytes.
     let cat = still_clip("chelsea.png", 3, 640, 360, "allow");
@@ -667,6 +690,33 @@ fn overload_is_answered_503_with_retry_after() {
 }
 
 #[test]
+fn the_dashboard_page_is_self_contained_and_its_data_needs_a_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let (checker, c1) = new_key("checker", "pipeline");
+    let (auditor, c2) = new_key("auditor", "ops");
+    let config = dir.path().join("clipguard.toml");
+    std::fs::write(&config, format!("{c1}{c2}")).unwrap();
+    let (_server, port) = start_server(&[("CLIPGUARD_CONFIG", config.as_os_str())]);
+    let page = reqwest::blocking::get(format!("http://127.0.0.1:{port}/dashboard")).unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().unwrap();
+    assert!(html.contains("/v1/dashboard") && html.contains("Approve"));
+    for external in ["src=\"http", "href=\"http", "@import", "url(http", "<link "] {
+        assert!(!html.contains(external), "the page loads {external}");
+    }
+    let r = Api::with_key(port, &checker).get("/v1/dashboard");
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    let d = Api::with_key(port, &auditor).get("/v1/dashboard").json;
+    assert_eq!(d["per_minute"].as_array().unwrap().len(), 60);
+    assert_eq!(d["policy"]["name"], "default");
+    assert_eq!(d["models"].as_array().unwrap().len(), 3);
+}
+
+#[test]
 fn openapi_document_describes_the_api() {
     let (_server, port) = start_server(&[]);
     let api = Api::new(port);
@@ -693,9 +743,11 @@ fn openapi_document_describes_the_api() {
         ("post", "/v1/audits"),
         ("get", "/v1/audits/{id}"),
         ("get", "/v1/audits/{id}/report"),
+        ("get", "/v1/decisions/{id}/evidence/{n}"),
+        ("get", "/v1/dashboard"),
     ];
     let paths = doc["paths"].as_object().unwrap();
-    for (method, path) in routes {
+    for &(method, path) in &routes {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
             "{method} {path} is not in the document"
@@ -713,7 +765,13 @@ fn openapi_document_describes_the_api() {
             r.json
         );
     }
-    assert_eq!(paths.len(), 17, "documented paths: {:?}", paths.keys());
+    let unique: std::collections::BTreeSet<&str> = routes.iter().map(|(_, p)| *p).collect();
+    assert_eq!(
+        paths.len(),
+        unique.len(),
+        "documented paths: {:?}",
+        paths.keys()
+    );
     // The Decision schema has exactly the fields a real decision has.
     let decision = api
         .post_json("/v1/prompts/check", &json!({"prompt": "a red kite"}))
@@ -834,6 +892,7 @@ fn metrics_count_checks_rules_stages_and_rejections() {
         ),
         3.0
     );
+    assert!(m("clipguard_frames_total", &[("fate", "not_decoded")]) >= 10.0);
     assert_eq!(m("clipguard_queue_depth", &[]), 0.0);
     assert_eq!(m("clipguard_model_info", &[("kind", "nudity")]), 1.0);
     assert_eq!(m("clipguard_policy_info", &[("name", "default")]), 1.0);

@@ -6,6 +6,7 @@ use super::{upload, AppState};
 use crate::config::Role;
 use crate::metrics;
 use crate::objects::ClipUri;
+use crate::policy::Action;
 use crate::screen::cache::{CacheOutcome, ClipKey};
 use crate::screen::{CheckRequest, Decision, Origin, ScreenedClip};
 use actix_web::http::StatusCode;
@@ -82,9 +83,7 @@ pub async fn check_prompt(
     };
     let checker = state.checker.clone();
     let decision = web::block(move || checker.decide(Origin::Check, &request, None)).await??;
-    metrics::CHECK_SECONDS
-        .with_label_values(&["prompt"])
-        .observe(started.elapsed().as_secs_f64());
+    metrics::check_finished("prompt", started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok().json(decision))
 }
 
@@ -197,9 +196,7 @@ pub async fn check_clip(
         ));
     };
     let (decision, outcome) = check(&state, file, sha256, request, deadline).await?;
-    metrics::CHECK_SECONDS
-        .with_label_values(&["clip"])
-        .observe(started.elapsed().as_secs_f64());
+    metrics::check_finished("clip", started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok()
         .insert_header(("X-Clipguard-Cache", outcome.as_str()))
         .json(decision))
@@ -250,6 +247,7 @@ async fn check(
     };
     let file = Arc::new(file);
     let named = file.clone();
+    let for_evidence = file.clone();
     let (entry, signals, outcome) = state
         .cache
         .signals(key, || async {
@@ -301,6 +299,15 @@ async fn check(
     let decision =
         web::block(move || checker.decide(Origin::Check, &request, Some(screened))).await??;
     entry.remember(&remembered, &decision);
+    if decision.decision.action != Action::Allow && state.pool.queued() == 0 {
+        // Thumbnails for reviewers, after the answer; skipped under load rather than taking a
+        // queue slot a check could need.
+        let (checker, d) = (state.checker.clone(), decision.clone());
+        let job = move || checker.store_evidence(&d, (*for_evidence).as_ref());
+        if let Err(e) = state.pool.submit(Instant::now() + state.deadline, job) {
+            tracing::debug!(error = %e, "evidence thumbnails skipped");
+        }
+    }
     Ok((decision, outcome))
 }
 

@@ -137,3 +137,31 @@ pub async fn post_review(
         web::block(move || checker.review(&id.into_inner(), outcome, note, caller.name)).await??;
     Ok(HttpResponse::Ok().json(review))
 }
+
+#[utoipa::path(
+    get, path = "/v1/decisions/{id}/evidence/{n}", tag = "decisions",
+    params(("id" = String, Path), ("n" = usize, Path, description = "From 0")),
+    responses(
+        (status = 200, description = "A JPEG crop of a frame that made a rule match (block and review decisions)", content_type = "image/jpeg"),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+#[get("/v1/decisions/{id}/evidence/{n}")]
+pub async fn evidence(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, usize)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Auditor)?;
+    let (id, n) = path.into_inner();
+    let checker = state.checker.clone();
+    let found = web::block(move || checker.screener.decisions().thumbnail(&id, n)).await??;
+    match found {
+        Some(jpeg) => Ok(HttpResponse::Ok()
+            .content_type("image/jpeg")
+            .insert_header(("Cache-Control", "private, max-age=86400"))
+            .body(jpeg)),
+        None => Err(ApiError::not_found("no such evidence thumbnail")),
+    }
+}

@@ -6,6 +6,7 @@ mod attestations;
 mod audits;
 pub mod auth;
 mod checks;
+mod dashboard;
 mod decisions;
 pub mod error;
 mod openapi;
@@ -201,6 +202,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(reload_policy)
     .service(checks::check_prompt)
     .service(checks::check_clip)
+    .service(decisions::evidence)
     .service(decisions::get_decision)
     .service(decisions::list_decisions)
     .service(decisions::review_queue)
@@ -214,7 +216,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(attestations::verify)
     .service(audits::start_audit)
     .service(audits::get_audit)
-    .service(audits::get_report);
+    .service(audits::get_report)
+    .service(dashboard::page)
+    .service(dashboard::data);
 }
 
 /// True when every address `bind` resolves to is a loopback address.

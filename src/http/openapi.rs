@@ -31,6 +31,8 @@ use utoipa::{Modify, OpenApi};
         super::audits::start_audit,
         super::audits::get_audit,
         super::audits::get_report,
+        super::decisions::evidence,
+        super::dashboard::data,
     ),
     modifiers(&Security)
 )]

@@ -98,6 +98,23 @@ impl Checker {
         Ok(decision)
     }
 
+    /// Makes and stores the evidence thumbnails of a block or review decision on this clip.
+    /// Best effort, after the decision was returned: the decision itself holds every time and
+    /// box, so a failure here is logged, not raised.
+    pub fn store_evidence(&self, decision: &Decision, clip: &Path) {
+        let made = super::evidence::thumbnails(decision, clip, self.screener.media_config())
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                self.screener
+                    .decisions()
+                    .record_thumbnails(&decision.id, &t)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = made {
+            tracing::warn!(decision = %decision.id, error = %e, "no evidence thumbnails");
+        }
+    }
+
     /// Records a reviewer's outcome for a `review` decision. Approving a clip issues its
     /// attestation, bound to the clip's sha256 and the decision id.
     pub fn review(

@@ -4,6 +4,7 @@
 pub mod cache;
 mod check;
 mod decision;
+pub mod evidence;
 pub mod pool;
 mod signals;
 
@@ -174,6 +175,10 @@ impl Screener {
 
     pub fn models(&self) -> Vec<ModelInfo> {
         self.vision.manifest.models().cloned().collect()
+    }
+
+    pub fn media_config(&self) -> &MediaConfig {
+        &self.media
     }
 
     pub fn vision(&self) -> &Vision {

@@ -5,6 +5,32 @@ use super::{Store, StoreError};
 use crate::policy::Action;
 use crate::screen::{Decision, Origin, Review};
 use rusqlite::{params, OptionalExtension};
+use std::collections::BTreeMap;
+
+/// A small JPEG crop of a frame that made a rule match, kept for block and review decisions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumbnail {
+    pub rule: String,
+    pub time_s: f64,
+    pub jpeg: Vec<u8>,
+}
+
+/// Decisions per minute by action, for the dashboard.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct MinuteCounts {
+    /// `YYYY-MM-DDTHH:MM`, UTC.
+    pub minute: String,
+    pub allow: u64,
+    pub review: u64,
+    pub block: u64,
+}
+
+/// How often each rule matched, enforced and shadow apart.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct RuleCounts {
+    pub enforce: BTreeMap<String, u64>,
+    pub shadow: BTreeMap<String, u64>,
+}
 
 /// Which decisions to list, newest first.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +56,15 @@ pub trait DecisionLog: Send + Sync {
     fn record_review(&self, r: &Review) -> Result<(), StoreError>;
     /// `review` decisions nobody has reviewed yet, oldest first.
     fn review_queue(&self, limit: usize) -> Result<Vec<Decision>, StoreError>;
+    fn record_thumbnails(&self, decision_id: &str, t: &[Thumbnail]) -> Result<(), StoreError>;
+    /// Thumbnail `n` of a decision (JPEG).
+    fn thumbnail(&self, decision_id: &str, n: usize) -> Result<Option<Vec<u8>>, StoreError>;
+    /// How many thumbnails a decision has.
+    fn thumbnail_count(&self, decision_id: &str) -> Result<usize, StoreError>;
+    /// Decisions per minute since an RFC 3339 time, oldest first (minutes without any left out).
+    fn per_minute(&self, since: &str) -> Result<Vec<MinuteCounts>, StoreError>;
+    /// Rule matches in decisions since an RFC 3339 time.
+    fn rule_counts(&self, since: &str) -> Result<RuleCounts, StoreError>;
 }
 
 fn action_str(a: Action) -> &'static str {
@@ -69,9 +104,10 @@ impl DecisionLog for Store {
         let body =
             serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
+        let shadow: Vec<&str> = d.decision.shadow.iter().map(|m| m.rule.as_str()).collect();
         self.conn().execute(
-            "INSERT INTO decisions (id, created_at, origin, user_id, clip_sha256, action, policy_name, policy_version, rules, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO decisions (id, created_at, origin, user_id, clip_sha256, action, policy_name, policy_version, rules, body, shadow_rules)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 d.id,
                 d.created_at,
@@ -82,7 +118,8 @@ impl DecisionLog for Store {
                 d.decision.policy.name,
                 d.decision.policy.version,
                 rules.join(","),
-                body
+                body,
+                shadow.join(",")
             ],
         )?;
         Ok(())
@@ -155,6 +192,95 @@ impl DecisionLog for Store {
              ORDER BY d.created_at, d.id LIMIT ?1",
         )?;
         rows(&mut st, [if limit == 0 { 100 } else { limit } as i64])
+    }
+
+    fn record_thumbnails(&self, decision_id: &str, t: &[Thumbnail]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO evidence_thumbnails (decision_id, n, rule, time_s, jpeg)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (n, th) in t.iter().enumerate() {
+                st.execute(params![decision_id, n as i64, th.rule, th.time_s, th.jpeg])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn thumbnail(&self, decision_id: &str, n: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT jpeg FROM evidence_thumbnails WHERE decision_id = ?1 AND n = ?2",
+                params![decision_id, n as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn thumbnail_count(&self, decision_id: &str) -> Result<usize, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT count(*) FROM evidence_thumbnails WHERE decision_id = ?1",
+            [decision_id],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
+    fn per_minute(&self, since: &str) -> Result<Vec<MinuteCounts>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT substr(created_at, 1, 16) AS m, action, count(*) FROM decisions
+             WHERE created_at >= ?1 GROUP BY m, action ORDER BY m",
+        )?;
+        let mut out: Vec<MinuteCounts> = Vec::new();
+        let rows = st.query_map([since], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (minute, action, n) = row?;
+            if out.last().is_none_or(|m| m.minute != minute) {
+                out.push(MinuteCounts {
+                    minute,
+                    ..Default::default()
+                });
+            }
+            let m = out.last_mut().expect("pushed above");
+            match action.as_str() {
+                "allow" => m.allow = n as u64,
+                "review" => m.review = n as u64,
+                _ => m.block = n as u64,
+            }
+        }
+        Ok(out)
+    }
+
+    fn rule_counts(&self, since: &str) -> Result<RuleCounts, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT rules, shadow_rules FROM decisions
+             WHERE created_at >= ?1 AND (rules != '' OR shadow_rules != '')",
+        )?;
+        let mut out = RuleCounts::default();
+        let rows = st.query_map([since], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (rules, shadow) = row?;
+            for (list, into) in [(rules, &mut out.enforce), (shadow, &mut out.shadow)] {
+                for r in list.split(',').filter(|r| !r.is_empty()) {
+                    *into.entry(r.to_string()).or_default() += 1;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

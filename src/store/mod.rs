@@ -3,7 +3,7 @@
 
 mod decisions;
 
-pub use decisions::{DecisionLog, DecisionQuery};
+pub use decisions::{DecisionLog, DecisionQuery, MinuteCounts, RuleCounts, Thumbnail};
 
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
@@ -80,6 +80,17 @@ fn migrations() -> Migrations<'static> {
                  reviewer TEXT NOT NULL,
                  created_at TEXT NOT NULL,
                  body TEXT NOT NULL
+             );",
+        ),
+        M::up(
+            "ALTER TABLE decisions ADD COLUMN shadow_rules TEXT NOT NULL DEFAULT '';
+             CREATE TABLE evidence_thumbnails (
+                 decision_id TEXT NOT NULL REFERENCES decisions(id),
+                 n INTEGER NOT NULL,
+                 rule TEXT NOT NULL,
+                 time_s REAL NOT NULL,
+                 jpeg BLOB NOT NULL,
+                 PRIMARY KEY (decision_id, n)
              );",
         ),
     ])
