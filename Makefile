@@ -53,7 +53,8 @@ parity-reference: testdata
 
 test: setup testdata parity-reference lint
 	cargo test --release
-	cargo run --release --quiet --bin clipguard -- policy test
+	# The binary the tests just built: `cargo run` would rebuild it without the dev-dependencies' features.
+	target/release/clipguard policy test
 	$(PY) tests/browser/dashboard.py
 
 lint:

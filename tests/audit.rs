@@ -43,26 +43,8 @@ fn corpus() -> &'static Corpus {
                 .collect()
         };
         // Her face, from the top of the photograph (as the zoom clip frames it).
-        let astronaut = dir.join("astronaut-base.mp4.src");
-        common::ffmpeg(&[
-            "-loop",
-            "1",
-            "-i",
-            common::testdata("astronaut.png").to_str().unwrap(),
-            "-vf",
-            "crop=512:288:0:0,scale=640:360",
-            "-t",
-            "2",
-            "-r",
-            "25",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "mp4",
-            astronaut.to_str().unwrap(),
-        ]);
+        let astronaut =
+            common::still_clip_vf("astronaut.png", "crop=512:288:0:0,scale=640:360", 2, "face");
         let collins = copies(&astronaut, 10, "collins", "");
         let hopper = copies(
             &common::still_clip("grace_hopper.jpg", 2, 640, 360, "corpus"),
@@ -280,35 +262,27 @@ fn a_killed_audit_resumes_without_losing_or_repeating_a_clip() {
     let before = std::fs::read_to_string(&out).unwrap();
     let whole = before.lines().filter(|l| l.ends_with('}')).count();
     assert!(whole < 50, "killed before the end");
-    let (ok, _, err) = run(
-        &[
-            "audit",
-            c.dir.to_str().unwrap(),
-            "--resume",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &data,
-    );
-    assert!(ok, "{err}");
-    let (lines, summary) = read_report(&out);
+    let resume = || {
+        let (ok, _, err) = run(
+            &[
+                "audit",
+                c.dir.to_str().unwrap(),
+                "--resume",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &data,
+        );
+        assert!(ok, "{err}");
+        read_report(&out)
+    };
+    let (lines, summary) = resume();
     assert_eq!(lines.keys().cloned().collect::<BTreeSet<_>>(), c.all());
     assert_eq!(summary["clips"], 50);
     assert!(summary["resumed"].as_u64().unwrap() >= 15, "{summary}");
     assert_eq!(summary["by_action"]["block"], 10);
     // Resuming a finished audit adds nothing.
-    let (ok, _, err) = run(
-        &[
-            "audit",
-            c.dir.to_str().unwrap(),
-            "--resume",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &data,
-    );
-    assert!(ok, "{err}");
-    let (again, summary) = read_report(&out);
+    let (again, summary) = resume();
     assert_eq!(again.len(), 50);
     assert_eq!(summary["resumed"], 50);
 }
@@ -424,4 +398,47 @@ fn the_service_runs_audits_as_jobs() {
     // Sources outside the roots are refused.
     let r = api.post_json("/v1/audits", &serde_json::json!({"sources": ["/etc"]}));
     assert_eq!((r.status, r.code()), (403, "forbidden_path"), "{}", r.json);
+}
+
+#[test]
+fn lists_and_globs_name_clips() {
+    let c = corpus();
+    let data = common::data_dir();
+    // A list's relative paths are relative to the list: put it beside the clips (audits of
+    // the folder ignore it: not a video).
+    let list = c.dir.join("clips.txt");
+    let relative = Path::new(&c.plain[0])
+        .strip_prefix(&c.dir)
+        .unwrap()
+        .display()
+        .to_string();
+    std::fs::write(
+        &list,
+        format!(
+            "# clips to re-check\n{}\n\nfile://{}\n{}\n",
+            c.collins[0], c.hopper[0], relative
+        ),
+    )
+    .unwrap();
+    let glob = format!("{}/nested/hopper-0*.mp4", c.dir.display());
+    let out = data.join("listed.jsonl");
+    let (ok, _, err) = run(
+        &[
+            "audit",
+            list.to_str().unwrap(),
+            &glob,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &data,
+    );
+    std::fs::remove_file(&list).unwrap();
+    assert!(ok, "{err}");
+    let (lines, _) = read_report(&out);
+    let mut expected: BTreeSet<String> = c.hopper.iter().cloned().collect();
+    expected.insert(c.collins[0].clone());
+    expected.insert(c.plain[0].clone());
+    assert_eq!(lines.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    let (ok, _, err) = run(&["audit", "/no/such/folder"], &data);
+    assert!(!ok && err.contains("/no/such/folder"), "{err}");
 }

@@ -136,7 +136,7 @@ pub async fn start_audit(
             caller.require(Role::Admin)?;
             let mut cfg = state.checker.policy.config().clone();
             cfg.dir = dir.into();
-            let policy = Arc::new(LivePolicy::load(&cfg)?);
+            let policy = Arc::new(LivePolicy::candidate(&cfg)?);
             Arc::new(Checker::new(
                 state.checker.screener.clone(),
                 policy,

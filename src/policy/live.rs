@@ -31,6 +31,15 @@ impl LivePolicy {
         })
     }
 
+    /// A policy that is not the one in force (say, an audit's candidate): loaded the same way,
+    /// but not announced in the metrics as the policy in force.
+    pub fn candidate(cfg: &PoliciesConfig) -> Result<Self, PolicyError> {
+        Ok(Self {
+            cfg: cfg.clone(),
+            current: RwLock::new(Arc::new(Policy::from_config(cfg)?)),
+        })
+    }
+
     /// Where the policy's files are.
     pub fn config(&self) -> &PoliciesConfig {
         &self.cfg

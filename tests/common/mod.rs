@@ -182,7 +182,13 @@ pub fn astronaut_zoom_clip() -> PathBuf {
 /// A clip made from a still image: `seconds` long at `w`x`h`, H.264 in MP4. `tag` goes into the
 /// container's metadata, so clips from one image can still differ in bytes (and sha256).
 pub fn still_clip(image: &str, seconds: u32, w: u32, h: u32, tag: &str) -> PathBuf {
-    let out = clips_dir().join(format!("{image}-{seconds}s-{w}x{h}-{tag}.mp4"));
+    let vf = format!("scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}");
+    still_clip_vf(image, &vf, seconds, &format!("{w}x{h}-{tag}"))
+}
+
+/// A clip made from a still image through the filter `vf`, `seconds` long at 25 fps.
+pub fn still_clip_vf(image: &str, vf: &str, seconds: u32, tag: &str) -> PathBuf {
+    let out = clips_dir().join(format!("{image}-{seconds}s-{tag}.mp4"));
     if !out.exists() {
         let src = testdata(image);
         ffmpeg(&[
@@ -191,7 +197,7 @@ pub fn still_clip(image: &str, seconds: u32, w: u32, h: u32, tag: &str) -> PathB
             "-i",
             src.to_str().unwrap(),
             "-vf",
-            &format!("scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"),
+            vf,
             "-t",
             &seconds.to_string(),
             "-r",
