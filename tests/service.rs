@@ -23,6 +23,24 @@ fn enrol_collins(api: &Api) -> i64 {
     );
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(r.json["faces"].as_array().unwrap().len(), 1);
+    // An image without a face is refused, named as it was sent.
+    let r = api.post_form(
+        &format!("/v1/persons/{id}/faces"),
+        &[("image", &common::testdata("coffee.png"))],
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (422, "enrolment"), "{}", r.json);
+    let message = r.json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("upload \"coffee.png\": found 0 faces"),
+        "{message}"
+    );
+    let r = api.post_form(
+        &format!("/v1/persons/{id}/faces"),
+        &[("image", &common::astronaut_zoom_clip())],
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (415, "not_image"), "{}", r.json);
     id
 }
 

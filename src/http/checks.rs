@@ -277,10 +277,7 @@ async fn check(
                     Err(pool.into())
                 }
                 Ok(Ok(Ok(screened))) => screened.map_err(|e| {
-                    let mut e = ApiError::from(e);
-                    let path = (*named).as_ref().display().to_string();
-                    e.message = e.message.replace(&path, &named.name);
-                    e
+                    ApiError::from(e).naming(&[((*named).as_ref(), named.name.as_str())])
                 }),
             }
         })

@@ -62,6 +62,14 @@ impl ApiError {
         }
     }
 
+    /// Names files in the message as the client knows them, never by their temporary paths.
+    pub fn naming(mut self, files: &[(&std::path::Path, &str)]) -> Self {
+        for (path, name) in files {
+            self.message = self.message.replace(&path.display().to_string(), name);
+        }
+        self
+    }
+
     fn internal(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
     }

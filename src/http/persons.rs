@@ -172,7 +172,14 @@ pub async fn enrol_faces(
     let screener = state.checker.screener.clone();
     let faces = web::block(move || {
         let paths: Vec<&Path> = form.files.iter().map(|(_, u)| u.path.as_ref()).collect();
-        screener.enrol(*id, &paths)
+        let names: Vec<(&Path, &str)> = form
+            .files
+            .iter()
+            .map(|(_, u)| (u.path.as_ref(), u.name.as_str()))
+            .collect();
+        screener
+            .enrol(*id, &paths)
+            .map_err(|e| ApiError::from(e).naming(&names))
     })
     .await??;
     Ok(HttpResponse::Created().json(Enrolled { faces }))

@@ -44,6 +44,9 @@ impl CacheOutcome {
     }
 }
 
+/// Decisions remembered per clip.
+const DECISIONS_PER_CLIP: usize = 16;
+
 pub struct Entry {
     signals: tokio::sync::OnceCell<Arc<Signals>>,
     decisions: Mutex<HashMap<(String, CheckRequest), Decision>>,
@@ -61,13 +64,16 @@ impl Entry {
     }
 
     pub fn remember(&self, request: &CheckRequest, decision: &Decision) {
-        self.decisions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                (decision.decision.policy.version.clone(), request.clone()),
-                decision.clone(),
-            );
+        let mut decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        // Retries repeat one request; many different requests for one clip are not retries,
+        // and each decision holds the clip's signals: keep memory bounded.
+        if decisions.len() >= DECISIONS_PER_CLIP {
+            decisions.clear();
+        }
+        decisions.insert(
+            (decision.decision.policy.version.clone(), request.clone()),
+            decision.clone(),
+        );
     }
 }
 
