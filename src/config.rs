@@ -345,6 +345,9 @@ impl Config {
         if let Some(v) = get("CLIPGUARD_QUEUE") {
             self.server.queue = parse("CLIPGUARD_QUEUE", v)?;
         }
+        if let Some(v) = get("CLIPGUARD_DEADLINE_S") {
+            self.server.deadline_s = parse("CLIPGUARD_DEADLINE_S", v)?;
+        }
         if let Some(v) = get("CLIPGUARD_CACHE_CLIPS") {
             self.server.cache_clips = parse("CLIPGUARD_CACHE_CLIPS", v)?;
         }

@@ -957,3 +957,54 @@ fn clips_named_by_s3_uri_are_fetched_and_checked() {
         r.json
     );
 }
+
+#[test]
+fn a_check_past_its_deadline_gets_503_and_the_retry_is_served_from_the_cache() {
+    // 20 s of 1080p with motion and no B-frames: about 2 s to screen here, over a 1 s deadline.
+    let slow = common::clips_dir().join("slow-1080p.mp4");
+    common::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1920x1080:rate=30",
+        "-t",
+        "20",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        slow.to_str().unwrap(),
+    ]);
+    let (_server, port) = start_server(&[("CLIPGUARD_DEADLINE_S", OsStr::new("1"))]);
+    let api = Api::new(port);
+    let r = api.check_clip(&slow, None);
+    assert_eq!(
+        (r.status, r.code()),
+        (503, "deadline_exceeded"),
+        "{}",
+        r.json
+    );
+    assert!(r.headers.contains_key("retry-after"));
+    // The screening goes on; its result is kept for the retry.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while api.get("/readyz").json["screening"] != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the screening never ends"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let r = api.check_clip(&slow, None);
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.headers["x-clipguard-cache"], "hit");
+    assert_eq!(
+        api.metric("clipguard_screenings_total", &[("result", "ok")]),
+        1.0
+    );
+    assert_eq!(
+        api.metric("clipguard_rejections_total", &[("reason", "deadline")]),
+        1.0
+    );
+}

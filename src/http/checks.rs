@@ -250,10 +250,15 @@ async fn check(
     let for_evidence = file.clone();
     let (entry, signals, outcome) = state
         .cache
-        .signals(key, || async {
-            let rx = state
-                .pool
-                .submit(deadline, move || screener.screen_clip((*file).as_ref()));
+        .signals(key, |entry| async move {
+            let job = move || {
+                let screened = screener.screen_clip((*file).as_ref()).map(Arc::new);
+                if let Ok(s) = &screened {
+                    entry.offer(s.clone());
+                }
+                screened
+            };
+            let rx = state.pool.submit(deadline, job);
             let rx = rx.inspect_err(|e| metrics::rejected(pool_reason(e)))?;
             match tokio::time::timeout_at(deadline.into(), rx).await {
                 Err(_) => {

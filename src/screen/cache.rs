@@ -63,6 +63,13 @@ impl Entry {
             .cloned()
     }
 
+    /// Offers signals screened for this entry by a job whose requester may have given up (its
+    /// deadline passed): they are kept unless a screening of the entry is under way, so the
+    /// client's retry finds them instead of screening the clip again.
+    pub fn offer(&self, signals: Arc<Signals>) {
+        let _ = self.signals.set(signals);
+    }
+
     pub fn remember(&self, request: &CheckRequest, decision: &Decision) {
         let mut decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
         // Retries repeat one request; many different requests for one clip are not retries,
@@ -92,7 +99,8 @@ impl SignalsCache {
         }
     }
 
-    /// The clip's signals: cached, joined with a screening in flight, or made by `screen`.
+    /// The clip's signals: cached, joined with a screening in flight, or made by `screen`
+    /// (which gets the entry, to `offer` its result even if this request gives up waiting).
     /// A failed screening is not cached: the next request tries again.
     pub async fn signals<E, F, Fut>(
         &self,
@@ -100,8 +108,8 @@ impl SignalsCache {
         screen: F,
     ) -> Result<(Arc<Entry>, Arc<Signals>, CacheOutcome), E>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Signals, E>>,
+        F: FnOnce(Arc<Entry>) -> Fut,
+        Fut: Future<Output = Result<Arc<Signals>, E>>,
     {
         let entry = self
             .entries
@@ -122,7 +130,7 @@ impl SignalsCache {
             .signals
             .get_or_try_init(|| {
                 ran = true;
-                async { screen().await.map(Arc::new) }
+                screen(entry.clone())
             })
             .await
             .cloned();
@@ -137,15 +145,15 @@ impl SignalsCache {
                 Ok((entry, signals, outcome))
             }
             Err(e) => {
-                self.entries.remove_if(&key, |_, v| {
-                    Arc::ptr_eq(v, &entry) && v.signals.get().is_none()
-                });
+                // The entry stays: a screening this request gave up on may still `offer` to it.
+                self.evict(&key);
                 Err(e)
             }
         }
     }
 
-    /// Drops the oldest entries beyond capacity (never `keep`, just filled).
+    /// Drops the oldest entries beyond capacity (never `keep`, just used, unless caching is
+    /// off). Requests still holding a dropped entry finish with it.
     fn evict(&self, keep: &ClipKey) {
         let over = self.entries.len().saturating_sub(self.capacity);
         if over == 0 {
@@ -155,7 +163,6 @@ impl SignalsCache {
             .entries
             .iter()
             .filter(|e| e.key() != keep || self.capacity == 0)
-            .filter(|e| e.value().signals.initialized())
             .map(|e| (e.value().created, e.key().clone()))
             .collect();
         by_age.sort_by_key(|(t, _)| *t);
