@@ -204,6 +204,10 @@ enum PersonsCommand {
     Show { id: i64 },
     /// Remove a person and their faces.
     Remove { id: i64 },
+    /// Allow a user to depict a person.
+    Allow { id: i64, user: String },
+    /// Stop allowing a user to depict a person.
+    Revoke { id: i64, user: String },
     /// Import persons (names, aliases, kind, allowed users) from JSON lines, all or nothing.
     Import { file: PathBuf },
 }
@@ -472,6 +476,14 @@ fn persons(cfg: &Config, cmd: PersonsCommand) -> anyhow::Result<()> {
         PersonsCommand::Remove { id } => {
             reg.remove(id)?;
             println!("removed person {id}");
+        }
+        PersonsCommand::Allow { id, user } => {
+            reg.set_consent(id, &user, true)?;
+            println!("{user} may now depict person {id}");
+        }
+        PersonsCommand::Revoke { id, user } => {
+            reg.set_consent(id, &user, false)?;
+            println!("{user} may no longer depict person {id}");
         }
         PersonsCommand::Import { file } => {
             let f = std::fs::File::open(&file)

@@ -227,6 +227,27 @@ fn block_review_and_allow_over_http_with_evidence_and_attestations() {
         "prompt-names-person"
     );
 
+    // Consent granted to bob allows his clip of her; revoked, it is blocked again. Each change
+    // applies to the next check, cached screening or not.
+    let r = api.send_put(&format!("/v1/persons/{collins}/consents/bob"));
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["allowed_users"], json!(["bob"]));
+    let r = api.check_clip(&zoom, Some(json!({"user": "bob"})));
+    assert_eq!(
+        r.json["decision"]["action"], "allow",
+        "{}",
+        r.json["decision"]
+    );
+    let r = api.delete(&format!("/v1/persons/{collins}/consents/bob"));
+    assert_eq!(r.json["allowed_users"], json!([]));
+    let r = api.check_clip(&zoom, Some(json!({"user": "bob"})));
+    assert_eq!(
+        r.json["decision"]["action"], "block",
+        "{}",
+        r.json["decision"]
+    );
+    assert_eq!(api.send_put("/v1/persons/999/consents/bob").status, 404);
+
     // Removing her takes effect for the next check: the cached screening no longer applies.
     assert_eq!(api.get(&format!("/v1/persons/{collins}")).status, 200);
     let r = api.delete(&format!("/v1/persons/{collins}"));
@@ -752,6 +773,8 @@ fn openapi_document_describes_the_api() {
         ("get", "/v1/persons/{id}"),
         ("delete", "/v1/persons/{id}"),
         ("post", "/v1/persons/{id}/faces"),
+        ("put", "/v1/persons/{id}/consents/{user}"),
+        ("delete", "/v1/persons/{id}/consents/{user}"),
         ("get", "/v1/attestations/key"),
         ("post", "/v1/attestations/verify"),
         ("post", "/v1/policies/reload"),
@@ -775,6 +798,7 @@ fn openapi_document_describes_the_api() {
         let r = match method {
             "get" => api.get(&concrete),
             "delete" => api.delete(&concrete),
+            "put" => api.send_put(&concrete),
             _ => api.post_raw(&concrete, "application/json", b"{}".to_vec()),
         };
         assert!(

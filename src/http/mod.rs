@@ -212,6 +212,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(persons::get_person)
     .service(persons::remove_person)
     .service(persons::enrol_faces)
+    .service(persons::grant_consent)
+    .service(persons::revoke_consent)
     .service(attestations::public_key)
     .service(attestations::verify)
     .service(audits::start_audit)

@@ -26,6 +26,8 @@ use utoipa::{Modify, OpenApi};
         super::persons::get_person,
         super::persons::remove_person,
         super::persons::enrol_faces,
+        super::persons::grant_consent,
+        super::persons::revoke_consent,
         super::attestations::public_key,
         super::attestations::verify,
         super::audits::start_audit,

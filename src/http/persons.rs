@@ -7,7 +7,7 @@ use super::error::{ApiError, ErrorBody};
 use super::{upload, AppState};
 use crate::config::Role;
 use crate::persons::{NewPerson, Person, PersonKind};
-use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use std::path::Path;
 
@@ -183,4 +183,53 @@ pub async fn enrol_faces(
     })
     .await??;
     Ok(HttpResponse::Created().json(Enrolled { faces }))
+}
+
+/// Grants or revokes a user's consent, then answers the person as it now is.
+async fn consent(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+    allowed: bool,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let (id, user) = path.into_inner();
+    let screener = state.checker.screener.clone();
+    let person = web::block(move || -> Result<Person, ApiError> {
+        screener.registry().set_consent(id, &user, allowed)?;
+        screener.reload_persons()?;
+        Ok(screener.registry().get(id)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(person))
+}
+
+#[utoipa::path(
+    put, path = "/v1/persons/{id}/consents/{user}", tag = "persons",
+    params(("id" = i64, Path), ("user" = String, Path, description = "The account allowed to depict the person")),
+    responses((status = 200, body = Person), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+#[put("/v1/persons/{id}/consents/{user}")]
+pub async fn grant_consent(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, ApiError> {
+    consent(caller, state, path, true).await
+}
+
+#[utoipa::path(
+    delete, path = "/v1/persons/{id}/consents/{user}", tag = "persons",
+    params(("id" = i64, Path), ("user" = String, Path)),
+    responses((status = 200, description = "Revoked: the next check of this user's clips decides without it", body = Person), (status = 404, body = ErrorBody)),
+    security(("api_key" = []))
+)]
+#[delete("/v1/persons/{id}/consents/{user}")]
+pub async fn revoke_consent(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, ApiError> {
+    consent(caller, state, path, false).await
 }

@@ -234,6 +234,35 @@ impl Registry {
         Ok(())
     }
 
+    /// Allows (`true`) or stops allowing (`false`) a user to depict a person. Idempotent.
+    pub fn set_consent(&self, id: PersonId, user: &str, allowed: bool) -> Result<(), PersonsError> {
+        let user = user.trim();
+        if user.is_empty() {
+            return Err(PersonsError::Invalid("the user is empty".into()));
+        }
+        let conn = self.store.conn();
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM persons WHERE id = ?1)",
+            [id],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(PersonsError::NotFound(id));
+        }
+        if allowed {
+            conn.execute(
+                "INSERT OR IGNORE INTO person_consents (person_id, user_id) VALUES (?1, ?2)",
+                params![id, user],
+            )?;
+        } else {
+            conn.execute(
+                "DELETE FROM person_consents WHERE person_id = ?1 AND user_id = ?2",
+                params![id, user],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Stores one face embedding for a person (once per source image).
     pub fn add_face(
         &self,

@@ -294,6 +294,10 @@ impl Api {
         self.send(self.client.get(format!("{}{path}", self.base)))
     }
 
+    pub fn send_put(&self, path: &str) -> Reply {
+        self.send(self.client.put(format!("{}{path}", self.base)))
+    }
+
     pub fn delete(&self, path: &str) -> Reply {
         self.send(self.client.delete(format!("{}{path}", self.base)))
     }
