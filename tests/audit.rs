@@ -442,3 +442,55 @@ fn lists_and_globs_name_clips() {
     let (ok, _, err) = run(&["audit", "/no/such/folder"], &data);
     assert!(!ok && err.contains("/no/such/folder"), "{err}");
 }
+
+#[test]
+fn a_service_audit_interrupted_by_a_kill_resumes_at_the_next_start() {
+    let c = corpus();
+    let data = common::data_dir();
+    let env = [
+        ("CLIPGUARD_DATA_DIR", data.as_os_str()),
+        ("CLIPGUARD_FILE_ROOTS", c.dir.as_os_str()),
+    ];
+    let (mut server, port) = common::start_server(&env);
+    let api = common::Api::new(port);
+    let r = api.post_json(
+        "/v1/audits",
+        &serde_json::json!({"sources": [c.dir.display().to_string()]}),
+    );
+    assert_eq!(r.status, 202, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_string();
+    let report = data.join("audits").join(format!("{id}.jsonl"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&report).map_or(0, |t| t.lines().count()) < 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the audit does not progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    assert!(
+        clipguard::audit::report::read_summary(&report).is_none(),
+        "killed before the end"
+    );
+
+    let (_server, port) = common::start_server(&env);
+    let api = common::Api::new(port);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        let s = api.get(&format!("/v1/audits/{id}")).json;
+        if s["state"] == "done" {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "not resumed: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status["summary"]["clips"], 50, "{status}");
+    assert!(
+        status["summary"]["resumed"].as_u64().unwrap() >= 10,
+        "{status}"
+    );
+    let (lines, _) = read_report(&report);
+    assert_eq!(lines.keys().cloned().collect::<BTreeSet<_>>(), c.all());
+}

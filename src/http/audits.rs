@@ -130,10 +130,50 @@ pub async fn start_audit(
         .map(str::parse::<Shard>)
         .transpose()
         .map_err(bad_source)?;
-    let checker = match &req.policies {
+    if req.policies.is_some() {
+        caller.require(Role::Admin)?;
+    }
+    let spec = JobSpec {
+        id: uuid::Uuid::now_v7().to_string(),
+        requested: req.sources,
+        sources,
+        policies: req.policies,
+        compare: req.compare,
+        shard,
+        concurrency: req
+            .concurrency
+            .unwrap_or(1)
+            .clamp(1, state.pool.workers().max(1)),
+        started_at: crate::screen::now_rfc3339(),
+    };
+    let dir = state.data_dir.join("audits");
+    std::fs::create_dir_all(&dir)?;
+    let text = serde_json::to_vec_pretty(&spec).expect("a job spec serialises");
+    std::fs::write(dir.join(format!("{}.json", spec.id)), text)?;
+    let status = launch(&state, spec, false)?;
+    Ok(HttpResponse::Accepted().json(status))
+}
+
+/// An audit job as started, kept beside its report so a restart can resume it.
+#[derive(Debug, Serialize, Deserialize)]
+struct JobSpec {
+    id: String,
+    /// The sources as the caller gave them.
+    requested: Vec<String>,
+    /// Resolved inside the roots.
+    sources: Vec<String>,
+    policies: Option<String>,
+    compare: bool,
+    shard: Option<Shard>,
+    concurrency: usize,
+    started_at: String,
+}
+
+/// Runs a job on its own thread (the screening itself on the service's pool).
+fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, ApiError> {
+    let checker = match &spec.policies {
         None => state.checker.clone(),
         Some(dir) => {
-            caller.require(Role::Admin)?;
             let mut cfg = state.checker.policy.config().clone();
             cfg.dir = dir.into();
             let policy = Arc::new(LivePolicy::candidate(&cfg)?);
@@ -144,29 +184,24 @@ pub async fn start_audit(
             )?)
         }
     };
-    let id = uuid::Uuid::now_v7().to_string();
-    let dir = state.data_dir.join("audits");
-    std::fs::create_dir_all(&dir)?;
+    let id = spec.id.clone();
     let opts = AuditOptions {
-        sources,
-        out: dir.join(format!("{id}.jsonl")),
-        concurrency: req
-            .concurrency
-            .unwrap_or(1)
-            .clamp(1, state.pool.workers().max(1)),
-        shard,
-        resume: false,
-        compare: req.compare,
+        sources: spec.sources,
+        out: state.data_dir.join("audits").join(format!("{id}.jsonl")),
+        concurrency: spec.concurrency,
+        shard: spec.shard,
+        resume,
+        compare: spec.compare,
         max_file_bytes: state.max_file_bytes,
     };
     let status = AuditStatus {
         id: id.clone(),
         state: AuditState::Running,
-        sources: req.sources,
+        sources: spec.requested,
         total: 0,
         summary: Summary::default(),
         error: None,
-        started_at: crate::screen::now_rfc3339(),
+        started_at: spec.started_at,
         finished_at: None,
         report: format!("/v1/audits/{id}/report"),
     };
@@ -192,7 +227,39 @@ pub async fn start_audit(
                 }
             });
         })?;
-    Ok(HttpResponse::Accepted().json(status))
+    Ok(status)
+}
+
+/// Resumes the audits a stop interrupted (their report has no summary yet), from their
+/// reports: no clip is lost or done twice.
+pub fn resume_interrupted(state: &AppState) {
+    let Ok(entries) = std::fs::read_dir(state.data_dir.join("audits")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let spec: JobSpec = match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "unreadable audit job skipped");
+                continue;
+            }
+        };
+        if audit::report::read_summary(&path.with_extension("jsonl")).is_some() {
+            continue;
+        }
+        let id = spec.id.clone();
+        match launch(state, spec, true) {
+            Ok(_) => tracing::info!(audit = %id, "resuming an interrupted audit"),
+            Err(e) => tracing::error!(audit = %id, error = %e, "cannot resume audit"),
+        }
+    }
 }
 
 #[utoipa::path(

@@ -289,6 +289,7 @@ pub async fn serve(cfg: &Config, checker: Arc<Checker>) -> Result<(), ServeError
         data_dir: cfg.data_dir.clone(),
         audits: Default::default(),
     });
+    audits::resume_interrupted(&state);
     let keys = web::Data::new(Keys::new(&cfg.server.api_keys));
     tracing::info!(
         %bind,
