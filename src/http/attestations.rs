@@ -85,8 +85,8 @@ pub async fn verify(
             &upload::Expect {
                 file_fields: &["file"],
                 text_fields: &["attestation"],
-                sniff: |_| true,
-                wrong_type: ("", ""),
+                // Verification hashes whatever it is given: any changed byte fails it.
+                kind: None,
                 max_file_bytes: state.max_file_bytes,
             },
         )

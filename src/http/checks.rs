@@ -153,8 +153,7 @@ pub async fn check_clip(
             &upload::Expect {
                 file_fields: &["file"],
                 text_fields: &["metadata"],
-                sniff: crate::media::is_video_signature,
-                wrong_type: ("not_video", "a video (MP4, MOV, MKV, WebM, AVI or MPEG-TS)"),
+                kind: Some(upload::VIDEO),
                 max_file_bytes: state.max_file_bytes,
             },
         )

@@ -157,8 +157,7 @@ pub async fn enrol_faces(
         &upload::Expect {
             file_fields: &["image"],
             text_fields: &[],
-            sniff: upload::is_image_signature,
-            wrong_type: ("not_image", "a JPEG or PNG image"),
+            kind: Some(upload::IMAGE),
             max_file_bytes: MAX_IMAGE_BYTES,
         },
     )

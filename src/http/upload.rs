@@ -33,12 +33,31 @@ pub struct Expect {
     pub file_fields: &'static [&'static str],
     /// Field names that carry text (JSON).
     pub text_fields: &'static [&'static str],
-    /// Checks a file's first bytes.
-    pub sniff: fn(&[u8]) -> bool,
-    /// Error code and what was expected, for a file that fails the sniff.
-    pub wrong_type: (&'static str, &'static str),
+    /// What the files must be, judged from their first bytes; None takes any file.
+    pub kind: Option<Kind>,
     pub max_file_bytes: u64,
 }
+
+/// A kind of file recognised from its first bytes.
+pub struct Kind {
+    pub sniff: fn(&[u8]) -> bool,
+    /// The error code for a file of another kind.
+    pub code: &'static str,
+    /// What was expected, for the message.
+    pub what: &'static str,
+}
+
+pub const VIDEO: Kind = Kind {
+    sniff: crate::media::is_video_signature,
+    code: "not_video",
+    what: "a video (MP4, MOV, MKV, WebM, AVI or MPEG-TS)",
+};
+
+pub const IMAGE: Kind = Kind {
+    sniff: is_image_signature,
+    code: "not_image",
+    what: "a JPEG or PNG image",
+};
 
 const MAX_TEXT_BYTES: usize = 64 * 1024;
 const SNIFF_BYTES: usize = 12;
@@ -146,19 +165,23 @@ pub async fn read(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Form
 }
 
 fn sniff(head: &[u8], expect: &Expect) -> Result<(), ApiError> {
-    if (expect.sniff)(head) {
-        return Ok(());
+    match &expect.kind {
+        Some(kind) if !(kind.sniff)(head) => {
+            crate::metrics::rejected(kind.code);
+            Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                kind.code,
+                format!(
+                    "the uploaded file is not {} (its first bytes are {head:02x?})",
+                    kind.what
+                ),
+            ))
+        }
+        _ => Ok(()),
     }
-    let (code, what) = expect.wrong_type;
-    crate::metrics::rejected(code);
-    Err(ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        code,
-        format!("the uploaded file is not {what} (its first bytes are {head:02x?})"),
-    ))
 }
 
 /// JPEG or PNG, the image formats enrolment accepts.
-pub fn is_image_signature(head: &[u8]) -> bool {
+fn is_image_signature(head: &[u8]) -> bool {
     head.starts_with(&[0xFF, 0xD8, 0xFF]) || head.starts_with(b"\x89PNG\r\n\x1a\n")
 }
