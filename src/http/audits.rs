@@ -279,23 +279,24 @@ pub async fn get_audit(
         let status = job.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         return Ok(HttpResponse::Ok().json(status));
     }
-    // An audit from before a restart: its report's summary says how it ended.
+    // An audit finished before a restart: its spec and its report's summary say the rest.
     let path = report_path(&state, &id)?;
+    let spec: Option<JobSpec> = std::fs::read(path.with_extension("json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
     match audit::report::read_summary(&path) {
         Some(summary) => Ok(HttpResponse::Ok().json(AuditStatus {
             id: id.to_string(),
             state: AuditState::Done,
-            sources: vec![],
+            sources: spec.as_ref().map(|s| s.requested.clone()).unwrap_or_default(),
             total: summary.clips,
             summary,
             error: None,
-            started_at: String::new(),
+            started_at: spec.map(|s| s.started_at).unwrap_or_default(),
             finished_at: None,
             report: format!("/v1/audits/{id}/report"),
         })),
-        None => Err(ApiError::not_found(format!(
-            "no audit {id} (an audit interrupted by a restart has no summary: start it again)"
-        ))),
+        None => Err(ApiError::not_found(format!("no audit {id}"))),
     }
 }
 
