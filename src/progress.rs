@@ -29,7 +29,7 @@ impl AuditProgress {
             let bar = ProgressBar::new(0);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} clips  {per_sec}  ETA {eta}  {msg}",
+                    "{bar:40} {pos}/{len} clips  {elapsed} elapsed, ETA {eta}  {msg}",
                 )
                 .expect("a valid template"),
             );
@@ -49,7 +49,7 @@ impl AuditProgress {
 
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
-            b.finish();
+            b.finish_and_clear();
         }
     }
 }
@@ -82,24 +82,23 @@ impl Observer for AuditProgress {
     }
 
     fn clip(&self, _line: &Line, summary: &Summary) {
+        let mut p = self.plain.lock().unwrap_or_else(|e| e.into_inner());
+        let done_now = summary.clips - p.resumed;
+        let per_min = done_now as f64 * 60.0 / p.started.elapsed().as_secs_f64().max(1e-3);
         if let Some(b) = &self.bar {
             b.set_position(summary.clips);
-            b.set_message(counts(summary));
+            b.set_message(format!("{per_min:.1} clips/min  {}", counts(summary)));
             return;
         }
-        let mut p = self.plain.lock().unwrap_or_else(|e| e.into_inner());
         if p.last.elapsed() < EVERY && summary.clips < p.total {
             return;
         }
         p.last = Instant::now();
-        let done_now = summary.clips - p.resumed;
-        let rate = done_now as f64 / p.started.elapsed().as_secs_f64().max(1e-3);
-        let eta = (p.total - summary.clips) as f64 / rate.max(1e-9);
+        let eta = (p.total - summary.clips) as f64 * 60.0 / per_min.max(1e-9);
         eprintln!(
-            "audit: {}/{} clips, {:.1} clips/min, ETA {}, {}",
+            "audit: {}/{} clips, {per_min:.1} clips/min, ETA {}, {}",
             summary.clips,
             p.total,
-            rate * 60.0,
             humantime::format_duration(Duration::from_secs(eta.round() as u64)),
             counts(summary)
         );

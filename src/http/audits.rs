@@ -288,7 +288,10 @@ pub async fn get_audit(
         Some(summary) => Ok(HttpResponse::Ok().json(AuditStatus {
             id: id.to_string(),
             state: AuditState::Done,
-            sources: spec.as_ref().map(|s| s.requested.clone()).unwrap_or_default(),
+            sources: spec
+                .as_ref()
+                .map(|s| s.requested.clone())
+                .unwrap_or_default(),
             total: summary.clips,
             summary,
             error: None,
