@@ -78,6 +78,20 @@ impl NewPerson {
     }
 }
 
+/// NotFound unless a person with this id is registered.
+fn must_exist(conn: &rusqlite::Connection, id: PersonId) -> Result<(), PersonsError> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM persons WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )?;
+    if exists {
+        Ok(())
+    } else {
+        Err(PersonsError::NotFound(id))
+    }
+}
+
 fn insert(tx: &rusqlite::Transaction<'_>, p: &NewPerson) -> rusqlite::Result<PersonId> {
     tx.prepare_cached("INSERT INTO persons (name, kind) VALUES (?1, ?2)")?
         .execute(params![p.name.trim(), p.kind.as_str()])?;
@@ -241,14 +255,7 @@ impl Registry {
             return Err(PersonsError::Invalid("the user is empty".into()));
         }
         let conn = self.store.conn();
-        let exists: bool = conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM persons WHERE id = ?1)",
-            [id],
-            |r| r.get(0),
-        )?;
-        if !exists {
-            return Err(PersonsError::NotFound(id));
-        }
+        must_exist(&conn, id)?;
         if allowed {
             conn.execute(
                 "INSERT OR IGNORE INTO person_consents (person_id, user_id) VALUES (?1, ?2)",
@@ -272,14 +279,7 @@ impl Registry {
         e: &Embedding,
     ) -> Result<i64, PersonsError> {
         let conn = self.store.conn();
-        let exists: bool = conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM persons WHERE id = ?1)",
-            [id],
-            |r| r.get(0),
-        )?;
-        if !exists {
-            return Err(PersonsError::NotFound(id));
-        }
+        must_exist(&conn, id)?;
         conn.execute(
             "INSERT INTO person_faces (person_id, image_sha256, model_sha256, embedding) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (person_id, image_sha256) DO UPDATE SET embedding = excluded.embedding, model_sha256 = excluded.model_sha256",
