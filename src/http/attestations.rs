@@ -78,9 +78,9 @@ pub async fn verify(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     let (attestation, clip_sha256) = if multipart {
-        upload::check_length(&req, state.max_file_bytes)?;
         let form = upload::read(
-            actix_multipart::Multipart::new(req.headers(), payload),
+            &req,
+            payload,
             &state.tmp,
             &upload::Expect {
                 file_fields: &["file"],
@@ -88,6 +88,7 @@ pub async fn verify(
                 // Verification hashes whatever it is given: any changed byte fails it.
                 kind: None,
                 max_file_bytes: state.max_file_bytes,
+                max_files: 1,
             },
         )
         .await?;
@@ -99,16 +100,11 @@ pub async fn verify(
                 ApiError::bad_request("missing_file", "no `file` part in the form")
             })?;
         (
-            super::checks::parse_json::<Attestation>("attestation", a.as_bytes())?,
+            upload::parse_json::<Attestation>("attestation", a.as_bytes())?,
             file.sha256,
         )
     } else {
-        let body = payload
-            .to_bytes_limited(64 * 1024)
-            .await
-            .map_err(|_| ApiError::bad_request("body_too_large", "a JSON body is at most 64 KiB"))?
-            .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
-        let r: VerifyRequest = super::checks::parse_json("body", &body)?;
+        let r: VerifyRequest = upload::json_body(payload).await?;
         (r.attestation, r.clip_sha256.to_lowercase())
     };
     let key = state.checker.signer().public_key();

@@ -46,16 +46,6 @@ pub struct ClipUpload {
     metadata: Option<CheckRequest>,
 }
 
-pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
-    what: &str,
-    bytes: &[u8],
-) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        crate::metrics::rejected("malformed_json");
-        ApiError::bad_request("malformed_json", format!("{what}: {e}"))
-    })
-}
-
 #[utoipa::path(
     post, path = "/v1/prompts/check", tag = "checks",
     request_body = PromptCheck,
@@ -146,20 +136,21 @@ pub async fn check_clip(
         .unwrap_or("")
         .to_ascii_lowercase();
     let (file, sha256, request) = if content_type.starts_with("multipart/form-data") {
-        upload::check_length(&req, state.max_file_bytes)?;
         let form = upload::read(
-            actix_multipart::Multipart::new(req.headers(), payload),
+            &req,
+            payload,
             &state.tmp,
             &upload::Expect {
                 file_fields: &["file"],
                 text_fields: &["metadata"],
                 kind: Some(upload::VIDEO),
                 max_file_bytes: state.max_file_bytes,
+                max_files: 1,
             },
         )
         .await?;
         let request: CheckRequest = match form.text.get("metadata") {
-            Some(m) => parse_json("metadata", m.as_bytes())?,
+            Some(m) => upload::parse_json("metadata", m.as_bytes())?,
             None => CheckRequest::default(),
         };
         let mut files = form.files.into_iter();
@@ -178,12 +169,7 @@ pub async fn check_clip(
         };
         (file, up.sha256, request)
     } else if content_type.starts_with("application/json") {
-        let body = payload
-            .to_bytes_limited(64 * 1024)
-            .await
-            .map_err(|_| ApiError::bad_request("body_too_large", "a JSON body is at most 64 KiB"))?
-            .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
-        let by_uri: ClipByUri = parse_json("body", &body)?;
+        let by_uri: ClipByUri = upload::json_body(payload).await?;
         let (file, sha256) = fetch(&state, &by_uri.uri).await?;
         (file, sha256, by_uri.request)
     } else {

@@ -150,15 +150,16 @@ pub async fn enrol_faces(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    upload::check_length(&req, MAX_IMAGE_BYTES * 8)?;
     let form = upload::read(
-        actix_multipart::Multipart::new(req.headers(), payload),
+        &req,
+        payload,
         &state.tmp,
         &upload::Expect {
             file_fields: &["image"],
             text_fields: &[],
             kind: Some(upload::IMAGE),
             max_file_bytes: MAX_IMAGE_BYTES,
+            max_files: 8,
         },
     )
     .await?;

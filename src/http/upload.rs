@@ -36,6 +36,8 @@ pub struct Expect {
     /// What the files must be, judged from their first bytes; None takes any file.
     pub kind: Option<Kind>,
     pub max_file_bytes: u64,
+    /// Files one request may carry: with `max_file_bytes`, bounds its declared length.
+    pub max_files: u64,
 }
 
 /// A kind of file recognised from its first bytes.
@@ -72,7 +74,7 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// Refuses a body whose declared length is already over the limit, before reading it.
-pub fn check_length(req: &actix_web::HttpRequest, limit: u64) -> Result<(), ApiError> {
+fn check_length(req: &actix_web::HttpRequest, limit: u64) -> Result<(), ApiError> {
     let declared = req
         .headers()
         .get("content-length")
@@ -85,7 +87,42 @@ pub fn check_length(req: &actix_web::HttpRequest, limit: u64) -> Result<(), ApiE
     }
 }
 
-pub async fn read(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Form, ApiError> {
+/// Reads a multipart body as `expect` says, after refusing one whose declared length is
+/// already over its limits.
+pub async fn read(
+    req: &actix_web::HttpRequest,
+    payload: actix_web::web::Payload,
+    tmp: &Path,
+    expect: &Expect,
+) -> Result<Form, ApiError> {
+    check_length(req, expect.max_file_bytes * expect.max_files.max(1))?;
+    read_parts(Multipart::new(req.headers(), payload), tmp, expect).await
+}
+
+/// JSON bodies read by hand (where a route also takes multipart) are at most this large.
+const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// Reads and parses a JSON body of at most 64 KiB.
+pub async fn json_body<T: serde::de::DeserializeOwned>(
+    payload: actix_web::web::Payload,
+) -> Result<T, ApiError> {
+    let body = payload
+        .to_bytes_limited(MAX_JSON_BYTES)
+        .await
+        .map_err(|_| ApiError::bad_request("body_too_large", "a JSON body is at most 64 KiB"))?
+        .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+    parse_json("body", &body)
+}
+
+/// Parses JSON, naming `what` (body, metadata...) in the error.
+pub fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        crate::metrics::rejected("malformed_json");
+        ApiError::bad_request("malformed_json", format!("{what}: {e}"))
+    })
+}
+
+async fn read_parts(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Form, ApiError> {
     let malformed = |e: actix_multipart::MultipartError| {
         ApiError::bad_request(
             "malformed_multipart",

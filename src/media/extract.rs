@@ -15,10 +15,7 @@ pub fn frames_at(
     cfg: &MediaConfig,
 ) -> Result<Vec<Option<RgbImage>>, MediaError> {
     let p = path.display().to_string();
-    let corrupt = |reason: String| MediaError::Corrupt {
-        path: p.clone(),
-        reason,
-    };
+    let corrupt = MediaError::corrupt_at(path);
     let Input {
         mut ictx,
         stream_index,

@@ -38,6 +38,15 @@ pub enum MediaError {
 }
 
 impl MediaError {
+    /// Makes "corrupt" errors about one file, from a reason.
+    pub(crate) fn corrupt_at(path: &std::path::Path) -> impl Fn(String) -> MediaError {
+        let path = path.display().to_string();
+        move |reason| MediaError::Corrupt {
+            path: path.clone(),
+            reason,
+        }
+    }
+
     /// A short, stable name for metrics and API error codes.
     pub fn code(&self) -> &'static str {
         match self {

@@ -87,10 +87,7 @@ pub fn sample(
 ) -> Result<SamplingStats, MediaError> {
     super::init();
     let p = path.display().to_string();
-    let corrupt = |reason: String| MediaError::Corrupt {
-        path: p.clone(),
-        reason,
-    };
+    let corrupt = MediaError::corrupt_at(path);
     let Input {
         mut ictx,
         stream_index,
@@ -175,10 +172,7 @@ pub(crate) struct Input {
 impl Input {
     pub(crate) fn open(path: &Path, cfg: &MediaConfig) -> Result<Self, MediaError> {
         super::init();
-        let corrupt = |reason: String| MediaError::Corrupt {
-            path: path.display().to_string(),
-            reason,
-        };
+        let corrupt = MediaError::corrupt_at(path);
         let ictx = format::input(path).map_err(|e| corrupt(e.to_string()))?;
         let stream = ictx
             .streams()
