@@ -9,8 +9,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use clipguard::screen::Screener;
 use clipguard::vision::align;
-use clipguard::Screener;
 use common::repo;
 use criterion::Criterion;
 use std::path::Path;
@@ -60,25 +60,32 @@ fn stage_report(screener: &Screener, clip: &Path, runs: usize) {
     let all: Vec<clipguard::Signals> = (0..runs)
         .map(|_| screener.screen_clip(clip).unwrap())
         .collect();
-    let col = |f: fn(&clipguard::screen::StageTimings) -> f64| {
-        median(all.iter().map(|s| f(&s.timings)).collect())
+    let col = |stage: &str| {
+        median(
+            all.iter()
+                .map(|s| {
+                    s.timings
+                        .all()
+                        .iter()
+                        .find(|(n, _)| *n == stage)
+                        .map_or(0.0, |(_, v)| *v)
+                })
+                .collect(),
+        )
     };
     let s = &all[0].sampling;
-    let total = col(|t| t.total_ms);
+    let total = median(all.iter().map(|s| s.timings.total_ms).collect());
     println!("\nend-to-end check, 10 s 1280x720 H.264, medians of {runs} runs:");
     println!(
         "  frames: {} decoded, {} sampled, {} analysed, {} near-duplicates",
         s.decoded_frames, s.sampled_frames, s.analysed_frames, s.duplicate_frames
     );
-    for (name, v) in [
-        ("probe", col(|t| t.probe_ms)),
-        ("decode", col(|t| t.decode_ms)),
-        ("sampling", col(|t| t.sample_ms)),
-        ("nudity", col(|t| t.nudity_ms)),
-        ("faces", col(|t| t.faces_ms)),
-        ("embedding", col(|t| t.embed_ms)),
-        ("total", total),
-    ] {
+    let stages: Vec<&str> = all[0].timings.all().iter().map(|(n, _)| *n).collect();
+    for (name, v) in stages
+        .iter()
+        .map(|n| (*n, col(n)))
+        .chain([("total", total)])
+    {
         println!(
             "  {name:<10} {v:>8.1} ms  ({:>5.1}% of total)",
             v / total * 100.0
@@ -89,7 +96,7 @@ fn stage_report(screener: &Screener, clip: &Path, runs: usize) {
 
 fn main() {
     let clip = common::astronaut_zoom_clip();
-    let screener = Screener::load(&common::config()).expect("models load (run `make bench`)");
+    let screener = common::screener();
     let mut c = Criterion::default()
         .sample_size(10)
         .measurement_time(Duration::from_secs(10))
@@ -125,7 +132,7 @@ fn main() {
     });
     g.finish();
 
-    stage_report(&screener, &clip, 15);
+    stage_report(screener, &clip, 15);
     cli_report(&clip, &common::data_dir(), 5);
     c.final_summary();
 }

@@ -6,8 +6,7 @@
 mod common;
 
 use clipguard::persons::{ExactIndex, FaceIndex, Gazetteer};
-use clipguard::vision::Embedding;
-use clipguard::Screener;
+use clipguard::vocab::Embedding;
 use criterion::{BatchSize, Criterion};
 use std::io::Cursor;
 use std::time::{Duration, Instant};
@@ -83,19 +82,19 @@ fn main() {
     });
 
     // The same registry import and prompt screening the CLI and server use.
-    let screener = Screener::load(&common::config()).expect("models load (run `make bench`)");
+    let service = common::service(common::config());
     let jsonl: String = names
         .iter()
         .map(|(n, a)| format!("{{\"name\": \"{n}\", \"aliases\": [\"{a}\"]}}\n"))
         .collect();
     let t = Instant::now();
-    let imported = screener
+    let imported = service
         .registry()
         .import("bench.jsonl", Cursor::new(jsonl))
         .unwrap();
     let import_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    screener.reload_persons().unwrap();
+    service.persons().refresh().unwrap();
     let reload_s = t.elapsed().as_secs_f64();
     println!("\nimport of {imported} persons: {import_s:.2} s; snapshot reload (database + gazetteer + index): {reload_s:.2} s\n");
 
@@ -105,7 +104,7 @@ fn main() {
     g.bench_function("screen_prompt_1000_chars_100k_names", |b| {
         b.iter_batched(
             || text.clone(),
-            |p| screener.screen_prompt(&p),
+            |p| service.screener().screen_prompt(&p).unwrap(),
             BatchSize::SmallInput,
         )
     });

@@ -6,10 +6,10 @@
 //!   a prompt naming one by surname, so three rules fire and build evidence and messages;
 //! - an empty one.
 
-use clipguard::persons::{NameMatch, NameStrength, PersonKind, PersonSighting};
 use clipguard::policy::{ClipView, Policy, PolicyInput, PromptView, RequestContext, Screening};
-use clipguard::screen::{ClassPeak, FaceSummary};
-use clipguard::vision::{BBox, NudityClass};
+use clipguard::vocab::{BBox, NudityClass};
+use clipguard::vocab::{ClassPeak, FaceSummary};
+use clipguard::vocab::{NameMatch, NameStrength, PersonKind, PersonSighting};
 use criterion::Criterion;
 use std::path::Path;
 

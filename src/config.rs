@@ -154,6 +154,27 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Checker => "checker",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Role::Checker, Role::Auditor, Role::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not checker, auditor or admin"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
@@ -254,19 +275,26 @@ impl Default for MediaConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NudityConfig {
+    /// Run the nudity analyser.
+    pub enabled: bool,
     /// Frames per inference batch.
     pub batch: usize,
 }
 
 impl Default for NudityConfig {
     fn default() -> Self {
-        Self { batch: 4 }
+        Self {
+            enabled: true,
+            batch: 4,
+        }
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FacesConfig {
+    /// Run the faces and likeness analyser.
+    pub enabled: bool,
     /// Frames are downscaled so their longer side is at most this before face detection: the
     /// detector's cost grows with its input area.
     pub max_side: u32,
@@ -280,6 +308,7 @@ pub struct FacesConfig {
 impl Default for FacesConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             max_side: 320,
             threshold: 0.5,
             min_embed_px: 40.0,

@@ -1,8 +1,10 @@
 //! clipguard screens AI-generated video before it is published: it finds unsafe content and
 //! faces (for public figures' likeness) with ONNX models, and reports what it saw as `Signals`.
 //!
-//! The CLI, the HTTP server, the tests and the benchmarks all go through [`screen::Screener`].
+//! The CLI, the HTTP server, the audit, the tests and the benchmarks all check through
+//! [`service::CheckService`], built by [`service::Context`].
 
+pub mod analysers;
 pub mod attest;
 pub mod audit;
 pub mod config;
@@ -14,9 +16,12 @@ pub mod objects;
 pub mod persons;
 pub mod policy;
 pub mod screen;
+pub mod service;
 pub mod store;
 pub mod text;
 pub mod vision;
+pub mod vocab;
 
 pub use config::Config;
-pub use screen::{Screener, Signals};
+pub use screen::Screener;
+pub use vocab::Signals;

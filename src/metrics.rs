@@ -1,9 +1,7 @@
 //! Prometheus metrics, all named `clipguard_*`, served at `/metrics`. Every part of the
 //! pipeline reports here through the functions below, so names and labels live in one place.
+//! This module knows no domain type: callers pass plain labels and numbers.
 
-use crate::policy::Mode;
-use crate::screen::{Decision, Signals};
-use crate::vision::ModelInfo;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
@@ -200,12 +198,8 @@ pub static AUDIT_REMAINING: LazyLock<IntGauge> = LazyLock::new(|| {
     )
 });
 
-/// One clip of an audit is done.
-pub fn audited(line: &crate::audit::Line) {
-    let outcome = match line.action {
-        Some(a) => crate::audit::report::action_name(a),
-        None => "error",
-    };
+/// One clip of an audit is done: `outcome` is its action, or "error".
+pub fn audited(outcome: &str) {
     AUDIT_CLIPS.with_label_values(&[outcome]).inc();
     AUDIT_REMAINING.dec();
 }
@@ -216,86 +210,52 @@ pub fn policy_loaded(name: &str, version: &str) {
     POLICY_INFO.with_label_values(&[name, version]).set(1);
 }
 
-pub fn models_loaded(models: &[ModelInfo]) {
+/// The model files loaded: (name, kind, sha256) each.
+pub fn models_loaded<'a>(models: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) {
     MODEL_INFO.reset();
-    for m in models {
-        let kind = serde_json::to_value(m.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        MODEL_INFO
-            .with_label_values(&[m.name.as_str(), kind.as_str(), m.sha256.as_str()])
-            .set(1);
+    for (name, kind, sha256) in models {
+        MODEL_INFO.with_label_values(&[name, kind, sha256]).set(1);
     }
 }
 
-/// A finished screening: its stage times and what happened to its frames.
-pub fn screened(s: &Signals) {
-    SCREENINGS.with_label_values(&["ok"]).inc();
-    let t = &s.timings;
-    for (stage, ms) in [
-        ("probe", t.probe_ms),
-        ("decode", t.decode_ms),
-        ("sampling", t.sample_ms),
-        ("nudity", t.nudity_ms),
-        ("faces", t.faces_ms),
-        ("embedding", t.embed_ms),
-    ] {
-        STAGE_SECONDS.with_label_values(&[stage]).observe(ms / 1e3);
-    }
-    let f = &s.sampling;
-    for (fate, n) in [
-        ("decoded", f.decoded_frames),
-        ("sampled", f.sampled_frames),
-        ("analysed", f.analysed_frames),
-        ("duplicate", f.duplicate_frames),
-        ("over_budget", f.over_budget_frames),
-        (
-            "not_decoded",
-            s.media.frames.saturating_sub(f.decoded_frames),
-        ),
-    ] {
-        FRAMES.with_label_values(&[fate]).inc_by(n);
-    }
+/// A screening ended: "ok", or its error code.
+pub fn screening(result: &str) {
+    SCREENINGS.with_label_values(&[result]).inc();
 }
 
-pub fn policy_time(seconds: f64) {
-    STAGE_SECONDS
-        .with_label_values(&["policy"])
-        .observe(seconds);
+/// Time spent in one stage of a screening (probe, decode, an analyser...), or in the policy.
+pub fn stage_time(stage: &str, seconds: f64) {
+    STAGE_SECONDS.with_label_values(&[stage]).observe(seconds);
 }
 
-/// A decision was logged.
-pub fn decided(d: &Decision) {
-    let kind = if d.clip_sha256.is_some() {
-        "clip"
-    } else {
-        "prompt"
-    };
-    let action = serde_json::to_value(d.decision.action)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    CHECKS
-        .with_label_values(&[kind, d.origin.as_str(), action.as_str()])
-        .inc();
-    for (matches, mode) in [
-        (&d.decision.matched, Mode::Enforce),
-        (&d.decision.shadow, Mode::Shadow),
-    ] {
-        let mode = match mode {
-            Mode::Enforce => "enforce",
-            Mode::Shadow => "shadow",
-        };
-        for m in matches {
-            RULE_MATCHES
-                .with_label_values(&[m.rule.as_str(), mode])
-                .inc();
-        }
-    }
-    for f in &d.decision.failures {
-        RULE_FAILURES.with_label_values(&[f.rule.as_str()]).inc();
-    }
+/// `n` frames met this fate in a screening.
+pub fn frames(fate: &str, n: u64) {
+    FRAMES.with_label_values(&[fate]).inc_by(n);
+}
+
+/// A decision was logged: `kind` clip or prompt, `origin` check or audit.
+pub fn decided(kind: &str, origin: &str, action: &str) {
+    CHECKS.with_label_values(&[kind, origin, action]).inc();
+}
+
+/// A rule matched in a logged decision; `mode` enforce or shadow.
+pub fn rule_matched(rule: &str, mode: &str) {
+    RULE_MATCHES.with_label_values(&[rule, mode]).inc();
+}
+
+/// A rule failed to evaluate in a logged decision.
+pub fn rule_failed(rule: &str) {
+    RULE_FAILURES.with_label_values(&[rule]).inc();
+}
+
+/// A review was recorded: approve or reject.
+pub fn reviewed(outcome: &str) {
+    REVIEWS.with_label_values(&[outcome]).inc();
+}
+
+/// A clip cache lookup: hit, joined or miss.
+pub fn cache_lookup(outcome: &str) {
+    CACHE.with_label_values(&[outcome]).inc();
 }
 
 /// Check latencies of the last hour, for the dashboard's percentiles (Prometheus histograms

@@ -25,38 +25,17 @@ pub enum ObjectError {
     Io(#[from] std::io::Error),
 }
 
-/// Where a clip lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClipUri {
-    File(PathBuf),
-    S3 { bucket: String, key: String },
-}
-
-impl ClipUri {
-    pub fn parse(uri: &str) -> Result<Self, ObjectError> {
-        let invalid = |reason: &str| ObjectError::InvalidUri {
-            uri: uri.to_string(),
-            reason: reason.to_string(),
-        };
-        if let Some(path) = uri.strip_prefix("file://") {
-            if !path.starts_with('/') {
-                return Err(invalid("a file URI needs an absolute path (file:///...)"));
-            }
-            return Ok(ClipUri::File(PathBuf::from(path)));
+impl ObjectError {
+    /// A short, stable name for reports and API error codes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ObjectError::InvalidUri { .. } => "invalid_uri",
+            ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => "forbidden_path",
+            ObjectError::NotFound { .. } => "not_found",
+            ObjectError::TooLarge { .. } => "too_large",
+            ObjectError::Store { .. } => "object_store",
+            ObjectError::Io(_) => "io",
         }
-        if let Some(rest) = uri.strip_prefix("s3://") {
-            let (bucket, key) = rest
-                .split_once('/')
-                .ok_or_else(|| invalid("expected s3://bucket/key"))?;
-            if bucket.is_empty() || key.is_empty() {
-                return Err(invalid("expected s3://bucket/key"));
-            }
-            return Ok(ClipUri::S3 {
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-            });
-        }
-        Err(invalid("only file:// and s3:// URIs are supported"))
     }
 }
 
@@ -196,29 +175,6 @@ pub async fn fetch_s3(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uris_parse_or_say_why_not() {
-        assert_eq!(
-            ClipUri::parse("file:///clips/a.mp4").unwrap(),
-            ClipUri::File("/clips/a.mp4".into())
-        );
-        assert_eq!(
-            ClipUri::parse("s3://b/p/a.mp4").unwrap(),
-            ClipUri::S3 {
-                bucket: "b".into(),
-                key: "p/a.mp4".into()
-            }
-        );
-        for bad in [
-            "http://x/a.mp4",
-            "file://relative.mp4",
-            "s3://bucket",
-            "s3:///k",
-        ] {
-            assert!(ClipUri::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn roots_refuse_traversal_and_symlinks_out() {

@@ -4,10 +4,12 @@
 
 mod common;
 
-use clipguard::media::{MediaError, SampleReason};
+use clipguard::media::MediaError;
+
 use clipguard::screen::ScreenError;
-use clipguard::vision::NudityClass;
-use clipguard::{Screener, Signals};
+use clipguard::vocab::NudityClass;
+use clipguard::vocab::SampleReason;
+use clipguard::vocab::Signals;
 use common::{clips_dir, ffmpeg, testdata};
 use std::path::PathBuf;
 
@@ -90,7 +92,11 @@ fn zoom_on_the_astronaut_finds_her_face_in_every_sampled_frame() {
         .expect("FACE_FEMALE detected");
     assert!(face.max_score > 0.5, "{face:?}");
     assert!(s.models.len() == 3 && s.models.iter().all(|m| m.sha256.len() == 64));
-    assert!(s.timings.total_ms > 0.0 && s.timings.nudity_ms > 0.0 && s.timings.faces_ms > 0.0);
+    assert!(
+        s.timings.total_ms > 0.0
+            && s.timings.stage_ms("nudity") > 0.0
+            && s.timings.stage_ms("faces") > 0.0
+    );
 }
 
 #[test]
@@ -150,8 +156,10 @@ fn scene_cuts_catch_a_short_shot_between_uniform_samples() {
     let clip = cut_clip("cut_sparse.mp4", 5.1, 0.5, 4.4);
     let mut cfg = common::config();
     cfg.media.sample_fps = 0.25;
-    let screener = Screener::load(&cfg).unwrap();
-    let s = screener.screen_clip(&clip).unwrap();
+    let s = common::service(cfg.clone())
+        .screener()
+        .screen_clip(&clip)
+        .unwrap();
     let found: Vec<f64> = s
         .frames
         .iter()

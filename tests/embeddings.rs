@@ -3,7 +3,9 @@
 
 mod common;
 
-use clipguard::vision::{align, embed::SAME_PERSON_DISTANCE, Embedding};
+use clipguard::vision::{align, embed::SAME_PERSON_DISTANCE};
+
+use clipguard::vocab::Embedding;
 use image::{imageops, RgbImage};
 
 /// The embedding of the single face in an image.

@@ -3,9 +3,11 @@
 
 mod common;
 
-use clipguard::persons::{NameStrength, NewPerson, PersonKind};
+use clipguard::persons::NewPerson;
+
 use clipguard::screen::ScreenError;
-use clipguard::Screener;
+use clipguard::service::CheckError;
+use clipguard::vocab::{NameStrength, PersonKind};
 use common::{clips_dir, ffmpeg, testdata};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -21,8 +23,8 @@ fn person(name: &str, aliases: &[&str], allowed: &[&str]) -> NewPerson {
 }
 
 /// A registry with Eileen Collins enrolled from astronaut.png.
-fn with_collins() -> (Screener, i64) {
-    let s = Screener::load(&common::config()).unwrap();
+fn with_collins() -> (std::sync::Arc<clipguard::service::CheckService>, i64) {
+    let s = common::service(common::config());
     let id = s
         .registry()
         .add(&person(
@@ -79,7 +81,7 @@ fn astronaut_clips() -> &'static Vec<(&'static str, PathBuf)> {
 fn enrolled_astronaut_is_recognised_in_every_kind_of_clip() {
     let (s, id) = with_collins();
     for (what, path) in astronaut_clips() {
-        let signals = s.screen_clip(path).unwrap();
+        let signals = s.screener().screen_clip(path).unwrap();
         let seen = signals.persons.iter().find(|p| p.person_id == id);
         let seen = seen
             .unwrap_or_else(|| panic!("{what}: Eileen Collins not matched: {:?}", signals.persons));
@@ -121,7 +123,7 @@ fn grace_hopper_is_not_collins_until_enrolled_and_the_cameraman_is_nobody() {
         "scale=720:720,pad=1280:720:280:0",
         &[],
     );
-    let before = s.screen_clip(&hopper_clip).unwrap();
+    let before = s.screener().screen_clip(&hopper_clip).unwrap();
     assert!(
         before.frames.iter().all(|f| f.faces.len() == 1),
         "Hopper's face is seen"
@@ -144,13 +146,13 @@ fn grace_hopper_is_not_collins_until_enrolled_and_the_cameraman_is_nobody() {
         .unwrap();
     s.enrol(hopper, &[&crop_path]).unwrap();
 
-    let after = s.screen_clip(&hopper_clip).unwrap();
+    let after = s.screener().screen_clip(&hopper_clip).unwrap();
     assert_eq!(after.persons.len(), 1, "{:?}", after.persons);
     assert_eq!(after.persons[0].person_id, hopper);
     assert!(after.persons[0].best_distance < 0.6);
     assert!(after.persons.iter().all(|p| p.person_id != collins));
 
-    let camera = s.screen_clip(&camera_clip).unwrap();
+    let camera = s.screener().screen_clip(&camera_clip).unwrap();
     assert!(
         camera.frames.iter().any(|f| !f.faces.is_empty()),
         "the cameraman's face is seen"
@@ -164,7 +166,7 @@ fn grace_hopper_is_not_collins_until_enrolled_and_the_cameraman_is_nobody() {
 
 #[test]
 fn enrolment_needs_exactly_one_face_and_stores_nothing_otherwise() {
-    let s = Screener::load(&common::config()).unwrap();
+    let s = common::service(common::config());
     let id = s.registry().add(&person("Someone", &[], &[])).unwrap();
     let err = s
         .enrol(id, &[&testdata("coffee.png")])
@@ -193,7 +195,10 @@ fn enrolment_needs_exactly_one_face_and_stores_nothing_otherwise() {
     let err = s
         .enrol(id, &[&clips_dir().join("no_such.png")])
         .unwrap_err();
-    assert!(matches!(err, ScreenError::Persons(_)), "{err}");
+    assert!(
+        matches!(err, CheckError::Screen(ref e) if matches!(**e, ScreenError::Enrol(_))),
+        "{err}"
+    );
     let err = s
         .enrol(9999, &[&testdata("astronaut.png")])
         .unwrap_err()
@@ -205,7 +210,7 @@ fn enrolment_needs_exactly_one_face_and_stores_nothing_otherwise() {
 fn the_registry_survives_a_restart_and_removal_cascades() {
     let cfg = common::config();
     let id = {
-        let s = Screener::load(&cfg).unwrap();
+        let s = common::service(cfg.clone());
         let id = s
             .registry()
             .add(&person("Eileen Collins", &["EMC"], &["alice", "bob"]))
@@ -213,7 +218,7 @@ fn the_registry_survives_a_restart_and_removal_cascades() {
         s.enrol(id, &[&testdata("astronaut.png")]).unwrap();
         id
     };
-    let s = Screener::load(&cfg).unwrap();
+    let s = common::service(cfg.clone());
     let p = s.registry().get(id).unwrap();
     assert_eq!(
         (
@@ -225,11 +230,11 @@ fn the_registry_survives_a_restart_and_removal_cascades() {
         ("Eileen Collins", 1, 2, 1)
     );
     assert_eq!(p.faces[0].image_sha256.len(), 64);
-    let signals = s.screen_clip(&astronaut_clips()[0].1).unwrap();
+    let signals = s.screener().screen_clip(&astronaut_clips()[0].1).unwrap();
     assert_eq!(signals.persons.len(), 1, "the enrolled face was reloaded");
     s.registry().remove(id).unwrap();
-    s.reload_persons().unwrap();
     assert!(s
+        .screener()
         .screen_clip(&astronaut_clips()[0].1)
         .unwrap()
         .persons
@@ -239,7 +244,7 @@ fn the_registry_survives_a_restart_and_removal_cascades() {
 
 #[test]
 fn import_is_all_or_nothing_and_handles_100k_persons() {
-    let s = Screener::load(&common::config()).unwrap();
+    let s = common::service(common::config());
     let bad = "{\"name\": \"A\"}\n{\"name\": \"B\", \"kind\": \"wizard\"}\n";
     let err = s
         .registry()
@@ -265,17 +270,19 @@ fn import_is_all_or_nothing_and_handles_100k_persons() {
             .unwrap(),
         100_000
     );
-    s.reload_persons().unwrap();
-    let found = s.screen_prompt("a video of person 4242 example waving");
+    let found = s
+        .screener()
+        .screen_prompt("a video of person 4242 example waving")
+        .unwrap();
     assert_eq!(found.persons.len(), 1, "{:?}", found.persons);
     assert_eq!(found.persons[0].kind, PersonKind::PrivateIndividual);
     assert_eq!(found.persons[0].allowed_users, vec!["u4242".to_string()]);
 }
 
-fn prompt_screener() -> &'static Screener {
-    static S: OnceLock<Screener> = OnceLock::new();
+fn prompt_screener() -> &'static std::sync::Arc<clipguard::service::CheckService> {
+    static S: OnceLock<std::sync::Arc<clipguard::service::CheckService>> = OnceLock::new();
     S.get_or_init(|| {
-        let s = Screener::load(&common::config()).unwrap();
+        let s = common::service(common::config());
         s.registry()
             .add(&person(
                 "Eileen Collins",
@@ -286,7 +293,6 @@ fn prompt_screener() -> &'static Screener {
         s.registry()
             .add(&person("Grace Hopper", &["Amazing Grace"], &[]))
             .unwrap();
-        s.reload_persons().unwrap();
         s
     })
 }
@@ -336,7 +342,7 @@ fn names_are_caught_through_evasions() {
     assert!(evasions.len() >= 30);
     for (written, who) in evasions {
         let prompt = format!("a cinematic video of {written} walking on the moon");
-        let found = s.screen_prompt(&prompt);
+        let found = s.screener().screen_prompt(&prompt).unwrap();
         let m = found
             .persons
             .iter()
@@ -357,13 +363,22 @@ fn names_are_caught_through_evasions() {
 #[test]
 fn exact_and_normalised_matches_are_told_apart_and_surnames_are_weak() {
     let s = prompt_screener();
-    let exact = s.screen_prompt("Eileen Collins on the launch pad");
+    let exact = s
+        .screener()
+        .screen_prompt("Eileen Collins on the launch pad")
+        .unwrap();
     assert_eq!(exact.persons.len(), 1);
     assert!(exact.persons[0].exact && exact.persons[0].strength == NameStrength::Full);
     assert_eq!((exact.persons[0].start, exact.persons[0].end), (0, 14));
-    let evasive = s.screen_prompt("E1leen Co11ins on the launch pad");
+    let evasive = s
+        .screener()
+        .screen_prompt("E1leen Co11ins on the launch pad")
+        .unwrap();
     assert!(!evasive.persons[0].exact);
-    let surname = s.screen_prompt("astronaut Collins floating in the station");
+    let surname = s
+        .screener()
+        .screen_prompt("astronaut Collins floating in the station")
+        .unwrap();
     assert_eq!(surname.persons.len(), 1);
     assert_eq!(surname.persons[0].strength, NameStrength::Surname);
 }
@@ -407,7 +422,7 @@ fn innocent_prompts_are_not_full_name_matches() {
     ];
     assert!(innocent.len() >= 30);
     for prompt in innocent {
-        let found = s.screen_prompt(prompt);
+        let found = s.screener().screen_prompt(prompt).unwrap();
         let full: Vec<_> = found
             .persons
             .iter()
@@ -423,9 +438,17 @@ fn innocent_prompts_are_not_full_name_matches() {
 #[test]
 fn term_lists_are_matched_with_the_same_normaliser() {
     let s = prompt_screener();
-    let found = s.screen_prompt("a t33n posing n@ked on a beach");
+    let found = s
+        .screener()
+        .screen_prompt("a t33n posing n@ked on a beach")
+        .unwrap();
     let cats: Vec<&str> = found.terms.iter().map(|t| t.category.as_str()).collect();
     assert_eq!(cats, vec!["minors", "sexual"], "{:?}", found.terms);
     assert_eq!(found.terms[1].text, "n@ked");
-    assert!(s.screen_prompt("a teenage mutant turtle").terms.is_empty());
+    assert!(s
+        .screener()
+        .screen_prompt("a teenage mutant turtle")
+        .unwrap()
+        .terms
+        .is_empty());
 }

@@ -4,20 +4,22 @@
 
 mod common;
 
-use clipguard::Screener;
-
 #[test]
 fn cuda_falls_back_to_cpu_and_unknown_providers_are_refused() {
     let mut cfg = common::config();
     cfg.runtime.providers = vec!["cuda".into(), "cpu".into()];
-    let screener = Screener::load(&cfg).expect("falls back to CPU");
-    let s = screener
+    let service = clipguard::service::Context::open(cfg.clone())
+        .and_then(|c| c.service(1, 1))
+        .expect("falls back to CPU");
+    let s = service
+        .screener()
         .screen_clip(&common::astronaut_zoom_clip())
         .unwrap();
     assert!(s.frames.iter().all(|f| f.faces.len() == 1));
 
     cfg.runtime.providers = vec!["tpu".into()];
-    let err = Screener::load(&cfg)
+    let err = clipguard::service::Context::open(cfg)
+        .and_then(|c| c.service(1, 1))
         .err()
         .expect("unknown provider refused")
         .to_string();

@@ -2,9 +2,9 @@
 //! a decision to the exact bytes of the clip that was checked. Anyone with the public key can
 //! verify offline; changing any byte of the clip or of the statement breaks it.
 
-use crate::policy::Action;
+use crate::vocab::Action;
+use crate::vocab::{Attestation, Statement};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -22,36 +22,6 @@ pub enum AttestError {
     ClipMismatch { attested: String, actual: String },
     #[error("the attestation is for a {0:?} decision; only allowed clips may be published")]
     NotAllowed(Action),
-}
-
-/// What is signed. Fields are in alphabetical order and all strings, so serde_json's compact
-/// output is canonical JSON (RFC 8785) without a canonicaliser.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Statement {
-    pub action: Action,
-    pub clip_sha256: String,
-    pub decision_id: String,
-    pub issued_at: String,
-    pub policy_version: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Attestation {
-    pub statement: Statement,
-    /// Always "ed25519".
-    pub algorithm: String,
-    /// Hex of the first 8 bytes of the public key's sha256.
-    pub key_id: String,
-    /// Hex signature over the canonical statement.
-    pub signature: String,
-}
-
-impl Statement {
-    pub fn canonical(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a statement always serialises")
-    }
 }
 
 pub fn key_id(key: &VerifyingKey) -> String {

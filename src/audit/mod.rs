@@ -8,17 +8,15 @@ pub mod report;
 pub mod shard;
 pub mod sources;
 
+use crate::objects::ObjectError;
+use crate::service::pool::PoolError;
+use crate::service::{CheckError, CheckService, ClipLocation, ClipSource};
+use crate::store::DecisionQuery;
+use crate::vocab::{now_rfc3339, Action, CheckRequest, Origin};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 pub use report::{Line, LineError, Previous, Summary};
 pub use shard::Shard;
-pub use sources::ClipRef;
-
-use crate::objects::ObjectError;
-use crate::policy::Action;
-use crate::screen::pool::{Pool, PoolError};
-use crate::screen::{CheckRequest, Checker, Origin, ScreenedClip};
-use crate::store::DecisionQuery;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,8 +66,7 @@ pub trait Observer: Send + Sync {
 /// Runs an audit to its end. A clip that cannot be read or screened is an error line, never a
 /// stop; only a problem with the sources or the report itself stops the audit.
 pub fn run(
-    checker: &Arc<Checker>,
-    pool: &Pool,
+    service: &Arc<CheckService>,
     opts: &AuditOptions,
     observer: &dyn Observer,
 ) -> Result<Summary, AuditError> {
@@ -86,7 +83,7 @@ pub fn run(
     );
     let mut clips = sources::expand(&opts.sources, &rt)?;
     if let Some(s) = &opts.shard {
-        clips.retain(|c| s.contains(&c.key()));
+        clips.retain(|c| s.contains(&c.name()));
     }
     let (mut writer, done) = if opts.resume {
         report::resume(&opts.out)?
@@ -102,20 +99,20 @@ pub fn run(
         summary.add(l);
     }
     summary.resumed = done.len() as u64;
-    let todo: Vec<ClipRef> = clips
+    let todo: Vec<ClipLocation> = clips
         .into_iter()
-        .filter(|c| !already.contains(&c.key()))
+        .filter(|c| !already.contains(&c.name()))
         .collect();
     observer.started(summary.resumed + todo.len() as u64, summary.resumed);
     crate::metrics::AUDITS_RUNNING.inc();
     crate::metrics::AUDIT_REMAINING.add(todo.len() as i64);
     let remaining = todo.len() as u64;
-    let result = feed(checker, pool, opts, &rt, todo, |line| {
+    let result = feed(service, opts, &rt, todo, |line| {
         writer
             .line(&line)
             .map_err(|e| AuditError::report(&opts.out, e))?;
         summary.add(&line);
-        crate::metrics::audited(&line);
+        crate::metrics::audited(line.action.map_or("error", Action::as_str));
         observer.clip(&line, &summary);
         Ok(())
     });
@@ -138,74 +135,33 @@ pub fn run(
     Ok(summary)
 }
 
-/// Keeps up to `concurrency` clips on the pool, and hands each finished line to `on_line` in
-/// the order they finish. On a shared pool (the service's) it takes a slot only when one is
-/// free, so pre-publish checks are not crowded out.
+/// Keeps up to `concurrency` clips in the check service, and hands each finished line to
+/// `on_line` in the order they finish. On a shared pool (the service's) a clip waits for a
+/// free worker before it starts, so pre-publish checks are not crowded out.
 fn feed(
-    checker: &Arc<Checker>,
-    pool: &Pool,
+    service: &Arc<CheckService>,
     opts: &AuditOptions,
-    rt: &Arc<tokio::runtime::Runtime>,
-    todo: Vec<ClipRef>,
+    rt: &tokio::runtime::Runtime,
+    todo: Vec<ClipLocation>,
     mut on_line: impl FnMut(Line) -> Result<(), AuditError>,
 ) -> Result<(), AuditError> {
-    let before = crate::screen::now_rfc3339();
-    let (tx, rx) = mpsc::channel::<Line>();
-    let mut todo = todo.into_iter().peekable();
-    let mut pending = 0usize;
-    let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
-    while todo.peek().is_some() || pending > 0 {
-        let mut blocked = false;
-        while pending < opts.concurrency.max(1) {
-            let Some(clip) = todo.peek().cloned() else {
-                break;
-            };
-            let (checker, rt, tx, before) =
-                (checker.clone(), rt.clone(), tx.clone(), before.clone());
-            let (compare, max_bytes) = (opts.compare, opts.max_file_bytes);
-            let job = move || {
-                // A bug in one clip's screening must not hang the audit: it is that clip's error.
-                let line = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    audit_one(&checker, &clip, &rt, max_bytes, compare.then_some(&before))
-                }))
-                .unwrap_or_else(|_| {
-                    error_line(clip.key(), None, "internal", "screening panicked".into())
-                });
-                let _ = tx.send(line);
-            };
-            match pool.submit(far, job) {
-                Ok(_) => {
-                    todo.next();
-                    pending += 1;
-                }
-                Err(PoolError::Busy { .. }) => {
-                    blocked = true;
-                    break;
-                }
-                Err(_) => return Err(AuditError::PoolClosed),
+    let before = now_rfc3339();
+    rt.block_on(async {
+        let mut todo = todo.into_iter();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < opts.concurrency.max(1) {
+                let Some(clip) = todo.next() else { break };
+                let before = opts.compare.then(|| before.clone());
+                running.push(audit_one(service.clone(), clip, before));
+            }
+            match running.next().await {
+                Some(Ok(line)) => on_line(line)?,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
             }
         }
-        if pending == 0 {
-            if blocked {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            continue;
-        }
-        let wait = if blocked {
-            Duration::from_millis(50)
-        } else {
-            Duration::from_secs(3600)
-        };
-        match rx.recv_timeout(wait) {
-            Ok(line) => {
-                pending -= 1;
-                on_line(line)?;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(AuditError::PoolClosed),
-        }
-    }
-    Ok(())
+    })
 }
 
 fn error_line(key: String, sha256: Option<String>, code: &str, message: String) -> Line {
@@ -225,67 +181,54 @@ fn error_line(key: String, sha256: Option<String>, code: &str, message: String) 
     }
 }
 
-/// Fetches, hashes, screens and decides one clip; whatever goes wrong becomes its error line.
-fn audit_one(
-    checker: &Checker,
-    clip: &ClipRef,
-    rt: &tokio::runtime::Runtime,
-    max_bytes: u64,
-    compare_before: Option<&String>,
-) -> Line {
-    let key = clip.key();
-    let (path, sha256, _download) = match clip {
-        ClipRef::Local(p) => match crate::digest::sha256_file(p) {
-            Ok(sha) => (p.clone(), sha, None),
-            Err(e) => return error_line(key, None, "unreadable", format!("{}: {e}", p.display())),
-        },
-        ClipRef::S3 { bucket, key: k } => {
-            let temp = match tempfile::Builder::new().prefix("audit-").tempfile() {
-                Ok(t) => t.into_temp_path(),
-                Err(e) => return error_line(key, None, "io", e.to_string()),
-            };
-            match rt.block_on(crate::objects::fetch_s3(bucket, k, &temp, max_bytes)) {
-                Ok((sha, _)) => (temp.to_path_buf(), sha, Some(temp)),
-                Err(e) => {
-                    let code = match e {
-                        ObjectError::NotFound { .. } => "not_found",
-                        ObjectError::TooLarge { .. } => "too_large",
-                        _ => "object_store",
-                    };
-                    return error_line(key, None, code, e.to_string());
-                }
+/// Checks one clip through the service, as an audit; whatever goes wrong with the clip
+/// becomes its error line. Only a stopped pool stops the audit.
+async fn audit_one(
+    service: Arc<CheckService>,
+    clip: ClipLocation,
+    compare_before: Option<String>,
+) -> Result<Line, AuditError> {
+    let key = clip.name();
+    let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+    let checked = loop {
+        let pool = service.pool();
+        if pool.queued() > 0 || pool.running() >= pool.workers() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let source = ClipSource::At(clip.clone());
+        match service
+            .check_clip(source, CheckRequest::default(), Origin::Audit, far)
+            .await
+        {
+            Err(CheckError::Pool(PoolError::Busy { .. })) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
             }
+            Err(CheckError::Pool(PoolError::Closed)) | Err(CheckError::ShuttingDown) => {
+                return Err(AuditError::PoolClosed)
+            }
+            other => break other,
         }
     };
-    let signals = match checker.screener.screen_clip(&path) {
-        Ok(s) => s,
-        Err(e) => {
-            let message = e.to_string().replace(&path.display().to_string(), &key);
-            return error_line(key, Some(sha256), e.code(), message);
+    let decision = match checked {
+        Ok(c) => c.decision,
+        Err(CheckError::Screening(f)) => {
+            let mut line = error_line(key, None, f.source.code(), f.message);
+            line.decision_id = Some(f.decision_id);
+            return Ok(line);
         }
+        Err(e) => return Ok(error_line(key, None, e.code(), e.to_string())),
     };
-    let screened = ScreenedClip {
-        sha256: sha256.clone(),
-        signals,
-    };
-    let decision = match checker.decide(Origin::Audit, &CheckRequest::default(), Some(screened)) {
-        Ok(d) => d,
-        Err(e) => return error_line(key, Some(sha256), e.code(), e.to_string()),
-    };
+    let sha256 = decision.clip_sha256.clone().unwrap_or_default();
+    let comparing = compare_before.is_some();
     let previous = compare_before.and_then(|before| {
         let q = DecisionQuery {
             clip_sha256: Some(sha256.clone()),
-            until: Some(before.clone()),
+            until: Some(before),
             limit: 1,
             ..Default::default()
         };
-        let last = checker
-            .screener
-            .decisions()
-            .list(&q)
-            .ok()?
-            .into_iter()
-            .next()?;
+        let last = service.decisions().list(&q).ok()?.into_iter().next()?;
         Some(Previous {
             decision_id: last.id,
             action: last.decision.action,
@@ -293,8 +236,8 @@ fn audit_one(
         })
     });
     let action: Action = decision.decision.action;
-    let changed = compare_before.map(|_| previous.as_ref().is_some_and(|p| p.action != action));
-    Line {
+    let changed = comparing.then(|| previous.as_ref().is_some_and(|p| p.action != action));
+    Ok(Line {
         key,
         sha256: Some(sha256),
         decision_id: Some(decision.id),
@@ -314,5 +257,5 @@ fn audit_one(
         error: None,
         previous,
         changed,
-    }
+    })
 }

@@ -3,7 +3,7 @@
 //! most one partial line, which `--resume` cuts off before it carries on.
 
 use super::AuditError;
-use crate::policy::Action;
+use crate::vocab::Action;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, Write};
@@ -95,20 +95,12 @@ impl Summary {
         match (&line.previous, line.action, line.changed) {
             (Some(p), Some(now), Some(true)) => {
                 self.changed += 1;
-                let how = format!("{}->{}", action_name(p.action), action_name(now));
+                let how = format!("{}->{}", p.action.as_str(), now.as_str());
                 *self.changes.entry(how).or_default() += 1;
             }
             (None, Some(_), _) if line.changed.is_some() => self.no_previous += 1,
             _ => {}
         }
-    }
-}
-
-pub fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::Allow => "allow",
-        Action::Review => "review",
-        Action::Block => "block",
     }
 }
 

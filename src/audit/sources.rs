@@ -3,6 +3,7 @@
 
 use super::AuditError;
 use crate::objects;
+use crate::service::ClipLocation;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -10,23 +11,6 @@ use std::path::{Path, PathBuf};
 pub const VIDEO_EXTENSIONS: [&str; 9] = [
     "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "3gp",
 ];
-
-/// One clip to audit. The key names it in the report and decides its shard: an absolute path
-/// or an `s3://` URI.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ClipRef {
-    Local(PathBuf),
-    S3 { bucket: String, key: String },
-}
-
-impl ClipRef {
-    pub fn key(&self) -> String {
-        match self {
-            ClipRef::Local(p) => p.display().to_string(),
-            ClipRef::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
-        }
-    }
-}
 
 fn is_video(p: &Path) -> bool {
     p.extension()
@@ -38,7 +22,7 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn walk(dir: &Path, out: &mut BTreeSet<ClipRef>) -> Result<(), AuditError> {
+fn walk(dir: &Path, out: &mut BTreeSet<ClipLocation>) -> Result<(), AuditError> {
     let entries = std::fs::read_dir(dir).map_err(|e| AuditError::Source {
         source_name: dir.display().to_string(),
         reason: e.to_string(),
@@ -48,7 +32,7 @@ fn walk(dir: &Path, out: &mut BTreeSet<ClipRef>) -> Result<(), AuditError> {
         match e.file_type() {
             Ok(t) if t.is_dir() => walk(&p, out)?,
             Ok(_) if is_video(&p) => {
-                out.insert(ClipRef::Local(absolute(&p)));
+                out.insert(ClipLocation::Path(absolute(&p)));
             }
             _ => {}
         }
@@ -56,7 +40,7 @@ fn walk(dir: &Path, out: &mut BTreeSet<ClipRef>) -> Result<(), AuditError> {
     Ok(())
 }
 
-fn s3_prefix(uri: &str, rt: &tokio::runtime::Runtime) -> Result<Vec<ClipRef>, AuditError> {
+fn s3_prefix(uri: &str, rt: &tokio::runtime::Runtime) -> Result<Vec<ClipLocation>, AuditError> {
     let rest = uri.trim_start_matches("s3://");
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
@@ -68,14 +52,14 @@ fn s3_prefix(uri: &str, rt: &tokio::runtime::Runtime) -> Result<Vec<ClipRef>, Au
     let keys = rt.block_on(objects::list_s3(bucket, prefix))?;
     Ok(keys
         .into_iter()
-        .map(|key| ClipRef::S3 {
+        .map(|key| ClipLocation::S3 {
             bucket: bucket.to_string(),
             key,
         })
         .collect())
 }
 
-fn list_file(path: &Path, out: &mut BTreeSet<ClipRef>) -> Result<(), AuditError> {
+fn list_file(path: &Path, out: &mut BTreeSet<ClipLocation>) -> Result<(), AuditError> {
     let text = std::fs::read_to_string(path).map_err(|e| AuditError::Source {
         source_name: path.display().to_string(),
         reason: e.to_string(),
@@ -85,16 +69,9 @@ fn list_file(path: &Path, out: &mut BTreeSet<ClipRef>) -> Result<(), AuditError>
             continue;
         }
         if let Some(p) = line.strip_prefix("file://") {
-            out.insert(ClipRef::Local(absolute(Path::new(p))));
+            out.insert(ClipLocation::Path(absolute(Path::new(p))));
         } else if line.starts_with("s3://") {
-            match objects::ClipUri::parse(line)? {
-                objects::ClipUri::S3 { bucket, key } => {
-                    out.insert(ClipRef::S3 { bucket, key });
-                }
-                objects::ClipUri::File(p) => {
-                    out.insert(ClipRef::Local(p));
-                }
-            }
+            out.insert(ClipLocation::parse_uri(line)?);
         } else {
             // Relative paths in a list are relative to the list.
             let p = Path::new(line);
@@ -103,7 +80,7 @@ fn list_file(path: &Path, out: &mut BTreeSet<ClipRef>) -> Result<(), AuditError>
             } else {
                 path.parent().unwrap_or(Path::new(".")).join(p)
             };
-            out.insert(ClipRef::Local(absolute(&p)));
+            out.insert(ClipLocation::Path(absolute(&p)));
         }
     }
     Ok(())
@@ -113,7 +90,7 @@ fn list_file(path: &Path, out: &mut BTreeSet<ClipRef>) -> Result<(), AuditError>
 pub fn expand(
     sources: &[String],
     rt: &tokio::runtime::Runtime,
-) -> Result<Vec<ClipRef>, AuditError> {
+) -> Result<Vec<ClipLocation>, AuditError> {
     let mut out = BTreeSet::new();
     for s in sources {
         if s.starts_with("s3://") {
@@ -125,7 +102,7 @@ pub fn expand(
             walk(p, &mut out)?;
         } else if p.is_file() {
             if is_video(p) {
-                out.insert(ClipRef::Local(absolute(p)));
+                out.insert(ClipLocation::Path(absolute(p)));
             } else {
                 list_file(p, &mut out)?;
             }
@@ -136,7 +113,7 @@ pub fn expand(
             })?;
             for p in paths.flatten() {
                 if p.is_file() {
-                    out.insert(ClipRef::Local(absolute(&p)));
+                    out.insert(ClipLocation::Path(absolute(&p)));
                 }
             }
         } else {

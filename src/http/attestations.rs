@@ -3,7 +3,8 @@
 
 use super::error::{ApiError, ErrorDetail};
 use super::{upload, AppState};
-use crate::attest::{self, AttestError, Attestation};
+use crate::attest::{self, AttestError};
+use crate::vocab::Attestation;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +48,7 @@ pub struct Verification {
 )]
 #[get("/v1/attestations/key")]
 pub async fn public_key(state: web::Data<AppState>) -> HttpResponse {
-    let key = state.checker.signer().public_key();
+    let key = state.service.signer().public_key();
     HttpResponse::Ok().json(PublicKey {
         algorithm: "ed25519".into(),
         key_id: attest::key_id(&key),
@@ -81,13 +82,13 @@ pub async fn verify(
         let form = upload::read(
             &req,
             payload,
-            &state.tmp,
+            &state.service.intake().tmp,
             &upload::Expect {
                 file_fields: &["file"],
                 text_fields: &["attestation"],
                 // Verification hashes whatever it is given: any changed byte fails it.
                 kind: None,
-                max_file_bytes: state.max_file_bytes,
+                max_file_bytes: state.service.intake().max_file_bytes,
                 max_files: 1,
             },
         )
@@ -107,7 +108,7 @@ pub async fn verify(
         let r: VerifyRequest = upload::json_body(payload).await?;
         (r.attestation, r.clip_sha256.to_lowercase())
     };
-    let key = state.checker.signer().public_key();
+    let key = state.service.signer().public_key();
     let error = attest::verify(&key, &attestation, &clip_sha256)
         .err()
         .map(|e| ErrorDetail {

@@ -8,7 +8,6 @@ use super::AppState;
 use crate::audit::{self, AuditOptions, Line, Observer, Shard, Summary};
 use crate::config::Role;
 use crate::policy::LivePolicy;
-use crate::screen::Checker;
 use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -112,7 +111,7 @@ pub async fn start_audit(
                 "{s:?}: give an absolute path inside the file roots, or s3://bucket/prefix"
             )));
         }
-        let real = state.roots.resolve(s, Path::new(path))?;
+        let real = state.service.intake().roots.resolve(s, Path::new(path))?;
         if real.is_file()
             && !audit::sources::VIDEO_EXTENSIONS
                 .iter()
@@ -143,8 +142,8 @@ pub async fn start_audit(
         concurrency: req
             .concurrency
             .unwrap_or(1)
-            .clamp(1, state.pool.workers().max(1)),
-        started_at: crate::screen::now_rfc3339(),
+            .clamp(1, state.service.pool().workers().max(1)),
+        started_at: crate::vocab::now_rfc3339(),
     };
     let dir = state.data_dir.join("audits");
     std::fs::create_dir_all(&dir)?;
@@ -171,17 +170,14 @@ struct JobSpec {
 
 /// Runs a job on its own thread (the screening itself on the service's pool).
 fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, ApiError> {
-    let checker = match &spec.policies {
-        None => state.checker.clone(),
+    let service = match &spec.policies {
+        None => state.service.clone(),
         Some(dir) => {
-            let mut cfg = state.checker.policy.config().clone();
+            let mut cfg = state.service.policy().config().clone();
             cfg.dir = dir.into();
-            let policy = Arc::new(LivePolicy::candidate(&cfg)?);
-            Arc::new(Checker::new(
-                state.checker.screener.clone(),
-                policy,
-                &state.data_dir,
-            )?)
+            state
+                .service
+                .with_policy(Arc::new(LivePolicy::candidate(&cfg)?))
         }
     };
     let id = spec.id.clone();
@@ -192,7 +188,7 @@ fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, 
         shard: spec.shard,
         resume,
         compare: spec.compare,
-        max_file_bytes: state.max_file_bytes,
+        max_file_bytes: state.service.intake().max_file_bytes,
     };
     let status = AuditStatus {
         id: id.clone(),
@@ -207,13 +203,12 @@ fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, 
     };
     let job = Arc::new(Job(Mutex::new(status.clone())));
     state.audits.insert(id.clone(), job.clone());
-    let pool = state.pool.clone();
     std::thread::Builder::new()
         .name(format!("audit-{id}"))
         .spawn(move || {
-            let result = audit::run(&checker, &pool, &opts, job.as_ref());
+            let result = audit::run(&service, &opts, job.as_ref());
             job.update(|s| {
-                s.finished_at = Some(crate::screen::now_rfc3339());
+                s.finished_at = Some(crate::vocab::now_rfc3339());
                 match result {
                     Ok(summary) => {
                         s.summary = summary;

@@ -6,9 +6,9 @@ use super::error::ApiError;
 use super::AppState;
 use crate::config::Role;
 use crate::metrics::{self, RecentLatency};
-use crate::policy::{Action, PolicyRef};
-use crate::screen::{Decision, ReviewOutcome};
 use crate::store::{DecisionQuery, MinuteCounts, RuleCounts};
+use crate::vocab::{Action, PolicyRef};
+use crate::vocab::{Decision, ReviewOutcome};
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
@@ -67,7 +67,7 @@ pub struct ServiceLoad {
 pub struct DashboardData {
     pub generated_at: String,
     pub policy: PolicyRef,
-    pub models: Vec<crate::vision::ModelInfo>,
+    pub models: Vec<crate::vocab::ModelInfo>,
     /// The last 60 minutes, oldest first, every minute present.
     pub per_minute: Vec<MinuteCounts>,
     /// Check latency over the last hour, upload included.
@@ -118,9 +118,9 @@ fn card(d: Decision, thumbnails: usize) -> DecisionCard {
 #[get("/v1/dashboard")]
 pub async fn data(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
-    let checker = state.checker.clone();
+    let service = state.service.clone();
     let (per_minute, rules, recent, queue) = web::block(move || {
-        let log = checker.screener.decisions();
+        let log = service.decisions();
         let now = SystemTime::now();
         let hour_ago = rfc3339(now - Duration::from_secs(3600));
         let counted = log.per_minute(&hour_ago)?;
@@ -159,14 +159,14 @@ pub async fn data(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
         Ok::<_, crate::store::StoreError>((per_minute, rules, recent, queue))
     })
     .await??;
-    let policy = state.checker.policy.current();
+    let policy = state.service.policy().current();
     Ok(HttpResponse::Ok().json(DashboardData {
         generated_at: rfc3339(SystemTime::now()),
         policy: PolicyRef {
             name: policy.name.clone(),
             version: policy.version.clone(),
         },
-        models: state.checker.screener.models(),
+        models: state.service.models().to_vec(),
         per_minute,
         latency: Latencies {
             clip: metrics::recent_latency("clip"),
@@ -176,10 +176,10 @@ pub async fn data(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
         recent,
         queue,
         load: ServiceLoad {
-            workers: state.pool.workers(),
-            queue: state.pool.capacity(),
-            queued: state.pool.queued(),
-            screening: state.pool.running(),
+            workers: state.service.pool().workers(),
+            queue: state.service.pool().capacity(),
+            queued: state.service.pool().queued(),
+            screening: state.service.pool().running(),
         },
     }))
 }

@@ -4,9 +4,9 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::config::Role;
-use crate::policy::Action;
-use crate::screen::{Decision, Origin, Review, ReviewOutcome};
 use crate::store::DecisionQuery;
+use crate::vocab::Action;
+use crate::vocab::{Decision, Origin, Review, ReviewOutcome};
 use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 
@@ -36,10 +36,9 @@ pub async fn get_decision(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Checker)?;
-    let checker = state.checker.clone();
+    let service = state.service.clone();
     let id = id.into_inner();
-    let found =
-        web::block(move || checker.screener.decisions().get(&id).map(|d| (id, d))).await??;
+    let found = web::block(move || service.decisions().get(&id).map(|d| (id, d))).await??;
     match found {
         (_, Some(d)) => Ok(HttpResponse::Ok().json(d)),
         (id, None) => Err(ApiError::not_found(format!("no decision with id {id}"))),
@@ -73,8 +72,8 @@ pub async fn list_decisions(
         origin: q.origin,
         limit: q.limit.unwrap_or(100).min(1000),
     };
-    let checker = state.checker.clone();
-    let list = web::block(move || checker.screener.decisions().list(&query)).await??;
+    let service = state.service.clone();
+    let list = web::block(move || service.decisions().list(&query)).await??;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -99,8 +98,8 @@ pub async fn review_queue(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
     let limit = q.limit.unwrap_or(100).min(1000);
-    let checker = state.checker.clone();
-    let queue = web::block(move || checker.screener.decisions().review_queue(limit)).await??;
+    let service = state.service.clone();
+    let queue = web::block(move || service.decisions().review_queue(limit)).await??;
     Ok(HttpResponse::Ok().json(queue))
 }
 
@@ -131,10 +130,10 @@ pub async fn post_review(
     body: web::Json<ReviewInput>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
-    let checker = state.checker.clone();
+    let service = state.service.clone();
     let ReviewInput { outcome, note } = body.into_inner();
     let review =
-        web::block(move || checker.review(&id.into_inner(), outcome, note, caller.name)).await??;
+        web::block(move || service.review(&id.into_inner(), outcome, note, caller.name)).await??;
     Ok(HttpResponse::Ok().json(review))
 }
 
@@ -155,8 +154,8 @@ pub async fn evidence(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
     let (id, n) = path.into_inner();
-    let checker = state.checker.clone();
-    let found = web::block(move || checker.screener.decisions().thumbnail(&id, n)).await??;
+    let service = state.service.clone();
+    let found = web::block(move || service.decisions().thumbnail(&id, n)).await??;
     match found {
         Some(jpeg) => Ok(HttpResponse::Ok()
             .content_type("image/jpeg")

@@ -6,8 +6,9 @@ use crate::media::MediaError;
 use crate::objects::ObjectError;
 use crate::persons::PersonsError;
 use crate::policy::PolicyError;
-use crate::screen::pool::PoolError;
 use crate::screen::ScreenError;
+use crate::service::pool::PoolError;
+use crate::service::CheckError;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -116,10 +117,13 @@ impl From<ScreenError> for ApiError {
     fn from(e: ScreenError) -> Self {
         match e {
             ScreenError::Media(m) => m.into(),
-            ScreenError::Store(s) => s.into(),
             ScreenError::Persons(p) => p.into(),
-            ScreenError::NoDecision(_) => Self::not_found(e.to_string()),
-            e => Self::internal(e.code(), e.to_string()),
+            ScreenError::Enrol(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "enrolment", e.to_string())
+            }
+            ScreenError::Vision(_) | ScreenError::Terms(_) => {
+                Self::internal(e.code(), e.to_string())
+            }
         }
     }
 }
@@ -173,17 +177,49 @@ impl From<PoolError> for ApiError {
 
 impl From<ObjectError> for ApiError {
     fn from(e: ObjectError) -> Self {
-        let (status, code) = match &e {
-            ObjectError::InvalidUri { .. } => (StatusCode::BAD_REQUEST, "invalid_uri"),
-            ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => {
-                (StatusCode::FORBIDDEN, "forbidden_path")
-            }
-            ObjectError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-            ObjectError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            ObjectError::Store { .. } => (StatusCode::BAD_GATEWAY, "object_store"),
-            ObjectError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "io"),
+        let status = match &e {
+            ObjectError::InvalidUri { .. } => StatusCode::BAD_REQUEST,
+            ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => StatusCode::FORBIDDEN,
+            ObjectError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ObjectError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ObjectError::Store { .. } => StatusCode::BAD_GATEWAY,
+            ObjectError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, code, e.to_string())
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<CheckError> for ApiError {
+    fn from(e: CheckError) -> Self {
+        match e {
+            CheckError::Intake(e) => e.into(),
+            // The status says screening failed; the message names the logged decision.
+            CheckError::Screening(f) => {
+                let message = f.to_string();
+                let mut api = ApiError::from(f.source);
+                api.message = message;
+                api
+            }
+            CheckError::Screen(e) => (*e).into(),
+            CheckError::Store(e) => e.into(),
+            CheckError::Persons(e) => e.into(),
+            CheckError::Attest(e) => e.into(),
+            CheckError::Pool(e) => e.into(),
+            CheckError::Deadline { seconds } => Self::unavailable(
+                "deadline_exceeded",
+                format!("no result within the {seconds} s deadline"),
+                seconds / 4,
+            ),
+            CheckError::ShuttingDown => Self::unavailable(
+                "shutting_down",
+                "the worker stopped before screening the clip",
+                5,
+            ),
+            CheckError::NoDecision(_) => Self::not_found(e.to_string()),
+            CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+        }
     }
 }
 

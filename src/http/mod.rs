@@ -14,11 +14,8 @@ mod persons;
 mod upload;
 
 use crate::config::{Config, Role};
-use crate::objects::Roots;
 use crate::policy::Reloaded;
-use crate::screen::cache::SignalsCache;
-use crate::screen::pool::Pool;
-use crate::screen::Checker;
+use crate::service::CheckService;
 use actix_web::dev::Service;
 use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
 use auth::{Caller, Keys};
@@ -31,16 +28,7 @@ use std::time::{Duration, Instant};
 pub use openapi::ApiDoc;
 
 pub struct AppState {
-    pub checker: Arc<Checker>,
-    pub pool: Arc<Pool>,
-    pub cache: SignalsCache,
-    pub roots: Roots,
-    /// Uploads in progress (cleared at start: leftovers of a killed process).
-    pub tmp: PathBuf,
-    pub deadline: Duration,
-    pub max_file_bytes: u64,
-    /// The models' sha256s: part of every cache key.
-    pub model_set: String,
+    pub service: Arc<CheckService>,
     pub data_dir: PathBuf,
     /// Audit jobs started since the service started.
     audits: dashmap::DashMap<String, Arc<audits::Job>>,
@@ -80,8 +68,8 @@ async fn healthz() -> impl Responder {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub status: String,
-    pub models: Vec<crate::vision::ModelInfo>,
-    pub policy: crate::policy::PolicyRef,
+    pub models: Vec<crate::vocab::ModelInfo>,
+    pub policy: crate::vocab::PolicyRef,
     pub workers: usize,
     /// Clips that may wait for a worker before checks are refused with 503.
     pub queue: usize,
@@ -94,18 +82,19 @@ pub struct Readiness {
 #[utoipa::path(get, path = "/readyz", tag = "service", responses((status = 200, body = Readiness)))]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> impl Responder {
-    let policy = state.checker.policy.current();
+    let policy = state.service.policy().current();
+    let pool = state.service.pool();
     HttpResponse::Ok().json(Readiness {
         status: "ready".into(),
-        models: state.checker.screener.models(),
-        policy: crate::policy::PolicyRef {
+        models: state.service.models().to_vec(),
+        policy: crate::vocab::PolicyRef {
             name: policy.name.clone(),
             version: policy.version.clone(),
         },
-        workers: state.pool.workers(),
-        queue: state.pool.capacity(),
-        queued: state.pool.queued(),
-        screening: state.pool.running(),
+        workers: pool.workers(),
+        queue: pool.capacity(),
+        queued: pool.queued(),
+        screening: pool.running(),
     })
 }
 
@@ -123,8 +112,9 @@ async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 #[get("/metrics")]
 async fn metrics(state: web::Data<AppState>) -> impl Responder {
-    crate::metrics::QUEUE_DEPTH.set(state.pool.queued() as i64);
-    crate::metrics::IN_FLIGHT.set(state.pool.running() as i64);
+    let pool = state.service.pool();
+    crate::metrics::QUEUE_DEPTH.set(pool.queued() as i64);
+    crate::metrics::IN_FLIGHT.set(pool.running() as i64);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::metrics::render())
@@ -146,7 +136,7 @@ async fn reload_policy(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let policy = state.checker.policy.clone();
+    let policy = state.service.policy().clone();
     let reloaded = web::block(move || policy.reload("api")).await??;
     Ok(HttpResponse::Ok().json(reloaded))
 }
@@ -244,10 +234,10 @@ pub fn check_access(cfg: &Config) -> Result<(), ServeError> {
 /// Serves until SIGTERM or SIGINT: then it stops accepting connections, lets requests in
 /// flight finish (their decisions are logged before they are answered), and drains the pool.
 /// The policy also reloads on SIGHUP and when its files change on disk.
-pub async fn serve(cfg: &Config, checker: Arc<Checker>) -> Result<(), ServeError> {
+pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), ServeError> {
     check_access(cfg)?;
     let bind = cfg.server.bind.clone();
-    let tmp = cfg.data_dir.join("tmp");
+    let tmp = service.intake().tmp.clone();
     let tmp_err = |source| ServeError::Tmp {
         path: tmp.display().to_string(),
         source,
@@ -257,8 +247,9 @@ pub async fn serve(cfg: &Config, checker: Arc<Checker>) -> Result<(), ServeError
     }
     std::fs::create_dir_all(&tmp).map_err(tmp_err)?;
 
-    let policy = checker.policy.clone();
+    let policy = service.policy().clone();
     policy.watch(Duration::from_secs(2));
+    service.persons().watch(Duration::from_secs(2));
     let mut hup =
         actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::hangup())?;
     let on_hup = policy.clone();
@@ -269,23 +260,9 @@ pub async fn serve(cfg: &Config, checker: Arc<Checker>) -> Result<(), ServeError
         }
     });
 
-    let pool = Arc::new(Pool::new(cfg.server.workers, cfg.server.queue));
-    let model_set = checker
-        .screener
-        .models()
-        .iter()
-        .map(|m| m.sha256.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let pool = service.pool().clone();
     let state = web::Data::new(AppState {
-        checker,
-        pool: pool.clone(),
-        cache: SignalsCache::new(cfg.server.cache_clips),
-        roots: Roots::new(&cfg.server.file_roots),
-        tmp,
-        deadline: Duration::from_secs(cfg.server.deadline_s),
-        max_file_bytes: cfg.media.max_file_bytes,
-        model_set,
+        service,
         data_dir: cfg.data_dir.clone(),
         audits: Default::default(),
     });

@@ -6,7 +6,8 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::{upload, AppState};
 use crate::config::Role;
-use crate::persons::{NewPerson, Person, PersonKind};
+use crate::persons::{NewPerson, Person};
+use crate::vocab::PersonKind;
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use std::path::Path;
@@ -52,11 +53,10 @@ pub async fn add_person(
     body: web::Json<NewPerson>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let screener = state.checker.screener.clone();
+    let service = state.service.clone();
     let person = web::block(move || -> Result<Person, ApiError> {
-        let id = screener.registry().add(&body)?;
-        screener.reload_persons()?;
-        Ok(screener.registry().get(id)?)
+        let id = service.registry().add(&body)?;
+        Ok(service.registry().get(id)?)
     })
     .await??;
     Ok(HttpResponse::Created().json(person))
@@ -73,8 +73,8 @@ pub async fn list_persons(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
-    let screener = state.checker.screener.clone();
-    let list = web::block(move || screener.registry().list()).await??;
+    let service = state.service.clone();
+    let list = web::block(move || service.registry().list()).await??;
     let list: Vec<PersonSummary> = list
         .into_iter()
         .map(|(p, aliases, faces)| PersonSummary {
@@ -102,8 +102,8 @@ pub async fn get_person(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
-    let screener = state.checker.screener.clone();
-    let person = web::block(move || screener.registry().get(*id)).await??;
+    let service = state.service.clone();
+    let person = web::block(move || service.registry().get(*id)).await??;
     Ok(HttpResponse::Ok().json(person))
 }
 
@@ -120,10 +120,10 @@ pub async fn remove_person(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let screener = state.checker.screener.clone();
+    let service = state.service.clone();
     web::block(move || -> Result<(), ApiError> {
-        screener.registry().remove(*id)?;
-        Ok(screener.reload_persons()?)
+        service.registry().remove(*id)?;
+        Ok(())
     })
     .await??;
     Ok(HttpResponse::NoContent().finish())
@@ -153,7 +153,7 @@ pub async fn enrol_faces(
     let form = upload::read(
         &req,
         payload,
-        &state.tmp,
+        &state.service.intake().tmp,
         &upload::Expect {
             file_fields: &["image"],
             text_fields: &[],
@@ -169,7 +169,7 @@ pub async fn enrol_faces(
             "no `image` part in the form",
         ));
     }
-    let screener = state.checker.screener.clone();
+    let service = state.service.clone();
     let faces = web::block(move || {
         let paths: Vec<&Path> = form.files.iter().map(|(_, u)| u.path.as_ref()).collect();
         let names: Vec<(&Path, &str)> = form
@@ -177,7 +177,7 @@ pub async fn enrol_faces(
             .iter()
             .map(|(_, u)| (u.path.as_ref(), u.name.as_str()))
             .collect();
-        screener
+        service
             .enrol(*id, &paths)
             .map_err(|e| ApiError::from(e).naming(&names))
     })
@@ -194,11 +194,10 @@ async fn consent(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let (id, user) = path.into_inner();
-    let screener = state.checker.screener.clone();
+    let service = state.service.clone();
     let person = web::block(move || -> Result<Person, ApiError> {
-        screener.registry().set_consent(id, &user, allowed)?;
-        screener.reload_persons()?;
-        Ok(screener.registry().get(id)?)
+        service.registry().set_consent(id, &user, allowed)?;
+        Ok(service.registry().get(id)?)
     })
     .await??;
     Ok(HttpResponse::Ok().json(person))

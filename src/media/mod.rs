@@ -5,8 +5,8 @@ mod probe;
 mod sample;
 
 pub use extract::frames_at;
-pub use probe::{is_video_signature, probe, MediaInfo};
-pub use sample::{sample, FrameContent, SampleReason, SampledFrame, SamplingStats};
+pub use probe::{is_video_signature, probe};
+pub use sample::{sample, FrameContent, SampledFrame};
 
 use std::sync::Once;
 

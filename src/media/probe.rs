@@ -2,26 +2,13 @@
 
 use super::MediaError;
 use crate::config::MediaConfig;
+use crate::vocab::MediaInfo;
 use ffmpeg_next::{format, media};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Containers accepted as clips. FFmpeg also opens still images and even text files (as
 /// "tty" art), which must be refused as non-video.
 const CONTAINERS: [&str; 4] = ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "mpegts"];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct MediaInfo {
-    pub container: String,
-    pub codec: String,
-    pub width: u32,
-    pub height: u32,
-    pub duration_s: f64,
-    pub fps: f64,
-    /// Frames the container declares, or duration x rate where it declares none.
-    pub frames: u64,
-    pub file_bytes: u64,
-}
 
 pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError> {
     super::init();

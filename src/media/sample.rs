@@ -3,21 +3,15 @@
 //! (so even a short shot is seen). A picked frame that barely differs from the last analysed
 //! one is marked a duplicate and reuses that frame's detections instead of costing inference.
 
-use super::{MediaError, MediaInfo};
+use super::MediaError;
+
 use crate::config::MediaConfig;
+use crate::vocab::MediaInfo;
+use crate::vocab::{SampleReason, SamplingStats};
 use ffmpeg_next::{codec, decoder, format, frame, media, software::scaling, util::format::Pixel};
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SampleReason {
-    Keyframe,
-    Uniform,
-    SceneCut,
-}
 
 pub enum FrameContent {
     /// A frame to analyse, as RGB at the clip's resolution.
@@ -32,24 +26,6 @@ pub struct SampledFrame {
     pub time_s: f64,
     pub reasons: Vec<SampleReason>,
     pub content: FrameContent,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SamplingStats {
-    pub decoded_frames: u64,
-    pub sampled_frames: u64,
-    pub analysed_frames: u64,
-    pub duplicate_frames: u64,
-    /// Picked frames not analysed because `max_analysed_frames` was reached.
-    pub over_budget_frames: u64,
-    pub scene_cuts: u64,
-    /// Seconds of video decoded (last frame's time plus one frame).
-    pub decoded_s: f64,
-    /// Seconds between uniform samples actually used (longer for long clips).
-    pub interval_s: f64,
-    pub decode_ms: f64,
-    /// Thumbnails, cut and duplicate detection, and RGB conversion.
-    pub sample_ms: f64,
 }
 
 const THUMB_W: usize = 64;

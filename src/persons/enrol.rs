@@ -1,7 +1,9 @@
 //! Enrolment: an image must show exactly one face large enough to embed, aligned and embedded
 //! the same way as faces in clips.
 
-use crate::vision::{align, Embedding, Vision, VisionError};
+use crate::vision::{align, Vision, VisionError};
+
+use crate::vocab::Embedding;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 

@@ -2,54 +2,17 @@
 //! A multi-word name is also matched written as one word ("EileenCollins", "e.i.l.e.e.n
 //! c.o.l.l.i.n.s"), and its last word alone as a weaker, surname-only signal.
 
-use super::{PersonId, PersonInfo};
+use super::PersonInfo;
+
 use crate::text::{normalize, Matcher, MatcherError, Normalized, PhraseSet};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum NameStrength {
-    /// A full name or an alias.
-    #[default]
-    Full,
-    /// Only the last word of a multi-word name: weaker evidence.
-    Surname,
-}
-
-impl NameStrength {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NameStrength::Full => "full",
-            NameStrength::Surname => "surname",
-        }
-    }
-}
+use crate::vocab::PersonId;
+use crate::vocab::{NameMatch, NameStrength};
 
 #[derive(Debug, Clone)]
 struct Entry {
     person: PersonId,
     alias: String,
     strength: NameStrength,
-}
-
-/// A person named in a prompt.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct NameMatch {
-    pub person_id: PersonId,
-    pub name: String,
-    pub kind: super::PersonKind,
-    pub allowed_users: Vec<String>,
-    /// The registered name or alias that matched.
-    pub alias: String,
-    pub strength: NameStrength,
-    /// True when the prompt wrote the name as registered (up to case and spacing); false when
-    /// it took normalisation (look-alikes, leetspeak, separators, accents...) to see it.
-    pub exact: bool,
-    /// Byte offsets in the original prompt, and the text there.
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
 }
 
 /// Surnames shorter than this are too ambiguous to report on their own.

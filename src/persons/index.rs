@@ -1,9 +1,9 @@
 //! Nearest-neighbour search over enrolled face embeddings. Exact search is fast enough at this
 //! scale (100k faces in a few milliseconds); the trait lets an ANN index replace it.
 
-use super::PersonId;
 use crate::vision::embed::EMBEDDING_DIM;
-use crate::vision::Embedding;
+use crate::vocab::Embedding;
+use crate::vocab::PersonId;
 
 pub trait FaceIndex: Send + Sync {
     /// The closest enrolled face, if any: its person and the Euclidean distance.

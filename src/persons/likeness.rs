@@ -1,37 +1,12 @@
 //! Likeness in clips: every embedded face is matched against the registry; matches under the
 //! threshold are kept per face and summed up per person.
 
-use super::{PersonId, PersonKind, Persons};
-use crate::screen::{widen, FrameDetections};
-use crate::vision::BBox;
-use serde::{Deserialize, Serialize};
+use super::Persons;
+
+use crate::vocab::PersonId;
+use crate::vocab::{widen, FrameDetections};
+use crate::vocab::{FaceMatch, PersonSighting};
 use std::collections::BTreeMap;
-
-/// The registered person a face matched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct FaceMatch {
-    pub person_id: PersonId,
-    pub name: String,
-    pub distance: f32,
-}
-
-/// A person seen in a clip.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct PersonSighting {
-    pub person_id: PersonId,
-    pub name: String,
-    pub kind: PersonKind,
-    pub allowed_users: Vec<String>,
-    pub best_distance: f64,
-    /// Where the best match was: frame time and box.
-    pub best_time_s: f64,
-    pub best_box: BBox,
-    /// Sampled frames in which the person was matched.
-    pub frames: u32,
-    pub first_s: f64,
-    pub last_s: f64,
-}
 
 /// Sets `person` on each embedded face closer than `threshold` to someone, and returns one
 /// sighting per person, closest first.

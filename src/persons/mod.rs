@@ -6,50 +6,17 @@ pub mod enrol;
 pub mod gazetteer;
 pub mod index;
 pub mod likeness;
+mod live;
 pub mod registry;
 
-pub use gazetteer::{Gazetteer, NameMatch, NameStrength};
+pub use gazetteer::Gazetteer;
 pub use index::{ExactIndex, FaceIndex};
-pub use likeness::{FaceMatch, PersonSighting};
+pub use live::LivePersons;
 pub use registry::{NewPerson, Person, Registry};
 
+use crate::vocab::{PersonId, PersonKind};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-
-pub type PersonId = i64;
-
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum PersonKind {
-    #[default]
-    PublicFigure,
-    PrivateIndividual,
-}
-
-impl PersonKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PersonKind::PublicFigure => "public_figure",
-            PersonKind::PrivateIndividual => "private_individual",
-        }
-    }
-}
-
-impl std::str::FromStr for PersonKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "public_figure" => Ok(PersonKind::PublicFigure),
-            "private_individual" => Ok(PersonKind::PrivateIndividual),
-            other => Err(format!(
-                "unknown person kind {other:?} (public_figure or private_individual)"
-            )),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PersonsError {

@@ -1,11 +1,11 @@
 //! The persons registry in the embedded database: add, show, list, remove, import, enrol
 //! faces, and the snapshot screening uses.
 
-use super::{
-    ExactIndex, FaceIndex, Gazetteer, PersonId, PersonInfo, PersonKind, Persons, PersonsError,
-};
+use super::{ExactIndex, FaceIndex, Gazetteer, PersonInfo, Persons, PersonsError};
+
 use crate::store::Store;
-use crate::vision::Embedding;
+use crate::vocab::Embedding;
+use crate::vocab::{PersonId, PersonKind};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -47,6 +47,7 @@ pub struct Person {
     pub created_at: String,
 }
 
+#[derive(Clone)]
 pub struct Registry {
     store: std::sync::Arc<Store>,
 }
@@ -121,6 +122,29 @@ impl Registry {
         let mut conn = self.store.conn();
         let tx = conn.transaction()?;
         let id = insert(&tx, p)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Adds a person together with their enrolled faces in one transaction: a failure leaves
+    /// no trace of either.
+    pub fn add_with_faces(
+        &self,
+        p: &NewPerson,
+        model_sha256: &str,
+        faces: &[super::enrol::Enrolment],
+    ) -> Result<PersonId, PersonsError> {
+        p.validate().map_err(PersonsError::Invalid)?;
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        let id = insert(&tx, p)?;
+        for f in faces {
+            tx.execute(
+                "INSERT INTO person_faces (person_id, image_sha256, model_sha256, embedding) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (person_id, image_sha256) DO NOTHING",
+                params![id, f.image_sha256, model_sha256, embedding_blob(&f.embedding)],
+            )?;
+        }
         tx.commit()?;
         Ok(id)
     }
@@ -286,6 +310,11 @@ impl Registry {
             params![id, image_sha256, model_sha256, embedding_blob(e)],
         )?;
         Ok(conn.last_insert_rowid())
+    }
+
+    /// Moves with every change to the registry (see `store`'s triggers).
+    pub fn generation(&self) -> Result<u64, PersonsError> {
+        Ok(self.store.registry_generation()?)
     }
 
     /// Everything screening needs, in memory. Faces embedded by another model than

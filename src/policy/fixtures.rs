@@ -2,7 +2,8 @@
 //! prompt, request and screening status, and the expected action and matched rule ids.
 
 use super::input::ClipView;
-use super::{Action, Policy, PolicyError, PolicyInput, PromptView, RequestContext, Screening};
+use super::{Policy, PolicyError, PolicyInput, PromptView, RequestContext, Screening};
+use crate::vocab::Action;
 use serde::Deserialize;
 use std::path::Path;
 

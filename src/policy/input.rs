@@ -2,10 +2,10 @@
 //! Compact on purpose: rules read clip-level aggregates (peaks with their time and box, persons
 //! with their best match), which keeps evaluation to microseconds and fixtures short.
 
-use crate::persons::{NameMatch, PersonSighting};
-use crate::screen::{ClassPeak, FaceSummary, PromptSignals, Signals};
-use crate::text::terms::TermMatch;
-use crate::vision::NudityClass;
+use crate::vocab::NudityClass;
+use crate::vocab::TermMatch;
+use crate::vocab::{CheckRequest, ClassPeak, Decision, FaceSummary, PromptSignals, Signals};
+use crate::vocab::{NameMatch, PersonSighting};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -74,7 +74,30 @@ pub struct PolicyInput {
     pub screening: Screening,
 }
 
+impl RequestContext {
+    pub fn of(request: &CheckRequest) -> Self {
+        Self {
+            user: request.user.clone().unwrap_or_default(),
+            consents: request.consents.clone(),
+        }
+    }
+}
+
 impl PolicyInput {
+    /// The input a logged decision was made from: its signals, prompt, user and declared
+    /// consents (so `policy explain` reproduces the decision).
+    pub fn for_decision(d: &Decision) -> Self {
+        Self::new(
+            d.clip.as_ref(),
+            d.prompt.as_ref(),
+            RequestContext {
+                user: d.user.clone().unwrap_or_default(),
+                consents: d.consents.clone(),
+            },
+            None,
+        )
+    }
+
     /// The input for a check: what screening found (or why it failed) and who asks.
     pub fn new(
         clip: Option<&Signals>,

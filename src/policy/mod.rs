@@ -16,6 +16,7 @@ pub use fixtures::{run_fixtures, FixtureOutcome};
 pub use input::{ClipView, PolicyInput, PromptView, RequestContext, Screening};
 pub use live::{LivePolicy, Reloaded};
 
+use crate::vocab::{Action, Mode, PolicyRef, RuleFailure, RuleMatch, Verdict};
 use cel::{Context, Env, Program, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -39,34 +40,6 @@ pub enum PolicyError {
         rule: String,
         problem: String,
     },
-}
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Allow,
-    Review,
-    Block,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    #[default]
-    Enforce,
-    Shadow,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +86,8 @@ pub struct Rule {
     pub action: Action,
     pub mode: Mode,
     pub source: String,
+    /// The fields of `signals` the rule reads (in its condition, evidence or message).
+    pub reads: Vec<String>,
     when: Program,
     evidence: Option<Program>,
     message: Template,
@@ -129,41 +104,6 @@ pub struct Policy {
     pub params_json: BTreeMap<String, serde_json::Value>,
     /// CEL's standard environment, built once: building it per decision cost most of the time.
     env: std::sync::Arc<Env>,
-}
-
-/// A rule that matched, as a decision records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RuleMatch {
-    pub rule: String,
-    pub category: String,
-    pub action: Action,
-    pub message: String,
-    pub evidence: Vec<serde_json::Value>,
-}
-
-/// A rule whose evaluation failed on this input: the decision fails closed to review.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RuleFailure {
-    pub rule: String,
-    pub error: String,
-}
-
-/// The outcome of a policy on one input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Verdict {
-    pub action: Action,
-    /// Enforced rules that matched, most severe first.
-    pub matched: Vec<RuleMatch>,
-    /// Shadow rules that matched: recorded and counted, never acted on.
-    pub shadow: Vec<RuleMatch>,
-    pub failures: Vec<RuleFailure>,
-    pub policy: PolicyRef,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PolicyRef {
-    pub name: String,
-    pub version: String,
 }
 
 /// Each rule's outcome, for `policy explain`.
@@ -250,7 +190,13 @@ impl Policy {
                 .transpose()?;
             let message =
                 Template::parse(&r.message).map_err(|e| problem(format!("message: {e}")))?;
+            let reads = signal_fields(&[
+                r.when.as_str(),
+                r.evidence.as_deref().unwrap_or(""),
+                r.message.as_str(),
+            ]);
             rules.push(Rule {
+                reads,
                 action: match r.action {
                     RuleAction::Block => Action::Block,
                     RuleAction::Review => Action::Review,
@@ -274,6 +220,25 @@ impl Policy {
             params_json: file.params,
             env: std::sync::Arc::new(Env::stdlib()),
         })
+    }
+
+    /// Refuses a policy whose rules read clip signals that no enabled analyser provides (say,
+    /// `signals.persons` with the faces analyser off): such a rule could never match, and a
+    /// clip would be allowed without the check the policy's author intended.
+    pub fn require_signals(&self, provided: &[&str]) -> Result<(), PolicyError> {
+        for rule in &self.rules {
+            if let Some(missing) = rule.reads.iter().find(|f| !provided.contains(&f.as_str())) {
+                return Err(PolicyError::Rule {
+                    path: self.path.display().to_string(),
+                    rule: rule.id.clone(),
+                    problem: format!(
+                        "reads signals.{missing}, which no enabled analyser provides (enabled: {})",
+                        provided.join(", ")
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Runs every rule on the sample inputs: each must evaluate to a bool and render its
@@ -400,6 +365,30 @@ impl Rule {
     }
 }
 
+/// The distinct `signals.<field>` names in some sources, sorted.
+fn signal_fields(sources: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for src in sources {
+        let mut rest = *src;
+        while let Some(at) = rest.find("signals.") {
+            let before = rest[..at].chars().next_back();
+            rest = &rest[at + "signals.".len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                continue;
+            }
+            let field: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !field.is_empty() && !out.contains(&field) {
+                out.push(field);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Deepest nesting of brackets in an expression (strings skipped).
 fn nesting(src: &str) -> usize {
     let (mut depth, mut max, mut quote) = (0usize, 0usize, None);
@@ -447,10 +436,10 @@ pub(crate) fn version(policy: &[u8], lists_dir: &Path) -> Result<String, PolicyE
 /// Inputs every rule must evaluate on without error: everything present and alarming,
 /// nothing present, and a failed screening.
 fn input_samples() -> Vec<PolicyInput> {
-    use crate::persons::{NameMatch, NameStrength, PersonKind, PersonSighting};
-    use crate::screen::{ClassPeak, FaceSummary};
-    use crate::text::terms::TermMatch;
-    use crate::vision::{BBox, NudityClass};
+    use crate::vocab::TermMatch;
+    use crate::vocab::{BBox, NudityClass};
+    use crate::vocab::{ClassPeak, FaceSummary};
+    use crate::vocab::{NameMatch, NameStrength, PersonKind, PersonSighting};
     let bbox = BBox {
         x: 10.0,
         y: 20.0,
@@ -556,6 +545,27 @@ mod tests {
     }
 
     const RULE: &str = "name: t\nparams: {limit: 0.5}\nrules:\n";
+
+    #[test]
+    fn rules_reading_signals_no_analyser_provides_are_refused() {
+        let p = load_str(&format!(
+            "{RULE}  - {{id: faces, category: c, action: review, message: 'seen {{{{ signals.duration_s }}}}', when: 'signals.persons.size() > 0 && prompt.present'}}\n"
+        ))
+        .unwrap();
+        assert_eq!(p.rules[0].reads, vec!["duration_s", "persons"]);
+        assert!(p
+            .require_signals(&["duration_s", "persons", "nudity"])
+            .is_ok());
+        let err = p
+            .require_signals(&["duration_s", "nudity"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("faces") && err.contains("signals.persons"),
+            "{err}"
+        );
+        assert!(signal_fields(&["xsignals.a + my.signals.b"]).is_empty());
+    }
 
     #[test]
     fn the_default_policy_loads() {

@@ -5,10 +5,10 @@
 //! `uint`, enums their serde names), which a test checks field by field.
 
 use super::input::{ClipView, PolicyInput, PromptView, RequestContext, Screening};
-use crate::persons::{NameMatch, PersonSighting};
-use crate::screen::{ClassPeak, FaceSummary};
-use crate::text::terms::TermMatch;
-use crate::vision::BBox;
+use crate::vocab::BBox;
+use crate::vocab::TermMatch;
+use crate::vocab::{ClassPeak, FaceSummary};
+use crate::vocab::{NameMatch, PersonSighting};
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
 };

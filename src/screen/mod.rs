@@ -1,34 +1,23 @@
 //! The orchestrator: a clip in, `Signals` out. Decoding runs on its own thread and hands
-//! sampled frames to inference through a small bounded channel, so the two overlap.
+//! sampled frames to the analysers through a small bounded channel, so the two overlap; the
+//! analysers run side by side on each batch. It knows analysers only through their trait.
 
-pub mod cache;
-mod check;
-mod decision;
-pub mod evidence;
-pub mod pool;
-mod signals;
-
-pub use check::{Checker, ScreenedClip};
-pub(crate) use decision::now_rfc3339;
-pub use decision::{CheckRequest, Decision, Origin, Review, ReviewOutcome};
-
-pub use signals::{
-    widen, ClassPeak, FaceDetection, FaceSummary, FrameDetections, PromptSignals, Signals,
-    StageTimings,
-};
-
+use crate::analysers::{self, Analyser, AnalyserError, FrameNeed};
 use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
-use crate::persons::{enrol, likeness, PersonId, Persons, PersonsError, Registry};
-use crate::store::{DecisionLog, Store, StoreError};
+use crate::persons::enrol::{self, Enrolment};
+use crate::persons::{LivePersons, PersonsError, Registry};
 use crate::text::normalize;
 use crate::text::terms::{TermLists, TermsError};
-use crate::vision::{align, ModelInfo, ModelKind, Vision, VisionError};
+use crate::vision::{Vision, VisionError};
+use crate::vocab::ModelKind;
+use crate::vocab::{
+    FrameDetections, ModelInfo, PromptSignals, SampleReason, Signals, StageTimings,
+};
 use image::RgbImage;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,17 +27,20 @@ pub enum ScreenError {
     #[error(transparent)]
     Vision(#[from] VisionError),
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
     Persons(#[from] PersonsError),
     #[error(transparent)]
     Terms(#[from] TermsError),
     #[error(transparent)]
-    Attest(#[from] crate::attest::AttestError),
-    #[error("no decision with id {0}")]
-    NoDecision(String),
+    Enrol(#[from] enrol::EnrolError),
+}
+
+impl From<AnalyserError> for ScreenError {
+    fn from(e: AnalyserError) -> Self {
+        match e {
+            AnalyserError::Vision(e) => ScreenError::Vision(e),
+            AnalyserError::Persons(e) => ScreenError::Persons(e),
+        }
+    }
 }
 
 impl ScreenError {
@@ -57,28 +49,20 @@ impl ScreenError {
         match self {
             ScreenError::Media(e) => e.code(),
             ScreenError::Vision(_) => "inference",
-            ScreenError::Config(_) => "config",
-            ScreenError::Store(_) => "store",
             ScreenError::Persons(_) => "persons",
             ScreenError::Terms(_) => "terms",
-            ScreenError::Attest(_) => "attestation",
-            ScreenError::NoDecision(_) => "not_found",
+            ScreenError::Enrol(_) => "enrolment",
         }
     }
 }
 
 pub struct Screener {
     media: MediaConfig,
-    vision: Vision,
-    store: Arc<Store>,
-    registry: Registry,
-    /// Swapped whole after every registry change; screenings in flight keep the one they took.
-    persons: RwLock<Arc<Persons>>,
+    vision: Arc<Vision>,
+    analysers: Vec<Box<dyn Analyser>>,
+    persons: Arc<LivePersons>,
     terms: TermLists,
-    match_threshold: f32,
-    /// Bumped whenever the persons snapshot is replaced: cached screenings from before no
-    /// longer apply.
-    persons_generation: AtomicU64,
+    models: Vec<ModelInfo>,
 }
 
 /// Frames waiting between the decoder and inference: enough to batch, small enough that a
@@ -86,95 +70,31 @@ pub struct Screener {
 const QUEUE: usize = 4;
 
 impl Screener {
-    pub fn load(cfg: &Config) -> Result<Self, ScreenError> {
-        let vision = Vision::load(cfg)?;
-        let store = Arc::new(Store::open(&cfg.data_dir)?);
-        let registry = Registry::new(store.clone());
-        let persons = Self::snapshot(&registry, &vision)?;
-        crate::metrics::models_loaded(&vision.manifest.models().cloned().collect::<Vec<_>>());
+    /// Loads and verifies the models, and takes a snapshot of `registry` for matching (faces
+    /// embedded by another model than the one loaded are left out).
+    pub fn load(cfg: &Config, registry: Registry) -> Result<Self, ScreenError> {
+        let vision = Arc::new(Vision::load(cfg)?);
+        let embed_model = vision.manifest.get(ModelKind::Embed).0.sha256.clone();
+        let persons = Arc::new(LivePersons::load(registry, embed_model)?);
+        let analysers = analysers::load(cfg, &vision, &persons);
+        let models = vision.manifest.models().cloned().collect();
         Ok(Self {
             media: cfg.media.clone(),
             vision,
-            store,
-            registry,
-            persons: RwLock::new(Arc::new(persons)),
-            terms: TermLists::load(&cfg.policies.dir.join("lists"))?,
-            match_threshold: cfg.persons.match_threshold,
-            persons_generation: AtomicU64::new(0),
+            analysers,
+            persons,
+            terms: TermLists::load(&cfg.policies.lists_dir())?,
+            models,
         })
     }
 
-    fn snapshot(registry: &Registry, vision: &Vision) -> Result<Persons, PersonsError> {
-        let (model, _) = vision.manifest.get(ModelKind::Embed);
-        let (persons, stale) = registry.snapshot(&model.sha256)?;
-        if stale > 0 {
-            tracing::warn!(stale, "face embeddings from another embedding model are ignored: enrol those images again");
-        }
-        Ok(persons)
+    /// Every verified model file, whether or not its analyser is enabled.
+    pub fn models(&self) -> &[ModelInfo] {
+        &self.models
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    /// Where every decision is committed before it is returned.
-    pub fn decisions(&self) -> &dyn DecisionLog {
-        self.store.as_ref()
-    }
-
-    /// Rebuilds the in-memory persons snapshot after the registry changed.
-    pub fn reload_persons(&self) -> Result<(), ScreenError> {
-        let fresh = Arc::new(Self::snapshot(&self.registry, &self.vision)?);
-        *self.persons.write().unwrap_or_else(|p| p.into_inner()) = fresh;
-        self.persons_generation.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-
-    /// Changes whenever the persons registry does, so caches can tell stale screenings.
-    pub fn persons_generation(&self) -> u64 {
-        self.persons_generation.load(Ordering::SeqCst)
-    }
-
-    fn persons(&self) -> Arc<Persons> {
-        self.persons
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Embeds each image (exactly one usable face each) and, only if all succeed, stores them
-    /// for the person. Returns the stored face ids.
-    pub fn enrol(&self, person: PersonId, images: &[&Path]) -> Result<Vec<i64>, ScreenError> {
-        self.registry.get(person)?;
-        let (model, _) = self.vision.manifest.get(ModelKind::Embed);
-        let embedded = images
-            .iter()
-            .map(|p| enrol::embed_image(&self.vision, p))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(PersonsError::from)?;
-        let ids = embedded
-            .iter()
-            .map(|e| {
-                self.registry
-                    .add_face(person, &e.image_sha256, &model.sha256, &e.embedding)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.reload_persons()?;
-        Ok(ids)
-    }
-
-    /// Persons named and listed terms in a prompt.
-    pub fn screen_prompt(&self, prompt: &str) -> PromptSignals {
-        let normalized = normalize(prompt);
-        let persons = self.persons();
-        PromptSignals {
-            persons: persons.gazetteer.find(prompt, &normalized, &persons.people),
-            terms: self.terms.find(prompt, &normalized),
-        }
-    }
-
-    pub fn models(&self) -> Vec<ModelInfo> {
-        self.vision.manifest.models().cloned().collect()
+    pub fn persons(&self) -> &Arc<LivePersons> {
+        &self.persons
     }
 
     pub fn media_config(&self) -> &MediaConfig {
@@ -185,14 +105,62 @@ impl Screener {
         &self.vision
     }
 
+    /// The fields of the policy view that screenings fill: the core ones and the enabled
+    /// analysers'.
+    pub fn policy_fields(&self) -> Vec<&'static str> {
+        let mut out = analysers::CORE_POLICY_FIELDS.to_vec();
+        out.extend(self.analysers.iter().flat_map(|a| a.policy_fields()));
+        out
+    }
+
+    /// The registry's generation as of now (refreshing the snapshot if it moved).
+    pub fn persons_generation(&self) -> Result<u64, ScreenError> {
+        Ok(self.persons.current()?.0)
+    }
+
+    /// Embeds each enrolment image (exactly one usable face each); nothing is stored.
+    pub fn embed_faces(&self, images: &[&Path]) -> Result<Vec<Enrolment>, ScreenError> {
+        Ok(images
+            .iter()
+            .map(|p| enrol::embed_image(&self.vision, p))
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Persons named and listed terms in a prompt.
+    pub fn screen_prompt(&self, prompt: &str) -> Result<PromptSignals, ScreenError> {
+        let normalized = normalize(prompt);
+        let (_, persons) = self.persons.current()?;
+        Ok(PromptSignals {
+            persons: persons.gazetteer.find(prompt, &normalized, &persons.people),
+            terms: self.terms.find(prompt, &normalized),
+        })
+    }
+
     /// Screens one clip. Any decode or inference error is returned: never a partial result.
     pub fn screen_clip(&self, path: &Path) -> Result<Signals, ScreenError> {
         let out = self.screen(path);
         match &out {
-            Ok(s) => crate::metrics::screened(s),
-            Err(e) => crate::metrics::SCREENINGS
-                .with_label_values(&[e.code()])
-                .inc(),
+            Ok(s) => {
+                crate::metrics::screening("ok");
+                for (stage, ms) in s.timings.all() {
+                    crate::metrics::stage_time(stage, ms / 1e3);
+                }
+                let f = &s.sampling;
+                for (fate, n) in [
+                    ("decoded", f.decoded_frames),
+                    ("sampled", f.sampled_frames),
+                    ("analysed", f.analysed_frames),
+                    ("duplicate", f.duplicate_frames),
+                    ("over_budget", f.over_budget_frames),
+                    (
+                        "not_decoded",
+                        s.media.frames.saturating_sub(f.decoded_frames),
+                    ),
+                ] {
+                    crate::metrics::frames(fate, n);
+                }
+            }
+            Err(e) => crate::metrics::screening(e.code()),
         }
         out
     }
@@ -200,13 +168,12 @@ impl Screener {
     fn screen(&self, path: &Path) -> Result<Signals, ScreenError> {
         let started = Instant::now();
         let info = media::probe(path, &self.media)?;
-        let probe_ms = ms(started);
-        let (tx, rx) = mpsc::sync_channel::<SampledFrame>(QUEUE);
         let mut timings = StageTimings {
-            probe_ms,
+            probe_ms: ms(started),
             ..Default::default()
         };
-        let (sampling, mut frames) = std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<SampledFrame>(QUEUE);
+        let (sampling, frames) = std::thread::scope(|s| {
             let (info, media) = (&info, &self.media);
             // The sender moves into the decoder thread, so the channel closes when it ends.
             let decoder = s.spawn(move || media::sample(path, info, media, |f| tx.send(f).is_ok()));
@@ -221,23 +188,26 @@ impl Screener {
         })?;
         timings.decode_ms = sampling.decode_ms;
         timings.sample_ms = sampling.sample_ms;
-        let persons = likeness::match_faces(&mut frames, &self.persons(), self.match_threshold);
-        timings.total_ms = ms(started);
         let mut signals = Signals {
             media: info,
             sampling,
             frames,
             nudity: Default::default(),
             faces: Default::default(),
-            persons,
-            models: self.models(),
+            persons: Vec::new(),
+            models: self.models.clone(),
             timings,
         };
-        signals.aggregate();
+        for a in &self.analysers {
+            let t0 = Instant::now();
+            a.finish(&mut signals)?;
+            signals.timings.add(a.name(), ms(t0));
+        }
+        signals.timings.total_ms = ms(started);
         Ok(signals)
     }
 
-    /// Runs the models on frames as they arrive, batching whatever is already waiting.
+    /// Runs the analysers on frames as they arrive, batching whatever is already waiting.
     fn analyse(
         &self,
         rx: &mpsc::Receiver<SampledFrame>,
@@ -245,56 +215,54 @@ impl Screener {
     ) -> Result<Vec<FrameDetections>, ScreenError> {
         let mut out: Vec<FrameDetections> = Vec::new();
         let mut by_index: HashMap<u64, usize> = HashMap::new();
-        while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
+        let mut first = true;
+        while let Ok(head) = rx.recv() {
+            let mut batch = vec![head];
             while batch.len() < QUEUE {
                 match rx.try_recv() {
                     Ok(f) => batch.push(f),
                     Err(_) => break,
                 }
             }
-            let images: Vec<&RgbImage> = batch
+            // The distinct frames of this batch, and which of them start a scene.
+            let mut images: Vec<(&RgbImage, bool)> = Vec::new();
+            for f in &batch {
+                if let FrameContent::Image(img) = &f.content {
+                    let scene = first || f.reasons.contains(&SampleReason::SceneCut);
+                    images.push((img, scene));
+                    first = false;
+                }
+            }
+            let mut fresh: Vec<FrameDetections> = batch
                 .iter()
-                .filter_map(|f| match &f.content {
-                    FrameContent::Image(img) => Some(img),
-                    FrameContent::DuplicateOf(_) => None,
+                .filter(|f| matches!(f.content, FrameContent::Image(_)))
+                .map(|f| FrameDetections {
+                    index: f.index,
+                    time_s: f.time_s,
+                    reasons: f.reasons.clone(),
+                    duplicate_of: None,
+                    nudity: Vec::new(),
+                    faces: Vec::new(),
                 })
                 .collect();
-            // Nudity and faces are independent: run them side by side.
-            let (nudity, faces) = std::thread::scope(|s| {
-                let nudity = s.spawn(|| {
-                    let t0 = Instant::now();
-                    self.vision.nudity.detect(&images).map(|d| (d, ms(t0)))
-                });
-                let faces: Result<Vec<_>, ScreenError> =
-                    images.iter().map(|img| self.faces(img, t)).collect();
-                (nudity.join().expect("nudity thread does not panic"), faces)
-            });
-            let (nudity, nudity_ms) = nudity?;
-            t.nudity_ms += nudity_ms;
-            let mut nudity = nudity.into_iter();
-            let mut faces = faces?.into_iter();
+            let results = self.run_analysers(&images)?;
+            for (stage_times, slots, findings) in results {
+                t.merge(&stage_times);
+                for (slot, finding) in slots.into_iter().zip(findings) {
+                    finding(&mut fresh[slot]);
+                }
+            }
+            let mut fresh = fresh.into_iter();
             for f in batch {
-                let detections = match &f.content {
-                    FrameContent::Image(_) => FrameDetections {
+                let detections = match f.content {
+                    FrameContent::Image(_) => fresh.next().expect("one per distinct frame"),
+                    FrameContent::DuplicateOf(of) => FrameDetections {
                         index: f.index,
                         time_s: f.time_s,
                         reasons: f.reasons,
-                        duplicate_of: None,
-                        nudity: nudity.next().expect("one result per image"),
-                        faces: faces.next().expect("one result per image"),
+                        duplicate_of: Some(of),
+                        ..out[by_index[&of]].clone()
                     },
-                    FrameContent::DuplicateOf(of) => {
-                        let original = &out[by_index[of]];
-                        FrameDetections {
-                            index: f.index,
-                            time_s: f.time_s,
-                            reasons: f.reasons,
-                            duplicate_of: Some(*of),
-                            nudity: original.nudity.clone(),
-                            faces: original.faces.clone(),
-                        }
-                    }
                 };
                 by_index.insert(detections.index, out.len());
                 out.push(detections);
@@ -303,42 +271,47 @@ impl Screener {
         Ok(out)
     }
 
-    /// Faces in one frame, each aligned and embedded unless too small.
-    fn faces(
+    /// Each analyser on the frames it needs, side by side: the first on this thread, the others
+    /// on scoped threads. Returns, per analyser, its stage times, the frames it saw and its
+    /// findings for them.
+    #[allow(clippy::type_complexity)]
+    fn run_analysers(
         &self,
-        img: &RgbImage,
-        t: &mut StageTimings,
-    ) -> Result<Vec<FaceDetection>, ScreenError> {
-        let t0 = Instant::now();
-        let faces = self.vision.faces.detect(img)?;
-        t.faces_ms += ms(t0);
-        let t0 = Instant::now();
-        let min = self.vision.min_embed_px;
-        let usable: Vec<usize> = (0..faces.len())
-            .filter(|&i| faces[i].bbox.w.min(faces[i].bbox.h) >= min)
-            .collect();
-        let chips: Vec<RgbImage> = usable
-            .iter()
-            .map(|&i| align::chip(img, &faces[i]))
-            .collect();
-        let mut embeddings = self.vision.embedder.embed(&chips)?.into_iter();
-        let out = faces
-            .into_iter()
-            .enumerate()
-            .map(|(i, face)| {
-                let embedding = usable
-                    .contains(&i)
-                    .then(|| embeddings.next().expect("one per chip"));
-                FaceDetection {
-                    too_small: embedding.is_none(),
-                    face,
-                    person: None,
-                    embedding,
-                }
-            })
-            .collect();
-        t.embed_ms += ms(t0);
-        Ok(out)
+        images: &[(&RgbImage, bool)],
+    ) -> Result<Vec<(StageTimings, Vec<usize>, Vec<analysers::Finding>)>, ScreenError> {
+        let run = |a: &dyn Analyser| {
+            let slots: Vec<usize> = (0..images.len())
+                .filter(|&i| a.frames() == FrameNeed::Every || images[i].1)
+                .collect();
+            let frames: Vec<&RgbImage> = slots.iter().map(|&i| images[i].0).collect();
+            let mut t = StageTimings::default();
+            if frames.is_empty() {
+                return Ok((t, slots, Vec::new()));
+            }
+            let findings = a.analyse(&frames, &mut t)?;
+            Ok::<_, AnalyserError>((t, slots, findings))
+        };
+        let results = std::thread::scope(|s| {
+            let others: Vec<_> = self
+                .analysers
+                .iter()
+                .skip(1)
+                .map(|a| s.spawn(move || run(a.as_ref())))
+                .collect();
+            let mut all: Vec<_> = self
+                .analysers
+                .first()
+                .map(|a| run(a.as_ref()))
+                .into_iter()
+                .collect();
+            all.extend(
+                others
+                    .into_iter()
+                    .map(|h| h.join().expect("analyser threads do not panic")),
+            );
+            all
+        });
+        Ok(results.into_iter().collect::<Result<Vec<_>, _>>()?)
     }
 }
 

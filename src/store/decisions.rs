@@ -2,8 +2,8 @@
 //! so a shared database can serve several replicas; SQLite is the embedded default.
 
 use super::{Store, StoreError};
-use crate::policy::Action;
-use crate::screen::{Decision, Origin, Review};
+use crate::vocab::Action;
+use crate::vocab::{Decision, Origin, Review};
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 
@@ -67,14 +67,6 @@ pub trait DecisionLog: Send + Sync {
     fn rule_counts(&self, since: &str) -> Result<RuleCounts, StoreError>;
 }
 
-fn action_str(a: Action) -> &'static str {
-    match a {
-        Action::Allow => "allow",
-        Action::Review => "review",
-        Action::Block => "block",
-    }
-}
-
 fn parse(body: String, review: Option<String>) -> Result<Decision, StoreError> {
     let mut d: Decision = serde_json::from_str(&body)
         .map_err(|e| StoreError::Corrupt(format!("decision JSON: {e}")))?;
@@ -114,7 +106,7 @@ impl DecisionLog for Store {
                 d.origin.as_str(),
                 d.user,
                 d.clip_sha256,
-                action_str(d.decision.action),
+                d.decision.action.as_str(),
                 d.decision.policy.name,
                 d.decision.policy.version,
                 rules.join(","),
@@ -151,7 +143,7 @@ impl DecisionLog for Store {
         rows(
             &mut st,
             params![
-                q.action.map(action_str),
+                q.action.map(Action::as_str),
                 q.user,
                 q.clip_sha256,
                 q.since,
@@ -287,7 +279,7 @@ impl DecisionLog for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{PolicyRef, Verdict};
+    use crate::vocab::{PolicyRef, Verdict};
 
     fn decision(action: Action, user: &str, clip: &str) -> Decision {
         let verdict = Verdict {
@@ -300,7 +292,7 @@ mod tests {
                 version: "v".into(),
             },
         };
-        let request = crate::screen::CheckRequest {
+        let request = crate::vocab::CheckRequest {
             user: Some(user.into()),
             ..Default::default()
         };
@@ -399,7 +391,7 @@ mod tests {
         assert_eq!(queue(&s), vec![a.id.clone(), b.id.clone()]);
         let review = Review {
             decision_id: a.id.clone(),
-            outcome: crate::screen::ReviewOutcome::Reject,
+            outcome: crate::vocab::ReviewOutcome::Reject,
             note: "synthetic likeness".into(),
             reviewer: "ops".into(),
             created_at: "2026-11-24T11:00:00.000Z".into(),

@@ -93,6 +93,21 @@ fn migrations() -> Migrations<'static> {
                  PRIMARY KEY (decision_id, n)
              );",
         ),
+        // Every change to the registry, by any process on this database, moves the generation:
+        // running screeners compare it to refresh their snapshot.
+        M::up(
+            "CREATE TABLE registry_generation (generation INTEGER NOT NULL);
+             INSERT INTO registry_generation VALUES (1);
+             CREATE TRIGGER persons_ins AFTER INSERT ON persons BEGIN UPDATE registry_generation SET generation = generation + 1; END;
+             CREATE TRIGGER persons_upd AFTER UPDATE ON persons BEGIN UPDATE registry_generation SET generation = generation + 1; END;
+             CREATE TRIGGER persons_del AFTER DELETE ON persons BEGIN UPDATE registry_generation SET generation = generation + 1; END;
+             CREATE TRIGGER aliases_ins AFTER INSERT ON person_aliases BEGIN UPDATE registry_generation SET generation = generation + 1; END;
+             CREATE TRIGGER aliases_del AFTER DELETE ON person_aliases BEGIN UPDATE registry_generation SET generation = generation + 1; END;
+             CREATE TRIGGER consents_ins AFTER INSERT ON person_consents BEGIN UPDATE registry_generation SET generation = generation + 1; END;
+             CREATE TRIGGER consents_del AFTER DELETE ON person_consents BEGIN UPDATE registry_generation SET generation = generation + 1; END;
+             CREATE TRIGGER faces_ins AFTER INSERT ON person_faces BEGIN UPDATE registry_generation SET generation = generation + 1; END;
+             CREATE TRIGGER faces_del AFTER DELETE ON person_faces BEGIN UPDATE registry_generation SET generation = generation + 1; END;",
+        ),
     ])
 }
 
@@ -136,6 +151,17 @@ impl Store {
 
     pub fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The registry's generation: it moves with every change to persons, aliases, consents or
+    /// faces, whichever process made it.
+    pub fn registry_generation(&self) -> Result<u64, StoreError> {
+        let g: i64 =
+            self.conn()
+                .query_row("SELECT generation FROM registry_generation", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(g as u64)
     }
 }
 

@@ -2,7 +2,7 @@
 //! comments), matched in prompts with the same normaliser as person names.
 
 use super::{Matcher, MatcherError, Normalized, PhraseSet};
-use serde::{Deserialize, Serialize};
+use crate::vocab::TermMatch;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,18 +17,6 @@ pub enum TermsError {
 struct Term {
     category: String,
     term: String,
-}
-
-/// A term found in a prompt.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct TermMatch {
-    pub category: String,
-    pub term: String,
-    /// Byte offsets in the original prompt, and the text there.
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
 }
 
 pub struct TermLists {

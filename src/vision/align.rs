@@ -2,7 +2,7 @@
 //! CenterFace landmarks, sampled into a 150x150 chip (dlib's `get_face_chip_details` with
 //! padding 0.25). Enrolment and screening must both align this way.
 
-use super::{Face, Point};
+use crate::vocab::{Face, Point};
 use image::RgbImage;
 
 pub const CHIP_SIZE: u32 = 150;

@@ -4,29 +4,15 @@
 use super::align::CHIP_SIZE;
 use super::runtime::{Runtime, SessionPool};
 use super::VisionError;
+use crate::vocab::Embedding;
 use image::RgbImage;
 use ndarray::Array4;
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const EMBEDDING_DIM: usize = 128;
 
 /// dlib's decision threshold: embeddings closer than this are the same person.
 pub const SAME_PERSON_DISTANCE: f32 = 0.6;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Embedding(pub Vec<f32>);
-
-impl Embedding {
-    pub fn distance(&self, other: &Embedding) -> f32 {
-        self.0
-            .iter()
-            .zip(&other.0)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f32>()
-            .sqrt()
-    }
-}
 
 pub struct Embedder {
     pool: SessionPool,

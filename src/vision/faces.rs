@@ -7,20 +7,12 @@
 
 use super::resize::resize_padded;
 use super::runtime::{Runtime, SessionPool};
-use super::{nms, BBox, Point, VisionError};
+use super::{nms, VisionError};
+use crate::vocab::Face;
+use crate::vocab::{BBox, Point};
 use image::RgbImage;
 use ndarray::{Array4, ArrayViewD};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// A detected face. Landmarks: left eye, right eye, nose tip, left and right mouth corners,
-/// in image orientation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Face {
-    pub bbox: BBox,
-    pub score: f32,
-    pub landmarks: [Point; 5],
-}
 
 const NMS_IOU: f32 = 0.3;
 

@@ -2,26 +2,9 @@
 //! Every file is verified at load, so a decision names exactly the weights that made it.
 
 use super::VisionError;
-use serde::{Deserialize, Serialize};
+use crate::vocab::{ModelInfo, ModelKind};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    Nudity,
-    Faces,
-    Embed,
-}
-
-/// A model as the decision log records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ModelInfo {
-    pub name: String,
-    pub kind: ModelKind,
-    pub sha256: String,
-    /// The PyPI package and version the file came from.
-    pub source: String,
-}
 
 #[derive(Debug, Deserialize)]
 struct ManifestFile {

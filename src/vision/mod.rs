@@ -11,12 +11,12 @@ pub mod nudity;
 pub mod resize;
 pub mod runtime;
 
-use serde::{Deserialize, Serialize};
+use crate::vocab::{BBox, ModelKind};
 
-pub use embed::{Embedder, Embedding};
-pub use faces::{Face, FaceDetector};
-pub use manifest::{Manifest, ModelInfo, ModelKind};
-pub use nudity::{NudityClass, NudityDetection, NudityDetector};
+pub use embed::Embedder;
+pub use faces::FaceDetector;
+pub use manifest::Manifest;
+pub use nudity::NudityDetector;
 pub use runtime::Runtime;
 
 #[derive(Debug, thiserror::Error)]
@@ -85,42 +85,6 @@ impl Vision {
             min_embed_px: cfg.faces.min_embed_px,
         })
     }
-}
-
-/// An axis-aligned box in frame pixels.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BBox {
-    pub x: f32,
-    pub y: f32,
-    pub w: f32,
-    pub h: f32,
-}
-
-impl BBox {
-    pub fn area(&self) -> f32 {
-        self.w.max(0.0) * self.h.max(0.0)
-    }
-
-    pub fn iou(&self, other: &BBox) -> f32 {
-        let x1 = self.x.max(other.x);
-        let y1 = self.y.max(other.y);
-        let x2 = (self.x + self.w).min(other.x + other.w);
-        let y2 = (self.y + self.h).min(other.y + other.h);
-        let inter = (x2 - x1).max(0.0) * (y2 - y1).max(0.0);
-        let union = self.area() + other.area() - inter;
-        if union <= 0.0 {
-            0.0
-        } else {
-            inter / union
-        }
-    }
-}
-
-/// A point in frame pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Point {
-    pub x: f32,
-    pub y: f32,
 }
 
 /// Greedy non-maximum suppression over items sorted by descending score: keeps an item unless

@@ -8,103 +8,14 @@
 
 use super::resize::resize_padded;
 use super::runtime::{Runtime, SessionPool};
-use super::{nms, BBox, VisionError};
+use super::{nms, VisionError};
+use crate::vocab::BBox;
+use crate::vocab::{NudityClass, NudityDetection};
 use image::RgbImage;
 use ndarray::{Array4, Axis};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The model's classes, in output order.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum NudityClass {
-    FemaleGenitaliaCovered,
-    FaceFemale,
-    ButtocksExposed,
-    FemaleBreastExposed,
-    FemaleGenitaliaExposed,
-    MaleBreastExposed,
-    AnusExposed,
-    FeetExposed,
-    BellyCovered,
-    FeetCovered,
-    ArmpitsCovered,
-    ArmpitsExposed,
-    FaceMale,
-    BellyExposed,
-    MaleGenitaliaExposed,
-    AnusCovered,
-    FemaleBreastCovered,
-    ButtocksCovered,
-}
-
-impl NudityClass {
-    pub const ALL: [NudityClass; 18] = [
-        Self::FemaleGenitaliaCovered,
-        Self::FaceFemale,
-        Self::ButtocksExposed,
-        Self::FemaleBreastExposed,
-        Self::FemaleGenitaliaExposed,
-        Self::MaleBreastExposed,
-        Self::AnusExposed,
-        Self::FeetExposed,
-        Self::BellyCovered,
-        Self::FeetCovered,
-        Self::ArmpitsCovered,
-        Self::ArmpitsExposed,
-        Self::FaceMale,
-        Self::BellyExposed,
-        Self::MaleGenitaliaExposed,
-        Self::AnusCovered,
-        Self::FemaleBreastCovered,
-        Self::ButtocksCovered,
-    ];
-
-    /// The label the `nudenet` package uses (and serde writes).
-    pub fn name(self) -> &'static str {
-        const NAMES: [&str; 18] = [
-            "FEMALE_GENITALIA_COVERED",
-            "FACE_FEMALE",
-            "BUTTOCKS_EXPOSED",
-            "FEMALE_BREAST_EXPOSED",
-            "FEMALE_GENITALIA_EXPOSED",
-            "MALE_BREAST_EXPOSED",
-            "ANUS_EXPOSED",
-            "FEET_EXPOSED",
-            "BELLY_COVERED",
-            "FEET_COVERED",
-            "ARMPITS_COVERED",
-            "ARMPITS_EXPOSED",
-            "FACE_MALE",
-            "BELLY_EXPOSED",
-            "MALE_GENITALIA_EXPOSED",
-            "ANUS_COVERED",
-            "FEMALE_BREAST_COVERED",
-            "BUTTOCKS_COVERED",
-        ];
-        NAMES[self as usize]
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NudityDetection {
-    pub class: NudityClass,
-    pub score: f32,
-    pub bbox: BBox,
-}
-
 /// The input side NudeNet 320n was trained at.
 pub const INPUT_SIZE: usize = 320;
 /// The reference keeps candidates scoring at least 0.2, then `cv2.dnn.NMSBoxes(boxes, scores,

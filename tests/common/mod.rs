@@ -44,10 +44,15 @@ pub fn data_dir() -> PathBuf {
 }
 
 pub fn screener() -> &'static Screener {
-    static S: OnceLock<Screener> = OnceLock::new();
-    S.get_or_init(|| {
-        Screener::load(&config()).expect("models load (run `make test` to fetch them)")
-    })
+    static S: OnceLock<std::sync::Arc<Screener>> = OnceLock::new();
+    S.get_or_init(|| service(config()).screener().clone())
+}
+
+/// The check service on `cfg`, as the CLI and the server build it.
+pub fn service(cfg: clipguard::Config) -> std::sync::Arc<clipguard::service::CheckService> {
+    clipguard::service::Context::open(cfg)
+        .and_then(|c| c.service(1, 1))
+        .expect("models load (run `make test` to fetch them)")
 }
 
 pub fn rgb(name: &str) -> image::RgbImage {

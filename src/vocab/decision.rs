@@ -2,9 +2,7 @@
 //! decided and why, and, for an allowed clip, its attestation. Reviews of `review` decisions
 //! are recorded beside them, never by rewriting the decision.
 
-use super::{PromptSignals, Signals};
-use crate::attest::Attestation;
-use crate::policy::Verdict;
+use super::{Action, PromptSignals, Signals, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// What asked for a decision: the pre-publish check (CLI or API) or a batch audit.
@@ -24,6 +22,17 @@ impl Origin {
             Origin::Check => "check",
             Origin::Audit => "audit",
         }
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Origin::Check, Origin::Audit]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not check or audit"))
     }
 }
 
@@ -122,5 +131,35 @@ impl Decision {
             attestation: None,
             review: None,
         }
+    }
+}
+
+/// What is signed. Fields are in alphabetical order and all strings, so serde_json's compact
+/// output is canonical JSON (RFC 8785) without a canonicaliser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    pub action: Action,
+    pub clip_sha256: String,
+    pub decision_id: String,
+    pub issued_at: String,
+    pub policy_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    pub statement: Statement,
+    /// Always "ed25519".
+    pub algorithm: String,
+    /// Hex of the first 8 bytes of the public key's sha256.
+    pub key_id: String,
+    /// Hex signature over the canonical statement.
+    pub signature: String,
+}
+
+impl Statement {
+    pub fn canonical(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a statement always serialises")
     }
 }

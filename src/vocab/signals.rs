@@ -1,10 +1,10 @@
 //! What screening saw, as plain data: per-frame detections with times and boxes, and clip-level
 //! aggregates. Policies read these; nothing here decides.
 
-use crate::media::{MediaInfo, SampleReason, SamplingStats};
-use crate::persons::{FaceMatch, NameMatch, PersonSighting};
-use crate::text::terms::TermMatch;
-use crate::vision::{BBox, Embedding, Face, ModelInfo, NudityClass, NudityDetection};
+use super::{
+    BBox, Embedding, Face, FaceMatch, MediaInfo, ModelInfo, NameMatch, NudityClass,
+    NudityDetection, PersonSighting, SampleReason, SamplingStats, TermMatch,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -77,63 +77,57 @@ pub struct PromptSignals {
 }
 
 /// Wall-clock milliseconds per stage. Decoding overlaps inference, so stages can add up to
-/// more than `total_ms`.
+/// more than `total_ms`. Each analyser reports its own stages (`nudity_ms`, `faces_ms`,
+/// `embed_ms`...), flattened beside the fixed ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StageTimings {
     pub probe_ms: f64,
     pub decode_ms: f64,
     pub sample_ms: f64,
-    pub nudity_ms: f64,
-    pub faces_ms: f64,
-    pub embed_ms: f64,
     pub total_ms: f64,
+    #[serde(flatten)]
+    pub stages: BTreeMap<String, f64>,
+}
+
+impl StageTimings {
+    /// Adds `ms` to an analyser's stage.
+    pub fn add(&mut self, stage: &str, ms: f64) {
+        *self.stages.entry(format!("{stage}_ms")).or_default() += ms;
+    }
+
+    /// An analyser stage's total, 0 when the stage did not run.
+    pub fn stage_ms(&self, stage: &str) -> f64 {
+        self.stages
+            .get(&format!("{stage}_ms"))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Adds every analyser stage of `other` to this one.
+    pub fn merge(&mut self, other: &StageTimings) {
+        for (k, v) in &other.stages {
+            *self.stages.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// Every stage with its milliseconds: the fixed ones, then the analysers' in name order.
+    pub fn all(&self) -> Vec<(&str, f64)> {
+        let mut out = vec![
+            ("probe", self.probe_ms),
+            ("decode", self.decode_ms),
+            ("sampling", self.sample_ms),
+        ];
+        out.extend(
+            self.stages
+                .iter()
+                .map(|(k, v)| (k.strip_suffix("_ms").unwrap_or(k), *v)),
+        );
+        out
+    }
 }
 
 /// A model's f32 as the f64 with the same shortest decimal form (0.35f32 becomes 0.35, not
 /// 0.3499999940...), so thresholds written in policies compare as people expect.
 pub fn widen(x: f32) -> f64 {
     x.to_string().parse().unwrap_or(x as f64)
-}
-
-impl Signals {
-    /// Fills the clip-level aggregates from the frames.
-    pub(crate) fn aggregate(&mut self) {
-        self.nudity.clear();
-        self.faces = FaceSummary::default();
-        for f in &self.frames {
-            let mut seen = Vec::new();
-            for d in &f.nudity {
-                let score = widen(d.score);
-                let peak = self.nudity.entry(d.class).or_insert(ClassPeak {
-                    max_score: score,
-                    time_s: f.time_s,
-                    frames: 0,
-                    bbox: d.bbox,
-                });
-                if score > peak.max_score {
-                    peak.max_score = score;
-                    peak.time_s = f.time_s;
-                    peak.bbox = d.bbox;
-                }
-                if !seen.contains(&d.class) {
-                    seen.push(d.class);
-                    peak.frames += 1;
-                }
-            }
-            if !f.faces.is_empty() {
-                self.faces.frames_with_faces += 1;
-                self.faces.max_faces_in_frame =
-                    self.faces.max_faces_in_frame.max(f.faces.len() as u32);
-            }
-            if f.duplicate_of.is_none() {
-                for face in &f.faces {
-                    if face.too_small {
-                        self.faces.faces_too_small += 1;
-                    } else {
-                        self.faces.faces_embedded += 1;
-                    }
-                }
-            }
-        }
-    }
 }

@@ -2,11 +2,11 @@
 //! the dashboard. Made for block and review decisions only, from the evidence the policy
 //! attached (a time and a box), by decoding those frames again.
 
-use super::Decision;
 use crate::config::MediaConfig;
 use crate::media::{self, MediaError};
-use crate::policy::Action;
-use crate::store::Thumbnail;
+use crate::store::{DecisionLog, Thumbnail};
+use crate::vocab::Action;
+use crate::vocab::Decision;
 use image::{imageops, RgbImage};
 use std::path::Path;
 
@@ -83,11 +83,7 @@ fn crop(img: &RgbImage, [x, y, w, h]: [f64; 4]) -> RgbImage {
 
 /// Thumbnails for a block or review decision on this clip; none for allow, or when its rules
 /// carry no time and box.
-pub fn thumbnails(
-    d: &Decision,
-    clip: &Path,
-    cfg: &MediaConfig,
-) -> Result<Vec<Thumbnail>, MediaError> {
+fn thumbnails(d: &Decision, clip: &Path, cfg: &MediaConfig) -> Result<Vec<Thumbnail>, MediaError> {
     if d.decision.action == Action::Allow {
         return Ok(Vec::new());
     }
@@ -114,6 +110,20 @@ pub fn thumbnails(
         });
     }
     Ok(out)
+}
+
+/// Makes and stores the thumbnails of a block or review decision. Best effort: the decision
+/// itself holds every time and box, so a failure here is logged, not raised.
+pub(super) fn store(log: &dyn DecisionLog, decision: &Decision, clip: &Path, cfg: &MediaConfig) {
+    let made = thumbnails(decision, clip, cfg)
+        .map_err(|e| e.to_string())
+        .and_then(|t| {
+            log.record_thumbnails(&decision.id, &t)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = made {
+        tracing::warn!(decision = %decision.id, error = %e, "no evidence thumbnails");
+    }
 }
 
 #[cfg(test)]

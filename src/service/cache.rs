@@ -7,7 +7,7 @@
 //! entry under (policy version, request): a policy reload then re-decides from the cached
 //! signals in microseconds instead of screening the clip again.
 
-use super::{CheckRequest, Decision, Signals};
+use crate::vocab::{CheckRequest, Decision, Signals};
 use dashmap::DashMap;
 use std::collections::HashMap;
 use std::future::Future;

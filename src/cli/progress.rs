@@ -56,7 +56,7 @@ impl AuditProgress {
 
 fn counts(s: &Summary) -> String {
     let n = |a| s.by_action.get(&a).copied().unwrap_or(0);
-    use clipguard::policy::Action;
+    use clipguard::vocab::Action;
     format!(
         "allow {} review {} block {} errors {}",
         n(Action::Allow),

@@ -1,0 +1,91 @@
+//! Analysers: plug-ins that each look at sampled frames for one kind of thing and fill in their
+//! part of `Signals`. The orchestrator (`screen`) knows them only through [`Analyser`]: adding
+//! one is a module here and a line in [`load`].
+
+mod faces;
+mod nudity;
+
+pub use faces::FacesAnalyser;
+pub use nudity::NudityAnalyser;
+
+use crate::config::Config;
+use crate::persons::LivePersons;
+use crate::vision::{Vision, VisionError};
+use crate::vocab::{FrameDetections, ModelInfo, Signals, StageTimings};
+use image::RgbImage;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyserError {
+    #[error(transparent)]
+    Vision(#[from] VisionError),
+    #[error(transparent)]
+    Persons(#[from] crate::persons::PersonsError),
+}
+
+/// Which of the sampled, distinct frames an analyser looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameNeed {
+    /// Every frame analysed (near-duplicates reuse the detections of the frame they repeat).
+    Every,
+    /// The first frame and the first after each scene cut: for what changes only with the scene.
+    SceneChanges,
+}
+
+/// What an analyser found in one frame, applied to that frame's detections once every analyser
+/// has run on the batch. Analysers run side by side, so none writes to a frame directly.
+pub type Finding = Box<dyn FnOnce(&mut FrameDetections) + Send>;
+
+pub trait Analyser: Send + Sync {
+    /// A short name, used for stage timings and metrics.
+    fn name(&self) -> &'static str;
+
+    fn frames(&self) -> FrameNeed {
+        FrameNeed::Every
+    }
+
+    /// Batched inference: one finding per frame, in order. Stage times go into `timings`.
+    fn analyse(
+        &self,
+        frames: &[&RgbImage],
+        timings: &mut StageTimings,
+    ) -> Result<Vec<Finding>, AnalyserError>;
+
+    /// Clip-level work once every frame is in (aggregates, matching against the registry).
+    fn finish(&self, signals: &mut Signals) -> Result<(), AnalyserError>;
+
+    /// Its part of the policy view: the fields under `signals` that it provides. A policy
+    /// whose rules read a field no enabled analyser provides is refused at load.
+    fn policy_fields(&self) -> &'static [&'static str];
+
+    /// The model files behind this analyser, for the decision record and cache keys.
+    fn models(&self) -> Vec<ModelInfo>;
+}
+
+/// The policy view's fields that every screened clip has, whatever analysers run.
+pub const CORE_POLICY_FIELDS: [&str; 4] = [
+    "present",
+    "duration_s",
+    "frames_analysed",
+    "frames_over_budget",
+];
+
+/// The analysers enabled in `cfg`, in the order their results are applied.
+pub fn load(
+    cfg: &Config,
+    vision: &Arc<Vision>,
+    persons: &Arc<LivePersons>,
+) -> Vec<Box<dyn Analyser>> {
+    let mut out: Vec<Box<dyn Analyser>> = Vec::new();
+    if cfg.nudity.enabled {
+        out.push(Box::new(NudityAnalyser::new(vision.clone())));
+    }
+    if cfg.faces.enabled {
+        out.push(Box::new(FacesAnalyser::new(
+            vision.clone(),
+            persons.clone(),
+            cfg.persons.match_threshold,
+        )));
+    }
+    out
+}

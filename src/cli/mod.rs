@@ -1,0 +1,509 @@
+//! (CLI only) What each command does with the library, and how it prints it.
+
+mod progress;
+
+use crate::PersonsCommand;
+use anyhow::Context as _;
+use clipguard::attest;
+use clipguard::config::Role;
+use clipguard::persons::NewPerson;
+use clipguard::policy::{Policy, PolicyInput, RuleOutcome};
+use clipguard::service::{ClipLocation, ClipSource, Context};
+use clipguard::store::DecisionQuery;
+use clipguard::vocab::{
+    Attestation, CheckRequest, Consent, Decision, Mode, Origin, PromptSignals, Signals, Verdict,
+};
+use clipguard::Config;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub fn serve(cfg: Config) -> anyhow::Result<()> {
+    clipguard::http::check_access(&cfg)?;
+    let ctx = Context::open(cfg)?;
+    let service = ctx.service(ctx.cfg.server.workers, ctx.cfg.server.queue)?;
+    actix_web::rt::System::new().block_on(clipguard::http::serve(&ctx.cfg, service))?;
+    Ok(())
+}
+
+pub fn new_key(role: Role, name: &str) {
+    let key = clipguard::http::auth::new_key();
+    println!("# Give this key to {name}; it is shown only once:\n# {key}\n");
+    println!("[[server.api_keys]]");
+    println!("name = {name:?}");
+    println!("role = {:?}", role.as_str());
+    println!("sha256 = {:?}", clipguard::http::auth::hash_key(&key));
+}
+
+/// A year: the CLI waits as long as screening takes.
+const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+pub fn check(
+    cfg: Config,
+    clip: Option<PathBuf>,
+    prompt: Option<String>,
+    user: Option<String>,
+    json: bool,
+    attestation_out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let ctx = Context::open(cfg)?;
+    let service = ctx.service(1, 1)?;
+    let request = CheckRequest {
+        prompt: prompt.clone(),
+        user: user.clone(),
+        ..Default::default()
+    };
+    // Logged before it is shown: a decision anyone saw is in the log.
+    let decision = match &clip {
+        Some(path) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let source = ClipSource::At(ClipLocation::Path(path.clone()));
+            rt.block_on(service.check_clip(
+                source,
+                request,
+                Origin::Check,
+                Instant::now() + NO_DEADLINE,
+            ))?
+            .decision
+        }
+        None => service.check_prompt(&request)?,
+    };
+    // Evidence thumbnails are made on the pool: let them finish before exiting.
+    service.pool().shutdown();
+    if let (Some(out), Some(a)) = (&attestation_out, &decision.attestation) {
+        std::fs::write(out, serde_json::to_string_pretty(a)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&decision)?);
+        return Ok(());
+    }
+    if let (Some(c), Some(s)) = (&clip, &decision.clip) {
+        print_summary(c, s, user.as_deref());
+    }
+    if let (Some(p), Some(s)) = (&prompt, &decision.prompt) {
+        print_prompt(p, s, user.as_deref());
+    }
+    print_verdict(&decision.decision);
+    println!("decision id: {}", decision.id);
+    if let Some(a) = &decision.attestation {
+        let to = attestation_out
+            .as_ref()
+            .map(|p| format!(", written to {}", p.display()))
+            .unwrap_or_default();
+        println!(
+            "attestation: signed by key {} for clip sha256 {}{to}",
+            a.key_id, a.statement.clip_sha256
+        );
+    }
+    Ok(())
+}
+
+pub fn verify(
+    cfg: &Config,
+    attestation: &Path,
+    clip: &Path,
+    key: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let key_path = key.unwrap_or_else(|| attest::key_paths(&cfg.data_dir).1);
+    let key = attest::read_public_key(&key_path)?;
+    let text = std::fs::read_to_string(attestation)
+        .with_context(|| format!("reading {}", attestation.display()))?;
+    let a: Attestation =
+        serde_json::from_str(&text).map_err(|e| attest::AttestError::Malformed(e.to_string()))?;
+    attest::verify(&key, &a, &attest::sha256_file(clip)?)?;
+    println!(
+        "ok: {} is the clip allowed by decision {} (policy {}, issued {})",
+        clip.display(),
+        a.statement.decision_id,
+        &a.statement.policy_version[..12.min(a.statement.policy_version.len())],
+        a.statement.issued_at
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn audit(
+    mut cfg: Config,
+    sources: Vec<String>,
+    policies: Option<PathBuf>,
+    out: PathBuf,
+    concurrency: usize,
+    shard: Option<clipguard::audit::Shard>,
+    resume: bool,
+    compare: bool,
+) -> anyhow::Result<()> {
+    if let Some(dir) = policies {
+        cfg.policies.dir = dir;
+    }
+    let ctx = Context::open(cfg)?;
+    let service = ctx.service(concurrency, concurrency)?;
+    let opts = clipguard::audit::AuditOptions {
+        sources,
+        out: out.clone(),
+        concurrency,
+        shard,
+        resume,
+        compare,
+        max_file_bytes: ctx.cfg.media.max_file_bytes,
+    };
+    let progress = progress::AuditProgress::new();
+    let summary = clipguard::audit::run(&service, &opts, &progress)?;
+    progress.finish();
+    progress::print_summary(&summary, &out);
+    Ok(())
+}
+
+pub fn decisions_list(cfg: Config, query: DecisionQuery) -> anyhow::Result<()> {
+    let ctx = Context::open(cfg)?;
+    for d in ctx.decisions().list(&query)? {
+        let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
+        println!(
+            "{}  {}  {:<6}  user {:<10} clip {}  {}",
+            d.id,
+            d.created_at,
+            d.decision.action.as_str(),
+            d.user.as_deref().unwrap_or("-"),
+            d.clip_sha256.as_deref().map(|c| &c[..12]).unwrap_or("-"),
+            rules.join(",")
+        );
+    }
+    Ok(())
+}
+
+pub fn decisions_show(cfg: Config, id: &str) -> anyhow::Result<()> {
+    let ctx = Context::open(cfg)?;
+    match ctx.decisions().get(id)? {
+        Some(d) => println!("{}", serde_json::to_string_pretty(&d)?),
+        None => anyhow::bail!("no decision with id {id}"),
+    }
+    Ok(())
+}
+
+/// Verifies the model files against the manifest (no model is loaded into ONNX Runtime).
+pub fn models(cfg: &Config) -> anyhow::Result<()> {
+    let manifest = clipguard::vision::Manifest::load(&cfg.models.manifest, &cfg.models.dir)
+        .context("loading models")?;
+    for m in manifest.models() {
+        println!(
+            "{:<16} {:<7} {}  {}",
+            m.name,
+            m.kind.as_str(),
+            m.sha256,
+            m.source
+        );
+    }
+    Ok(())
+}
+
+pub fn persons(cfg: Config, cmd: PersonsCommand) -> anyhow::Result<()> {
+    let ctx = Context::open(cfg)?;
+    let reg = ctx.registry();
+    match cmd {
+        PersonsCommand::Add {
+            name,
+            aliases,
+            kind,
+            allowed_users,
+            images,
+        } => {
+            let person = NewPerson {
+                name,
+                aliases,
+                kind,
+                allowed_users,
+            };
+            let paths: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
+            let id = if paths.is_empty() {
+                reg.add(&person)?
+            } else {
+                ctx.service(1, 1)?.add_person(&person, &paths)?
+            };
+            println!(
+                "added person {id} ({}) with {} face(s)",
+                person.name,
+                paths.len()
+            );
+        }
+        PersonsCommand::Enrol { id, images } => {
+            let paths: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
+            let faces = ctx.service(1, 1)?.enrol(id, &paths)?;
+            println!("enrolled {} face(s) for person {id}", faces.len());
+        }
+        PersonsCommand::List => {
+            for (p, aliases, faces) in reg.list()? {
+                println!(
+                    "{:>6}  {:<32} {:<18} {} aliases, {} faces, allowed: {}",
+                    p.id,
+                    p.name,
+                    p.kind.as_str(),
+                    aliases,
+                    faces,
+                    if p.allowed_users.is_empty() {
+                        "nobody".to_string()
+                    } else {
+                        p.allowed_users.join(", ")
+                    }
+                );
+            }
+        }
+        PersonsCommand::Show { id } => println!("{}", serde_json::to_string_pretty(&reg.get(id)?)?),
+        PersonsCommand::Remove { id } => {
+            reg.remove(id)?;
+            println!("removed person {id}");
+        }
+        PersonsCommand::Allow { id, user } => {
+            reg.set_consent(id, &user, true)?;
+            println!("{user} may now depict person {id}");
+        }
+        PersonsCommand::Revoke { id, user } => {
+            reg.set_consent(id, &user, false)?;
+            println!("{user} may no longer depict person {id}");
+        }
+        PersonsCommand::Import { file } => {
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let started = Instant::now();
+            let n = reg.import(&file.display().to_string(), std::io::BufReader::new(f))?;
+            println!(
+                "imported {n} persons in {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn policy_test(cfg: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let policy = Policy::from_config(&cfg.policies)?;
+    let dir = dir.unwrap_or_else(|| cfg.policies.dir.join("tests"));
+    println!(
+        "policy {} ({}), fixtures in {}",
+        policy.name,
+        &policy.version[..12],
+        dir.display()
+    );
+    let outcomes = clipguard::policy::run_fixtures(&policy, &dir)?;
+    let failed = outcomes.iter().filter(|o| !o.problems.is_empty()).count();
+    for o in &outcomes {
+        let status = if o.problems.is_empty() {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        println!("test {}::{} ... {status}", o.file, o.name);
+        for p in &o.problems {
+            println!("    {p}");
+        }
+    }
+    println!(
+        "\npolicy: {} passed, {} failed",
+        outcomes.len() - failed,
+        failed
+    );
+    if outcomes.is_empty() {
+        anyhow::bail!("no policy fixtures in {}", dir.display());
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} policy fixtures failed", outcomes.len());
+    }
+    Ok(())
+}
+
+/// Evaluates saved signals rule by rule: a policy input, or a logged decision (`check --json`,
+/// `decisions show`), whose user and declared consents are used as they were.
+pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> anyhow::Result<()> {
+    let policy = Policy::from_config(&cfg.policies)?;
+    let text = std::fs::read_to_string(signals)
+        .with_context(|| format!("reading {}", signals.display()))?;
+    let mut input: PolicyInput = match serde_json::from_str::<PolicyInput>(&text) {
+        Ok(i) => i,
+        Err(_) => {
+            let decision: Decision = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{}: neither `check --json` output nor a policy input",
+                    signals.display()
+                )
+            })?;
+            PolicyInput::for_decision(&decision)
+        }
+    };
+    if let Some(u) = user {
+        input.request.user = u;
+    }
+    println!(
+        "policy {} ({}), user {:?}",
+        policy.name,
+        &policy.version[..12],
+        input.request.user
+    );
+    for (rule, outcome) in policy.rules.iter().zip(policy.explain(&input)) {
+        let mode = if rule.mode == Mode::Shadow {
+            " [shadow]"
+        } else {
+            ""
+        };
+        match outcome {
+            RuleOutcome::Matched(m) => println!(
+                "  MATCH  {}{mode} -> {:?}: {}",
+                rule.id, m.action, m.message
+            ),
+            RuleOutcome::NotMatched => println!("  -      {}{mode}", rule.id),
+            RuleOutcome::Failed(e) => println!("  ERROR  {}{mode}: {e}", rule.id),
+        }
+    }
+    print_verdict(&policy.decide(&input));
+    Ok(())
+}
+
+fn print_verdict(v: &Verdict) {
+    println!(
+        "decision: {:?} (policy {} {})",
+        v.action,
+        v.policy.name,
+        &v.policy.version[..12]
+    );
+    for m in &v.matched {
+        println!("  {:?} by {}: {}", m.action, m.rule, m.message);
+    }
+    for m in &v.shadow {
+        println!("  shadow {}: would {:?}: {}", m.rule, m.action, m.message);
+    }
+    for f in &v.failures {
+        println!("  rule {} failed (fail closed): {}", f.rule, f.error);
+    }
+}
+
+fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
+    println!("prompt: {prompt:?}");
+    if s.persons.is_empty() {
+        println!("  no registered person named");
+    }
+    for m in &s.persons {
+        println!(
+            "  person {} ({}, {}): {:?} at bytes {}..{} matches {:?} ({:?}, {}); {}",
+            m.person_id,
+            m.name,
+            m.kind.as_str(),
+            m.text,
+            m.start,
+            m.end,
+            m.alias,
+            m.strength,
+            if m.exact {
+                "as written"
+            } else {
+                "after normalisation"
+            },
+            Consent::of(&m.allowed_users, user).describe()
+        );
+    }
+    for t in &s.terms {
+        println!(
+            "  term [{}] {:?} at bytes {}..{} ({:?})",
+            t.category, t.term, t.start, t.end, t.text
+        );
+    }
+}
+
+fn print_summary(clip: &Path, s: &Signals, user: Option<&str>) {
+    let m = &s.media;
+    println!(
+        "{}: {} {} {}x{} {:.2} fps {:.2} s",
+        clip.display(),
+        m.container,
+        m.codec,
+        m.width,
+        m.height,
+        m.fps,
+        m.duration_s
+    );
+    let st = &s.sampling;
+    println!(
+        "frames: {} decoded, {} sampled ({} analysed, {} near-duplicates, {} over budget), {} scene cuts, {:.2} s decoded",
+        st.decoded_frames, st.sampled_frames, st.analysed_frames, st.duplicate_frames, st.over_budget_frames, st.scene_cuts, st.decoded_s
+    );
+    let f = &s.faces;
+    println!(
+        "faces: in {} of {} sampled frames (at most {} in one); {} embedded, {} too small to embed",
+        f.frames_with_faces,
+        s.frames.len(),
+        f.max_faces_in_frame,
+        f.faces_embedded,
+        f.faces_too_small
+    );
+    for p in &s.persons {
+        println!(
+            "person {} ({}, {}): best distance {:.3} at {:.2} s, in {} frames from {:.2} s to {:.2} s; {}",
+            p.person_id,
+            p.name,
+            p.kind.as_str(),
+            p.best_distance,
+            p.best_time_s,
+            p.frames,
+            p.first_s,
+            p.last_s,
+            Consent::of(&p.allowed_users, user).describe()
+        );
+    }
+    if s.nudity.is_empty() {
+        println!("nudity: no class detected");
+    } else {
+        println!("nudity (highest score per class):");
+        for (class, peak) in &s.nudity {
+            println!(
+                "  {:<26} {:.3} at {:>6.2} s  ({} frames)",
+                class.name(),
+                peak.max_score,
+                peak.time_s,
+                peak.frames
+            );
+        }
+    }
+    println!("sampled frames:");
+    for fr in &s.frames {
+        let reasons: Vec<String> = fr
+            .reasons
+            .iter()
+            .map(|r| format!("{r:?}").to_lowercase())
+            .collect();
+        let faces: Vec<String> = fr
+            .faces
+            .iter()
+            .map(|f| format!("{:.2}", f.face.score))
+            .collect();
+        let nudity: Vec<String> = fr
+            .nudity
+            .iter()
+            .map(|d| format!("{} {:.2}", d.class.name(), d.score))
+            .collect();
+        println!(
+            "  {:>7.2} s  {:<26} faces [{}]  nudity [{}]{}",
+            fr.time_s,
+            reasons.join(","),
+            faces.join(", "),
+            nudity.join(", "),
+            fr.duplicate_of
+                .map(|i| format!("  (same as frame {i})"))
+                .unwrap_or_default()
+        );
+    }
+    let stages: Vec<String> = s
+        .timings
+        .all()
+        .iter()
+        .map(|(stage, ms)| format!("{stage} {ms:.0}"))
+        .collect();
+    println!(
+        "timings (ms): {}, total {:.0}",
+        stages.join(", "),
+        s.timings.total_ms
+    );
+    let models: Vec<String> = s
+        .models
+        .iter()
+        .map(|m| format!("{} {}", m.name, &m.sha256[..12]))
+        .collect();
+    println!("models: {}", models.join(", "));
+}

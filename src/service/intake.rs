@@ -1,0 +1,197 @@
+//! Where a clip comes from, and getting it onto local disk once, hashed while it is read:
+//! an upload (already streamed to a temporary file and hashed by `http`), a local path named
+//! by a trusted caller (CLI, audit), a `file://` URI inside the configured roots, or an
+//! `s3://` object (downloaded to a temporary file).
+
+use crate::objects::{self, ObjectError, Roots};
+use std::path::{Path, PathBuf};
+
+/// Where a stored clip is: what the CLI, an audit or a URI names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClipLocation {
+    /// A local file named by a trusted caller (the CLI, an audit's sources).
+    Path(PathBuf),
+    /// A `file://` URI: resolved inside the configured roots.
+    FileUri { uri: String, path: PathBuf },
+    /// An object in S3 (or a compatible store).
+    S3 { bucket: String, key: String },
+}
+
+impl ClipLocation {
+    /// A `file://` or `s3://` URI.
+    pub fn parse_uri(uri: &str) -> Result<Self, ObjectError> {
+        let invalid = |reason: &str| ObjectError::InvalidUri {
+            uri: uri.to_string(),
+            reason: reason.to_string(),
+        };
+        if let Some(path) = uri.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(invalid("a file URI needs an absolute path (file:///...)"));
+            }
+            return Ok(ClipLocation::FileUri {
+                uri: uri.to_string(),
+                path: PathBuf::from(path),
+            });
+        }
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            let (bucket, key) = rest
+                .split_once('/')
+                .ok_or_else(|| invalid("expected s3://bucket/key"))?;
+            if bucket.is_empty() || key.is_empty() {
+                return Err(invalid("expected s3://bucket/key"));
+            }
+            return Ok(ClipLocation::S3 {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            });
+        }
+        Err(invalid("only file:// and s3:// URIs are supported"))
+    }
+
+    /// How messages and reports name it (and how an audit keys and shards it): a path, or
+    /// the URI.
+    pub fn name(&self) -> String {
+        match self {
+            ClipLocation::Path(p) => p.display().to_string(),
+            ClipLocation::FileUri { uri, .. } => uri.clone(),
+            ClipLocation::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// A clip to check: uploaded, or somewhere to fetch it from.
+#[derive(Debug)]
+pub enum ClipSource {
+    /// Bytes already on disk in a temporary file, hashed while they arrived, with the
+    /// client's name for them.
+    Upload {
+        file: tempfile::TempPath,
+        name: String,
+        sha256: String,
+    },
+    At(ClipLocation),
+}
+
+impl ClipSource {
+    /// Puts the clip on local disk (if it is not already) and hashes it, reading it once.
+    pub async fn materialise(self, place: &Intake) -> Result<Clip, ObjectError> {
+        match self {
+            ClipSource::Upload { file, sha256, name } => Ok(Clip {
+                on_disk: OnDisk::Temp(file),
+                name,
+                sha256,
+            }),
+            ClipSource::At(at) => {
+                let name = at.name();
+                match at {
+                    ClipLocation::Path(path) => local(path, name).await,
+                    ClipLocation::FileUri { uri, path } => {
+                        let path = place.roots.resolve(&uri, &path)?;
+                        local(path, name).await
+                    }
+                    ClipLocation::S3 { bucket, key } => {
+                        let dest = tempfile::Builder::new()
+                            .prefix("s3-")
+                            .tempfile_in(&place.tmp)?
+                            .into_temp_path();
+                        let (sha256, _) =
+                            objects::fetch_s3(&bucket, &key, &dest, place.max_file_bytes).await?;
+                        Ok(Clip {
+                            on_disk: OnDisk::Temp(dest),
+                            name,
+                            sha256,
+                        })
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn local(path: PathBuf, name: String) -> Result<Clip, ObjectError> {
+    let hashed = path.clone();
+    let sha256 = tokio::task::spawn_blocking(move || crate::digest::sha256_file(&hashed))
+        .await
+        .map_err(|e| ObjectError::Io(std::io::Error::other(e)))?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ObjectError::NotFound { uri: name.clone() },
+            _ => ObjectError::Store {
+                uri: name.clone(),
+                reason: e.to_string(),
+            },
+        })?;
+    Ok(Clip {
+        on_disk: OnDisk::Local(path),
+        name,
+        sha256,
+    })
+}
+
+/// Where clips are put and which may be named: the same for every entry point.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub roots: Roots,
+    /// Temporary files (uploads, downloads); cleared by the server at start.
+    pub tmp: PathBuf,
+    pub max_file_bytes: u64,
+}
+
+/// A clip on local disk with its sha256. A temporary copy is deleted when this is dropped.
+#[derive(Debug)]
+pub struct Clip {
+    on_disk: OnDisk,
+    /// The client's name for it.
+    pub name: String,
+    pub sha256: String,
+}
+
+#[derive(Debug)]
+enum OnDisk {
+    Temp(tempfile::TempPath),
+    Local(PathBuf),
+}
+
+impl Clip {
+    pub fn path(&self) -> &Path {
+        match &self.on_disk {
+            OnDisk::Temp(p) => p,
+            OnDisk::Local(p) => p,
+        }
+    }
+
+    /// `message` with the clip's path replaced by its name.
+    pub fn naming(&self, message: &str) -> String {
+        message.replace(&self.path().display().to_string(), &self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_parse_or_say_why_not() {
+        assert_eq!(
+            ClipLocation::parse_uri("file:///clips/a.mp4").unwrap(),
+            ClipLocation::FileUri {
+                uri: "file:///clips/a.mp4".into(),
+                path: "/clips/a.mp4".into()
+            }
+        );
+        assert_eq!(
+            ClipLocation::parse_uri("s3://b/p/a.mp4").unwrap(),
+            ClipLocation::S3 {
+                bucket: "b".into(),
+                key: "p/a.mp4".into()
+            }
+        );
+        for bad in [
+            "http://x/a.mp4",
+            "file://relative.mp4",
+            "s3://bucket",
+            "s3:///k",
+        ] {
+            assert!(ClipLocation::parse_uri(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! The check service: the one path every entry point (CLI, HTTP, audit) takes from a request
+//! to a logged decision. It owns intake (one clip-source type), the signals cache with
+//! single-flight, the bounded screening pool and its deadline, the policy decision, the log,
+//! attestations, reviews and evidence thumbnails.
+
+pub mod cache;
+mod context;
+mod evidence;
+pub mod intake;
+pub mod pool;
+
+pub use cache::CacheOutcome;
+pub use context::Context;
+pub use intake::{Clip, ClipLocation, ClipSource, Intake};
+
+use crate::attest::{self, AttestError, Signer};
+use crate::metrics;
+use crate::objects::ObjectError;
+use crate::persons::{enrol::Enrolment, LivePersons, NewPerson, PersonsError, Registry};
+use crate::policy::{LivePolicy, PolicyInput, RequestContext, Screening};
+use crate::screen::{ScreenError, Screener};
+use crate::store::{DecisionLog, Store, StoreError};
+use crate::vocab::{
+    now_rfc3339, Action, CheckRequest, Decision, ModelInfo, Origin, PersonId, PromptSignals,
+    Review, ReviewOutcome, Signals,
+};
+use cache::{ClipKey, SignalsCache};
+use pool::{Pool, PoolError};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Intake(#[from] ObjectError),
+    /// Screening failed: the failure was decided by the policy and logged.
+    #[error(transparent)]
+    Screening(Box<ScreeningFailed>),
+    #[error(transparent)]
+    Screen(Box<ScreenError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Persons(#[from] PersonsError),
+    #[error(transparent)]
+    Attest(#[from] AttestError),
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    #[error("no result within the {seconds} s deadline")]
+    Deadline { seconds: u64 },
+    #[error("the worker stopped before screening the clip")]
+    ShuttingDown,
+    #[error("no decision with id {0}")]
+    NoDecision(String),
+    #[error("decision {id} is {action}, not awaiting review")]
+    NotReviewable { id: String, action: Action },
+    #[error("decision {id} was already reviewed ({outcome}) by {reviewer} at {at}")]
+    AlreadyReviewed {
+        id: String,
+        outcome: &'static str,
+        reviewer: String,
+        at: String,
+    },
+}
+
+/// A screening that failed, and the decision the policy made of it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} (logged as decision {decision_id})")]
+pub struct ScreeningFailed {
+    pub source: ScreenError,
+    /// The error's text, naming the clip as the client did.
+    pub message: String,
+    pub decision_id: String,
+}
+
+impl From<ScreenError> for CheckError {
+    fn from(e: ScreenError) -> Self {
+        CheckError::Screen(Box::new(e))
+    }
+}
+
+impl CheckError {
+    /// A short, stable name for metrics, reports and API error codes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CheckError::Intake(e) => e.code(),
+            CheckError::Screening(f) => f.source.code(),
+            CheckError::Screen(e) => e.code(),
+            CheckError::Store(_) => "store",
+            CheckError::Persons(_) => "persons",
+            CheckError::Attest(_) => "attestation",
+            CheckError::Pool(PoolError::Busy { .. }) => "busy",
+            CheckError::Pool(PoolError::Expired) | CheckError::Deadline { .. } => {
+                "deadline_exceeded"
+            }
+            CheckError::Pool(PoolError::Closed) | CheckError::ShuttingDown => "shutting_down",
+            CheckError::NoDecision(_) => "not_found",
+            CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => "conflict",
+        }
+    }
+}
+
+/// A logged decision and how the clip's signals were found.
+pub struct Checked {
+    pub decision: Decision,
+    pub cache: CacheOutcome,
+}
+
+pub struct CheckService {
+    store: Arc<Store>,
+    persons: Arc<LivePersons>,
+    screener: Arc<Screener>,
+    policy: Arc<LivePolicy>,
+    signer: Arc<Signer>,
+    pool: Arc<Pool>,
+    cache: Arc<SignalsCache>,
+    intake: Intake,
+    deadline: Duration,
+    /// The models' sha256s: part of every cache key.
+    model_set: String,
+}
+
+impl CheckService {
+    /// The same service deciding with another policy (an audit's candidate policy): same
+    /// models, registry, pool, cache and log.
+    pub fn with_policy(&self, policy: Arc<LivePolicy>) -> Arc<Self> {
+        Arc::new(Self {
+            store: self.store.clone(),
+            persons: self.persons.clone(),
+            screener: self.screener.clone(),
+            policy,
+            signer: self.signer.clone(),
+            pool: self.pool.clone(),
+            cache: self.cache.clone(),
+            intake: self.intake.clone(),
+            deadline: self.deadline,
+            model_set: self.model_set.clone(),
+        })
+    }
+
+    pub fn decisions(&self) -> &dyn DecisionLog {
+        self.store.as_ref()
+    }
+
+    pub fn registry(&self) -> &Registry {
+        self.persons.registry()
+    }
+
+    pub fn persons(&self) -> &Arc<LivePersons> {
+        &self.persons
+    }
+
+    pub fn policy(&self) -> &Arc<LivePolicy> {
+        &self.policy
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    pub fn intake(&self) -> &Intake {
+        &self.intake
+    }
+
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    pub fn models(&self) -> &[ModelInfo] {
+        self.screener.models()
+    }
+
+    pub fn screener(&self) -> &Arc<Screener> {
+        &self.screener
+    }
+
+    /// Checks a prompt alone (on this thread: it takes microseconds).
+    pub fn check_prompt(&self, request: &CheckRequest) -> Result<Decision, CheckError> {
+        let prompt = self.screen_prompt(request)?;
+        self.decide(Origin::Check, request, None, prompt, None)
+    }
+
+    /// Checks a clip (and its prompt): puts it on disk, screens it through the cache and the
+    /// pool within `deadline`, decides, logs, attests an allow of a pre-publish check and
+    /// makes evidence thumbnails for a review or block. A screening that fails is decided by
+    /// the policy and logged too (fail closed), then returned as [`CheckError::Screening`].
+    pub async fn check_clip(
+        self: &Arc<Self>,
+        source: ClipSource,
+        request: CheckRequest,
+        origin: Origin,
+        deadline: Instant,
+    ) -> Result<Checked, CheckError> {
+        let clip = Arc::new(source.materialise(&self.intake).await?);
+        let key = ClipKey {
+            clip_sha256: clip.sha256.clone(),
+            models: self.model_set.clone(),
+            persons_generation: self.screener.persons_generation()?,
+        };
+        let screened = self
+            .cache
+            .signals(key, |entry| {
+                let (me, clip) = (self.clone(), clip.clone());
+                async move {
+                    let job = move || {
+                        let screened = me.screener.screen_clip(clip.path()).map(Arc::new);
+                        if let Ok(s) = &screened {
+                            entry.offer(s.clone());
+                        }
+                        screened
+                    };
+                    let rx = self.pool.submit(deadline, job).inspect_err(|e| {
+                        metrics::rejected(pool_reason(e));
+                    })?;
+                    match tokio::time::timeout_at(deadline.into(), rx).await {
+                        Err(_) => {
+                            metrics::rejected("deadline");
+                            Err(CheckError::Deadline {
+                                seconds: self.deadline.as_secs(),
+                            })
+                        }
+                        Ok(Err(_)) => Err(CheckError::ShuttingDown),
+                        Ok(Ok(Err(pool))) => {
+                            metrics::rejected(pool_reason(&pool));
+                            Err(pool.into())
+                        }
+                        Ok(Ok(Ok(screened))) => screened.map_err(CheckError::from),
+                    }
+                }
+            })
+            .await;
+        let (entry, signals, outcome) = match screened {
+            Ok(s) => s,
+            Err(CheckError::Screen(e)) => {
+                return Err(self.screening_failed(origin, &request, &clip, *e))
+            }
+            Err(e) => return Err(e),
+        };
+        metrics::cache_lookup(outcome.as_str());
+        // A repeated pre-publish check gets the decision already logged for it; an audit
+        // always logs its own.
+        let version = self.policy.current().version.clone();
+        if let Some(logged) = entry
+            .decision(&version, &request)
+            .filter(|_| origin == Origin::Check)
+        {
+            return Ok(Checked {
+                decision: logged,
+                cache: CacheOutcome::Hit,
+            });
+        }
+        let me = self.clone();
+        let (req, sha) = (request.clone(), clip.sha256.clone());
+        let decision = tokio::task::spawn_blocking(move || {
+            let prompt = me.screen_prompt(&req)?;
+            me.decide(origin, &req, Some((sha, (*signals).clone())), prompt, None)
+        })
+        .await
+        .map_err(|_| CheckError::ShuttingDown)??;
+        if origin == Origin::Check {
+            entry.remember(&request, &decision);
+        }
+        self.evidence(origin, &decision, clip).await;
+        Ok(Checked {
+            decision,
+            cache: outcome,
+        })
+    }
+
+    /// A screening failure, decided by the policy (`screening.ok` is false) and logged.
+    fn screening_failed(
+        &self,
+        origin: Origin,
+        request: &CheckRequest,
+        clip: &Clip,
+        e: ScreenError,
+    ) -> CheckError {
+        let message = clip.naming(&e.to_string());
+        let failure = Screening {
+            ok: false,
+            error: e.code().to_string(),
+            message: message.clone(),
+        };
+        let decided = self.screen_prompt(request).and_then(|p| {
+            self.decide(
+                origin,
+                request,
+                None,
+                p,
+                Some((clip.sha256.clone(), failure)),
+            )
+        });
+        match decided {
+            Ok(d) => CheckError::Screening(Box::new(ScreeningFailed {
+                source: e,
+                message,
+                decision_id: d.id,
+            })),
+            Err(logging) => {
+                tracing::error!(error = %logging, "a failed screening could not be logged");
+                e.into()
+            }
+        }
+    }
+
+    /// Thumbnails for reviewers. A pre-publish check makes them after the answer on the pool,
+    /// skipped under load rather than taking a queue slot a check could need; an audit makes
+    /// them before it moves on, since nobody waits on it.
+    async fn evidence(&self, origin: Origin, decision: &Decision, clip: Arc<Clip>) {
+        if decision.decision.action == Action::Allow {
+            return;
+        }
+        let (store, media, d) = (
+            self.store.clone(),
+            self.screener.media_config().clone(),
+            decision.clone(),
+        );
+        let job = move || evidence::store(store.as_ref(), &d, clip.path(), &media);
+        match origin {
+            Origin::Audit => {
+                let _ = tokio::task::spawn_blocking(job).await;
+            }
+            Origin::Check if self.pool.queued() == 0 => {
+                if let Err(e) = self.pool.submit(Instant::now() + self.deadline, job) {
+                    tracing::debug!(error = %e, "evidence thumbnails skipped");
+                }
+            }
+            Origin::Check => tracing::debug!("evidence thumbnails skipped under load"),
+        }
+    }
+
+    fn screen_prompt(&self, request: &CheckRequest) -> Result<Option<PromptSignals>, CheckError> {
+        Ok(request
+            .prompt
+            .as_deref()
+            .map(|p| self.screener.screen_prompt(p))
+            .transpose()?)
+    }
+
+    /// Decides, attests an allowed pre-publish clip and commits the decision to the log. Only
+    /// a logged decision is returned.
+    fn decide(
+        &self,
+        origin: Origin,
+        request: &CheckRequest,
+        clip: Option<(String, Signals)>,
+        prompt: Option<PromptSignals>,
+        failure: Option<(String, Screening)>,
+    ) -> Result<Decision, CheckError> {
+        let policy = self.policy.current();
+        let started = Instant::now();
+        let input = PolicyInput::new(
+            clip.as_ref().map(|(_, s)| s),
+            prompt.as_ref(),
+            RequestContext::of(request),
+            failure.as_ref().map(|(_, f)| f.clone()),
+        );
+        let verdict = policy.decide(&input);
+        metrics::stage_time("policy", started.elapsed().as_secs_f64());
+        let (sha256, signals) = match (clip, failure) {
+            (Some((sha, s)), _) => (Some(sha), Some(s)),
+            (None, Some((sha, _))) => (Some(sha), None),
+            (None, None) => (None, None),
+        };
+        let mut decision = Decision::new(request, sha256, signals, prompt, verdict);
+        decision.origin = origin;
+        // Only a pre-publish check attests: an audit publishes nothing.
+        let attest = origin == Origin::Check && decision.decision.action == Action::Allow;
+        if let (Some(sha), true) = (&decision.clip_sha256, attest) {
+            decision.attestation = Some(self.signer.sign(attest::statement(
+                sha.clone(),
+                decision.id.clone(),
+                decision.decision.policy.version.clone(),
+            )));
+        }
+        self.store.record(&decision)?;
+        let kind = if decision.clip_sha256.is_some() {
+            "clip"
+        } else {
+            "prompt"
+        };
+        let v = &decision.decision;
+        metrics::decided(kind, decision.origin.as_str(), v.action.as_str());
+        for m in &v.matched {
+            metrics::rule_matched(&m.rule, "enforce");
+        }
+        for m in &v.shadow {
+            metrics::rule_matched(&m.rule, "shadow");
+        }
+        for f in &v.failures {
+            metrics::rule_failed(&f.rule);
+        }
+        Ok(decision)
+    }
+
+    /// Records a reviewer's outcome for a `review` decision. Approving a clip issues its
+    /// attestation, bound to the clip's sha256 and the decision id.
+    pub fn review(
+        &self,
+        decision_id: &str,
+        outcome: ReviewOutcome,
+        note: String,
+        reviewer: String,
+    ) -> Result<Review, CheckError> {
+        let decision = self
+            .store
+            .get(decision_id)?
+            .ok_or_else(|| CheckError::NoDecision(decision_id.to_string()))?;
+        if decision.decision.action != Action::Review {
+            return Err(CheckError::NotReviewable {
+                id: decision.id,
+                action: decision.decision.action,
+            });
+        }
+        if let Some(done) = decision.review {
+            return Err(CheckError::AlreadyReviewed {
+                id: decision.id,
+                outcome: done.outcome.as_str(),
+                reviewer: done.reviewer,
+                at: done.created_at,
+            });
+        }
+        let attestation = match (outcome, &decision.clip_sha256) {
+            (ReviewOutcome::Approve, Some(sha)) => Some(self.signer.sign(attest::statement(
+                sha.clone(),
+                decision.id.clone(),
+                decision.decision.policy.version.clone(),
+            ))),
+            _ => None,
+        };
+        let review = Review {
+            decision_id: decision.id,
+            outcome,
+            note,
+            reviewer,
+            created_at: now_rfc3339(),
+            attestation,
+        };
+        self.store.record_review(&review)?;
+        metrics::reviewed(review.outcome.as_str());
+        Ok(review)
+    }
+
+    /// Adds a person with a face from each image, all or nothing: every image is embedded
+    /// before anything is stored, and the person and faces are stored in one transaction.
+    pub fn add_person(&self, person: &NewPerson, images: &[&Path]) -> Result<PersonId, CheckError> {
+        let faces = self.screener.embed_faces(images)?;
+        Ok(self
+            .registry()
+            .add_with_faces(person, &self.embed_model(), &faces)?)
+    }
+
+    /// Enrols more faces for a person; only if every image yields one are they stored.
+    pub fn enrol(&self, person: PersonId, images: &[&Path]) -> Result<Vec<i64>, CheckError> {
+        self.registry().get(person)?;
+        let faces: Vec<Enrolment> = self.screener.embed_faces(images)?;
+        let model = self.embed_model();
+        Ok(faces
+            .iter()
+            .map(|e| {
+                self.registry()
+                    .add_face(person, &e.image_sha256, &model, &e.embedding)
+            })
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn embed_model(&self) -> String {
+        self.screener
+            .vision()
+            .manifest
+            .get(crate::vocab::ModelKind::Embed)
+            .0
+            .sha256
+            .clone()
+    }
+}
+
+fn pool_reason(e: &PoolError) -> &'static str {
+    match e {
+        PoolError::Busy { .. } => "busy",
+        PoolError::Expired => "deadline",
+        PoolError::Closed => "shutting_down",
+    }
+}

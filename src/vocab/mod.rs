@@ -1,0 +1,17 @@
+//! The shared vocabulary: the plain data that every layer speaks (what was seen, what was
+//! decided, who asked). It sits at the bottom and imports nothing else of the crate, so any
+//! module can use it without pulling in models, storage or policy code.
+
+mod decision;
+mod detections;
+mod media;
+mod signals;
+mod text;
+mod verdict;
+
+pub use decision::*;
+pub use detections::*;
+pub use media::*;
+pub use signals::*;
+pub use text::*;
+pub use verdict::*;
