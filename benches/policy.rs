@@ -6,7 +6,7 @@
 //!   a prompt naming one by surname, so three rules fire and build evidence and messages;
 //! - an empty one.
 
-use clipguard::policy::{ClipView, Policy, PolicyInput, PromptView, RequestContext, Screening};
+use clipguard::policy::{ClipView, Policy, PolicyInput, PromptView, RequestContext};
 use clipguard::vocab::{BBox, NudityClass};
 use clipguard::vocab::{ClassPeak, FaceSummary};
 use clipguard::vocab::{NameMatch, NameStrength, PersonKind, PersonSighting};
@@ -80,7 +80,6 @@ fn heavy() -> PolicyInput {
             user: "bob".into(),
             consents: vec![],
         },
-        screening: Screening::default(),
     }
 }
 

@@ -15,7 +15,7 @@ pub enum ObjectError {
     NoRoots { uri: String },
     #[error("{uri}: outside the allowed roots ({roots})")]
     OutsideRoots { uri: String, roots: String },
-    #[error("{uri}: not found")]
+    #[error("{uri}: no such file or object")]
     NotFound { uri: String },
     #[error("{uri}: {size} bytes is over the limit of {limit}")]
     TooLarge { uri: String, size: u64, limit: u64 },

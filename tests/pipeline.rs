@@ -1,6 +1,5 @@
 //! One screening pipeline for every entry point: the CLI, the audit and the server check
-//! through the same service, so evidence, registry changes and fail-closed decisions behave
-//! the same everywhere; commands that only read the database load no model.
+//! through the same service, so evidence and registry changes behave the same everywhere; commands that only read the database load no model.
 
 mod common;
 
@@ -117,25 +116,6 @@ fn commands_that_only_read_the_database_load_no_model() {
     let clip = common::astronaut_zoom_clip();
     let (ok, _, err) = common::cli(&["check", clip.to_str().unwrap()], &env);
     assert!(!ok && err.contains("model"), "{err}");
-}
-
-#[test]
-fn a_failed_screening_is_decided_by_the_policy_and_logged() {
-    let data = common::data_dir();
-    let broken = common::clips_dir().join("pipeline_broken.mp4");
-    let good = std::fs::read(common::astronaut_zoom_clip()).unwrap();
-    std::fs::write(&broken, &good[..good.len() / 3]).unwrap();
-    let (ok, _, err) = run(&["check", broken.to_str().unwrap()], &data);
-    assert!(!ok, "a truncated clip is an error");
-    let id = err
-        .split("logged as decision ")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .unwrap_or_else(|| panic!("the error names the logged decision: {err}"));
-    let d = Store::open(&data).unwrap().get(id).unwrap().unwrap();
-    assert_eq!(d.decision.action, clipguard::vocab::Action::Review);
-    assert_eq!(d.decision.matched[0].rule, "screening-failed");
-    assert!(d.attestation.is_none());
 }
 
 /// `crate::<module>` references of each top-level module of the library, tests left out.

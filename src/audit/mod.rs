@@ -213,9 +213,12 @@ async fn audit_one(
     let decision = match checked {
         Ok(c) => c.decision,
         Err(CheckError::Screening(f)) => {
-            let mut line = error_line(key, None, f.source.code(), f.message);
-            line.decision_id = Some(f.decision_id);
-            return Ok(line);
+            return Ok(error_line(
+                key,
+                Some(f.clip_sha256),
+                f.source.code(),
+                f.message,
+            ))
         }
         Err(e) => return Ok(error_line(key, None, e.code(), e.to_string())),
     };

@@ -1,8 +1,8 @@
 //! Policy tests: fixtures in `policies/tests/*.yaml`, each a list of cases giving signals,
-//! prompt, request and screening status, and the expected action and matched rule ids.
+//! prompt and request, and the expected action and matched rule ids.
 
 use super::input::ClipView;
-use super::{Policy, PolicyError, PolicyInput, PromptView, RequestContext, Screening};
+use super::{Policy, PolicyError, PolicyInput, PromptView, RequestContext};
 use crate::vocab::Action;
 use serde::Deserialize;
 use std::path::Path;
@@ -17,8 +17,6 @@ struct Case {
     prompt: PromptView,
     #[serde(default)]
     request: RequestContext,
-    #[serde(default)]
-    screening: Screening,
     expect: Action,
     /// Enforced rules expected to match, exactly (any order).
     #[serde(default)]
@@ -74,7 +72,6 @@ pub fn run_fixtures(policy: &Policy, dir: &Path) -> Result<Vec<FixtureOutcome>, 
                 signals,
                 prompt,
                 request: case.request,
-                screening: case.screening,
             };
             let v = policy.decide(&input);
             let mut problems = Vec::new();

@@ -1,4 +1,4 @@
-//! What a policy sees: clip aggregates, prompt signals, the request and the screening status.
+//! What a policy sees: clip aggregates, prompt signals and the request.
 //! Compact on purpose: rules read clip-level aggregates (peaks with their time and box, persons
 //! with their best match), which keeps evaluation to microseconds and fixtures short.
 
@@ -17,26 +17,6 @@ pub struct RequestContext {
     /// Person ids the requester declares consent for. Declared, not verified: the registry's
     /// allowed users are the verified consent.
     pub consents: Vec<i64>,
-}
-
-/// Did screening succeed? A failed screening still goes through the policy (fail closed).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Screening {
-    pub ok: bool,
-    /// A short error code (`corrupt`, `truncated`, `inference`...), empty when ok.
-    pub error: String,
-    pub message: String,
-}
-
-impl Default for Screening {
-    fn default() -> Self {
-        Self {
-            ok: true,
-            error: String::new(),
-            message: String::new(),
-        }
-    }
 }
 
 /// The clip as policies see it.
@@ -71,7 +51,6 @@ pub struct PolicyInput {
     pub signals: ClipView,
     pub prompt: PromptView,
     pub request: RequestContext,
-    pub screening: Screening,
 }
 
 impl RequestContext {
@@ -94,22 +73,19 @@ impl PolicyInput {
                 user: d.user.clone().unwrap_or_default(),
                 consents: d.consents.clone(),
             },
-            None,
         )
     }
 
-    /// The input for a check: what screening found (or why it failed) and who asks.
+    /// The input for a check: what screening found, and who asks.
     pub fn new(
         clip: Option<&Signals>,
         prompt: Option<&PromptSignals>,
         request: RequestContext,
-        failure: Option<Screening>,
     ) -> Self {
         Self {
             signals: clip.map(ClipView::from_signals).unwrap_or_default(),
             prompt: prompt.map(PromptView::from_signals).unwrap_or_default(),
             request,
-            screening: failure.unwrap_or_default(),
         }
     }
 }

@@ -13,7 +13,7 @@ mod template;
 mod values;
 
 pub use fixtures::{run_fixtures, FixtureOutcome};
-pub use input::{ClipView, PolicyInput, PromptView, RequestContext, Screening};
+pub use input::{ClipView, PolicyInput, PromptView, RequestContext};
 pub use live::{LivePolicy, Reloaded};
 
 use crate::vocab::{Action, Mode, PolicyRef, RuleFailure, RuleMatch, Verdict};
@@ -274,7 +274,7 @@ impl Policy {
     }
 
     /// The decision: the most severe enforced match wins; no match is allow. A rule that fails
-    /// to evaluate, or a failed screening, never ends in allow.
+    /// to evaluate never ends in allow.
     pub fn decide(&self, input: &PolicyInput) -> Verdict {
         let mut verdict = Verdict {
             action: Action::Allow,
@@ -306,9 +306,6 @@ impl Policy {
                     error,
                 }),
             }
-        }
-        if !input.screening.ok {
-            verdict.action = verdict.action.max(Action::Review);
         }
         verdict.matched.sort_by_key(|m| std::cmp::Reverse(m.action));
         verdict
@@ -434,7 +431,7 @@ pub(crate) fn version(policy: &[u8], lists_dir: &Path) -> Result<String, PolicyE
 }
 
 /// Inputs every rule must evaluate on without error: everything present and alarming,
-/// nothing present, and a failed screening.
+/// and nothing present.
 fn input_samples() -> Vec<PolicyInput> {
     use crate::vocab::TermMatch;
     use crate::vocab::{BBox, NudityClass};
@@ -520,17 +517,8 @@ fn input_samples() -> Vec<PolicyInput> {
             user: "requester".into(),
             consents: vec![1],
         },
-        screening: Screening::default(),
     };
-    let failed = PolicyInput {
-        screening: Screening {
-            ok: false,
-            error: "corrupt".into(),
-            message: "sample".into(),
-        },
-        ..Default::default()
-    };
-    vec![full, PolicyInput::default(), failed]
+    vec![full, PolicyInput::default()]
 }
 
 #[cfg(test)]
@@ -656,7 +644,7 @@ mod tests {
     }
 
     #[test]
-    fn shadow_rules_never_change_the_action_and_failed_screening_is_never_allow() {
+    fn shadow_rules_never_change_the_action() {
         let p = load_str(&format!(
             "{RULE}  - {{id: s, category: c, action: block, mode: shadow, message: 'shadow {{{{ params.limit }}}}', when: 'true'}}\n"
         ))
@@ -664,14 +652,5 @@ mod tests {
         let v = p.decide(&PolicyInput::default());
         assert_eq!(v.action, Action::Allow);
         assert_eq!(v.shadow[0].message, "shadow 0.5");
-        let failed = PolicyInput {
-            screening: Screening {
-                ok: false,
-                error: "corrupt".into(),
-                message: "x".into(),
-            },
-            ..Default::default()
-        };
-        assert_eq!(p.decide(&failed).action, Action::Review);
     }
 }

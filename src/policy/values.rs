@@ -4,7 +4,7 @@
 //! string from the input. The types match what `cel::to_value` gives (unsigned integers are
 //! `uint`, enums their serde names), which a test checks field by field.
 
-use super::input::{ClipView, PolicyInput, PromptView, RequestContext, Screening};
+use super::input::{ClipView, PolicyInput, PromptView, RequestContext};
 use crate::vocab::BBox;
 use crate::vocab::TermMatch;
 use crate::vocab::{ClassPeak, FaceSummary};
@@ -153,14 +153,6 @@ pub(crate) fn request(r: &RequestContext) -> V<'_> {
     ])
 }
 
-pub(crate) fn screening(x: &Screening) -> V<'_> {
-    map([
-        ("ok", b(x.ok)),
-        ("error", s(&x.error)),
-        ("message", s(&x.message)),
-    ])
-}
-
 /// Parameters as serde would give them: non-negative integers are `uint`.
 pub(crate) fn json(v: &serde_json::Value) -> V<'_> {
     match v {
@@ -193,12 +185,11 @@ pub(crate) fn params(p: &std::collections::BTreeMap<String, serde_json::Value>) 
 }
 
 /// All of an input, by variable name.
-pub(crate) fn input(x: &PolicyInput) -> [(&'static str, V<'_>); 4] {
+pub(crate) fn input(x: &PolicyInput) -> [(&'static str, V<'_>); 3] {
     [
         ("signals", clip(&x.signals)),
         ("prompt", prompt(&x.prompt)),
         ("request", request(&x.request)),
-        ("screening", screening(&x.screening)),
     ]
 }
 
@@ -217,8 +208,7 @@ mod tests {
                 let via_serde = match name {
                     "signals" => cel::to_value(&sample.signals),
                     "prompt" => cel::to_value(&sample.prompt),
-                    "request" => cel::to_value(&sample.request),
-                    _ => cel::to_value(&sample.screening),
+                    _ => cel::to_value(&sample.request),
                 }
                 .unwrap();
                 assert_eq!(as_json(&v), via_serde.json().unwrap(), "{name}");

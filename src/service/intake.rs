@@ -90,6 +90,7 @@ impl ClipSource {
                         local(path, name).await
                     }
                     ClipLocation::S3 { bucket, key } => {
+                        std::fs::create_dir_all(&place.tmp)?;
                         let dest = tempfile::Builder::new()
                             .prefix("s3-")
                             .tempfile_in(&place.tmp)?

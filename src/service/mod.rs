@@ -17,7 +17,7 @@ use crate::attest::{self, AttestError, Signer};
 use crate::metrics;
 use crate::objects::ObjectError;
 use crate::persons::{enrol::Enrolment, LivePersons, NewPerson, PersonsError, Registry};
-use crate::policy::{LivePolicy, PolicyInput, RequestContext, Screening};
+use crate::policy::{LivePolicy, PolicyInput, RequestContext};
 use crate::screen::{ScreenError, Screener};
 use crate::store::{DecisionLog, Store, StoreError};
 use crate::vocab::{
@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 pub enum CheckError {
     #[error(transparent)]
     Intake(#[from] ObjectError),
-    /// Screening failed: the failure was decided by the policy and logged.
+    /// Screening failed: nothing is decided or logged; the caller must not publish.
     #[error(transparent)]
     Screening(Box<ScreeningFailed>),
     #[error(transparent)]
@@ -64,14 +64,13 @@ pub enum CheckError {
     },
 }
 
-/// A screening that failed, and the decision the policy made of it.
+/// A screening that failed, naming the clip as the client did (never a temporary path).
 #[derive(Debug, thiserror::Error)]
-#[error("{message} (logged as decision {decision_id})")]
+#[error("{message}")]
 pub struct ScreeningFailed {
     pub source: ScreenError,
-    /// The error's text, naming the clip as the client did.
     pub message: String,
-    pub decision_id: String,
+    pub clip_sha256: String,
 }
 
 impl From<ScreenError> for CheckError {
@@ -182,13 +181,13 @@ impl CheckService {
     /// Checks a prompt alone (on this thread: it takes microseconds).
     pub fn check_prompt(&self, request: &CheckRequest) -> Result<Decision, CheckError> {
         let prompt = self.screen_prompt(request)?;
-        self.decide(Origin::Check, request, None, prompt, None)
+        self.decide(Origin::Check, request, None, prompt)
     }
 
     /// Checks a clip (and its prompt): puts it on disk, screens it through the cache and the
     /// pool within `deadline`, decides, logs, attests an allow of a pre-publish check and
-    /// makes evidence thumbnails for a review or block. A screening that fails is decided by
-    /// the policy and logged too (fail closed), then returned as [`CheckError::Screening`].
+    /// makes evidence thumbnails for a review or block. A screening that fails is returned as
+    /// [`CheckError::Screening`] (fail closed: no decision, so nothing to publish with).
     pub async fn check_clip(
         self: &Arc<Self>,
         source: ClipSource,
@@ -236,9 +235,7 @@ impl CheckService {
             .await;
         let (entry, signals, outcome) = match screened {
             Ok(s) => s,
-            Err(CheckError::Screen(e)) => {
-                return Err(self.screening_failed(origin, &request, &clip, *e))
-            }
+            Err(CheckError::Screen(e)) => return Err(Self::screening_failed(&clip, *e)),
             Err(e) => return Err(e),
         };
         metrics::cache_lookup(outcome.as_str());
@@ -258,7 +255,7 @@ impl CheckService {
         let (req, sha) = (request.clone(), clip.sha256.clone());
         let decision = tokio::task::spawn_blocking(move || {
             let prompt = me.screen_prompt(&req)?;
-            me.decide(origin, &req, Some((sha, (*signals).clone())), prompt, None)
+            me.decide(origin, &req, Some((sha, (*signals).clone())), prompt)
         })
         .await
         .map_err(|_| CheckError::ShuttingDown)??;
@@ -272,40 +269,13 @@ impl CheckService {
         })
     }
 
-    /// A screening failure, decided by the policy (`screening.ok` is false) and logged.
-    fn screening_failed(
-        &self,
-        origin: Origin,
-        request: &CheckRequest,
-        clip: &Clip,
-        e: ScreenError,
-    ) -> CheckError {
-        let message = clip.naming(&e.to_string());
-        let failure = Screening {
-            ok: false,
-            error: e.code().to_string(),
-            message: message.clone(),
-        };
-        let decided = self.screen_prompt(request).and_then(|p| {
-            self.decide(
-                origin,
-                request,
-                None,
-                p,
-                Some((clip.sha256.clone(), failure)),
-            )
-        });
-        match decided {
-            Ok(d) => CheckError::Screening(Box::new(ScreeningFailed {
-                source: e,
-                message,
-                decision_id: d.id,
-            })),
-            Err(logging) => {
-                tracing::error!(error = %logging, "a failed screening could not be logged");
-                e.into()
-            }
-        }
+    /// A screening that failed, with the clip named as its client knows it.
+    fn screening_failed(clip: &Clip, e: ScreenError) -> CheckError {
+        CheckError::Screening(Box::new(ScreeningFailed {
+            message: clip.naming(&e.to_string()),
+            clip_sha256: clip.sha256.clone(),
+            source: e,
+        }))
     }
 
     /// Thumbnails for reviewers. A pre-publish check makes them after the answer on the pool,
@@ -350,7 +320,6 @@ impl CheckService {
         request: &CheckRequest,
         clip: Option<(String, Signals)>,
         prompt: Option<PromptSignals>,
-        failure: Option<(String, Screening)>,
     ) -> Result<Decision, CheckError> {
         let policy = self.policy.current();
         let started = Instant::now();
@@ -358,15 +327,10 @@ impl CheckService {
             clip.as_ref().map(|(_, s)| s),
             prompt.as_ref(),
             RequestContext::of(request),
-            failure.as_ref().map(|(_, f)| f.clone()),
         );
         let verdict = policy.decide(&input);
         metrics::stage_time("policy", started.elapsed().as_secs_f64());
-        let (sha256, signals) = match (clip, failure) {
-            (Some((sha, s)), _) => (Some(sha), Some(s)),
-            (None, Some((sha, _))) => (Some(sha), None),
-            (None, None) => (None, None),
-        };
+        let (sha256, signals) = clip.unzip();
         let mut decision = Decision::new(request, sha256, signals, prompt, verdict);
         decision.origin = origin;
         // Only a pre-publish check attests: an audit publishes nothing.
