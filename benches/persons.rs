@@ -99,13 +99,15 @@ fn main() {
     let reload_s = t.elapsed().as_secs_f64();
     println!("\nimport of {imported} persons: {import_s:.2} s; snapshot reload (database + gazetteer + index): {reload_s:.2} s\n");
 
+    let terms = clipguard::text::terms::TermLists::load(&common::config().policies.lists_dir())
+        .expect("the term lists load");
     let text = prompt();
     let mut g = c.benchmark_group("prompt");
     g.measurement_time(Duration::from_secs(5));
     g.bench_function("screen_prompt_1000_chars_100k_names", |b| {
         b.iter_batched(
             || text.clone(),
-            |p| screener.screen_prompt(&p),
+            |p| screener.screen_prompt(&p, &terms),
             BatchSize::SmallInput,
         )
     });

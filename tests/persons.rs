@@ -5,6 +5,7 @@ mod common;
 
 use clipguard::persons::{NameStrength, NewPerson, PersonKind};
 use clipguard::screen::ScreenError;
+use clipguard::text::terms::TermLists;
 use clipguard::Screener;
 use common::{clips_dir, ffmpeg, testdata};
 use std::io::Cursor;
@@ -266,10 +267,16 @@ fn import_is_all_or_nothing_and_handles_100k_persons() {
         100_000
     );
     s.reload_persons().unwrap();
-    let found = s.screen_prompt("a video of person 4242 example waving");
+    let found = s.screen_prompt("a video of person 4242 example waving", terms());
     assert_eq!(found.persons.len(), 1, "{:?}", found.persons);
     assert_eq!(found.persons[0].kind, PersonKind::PrivateIndividual);
     assert_eq!(found.persons[0].allowed_users, vec!["u4242".to_string()]);
+}
+
+/// The repository's term lists, as the default policy loads them.
+fn terms() -> &'static TermLists {
+    static T: OnceLock<TermLists> = OnceLock::new();
+    T.get_or_init(|| TermLists::load(&common::config().policies.lists_dir()).unwrap())
 }
 
 fn prompt_screener() -> &'static Screener {
@@ -336,7 +343,7 @@ fn names_are_caught_through_evasions() {
     assert!(evasions.len() >= 30);
     for (written, who) in evasions {
         let prompt = format!("a cinematic video of {written} walking on the moon");
-        let found = s.screen_prompt(&prompt);
+        let found = s.screen_prompt(&prompt, terms());
         let m = found
             .persons
             .iter()
@@ -357,13 +364,13 @@ fn names_are_caught_through_evasions() {
 #[test]
 fn exact_and_normalised_matches_are_told_apart_and_surnames_are_weak() {
     let s = prompt_screener();
-    let exact = s.screen_prompt("Eileen Collins on the launch pad");
+    let exact = s.screen_prompt("Eileen Collins on the launch pad", terms());
     assert_eq!(exact.persons.len(), 1);
     assert!(exact.persons[0].exact && exact.persons[0].strength == NameStrength::Full);
     assert_eq!((exact.persons[0].start, exact.persons[0].end), (0, 14));
-    let evasive = s.screen_prompt("E1leen Co11ins on the launch pad");
+    let evasive = s.screen_prompt("E1leen Co11ins on the launch pad", terms());
     assert!(!evasive.persons[0].exact);
-    let surname = s.screen_prompt("astronaut Collins floating in the station");
+    let surname = s.screen_prompt("astronaut Collins floating in the station", terms());
     assert_eq!(surname.persons.len(), 1);
     assert_eq!(surname.persons[0].strength, NameStrength::Surname);
 }
@@ -407,7 +414,7 @@ fn innocent_prompts_are_not_full_name_matches() {
     ];
     assert!(innocent.len() >= 30);
     for prompt in innocent {
-        let found = s.screen_prompt(prompt);
+        let found = s.screen_prompt(prompt, terms());
         let full: Vec<_> = found
             .persons
             .iter()
@@ -423,9 +430,9 @@ fn innocent_prompts_are_not_full_name_matches() {
 #[test]
 fn term_lists_are_matched_with_the_same_normaliser() {
     let s = prompt_screener();
-    let found = s.screen_prompt("a t33n posing n@ked on a beach");
+    let found = s.screen_prompt("a t33n posing n@ked on a beach", terms());
     let cats: Vec<&str> = found.terms.iter().map(|t| t.category.as_str()).collect();
     assert_eq!(cats, vec!["minors", "sexual"], "{:?}", found.terms);
     assert_eq!(found.terms[1].text, "n@ked");
-    assert!(s.screen_prompt("a teenage mutant turtle").terms.is_empty());
+    assert!(s.screen_prompt("a teenage mutant turtle", terms()).terms.is_empty());
 }

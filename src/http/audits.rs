@@ -112,7 +112,7 @@ pub async fn start_audit(
                 "{s:?}: give an absolute path inside the file roots, or s3://bucket/prefix"
             )));
         }
-        let real = state.roots.resolve(s, Path::new(path))?;
+        let real = state.roots.resolve_source(s, Path::new(path))?;
         if real.is_file()
             && !audit::sources::VIDEO_EXTENSIONS
                 .iter()

@@ -179,6 +179,7 @@ impl From<ObjectError> for ApiError {
                 (StatusCode::FORBIDDEN, "forbidden_path")
             }
             ObjectError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ObjectError::NotAFile { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_a_file"),
             ObjectError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ObjectError::Store { .. } => (StatusCode::BAD_GATEWAY, "object_store"),
             ObjectError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "io"),

@@ -38,6 +38,8 @@ pub struct AppState {
     /// Uploads in progress (cleared at start: leftovers of a killed process).
     pub tmp: PathBuf,
     pub deadline: Duration,
+    /// How long an upload may send nothing before it is answered 408.
+    pub upload_timeout: Duration,
     pub max_file_bytes: u64,
     /// The models' sha256s: part of every cache key.
     pub model_set: String,
@@ -284,6 +286,7 @@ pub async fn serve(cfg: &Config, checker: Arc<Checker>) -> Result<(), ServeError
         roots: Roots::new(&cfg.server.file_roots),
         tmp,
         deadline: Duration::from_secs(cfg.server.deadline_s),
+        upload_timeout: Duration::from_secs(cfg.server.upload_timeout_s.max(1)),
         max_file_bytes: cfg.media.max_file_bytes,
         model_set,
         data_dir: cfg.data_dir.clone(),

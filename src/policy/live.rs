@@ -1,10 +1,12 @@
 //! The policy in force in a long-running service, and its safe reload: a new version replaces
 //! the running one only if it loads and validates; otherwise the error is logged and counted
-//! and the running policy stays.
+//! and the running policy stays. A policy carries the term lists it was versioned with, so one
+//! swap replaces rules and lists together: no decision sees one without the other.
 
 use super::{Policy, PolicyError};
 use crate::config::PoliciesConfig;
 use crate::metrics;
+use crate::text::terms::ListFiles;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -91,9 +93,10 @@ impl LivePolicy {
                 let Ok(bytes) = std::fs::read(live.cfg.policy_file()) else {
                     continue;
                 };
-                let Ok(on_disk) = super::version(&bytes, &live.cfg.lists_dir()) else {
+                let Ok(lists) = ListFiles::read(&live.cfg.lists_dir()) else {
                     continue;
                 };
+                let on_disk = super::version(&bytes, &lists);
                 if on_disk != seen {
                     seen = on_disk;
                     let _ = live.reload("file change");

@@ -61,15 +61,16 @@ impl Checker {
         request: &CheckRequest,
         clip: Option<ScreenedClip>,
     ) -> Result<Decision, ScreenError> {
+        // One snapshot for the whole decision: its term lists are the ones its version names.
+        let policy = self.policy.current();
         let prompt = request
             .prompt
             .as_deref()
-            .map(|p| self.screener.screen_prompt(p));
+            .map(|p| self.screener.screen_prompt(p, &policy.terms));
         let context = RequestContext {
             user: request.user.clone().unwrap_or_default(),
             consents: request.consents.clone(),
         };
-        let policy = self.policy.current();
         let started = std::time::Instant::now();
         let verdict = policy.decide(&PolicyInput::new(
             clip.as_ref().map(|c| &c.signals),

@@ -22,7 +22,7 @@ use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::{enrol, likeness, PersonId, Persons, PersonsError, Registry};
 use crate::store::{DecisionLog, Store, StoreError};
 use crate::text::normalize;
-use crate::text::terms::{TermLists, TermsError};
+use crate::text::terms::TermLists;
 use crate::vision::{align, ModelInfo, ModelKind, Vision, VisionError};
 use image::RgbImage;
 use std::collections::HashMap;
@@ -44,8 +44,6 @@ pub enum ScreenError {
     #[error(transparent)]
     Persons(#[from] PersonsError),
     #[error(transparent)]
-    Terms(#[from] TermsError),
-    #[error(transparent)]
     Attest(#[from] crate::attest::AttestError),
     #[error("no decision with id {0}")]
     NoDecision(String),
@@ -60,7 +58,6 @@ impl ScreenError {
             ScreenError::Config(_) => "config",
             ScreenError::Store(_) => "store",
             ScreenError::Persons(_) => "persons",
-            ScreenError::Terms(_) => "terms",
             ScreenError::Attest(_) => "attestation",
             ScreenError::NoDecision(_) => "not_found",
         }
@@ -74,7 +71,6 @@ pub struct Screener {
     registry: Registry,
     /// Swapped whole after every registry change; screenings in flight keep the one they took.
     persons: RwLock<Arc<Persons>>,
-    terms: TermLists,
     match_threshold: f32,
     /// Bumped whenever the persons snapshot is replaced: cached screenings from before no
     /// longer apply.
@@ -98,7 +94,6 @@ impl Screener {
             store,
             registry,
             persons: RwLock::new(Arc::new(persons)),
-            terms: TermLists::load(&cfg.policies.dir.join("lists"))?,
             match_threshold: cfg.persons.match_threshold,
             persons_generation: AtomicU64::new(0),
         })
@@ -163,13 +158,14 @@ impl Screener {
         Ok(ids)
     }
 
-    /// Persons named and listed terms in a prompt.
-    pub fn screen_prompt(&self, prompt: &str) -> PromptSignals {
+    /// Persons named in a prompt, and the terms of `terms` (the lists of the policy that will
+    /// decide, so the decision's policy version covers the lists used).
+    pub fn screen_prompt(&self, prompt: &str, terms: &TermLists) -> PromptSignals {
         let normalized = normalize(prompt);
         let persons = self.persons();
         PromptSignals {
             persons: persons.gazetteer.find(prompt, &normalized, &persons.people),
-            terms: self.terms.find(prompt, &normalized),
+            terms: terms.find(prompt, &normalized),
         }
     }
 
