@@ -321,9 +321,15 @@ mod tests {
         }
         assert!(matches!(
             roots.resolve("u", &root),
-            Err(ObjectError::NotAFile { kind: "a directory", .. })
+            Err(ObjectError::NotAFile {
+                kind: "a directory",
+                ..
+            })
         ));
-        assert_eq!(roots.resolve_source("u", &root).unwrap(), root.canonicalize().unwrap());
+        assert_eq!(
+            roots.resolve_source("u", &root).unwrap(),
+            root.canonicalize().unwrap()
+        );
         assert!(matches!(
             Roots::default().resolve("u", &root.join("in.mp4")),
             Err(ObjectError::NoRoots { .. })

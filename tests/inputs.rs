@@ -98,7 +98,10 @@ fn a_stalled_upload_is_answered_408_and_its_file_removed_while_a_slow_one_comple
     let waited = started.elapsed();
     assert_eq!(status, 408, "{text}");
     assert!(text.contains("\"upload_timeout\""), "{text}");
-    assert!(waited >= Duration::from_secs(2), "answered after {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(2),
+        "answered after {waited:?}"
+    );
     assert!(uploads_in(&tmp).is_empty(), "{:?}", uploads_in(&tmp));
 
     // Slow but never silent for 3 s: five pieces a second apart (4 s in all) are screened.
@@ -153,7 +156,11 @@ fn file_uris_that_are_not_files_are_refused_and_missing_looks_like_forbidden() {
             .unwrap_or_else(|e| panic!("{path:?}: no answer ({e})"));
         let status = r.status().as_u16();
         let body: serde_json::Value = r.json().unwrap();
-        (status, body["error"]["code"].as_str().unwrap_or("").to_string(), body)
+        (
+            status,
+            body["error"]["code"].as_str().unwrap_or("").to_string(),
+            body,
+        )
     };
 
     let (status, code, body) = check(&root.join("clip.mp4"));
@@ -165,7 +172,11 @@ fn file_uris_that_are_not_files_are_refused_and_missing_looks_like_forbidden() {
     ] {
         let started = Instant::now();
         let (status, code, body) = check(&path);
-        assert_eq!((status, code.as_str()), (422, "not_a_file"), "{what}: {body}");
+        assert_eq!(
+            (status, code.as_str()),
+            (422, "not_a_file"),
+            "{what}: {body}"
+        );
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(kind), "{what}: {message}");
         assert!(
@@ -181,7 +192,12 @@ fn file_uris_that_are_not_files_are_refused_and_missing_looks_like_forbidden() {
     let through_missing = check(&root.join("linked/missing.mp4"));
     let outside_existing = check(&outside.join("exists.mp4"));
     let outside_missing = check(&outside.join("missing.mp4"));
-    for r in [&through_existing, &through_missing, &outside_existing, &outside_missing] {
+    for r in [
+        &through_existing,
+        &through_missing,
+        &outside_existing,
+        &outside_missing,
+    ] {
         assert_eq!((r.0, r.1.as_str()), (403, "forbidden_path"), "{}", r.2);
     }
     // A file missing inside the roots is still reported as missing.

@@ -434,5 +434,8 @@ fn term_lists_are_matched_with_the_same_normaliser() {
     let cats: Vec<&str> = found.terms.iter().map(|t| t.category.as_str()).collect();
     assert_eq!(cats, vec!["minors", "sexual"], "{:?}", found.terms);
     assert_eq!(found.terms[1].text, "n@ked");
-    assert!(s.screen_prompt("a teenage mutant turtle", terms()).terms.is_empty());
+    assert!(s
+        .screen_prompt("a teenage mutant turtle", terms())
+        .terms
+        .is_empty());
 }

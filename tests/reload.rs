@@ -28,7 +28,11 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
         .map(|t| t["category"].as_str().unwrap())
         .collect();
     assert_eq!(categories, vec!["sexual"], "{}", before.json);
-    assert_ne!(before.json["decision"]["action"], "block", "{}", before.json);
+    assert_ne!(
+        before.json["decision"]["action"], "block",
+        "{}",
+        before.json
+    );
 
     // "gremlin" joins the minors list: the same prompt now combines minors and sexual terms.
     let minors = dir.join("lists/minors.txt");
@@ -55,6 +59,9 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
     let r = api.post_json("/v1/policies/reload", &json!({}));
     assert_eq!(r.json["version"], v0.as_str(), "{}", r.json);
     let again = api.post_json("/v1/prompts/check", &prompt);
-    assert_eq!(again.json["decision"]["action"], before.json["decision"]["action"]);
+    assert_eq!(
+        again.json["decision"]["action"],
+        before.json["decision"]["action"]
+    );
     assert_eq!(again.json["decision"]["policy"]["version"], v0.as_str());
 }

@@ -102,7 +102,13 @@ pub async fn read(
     let stall = req
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|s| s.upload_timeout)
-        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no service state"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "no service state",
+            )
+        })?;
     read_parts(Multipart::new(req.headers(), payload), tmp, expect, stall).await
 }
 

@@ -16,12 +16,12 @@ pub use fixtures::{run_fixtures, FixtureOutcome};
 pub use input::{ClipView, PolicyInput, PromptView, RequestContext, Screening};
 pub use live::{LivePolicy, Reloaded};
 
+use crate::text::terms::{ListFiles, TermLists};
 use cel::{Context, Env, Program, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use crate::text::terms::{ListFiles, TermLists};
 use template::Template;
 
 /// Longest condition accepted, in characters, and deepest bracket nesting.
