@@ -13,7 +13,7 @@ APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-d
 	chromium chromium-driver
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 
-.PHONY: setup system venv models testdata run test lint bench parity-reference clean-local
+.PHONY: setup system venv models testdata run test lint bench soak parity-reference clean-local
 
 setup: system venv models
 
@@ -63,6 +63,11 @@ lint:
 
 bench: setup testdata
 	cargo bench
+
+# Memory soak: 1,000 distinct clips through the service with the cache off; fails if RSS grows
+# 5% or more over the second half. CLIPGUARD_SOAK_KIND=720p uses the 10 s 720p clip.
+soak: setup testdata
+	cargo bench --bench soak
 
 clean-local:
 	rm -rf $(LOCAL)

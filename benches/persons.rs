@@ -99,12 +99,13 @@ fn main() {
     println!("\nimport of {imported} persons: {import_s:.2} s; snapshot reload (database + gazetteer + index): {reload_s:.2} s\n");
 
     let text = prompt();
+    let terms = service.policy().current().terms.clone();
     let mut g = c.benchmark_group("prompt");
     g.measurement_time(Duration::from_secs(5));
     g.bench_function("screen_prompt_1000_chars_100k_names", |b| {
         b.iter_batched(
             || text.clone(),
-            |p| service.screener().screen_prompt(&p).unwrap(),
+            |p| service.screener().screen_prompt(&p, &terms).unwrap(),
             BatchSize::SmallInput,
         )
     });

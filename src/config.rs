@@ -118,6 +118,9 @@ pub struct ServerConfig {
     pub file_roots: Vec<PathBuf>,
     /// On SIGTERM, how long in-flight requests get to finish.
     pub shutdown_timeout_s: u64,
+    /// An upload that sends nothing for this many seconds is answered 408 and its partial file
+    /// removed, so a stalled client cannot hold a connection and disk space indefinitely.
+    pub upload_timeout_s: u64,
     /// API keys, stored as sha256 (make one with `clipguard keys new`). None: open, which is
     /// only allowed on a loopback address.
     pub api_keys: Vec<ApiKey>,
@@ -135,6 +138,7 @@ impl Default for ServerConfig {
             cache_clips: 1024,
             file_roots: Vec::new(),
             shutdown_timeout_s: 60,
+            upload_timeout_s: 30,
             api_keys: Vec::new(),
         }
     }
@@ -379,6 +383,9 @@ impl Config {
         }
         if let Some(v) = get("CLIPGUARD_CACHE_CLIPS") {
             self.server.cache_clips = parse("CLIPGUARD_CACHE_CLIPS", v)?;
+        }
+        if let Some(v) = get("CLIPGUARD_UPLOAD_TIMEOUT_S") {
+            self.server.upload_timeout_s = parse("CLIPGUARD_UPLOAD_TIMEOUT_S", v)?;
         }
         if let Some(v) = get("CLIPGUARD_FILE_ROOTS") {
             self.server.file_roots = std::env::split_paths(&v).collect();

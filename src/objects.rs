@@ -17,6 +17,8 @@ pub enum ObjectError {
     OutsideRoots { uri: String, roots: String },
     #[error("{uri}: no such file or object")]
     NotFound { uri: String },
+    #[error("{uri}: is {kind}, not a regular file")]
+    NotAFile { uri: String, kind: &'static str },
     #[error("{uri}: {size} bytes is over the limit of {limit}")]
     TooLarge { uri: String, size: u64, limit: u64 },
     #[error("{uri}: {reason}")]
@@ -32,6 +34,7 @@ impl ObjectError {
             ObjectError::InvalidUri { .. } => "invalid_uri",
             ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => "forbidden_path",
             ObjectError::NotFound { .. } => "not_found",
+            ObjectError::NotAFile { .. } => "not_a_file",
             ObjectError::TooLarge { .. } => "too_large",
             ObjectError::Store { .. } => "object_store",
             ObjectError::Io(_) => "io",
@@ -61,7 +64,36 @@ impl Roots {
         )
     }
 
+    /// A clip: a regular file inside the roots. Directories, FIFOs, sockets and devices are
+    /// refused from their metadata, never opened (reading a FIFO would block the request).
     pub fn resolve(&self, uri: &str, path: &Path) -> Result<PathBuf, ObjectError> {
+        let real = self.locate(uri, path)?;
+        match file_kind(&real) {
+            None => Ok(real),
+            Some(kind) => Err(ObjectError::NotAFile {
+                uri: uri.to_string(),
+                kind,
+            }),
+        }
+    }
+
+    /// An audit source: a folder or a regular file inside the roots (nothing else).
+    pub fn resolve_source(&self, uri: &str, path: &Path) -> Result<PathBuf, ObjectError> {
+        let real = self.locate(uri, path)?;
+        match file_kind(&real) {
+            None | Some(DIRECTORY) => Ok(real),
+            Some(kind) => Err(ObjectError::NotAFile {
+                uri: uri.to_string(),
+                kind,
+            }),
+        }
+    }
+
+    /// The real path of `path` if it is inside the roots. A missing path is `NotFound` only
+    /// when the deepest part of it that exists resolves inside the roots; anywhere else the
+    /// answer is `OutsideRoots` whether or not it exists, so a symlinked folder cannot be used
+    /// to learn what exists outside.
+    fn locate(&self, uri: &str, path: &Path) -> Result<PathBuf, ObjectError> {
         if self.0.is_empty() {
             return Err(ObjectError::NoRoots {
                 uri: uri.to_string(),
@@ -83,19 +115,52 @@ impl Roots {
         {
             return Err(outside());
         }
-        let real = path.canonicalize().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound if self.0.iter().any(|r| path.starts_with(r)) => {
-                ObjectError::NotFound {
-                    uri: uri.to_string(),
+        let inside = |real: &Path| self.0.iter().any(|r| real.starts_with(r));
+        match path.canonicalize() {
+            Ok(real) if inside(&real) => Ok(real),
+            Ok(_) => Err(outside()),
+            Err(_) => {
+                // The deepest ancestor that exists (a dangling symlink counts as existing and
+                // then fails to resolve, so it is judged outside too).
+                let existing = path
+                    .ancestors()
+                    .skip(1)
+                    .find(|a| a.symlink_metadata().is_ok())
+                    .and_then(|a| a.canonicalize().ok());
+                match existing {
+                    Some(real) if inside(&real) && path.symlink_metadata().is_err() => {
+                        Err(ObjectError::NotFound {
+                            uri: uri.to_string(),
+                        })
+                    }
+                    _ => Err(outside()),
                 }
             }
-            _ => outside(),
-        })?;
-        if self.0.iter().any(|r| real.starts_with(r)) {
-            Ok(real)
-        } else {
-            Err(outside())
         }
+    }
+}
+
+const DIRECTORY: &str = "a directory";
+
+/// None for a regular file, else what it is; from `stat`, which does not open the file.
+fn file_kind(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Some("unreadable");
+    };
+    let t = meta.file_type();
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some(DIRECTORY)
+    } else if t.is_fifo() {
+        Some("a FIFO")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else if t.is_block_device() || t.is_char_device() {
+        Some("a device")
+    } else {
+        Some("not a regular file")
     }
 }
 
@@ -202,6 +267,26 @@ mod tests {
             roots.resolve("u", &root.join("missing.mp4")),
             Err(ObjectError::NotFound { .. })
         ));
+        // A dangling link out answers as outside, and still does once its target exists.
+        std::os::unix::fs::symlink(base.path().join("later"), root.join("dangling")).unwrap();
+        for _ in 0..2 {
+            assert!(matches!(
+                roots.resolve("u", &root.join("dangling")),
+                Err(ObjectError::OutsideRoots { .. })
+            ));
+            std::fs::write(base.path().join("later"), b"x").unwrap();
+        }
+        assert!(matches!(
+            roots.resolve("u", &root),
+            Err(ObjectError::NotAFile {
+                kind: "a directory",
+                ..
+            })
+        ));
+        assert_eq!(
+            roots.resolve_source("u", &root).unwrap(),
+            root.canonicalize().unwrap()
+        );
         assert!(matches!(
             Roots::default().resolve("u", &root.join("in.mp4")),
             Err(ObjectError::NoRoots { .. })

@@ -7,6 +7,7 @@ use clipguard::persons::NewPerson;
 
 use clipguard::screen::ScreenError;
 use clipguard::service::CheckError;
+use clipguard::text::terms::TermLists;
 use clipguard::vocab::{NameStrength, PersonKind};
 use common::{clips_dir, ffmpeg, testdata};
 use std::io::Cursor;
@@ -272,11 +273,17 @@ fn import_is_all_or_nothing_and_handles_100k_persons() {
     );
     let found = s
         .screener()
-        .screen_prompt("a video of person 4242 example waving")
+        .screen_prompt("a video of person 4242 example waving", terms())
         .unwrap();
     assert_eq!(found.persons.len(), 1, "{:?}", found.persons);
     assert_eq!(found.persons[0].kind, PersonKind::PrivateIndividual);
     assert_eq!(found.persons[0].allowed_users, vec!["u4242".to_string()]);
+}
+
+/// The repository's term lists, as the default policy loads them.
+fn terms() -> &'static TermLists {
+    static T: OnceLock<TermLists> = OnceLock::new();
+    T.get_or_init(|| TermLists::load(&common::config().policies.lists_dir()).unwrap())
 }
 
 fn prompt_screener() -> &'static std::sync::Arc<clipguard::service::CheckService> {
@@ -342,7 +349,7 @@ fn names_are_caught_through_evasions() {
     assert!(evasions.len() >= 30);
     for (written, who) in evasions {
         let prompt = format!("a cinematic video of {written} walking on the moon");
-        let found = s.screener().screen_prompt(&prompt).unwrap();
+        let found = s.screener().screen_prompt(&prompt, terms()).unwrap();
         let m = found
             .persons
             .iter()
@@ -365,19 +372,19 @@ fn exact_and_normalised_matches_are_told_apart_and_surnames_are_weak() {
     let s = prompt_screener();
     let exact = s
         .screener()
-        .screen_prompt("Eileen Collins on the launch pad")
+        .screen_prompt("Eileen Collins on the launch pad", terms())
         .unwrap();
     assert_eq!(exact.persons.len(), 1);
     assert!(exact.persons[0].exact && exact.persons[0].strength == NameStrength::Full);
     assert_eq!((exact.persons[0].start, exact.persons[0].end), (0, 14));
     let evasive = s
         .screener()
-        .screen_prompt("E1leen Co11ins on the launch pad")
+        .screen_prompt("E1leen Co11ins on the launch pad", terms())
         .unwrap();
     assert!(!evasive.persons[0].exact);
     let surname = s
         .screener()
-        .screen_prompt("astronaut Collins floating in the station")
+        .screen_prompt("astronaut Collins floating in the station", terms())
         .unwrap();
     assert_eq!(surname.persons.len(), 1);
     assert_eq!(surname.persons[0].strength, NameStrength::Surname);
@@ -422,7 +429,7 @@ fn innocent_prompts_are_not_full_name_matches() {
     ];
     assert!(innocent.len() >= 30);
     for prompt in innocent {
-        let found = s.screener().screen_prompt(prompt).unwrap();
+        let found = s.screener().screen_prompt(prompt, terms()).unwrap();
         let full: Vec<_> = found
             .persons
             .iter()
@@ -440,14 +447,14 @@ fn term_lists_are_matched_with_the_same_normaliser() {
     let s = prompt_screener();
     let found = s
         .screener()
-        .screen_prompt("a t33n posing n@ked on a beach")
+        .screen_prompt("a t33n posing n@ked on a beach", terms())
         .unwrap();
     let cats: Vec<&str> = found.terms.iter().map(|t| t.category.as_str()).collect();
     assert_eq!(cats, vec!["minors", "sexual"], "{:?}", found.terms);
     assert_eq!(found.terms[1].text, "n@ked");
     assert!(s
         .screener()
-        .screen_prompt("a teenage mutant turtle")
+        .screen_prompt("a teenage mutant turtle", terms())
         .unwrap()
         .terms
         .is_empty());

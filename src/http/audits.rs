@@ -111,7 +111,11 @@ pub async fn start_audit(
                 "{s:?}: give an absolute path inside the file roots, or s3://bucket/prefix"
             )));
         }
-        let real = state.service.intake().roots.resolve(s, Path::new(path))?;
+        let real = state
+            .service
+            .intake()
+            .roots
+            .resolve_source(s, Path::new(path))?;
         if real.is_file()
             && !audit::sources::VIDEO_EXTENSIONS
                 .iter()
@@ -175,9 +179,10 @@ fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, 
         Some(dir) => {
             let mut cfg = state.service.policy().config().clone();
             cfg.dir = dir.into();
-            state
-                .service
-                .with_policy(Arc::new(LivePolicy::candidate(&cfg)?))
+            state.service.with_policy(Arc::new(LivePolicy::candidate(
+                &cfg,
+                &state.service.screener().policy_fields(),
+            )?))
         }
     };
     let id = spec.id.clone();

@@ -121,9 +121,7 @@ impl From<ScreenError> for ApiError {
             ScreenError::Enrol(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "enrolment", e.to_string())
             }
-            ScreenError::Vision(_) | ScreenError::Terms(_) => {
-                Self::internal(e.code(), e.to_string())
-            }
+            ScreenError::Vision(_) => Self::internal(e.code(), e.to_string()),
         }
     }
 }
@@ -181,6 +179,7 @@ impl From<ObjectError> for ApiError {
             ObjectError::InvalidUri { .. } => StatusCode::BAD_REQUEST,
             ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => StatusCode::FORBIDDEN,
             ObjectError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ObjectError::NotAFile { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ObjectError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ObjectError::Store { .. } => StatusCode::BAD_GATEWAY,
             ObjectError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,

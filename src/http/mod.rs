@@ -29,6 +29,8 @@ pub use openapi::ApiDoc;
 
 pub struct AppState {
     pub service: Arc<CheckService>,
+    /// How long an upload may send nothing before it is answered 408.
+    pub upload_timeout: Duration,
     pub data_dir: PathBuf,
     /// Audit jobs started since the service started.
     audits: dashmap::DashMap<String, Arc<audits::Job>>,
@@ -263,6 +265,7 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     let pool = service.pool().clone();
     let state = web::Data::new(AppState {
         service,
+        upload_timeout: Duration::from_secs(cfg.server.upload_timeout_s.max(1)),
         data_dir: cfg.data_dir.clone(),
         audits: Default::default(),
     });

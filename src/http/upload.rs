@@ -1,6 +1,7 @@
 //! Multipart uploads, streamed to temporary files in the data folder and hashed on the way:
-//! never buffered whole in memory, refused as soon as they pass the size limit, and refused
-//! from their first bytes when they are not the kind of file expected.
+//! never buffered whole in memory, refused as soon as they pass the size limit, refused from
+//! their first bytes when they are not the kind of file expected, and answered 408 when the
+//! client stops sending (the partial file is removed with the error).
 
 use super::error::ApiError;
 use crate::digest::HashingWriter;
@@ -8,8 +9,10 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::BufWriter;
 use std::path::Path;
+use std::time::Duration;
 use tempfile::TempPath;
 
 /// An uploaded file on disk (deleted when dropped), with its sha256.
@@ -96,7 +99,32 @@ pub async fn read(
     expect: &Expect,
 ) -> Result<Form, ApiError> {
     check_length(req, expect.max_file_bytes * expect.max_files.max(1))?;
-    read_parts(Multipart::new(req.headers(), payload), tmp, expect).await
+    let stall = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .map(|s| s.upload_timeout)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "no service state",
+            )
+        })?;
+    read_parts(Multipart::new(req.headers(), payload), tmp, expect, stall).await
+}
+
+/// Waits for the next piece of a body for at most `stall`.
+async fn within<T>(stall: Duration, next: impl Future<Output = T>) -> Result<T, ApiError> {
+    tokio::time::timeout(stall, next).await.map_err(|_| {
+        crate::metrics::rejected("upload_timeout");
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "upload_timeout",
+            format!(
+                "the upload stalled: nothing was received for {} s",
+                stall.as_secs()
+            ),
+        )
+    })
 }
 
 /// JSON bodies read by hand (where a route also takes multipart) are at most this large.
@@ -122,7 +150,12 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> R
     })
 }
 
-async fn read_parts(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Form, ApiError> {
+async fn read_parts(
+    mut mp: Multipart,
+    tmp: &Path,
+    expect: &Expect,
+    stall: Duration,
+) -> Result<Form, ApiError> {
     let malformed = |e: actix_multipart::MultipartError| {
         ApiError::bad_request(
             "malformed_multipart",
@@ -130,7 +163,7 @@ async fn read_parts(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Fo
         )
     };
     let mut form = Form::default();
-    while let Some(mut field) = mp.try_next().await.map_err(malformed)? {
+    while let Some(mut field) = within(stall, mp.try_next()).await?.map_err(malformed)? {
         let name = field.name().unwrap_or_default().to_string();
         if expect.file_fields.contains(&name.as_str()) {
             let client_name = field
@@ -145,7 +178,7 @@ async fn read_parts(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Fo
             let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, f));
             let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
             let mut sniffed = false;
-            while let Some(chunk) = field.try_next().await.map_err(malformed)? {
+            while let Some(chunk) = within(stall, field.try_next()).await?.map_err(malformed)? {
                 if !sniffed {
                     let take = (SNIFF_BYTES - head.len()).min(chunk.len());
                     head.extend_from_slice(&chunk[..take]);
@@ -173,7 +206,7 @@ async fn read_parts(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Fo
             ));
         } else if expect.text_fields.contains(&name.as_str()) {
             let mut text = Vec::new();
-            while let Some(chunk) = field.try_next().await.map_err(malformed)? {
+            while let Some(chunk) = within(stall, field.try_next()).await?.map_err(malformed)? {
                 text.extend_from_slice(&chunk);
                 if text.len() > MAX_TEXT_BYTES {
                     return Err(ApiError::bad_request(

@@ -1,15 +1,19 @@
 //! The policy in force in a long-running service, and its safe reload: a new version replaces
 //! the running one only if it loads and validates; otherwise the error is logged and counted
-//! and the running policy stays.
+//! and the running policy stays. A policy carries the term lists it was versioned with, so one
+//! swap replaces rules and lists together: no decision sees one without the other.
 
 use super::{Policy, PolicyError};
 use crate::config::PoliciesConfig;
 use crate::metrics;
+use crate::text::terms::ListFiles;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub struct LivePolicy {
     cfg: PoliciesConfig,
+    /// The fields of `signals` the enabled analysers fill: a policy reading others is refused.
+    provided: Vec<&'static str>,
     current: RwLock<Arc<Policy>>,
 }
 
@@ -22,21 +26,23 @@ pub struct Reloaded {
 }
 
 impl LivePolicy {
-    pub fn load(cfg: &PoliciesConfig) -> Result<Self, PolicyError> {
-        let policy = Policy::from_config(cfg)?;
+    /// The configured policy, refused if it reads signals outside `provided`.
+    pub fn load(cfg: &PoliciesConfig, provided: &[&'static str]) -> Result<Self, PolicyError> {
+        let live = Self::candidate(cfg, provided)?;
+        let policy = live.current();
         metrics::policy_loaded(&policy.name, &policy.version);
-        Ok(Self {
-            cfg: cfg.clone(),
-            current: RwLock::new(Arc::new(policy)),
-        })
+        Ok(live)
     }
 
     /// A policy that is not the one in force (say, an audit's candidate): loaded the same way,
     /// but not announced in the metrics as the policy in force.
-    pub fn candidate(cfg: &PoliciesConfig) -> Result<Self, PolicyError> {
+    pub fn candidate(cfg: &PoliciesConfig, provided: &[&'static str]) -> Result<Self, PolicyError> {
+        let policy = Policy::from_config(cfg)?;
+        policy.require_signals(provided)?;
         Ok(Self {
             cfg: cfg.clone(),
-            current: RwLock::new(Arc::new(Policy::from_config(cfg)?)),
+            provided: provided.to_vec(),
+            current: RwLock::new(Arc::new(policy)),
         })
     }
 
@@ -55,7 +61,9 @@ impl LivePolicy {
 
     /// Loads the files again; `trigger` says why (for the log).
     pub fn reload(&self, trigger: &str) -> Result<Reloaded, PolicyError> {
-        match Policy::from_config(&self.cfg) {
+        let loaded = Policy::from_config(&self.cfg)
+            .and_then(|p| p.require_signals(&self.provided).map(|()| p));
+        match loaded {
             Ok(policy) => {
                 let old = self.current();
                 let changed = policy.version != old.version;
@@ -91,9 +99,10 @@ impl LivePolicy {
                 let Ok(bytes) = std::fs::read(live.cfg.policy_file()) else {
                     continue;
                 };
-                let Ok(on_disk) = super::version(&bytes, &live.cfg.lists_dir()) else {
+                let Ok(lists) = ListFiles::read(&live.cfg.lists_dir()) else {
                     continue;
                 };
+                let on_disk = super::version(&bytes, &lists);
                 if on_disk != seen {
                     seen = on_disk;
                     let _ = live.reload("file change");

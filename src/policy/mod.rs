@@ -16,6 +16,7 @@ pub use fixtures::{run_fixtures, FixtureOutcome};
 pub use input::{ClipView, PolicyInput, PromptView, RequestContext};
 pub use live::{LivePolicy, Reloaded};
 
+use crate::text::terms::{ListFiles, TermLists};
 use crate::vocab::{Action, Mode, PolicyRef, RuleFailure, RuleMatch, Verdict};
 use cel::{Context, Env, Program, Value};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,8 @@ pub enum PolicyError {
         rule: String,
         problem: String,
     },
+    #[error(transparent)]
+    Terms(#[from] crate::text::terms::TermsError),
 }
 
 #[derive(Deserialize)]
@@ -101,6 +104,9 @@ pub struct Policy {
     pub version: String,
     pub path: PathBuf,
     pub rules: Vec<Rule>,
+    /// The term lists this version hashed: loaded with the policy and swapped with it on
+    /// reload, so a decision's version always names the lists it was matched against.
+    pub terms: std::sync::Arc<TermLists>,
     pub params_json: BTreeMap<String, serde_json::Value>,
     /// CEL's standard environment, built once: building it per decision cost most of the time.
     env: std::sync::Arc<Env>,
@@ -120,7 +126,8 @@ impl Policy {
         Self::load(&cfg.policy_file(), &cfg.lists_dir())
     }
 
-    /// Loads `path`; `lists_dir` is hashed into the version (term lists change decisions).
+    /// Loads `path` and the term lists in `lists_dir`, both hashed into the version (term lists
+    /// change decisions). Each file is read once: what is hashed is what is used.
     pub fn load(path: &Path, lists_dir: &Path) -> Result<Self, PolicyError> {
         let p = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| PolicyError::Read {
@@ -135,12 +142,19 @@ impl Policy {
             path: p.clone(),
             reason: e.to_string(),
         })?;
-        let policy = Self::compile(file, path, version(&bytes, lists_dir)?)?;
+        let lists = ListFiles::read(lists_dir)?;
+        let terms = std::sync::Arc::new(TermLists::from_files(&lists)?);
+        let policy = Self::compile(file, path, version(&bytes, &lists), terms)?;
         policy.validate()?;
         Ok(policy)
     }
 
-    fn compile(file: PolicyFile, path: &Path, version: String) -> Result<Self, PolicyError> {
+    fn compile(
+        file: PolicyFile,
+        path: &Path,
+        version: String,
+        terms: std::sync::Arc<TermLists>,
+    ) -> Result<Self, PolicyError> {
         let p = path.display().to_string();
         if file.name.trim().is_empty() {
             return Err(PolicyError::Parse {
@@ -218,6 +232,7 @@ impl Policy {
             path: path.to_path_buf(),
             rules,
             params_json: file.params,
+            terms,
             env: std::sync::Arc::new(Env::stdlib()),
         })
     }
@@ -405,29 +420,15 @@ fn nesting(src: &str) -> usize {
     max
 }
 
-pub(crate) fn version(policy: &[u8], lists_dir: &Path) -> Result<String, PolicyError> {
+/// sha256 of the policy file's bytes and each list's name and bytes.
+pub(crate) fn version(policy: &[u8], lists: &ListFiles) -> String {
     let mut h = Sha256::new();
     h.update(policy);
-    if lists_dir.exists() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(lists_dir)
-            .map_err(|e| PolicyError::Read {
-                path: lists_dir.display().to_string(),
-                reason: e.to_string(),
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-            .collect();
-        files.sort();
-        for f in files {
-            let bytes = std::fs::read(&f).map_err(|e| PolicyError::Read {
-                path: f.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            h.update(f.file_name().unwrap_or_default().as_encoded_bytes());
-            h.update(&bytes);
-        }
+    for (name, bytes) in lists.iter() {
+        h.update(name.as_bytes());
+        h.update(bytes);
     }
-    Ok(hex::encode(h.finalize()))
+    hex::encode(h.finalize())
 }
 
 /// Inputs every rule must evaluate on without error: everything present and alarming,

@@ -8,7 +8,7 @@ use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
 use crate::persons::{LivePersons, PersonsError, Registry};
 use crate::text::normalize;
-use crate::text::terms::{TermLists, TermsError};
+use crate::text::terms::TermLists;
 use crate::vision::{Vision, VisionError};
 use crate::vocab::ModelKind;
 use crate::vocab::{
@@ -29,8 +29,6 @@ pub enum ScreenError {
     #[error(transparent)]
     Persons(#[from] PersonsError),
     #[error(transparent)]
-    Terms(#[from] TermsError),
-    #[error(transparent)]
     Enrol(#[from] enrol::EnrolError),
 }
 
@@ -50,7 +48,6 @@ impl ScreenError {
             ScreenError::Media(e) => e.code(),
             ScreenError::Vision(_) => "inference",
             ScreenError::Persons(_) => "persons",
-            ScreenError::Terms(_) => "terms",
             ScreenError::Enrol(_) => "enrolment",
         }
     }
@@ -61,7 +58,6 @@ pub struct Screener {
     vision: Arc<Vision>,
     analysers: Vec<Box<dyn Analyser>>,
     persons: Arc<LivePersons>,
-    terms: TermLists,
     models: Vec<ModelInfo>,
 }
 
@@ -83,7 +79,6 @@ impl Screener {
             vision,
             analysers,
             persons,
-            terms: TermLists::load(&cfg.policies.lists_dir())?,
             models,
         })
     }
@@ -126,13 +121,17 @@ impl Screener {
             .collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Persons named and listed terms in a prompt.
-    pub fn screen_prompt(&self, prompt: &str) -> Result<PromptSignals, ScreenError> {
+    /// Persons named, and terms of `terms` (the lists of the policy deciding), in a prompt.
+    pub fn screen_prompt(
+        &self,
+        prompt: &str,
+        terms: &TermLists,
+    ) -> Result<PromptSignals, ScreenError> {
         let normalized = normalize(prompt);
         let (_, persons) = self.persons.current()?;
         Ok(PromptSignals {
             persons: persons.gazetteer.find(prompt, &normalized, &persons.people),
-            terms: self.terms.find(prompt, &normalized),
+            terms: terms.find(prompt, &normalized),
         })
     }
 

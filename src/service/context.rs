@@ -62,10 +62,7 @@ impl Context {
     pub fn service(&self, workers: usize, queue: usize) -> Result<Arc<CheckService>, ContextError> {
         let cfg = &self.cfg;
         let screener = Arc::new(Screener::load(cfg, self.registry.clone())?);
-        let policy = Arc::new(LivePolicy::load(&cfg.policies)?);
-        policy
-            .current()
-            .require_signals(&screener.policy_fields())?;
+        let policy = Arc::new(LivePolicy::load(&cfg.policies, &screener.policy_fields())?);
         let persons = screener.persons().clone();
         crate::metrics::models_loaded(
             screener

@@ -21,8 +21,8 @@ use crate::policy::{LivePolicy, PolicyInput, RequestContext};
 use crate::screen::{ScreenError, Screener};
 use crate::store::{DecisionLog, Store, StoreError};
 use crate::vocab::{
-    now_rfc3339, Action, CheckRequest, Decision, ModelInfo, Origin, PersonId, PromptSignals,
-    Review, ReviewOutcome, Signals,
+    now_rfc3339, Action, CheckRequest, Decision, ModelInfo, Origin, PersonId, Review,
+    ReviewOutcome, Signals,
 };
 use cache::{ClipKey, SignalsCache};
 use pool::{Pool, PoolError};
@@ -180,8 +180,7 @@ impl CheckService {
 
     /// Checks a prompt alone (on this thread: it takes microseconds).
     pub fn check_prompt(&self, request: &CheckRequest) -> Result<Decision, CheckError> {
-        let prompt = self.screen_prompt(request)?;
-        self.decide(Origin::Check, request, None, prompt)
+        self.decide(Origin::Check, request, None)
     }
 
     /// Checks a clip (and its prompt): puts it on disk, screens it through the cache and the
@@ -254,8 +253,7 @@ impl CheckService {
         let me = self.clone();
         let (req, sha) = (request.clone(), clip.sha256.clone());
         let decision = tokio::task::spawn_blocking(move || {
-            let prompt = me.screen_prompt(&req)?;
-            me.decide(origin, &req, Some((sha, (*signals).clone())), prompt)
+            me.decide(origin, &req, Some((sha, (*signals).clone())))
         })
         .await
         .map_err(|_| CheckError::ShuttingDown)??;
@@ -304,24 +302,22 @@ impl CheckService {
         }
     }
 
-    fn screen_prompt(&self, request: &CheckRequest) -> Result<Option<PromptSignals>, CheckError> {
-        Ok(request
-            .prompt
-            .as_deref()
-            .map(|p| self.screener.screen_prompt(p))
-            .transpose()?)
-    }
-
-    /// Decides, attests an allowed pre-publish clip and commits the decision to the log. Only
-    /// a logged decision is returned.
+    /// Screens the prompt with the term lists of the policy in force, decides with that same
+    /// policy (so the decision's version names the lists it used), attests an allowed
+    /// pre-publish clip and commits the decision to the log. Only a logged decision is
+    /// returned.
     fn decide(
         &self,
         origin: Origin,
         request: &CheckRequest,
         clip: Option<(String, Signals)>,
-        prompt: Option<PromptSignals>,
     ) -> Result<Decision, CheckError> {
         let policy = self.policy.current();
+        let prompt = request
+            .prompt
+            .as_deref()
+            .map(|p| self.screener.screen_prompt(p, &policy.terms))
+            .transpose()?;
         let started = Instant::now();
         let input = PolicyInput::new(
             clip.as_ref().map(|(_, s)| s),
