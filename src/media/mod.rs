@@ -1,9 +1,12 @@
 //! Clips in: probing, limits, and choosing the frames worth analysing (FFmpeg via ffmpeg-next).
 
+mod coverage;
 mod extract;
 mod probe;
 mod sample;
+mod watch;
 
+pub use coverage::{Coverage, DeclaredFrames, FormatChange, TimeSpan};
 pub use extract::frames_at;
 pub use probe::{is_video_signature, probe, MediaInfo};
 pub use sample::{sample, FrameContent, SampleReason, SampledFrame, SamplingStats};
