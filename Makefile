@@ -13,7 +13,7 @@ APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-d
 	chromium chromium-driver
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 
-.PHONY: setup system venv models testdata run test lint bench soak parity-reference clean-local
+.PHONY: setup system venv models testdata run test lint bench soak fuzz parity-reference clean-local
 
 setup: system venv models
 
@@ -68,6 +68,17 @@ bench: setup testdata
 # 5% or more over the second half. CLIPGUARD_SOAK_KIND=720p uses the 10 s 720p clip.
 soak: setup testdata
 	cargo bench --bench soak
+# Mutation fuzzing of the media path and the policy loader (fuzz/, stable Rust), one target
+# after the other; crashes and hangs land in .local/fuzz/<target>/ and belong in
+# fuzz/regressions/<target>/, which `make test` replays.
+FUZZ_MINUTES ?= 60
+fuzz: setup
+	cd fuzz && cargo build --release
+	for t in media policy; do \
+		fuzz/target/release/clipguard-fuzz run $$t --seeds fuzz/seeds/$$t \
+			--out $(LOCAL)/fuzz/$$t --minutes $(FUZZ_MINUTES); \
+		cat $(LOCAL)/fuzz/$$t/stats.log; \
+	done
 
 clean-local:
 	rm -rf $(LOCAL)

@@ -58,6 +58,7 @@ fn heavy() -> PolicyInput {
                 faces_embedded: 60,
                 faces_too_small: 0,
             },
+            coverage: Default::default(),
             persons: vec![
                 person(1, PersonKind::PublicFigure, 0.55),
                 person(2, PersonKind::PublicFigure, 0.58),

@@ -256,6 +256,10 @@ pub struct MediaConfig {
     /// Skip decoding frames no other frame refers to (most B-frames): about half the decode
     /// cost. Samples and cuts then come from reference frames, still several per 0.5 s.
     pub skip_non_reference: bool,
+    /// A stretch of the declared duration longer than this (seconds) with no decoded frame
+    /// makes coverage incomplete. Frames skipped by `skip_non_reference` leave gaps of a few
+    /// frames, far shorter.
+    pub max_unseen_s: f64,
 }
 
 impl Default for MediaConfig {
@@ -272,6 +276,7 @@ impl Default for MediaConfig {
             duplicate_max_diff: 6.0,
             decode_threads: 1,
             skip_non_reference: true,
+            max_unseen_s: 0.5,
         }
     }
 }

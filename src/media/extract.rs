@@ -1,7 +1,7 @@
 //! Frames at given times, decoded again from the clip: for evidence thumbnails of block and
 //! review decisions, which only the policy's verdict (after screening) says are needed.
 
-use super::sample::{Input, RgbConverter};
+use super::sample::{check_frame, Input, RgbConverter};
 use super::MediaError;
 use crate::config::MediaConfig;
 use image::RgbImage;
@@ -22,6 +22,8 @@ pub fn frames_at(
         time_base,
         start,
         mut dec,
+        declared_frames: _,
+        watch: _watch,
     } = Input::open(path, cfg)?;
     let mut rgb = RgbConverter::default();
     let mut out: Vec<Option<RgbImage>> = vec![None; times.len()];
@@ -53,6 +55,7 @@ pub fn frames_at(
             if wanted.is_empty() {
                 continue;
             }
+            check_frame(&frame, cfg, &p)?;
             let img = rgb.convert(&frame, &p)?;
             for i in wanted {
                 out[i] = Some(img.clone());

@@ -1,8 +1,10 @@
 //! Clips in: probing, limits, and choosing the frames worth analysing (FFmpeg via ffmpeg-next).
 
+mod coverage;
 mod extract;
 mod probe;
 mod sample;
+mod watch;
 
 pub use extract::frames_at;
 pub use probe::{is_video_signature, probe};

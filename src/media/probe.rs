@@ -86,12 +86,17 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
         0.0
     };
     let tb = f64::from(stream.time_base());
-    let duration_s = if stream.duration() > 0 {
-        stream.duration() as f64 * tb
-    } else if ictx.duration() > 0 {
+    // The longer of what the video stream and the container declare: a container that
+    // promises more time than the stream delivers has time nobody saw (or an edited header).
+    let container_s = if ictx.duration() > 0 {
         ictx.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE)
     } else {
         0.0
+    };
+    let duration_s = if stream.duration() > 0 {
+        (stream.duration() as f64 * tb).max(container_s)
+    } else {
+        container_s
     };
     let frames = if stream.frames() > 0 {
         stream.frames() as u64

@@ -3,9 +3,11 @@
 //! (so even a short shot is seen). A picked frame that barely differs from the last analysed
 //! one is marked a duplicate and reuses that frame's detections instead of costing inference.
 
+use super::coverage::Tracker;
+use super::watch::Watch;
 use super::MediaError;
-
 use crate::config::MediaConfig;
+use crate::vocab::DeclaredFrames;
 use crate::vocab::MediaInfo;
 use crate::vocab::{SampleReason, SamplingStats};
 use ffmpeg_next::{codec, decoder, format, frame, media, software::scaling, util::format::Pixel};
@@ -70,7 +72,18 @@ pub fn sample(
         time_base,
         start,
         mut dec,
+        declared_frames,
+        watch,
     } = Input::open(path, cfg)?;
+    // One frame's nominal duration. The declared count and duration are harder to bend than
+    // the average rate (which edited sample durations change), and they agree on honest clips.
+    let frame_dur = if declared_frames > 0 && info.duration_s > 0.0 {
+        info.duration_s / declared_frames as f64
+    } else if info.fps > 0.0 {
+        1.0 / info.fps
+    } else {
+        0.0
+    };
 
     let budget = cfg.max_analysed_frames.max(1);
     // Keep a quarter of the budget for keyframes and cuts on long clips.
@@ -87,9 +100,12 @@ pub fn sample(
             interval_s: interval,
             ..Default::default()
         },
-        frame_dur: if info.fps > 0.0 { 1.0 / info.fps } else { 0.0 },
+        frame_dur,
         max_frames: cfg.max_frames,
         waited_ms: 0.0,
+        now_s: 0.0,
+        tracker: Tracker::default(),
+        watch,
     };
     let started = Instant::now();
     let mut decoded = frame::Video::empty();
@@ -104,19 +120,47 @@ pub fn sample(
         if packet.stream() != stream_index {
             continue;
         }
-        dec.send_packet(&packet).map_err(|e| {
-            corrupt(format!(
-                "cannot decode frame {} ({e})",
-                state.stats.decoded_frames
-            ))
-        })?;
+        state.tracker.packet();
+        let time_s = packet
+            .pts()
+            .or(packet.dts())
+            .map_or(state.stats.decoded_s, |ts| (ts - start) as f64 * time_base);
+        state.now_s = time_s;
+        match dec.send_packet(&packet) {
+            Ok(()) => {}
+            // A damaged packet is counted and decoding goes on: coverage tells the policy.
+            Err(ffmpeg_next::Error::InvalidData) => {
+                state.check_limits(&p)?;
+                state.tracker.rejected_packet(time_s);
+            }
+            Err(e) => {
+                state.check_limits(&p)?;
+                return Err(corrupt(format!(
+                    "cannot decode frame {} ({e})",
+                    state.stats.decoded_frames
+                )));
+            }
+        }
         go_on = state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
     }
     if go_on {
         dec.send_eof().map_err(|e| corrupt(e.to_string()))?;
         state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
     }
+    let errors = state.watch.take_errors();
+    state.tracker.decoder_errors(errors, state.now_s);
     let mut stats = state.stats;
+    let (declared, from) = if declared_frames > 0 {
+        (declared_frames, DeclaredFrames::Container)
+    } else if info.frames > 0 {
+        (info.frames, DeclaredFrames::DurationTimesRate)
+    } else {
+        (0, DeclaredFrames::Unknown)
+    };
+    stats.coverage =
+        state
+            .tracker
+            .finish(declared, from, info.duration_s, frame_dur, cfg.max_unseen_s);
     stats.decode_ms = started.elapsed().as_secs_f64() * 1e3 - stats.sample_ms - state.waited_ms;
     if go_on {
         if stats.decoded_frames == 0 {
@@ -143,6 +187,10 @@ pub(crate) struct Input {
     /// The stream's first timestamp: frame times count from it.
     pub start: i64,
     pub dec: decoder::Video,
+    /// The frame count the container declares (0 when it declares none).
+    pub declared_frames: u64,
+    /// Limits on frame buffers and the decoder's error reports.
+    pub watch: Watch,
 }
 
 impl Input {
@@ -161,8 +209,10 @@ impl Input {
         } else {
             stream.start_time()
         };
+        let declared_frames = stream.frames().max(0) as u64;
         let mut ctx = codec::context::Context::from_parameters(stream.parameters())
             .map_err(|e| corrupt(e.to_string()))?;
+        let watch = Watch::attach(&mut ctx, cfg.max_width, cfg.max_height);
         ctx.set_threading(codec::threading::Config {
             kind: codec::threading::Type::Frame,
             count: cfg.decode_threads.max(1),
@@ -179,7 +229,62 @@ impl Input {
             time_base,
             start,
             dec,
+            declared_frames,
+            watch,
         })
+    }
+}
+
+/// Checks a decoded frame against the limits before any buffer is made from it: its size
+/// (which may change mid-stream) and a pixel format that can be converted.
+pub(crate) fn check_frame(
+    f: &frame::Video,
+    cfg: &MediaConfig,
+    path: &str,
+) -> Result<(), MediaError> {
+    for (what, value, limit) in [
+        ("frame width (px)", f.width(), cfg.max_width),
+        ("frame height (px)", f.height(), cfg.max_height),
+    ] {
+        if value > limit {
+            return Err(MediaError::OverLimit {
+                path: path.into(),
+                what,
+                value: value.to_string(),
+                limit: limit.to_string(),
+            });
+        }
+    }
+    if f.width() == 0 || f.height() == 0 {
+        return Err(MediaError::Corrupt {
+            path: path.into(),
+            reason: "a decoded frame has no size".into(),
+        });
+    }
+    // SAFETY: a plain query on a pixel format value.
+    let convertible = unsafe { ffmpeg_next::ffi::sws_isSupportedInput(f.format().into()) } > 0;
+    if !convertible {
+        return Err(MediaError::Corrupt {
+            path: path.into(),
+            reason: format!(
+                "frames in pixel format {:?} cannot be converted",
+                f.format()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The decoder refused a frame buffer over the limits (a size change mid-stream).
+fn refused(watch: &Watch, cfg: &MediaConfig, path: &str) -> Result<(), MediaError> {
+    match watch.over_limit() {
+        Some((w, h)) => Err(MediaError::OverLimit {
+            path: path.into(),
+            what: "frame size (px)",
+            value: format!("{w}x{h}"),
+            limit: format!("{}x{}", cfg.max_width, cfg.max_height),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -195,9 +300,21 @@ struct State<'a> {
     frame_dur: f64,
     max_frames: u64,
     waited_ms: f64,
+    tracker: Tracker,
+    watch: Watch,
+    /// Time of the packet last sent to the decoder, for errors it reports.
+    now_s: f64,
 }
 
 impl State<'_> {
+    /// Size refusals and errors the decoder reported, since the last packet.
+    fn check_limits(&mut self, path: &str) -> Result<(), MediaError> {
+        refused(&self.watch, self.cfg, path)?;
+        let errors = self.watch.take_errors();
+        self.tracker.decoder_errors(errors, self.now_s);
+        Ok(())
+    }
+
     fn drain(
         &mut self,
         dec: &mut decoder::Video,
@@ -207,7 +324,24 @@ impl State<'_> {
         on_frame: &mut impl FnMut(SampledFrame) -> bool,
         path: &str,
     ) -> Result<bool, MediaError> {
-        while dec.receive_frame(decoded).is_ok() {
+        loop {
+            match dec.receive_frame(decoded) {
+                Ok(()) => {}
+                Err(ffmpeg_next::Error::Eof) => break,
+                Err(ffmpeg_next::Error::Other { errno })
+                    if errno == ffmpeg_next::util::error::EAGAIN =>
+                {
+                    break
+                }
+                Err(_) => {
+                    // A frame that failed in a decoder thread; the next ones may still come.
+                    self.check_limits(path)?;
+                    self.tracker.rejected_packet(self.now_s);
+                    break;
+                }
+            }
+            self.check_limits(path)?;
+            check_frame(decoded, self.cfg, path)?;
             let index = self.stats.decoded_frames;
             self.stats.decoded_frames += 1;
             if self.stats.decoded_frames > self.max_frames {
@@ -224,6 +358,19 @@ impl State<'_> {
                 None => index as f64 * self.frame_dur,
             };
             self.stats.decoded_s = self.stats.decoded_s.max(time_s + self.frame_dur);
+            // SAFETY: reads two plain fields of the frame just decoded.
+            let (error_flags, flags) = unsafe {
+                let raw = decoded.as_ptr();
+                ((*raw).decode_error_flags, (*raw).flags)
+            };
+            let damaged = error_flags != 0 || flags & ffmpeg_next::ffi::AV_FRAME_FLAG_CORRUPT != 0;
+            self.tracker.frame(
+                time_s,
+                decoded.width(),
+                decoded.height(),
+                format!("{:?}", decoded.format()).to_lowercase(),
+                damaged,
+            );
             let sampled = self.pick(decoded, index, time_s, path)?;
             self.stats.sample_ms += t0.elapsed().as_secs_f64() * 1e3;
             if let Some(s) = sampled {

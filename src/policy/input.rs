@@ -4,7 +4,9 @@
 
 use crate::vocab::NudityClass;
 use crate::vocab::TermMatch;
-use crate::vocab::{CheckRequest, ClassPeak, Decision, FaceSummary, PromptSignals, Signals};
+use crate::vocab::{
+    CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals, Signals,
+};
 use crate::vocab::{NameMatch, PersonSighting};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,6 +34,58 @@ pub struct ClipView {
     pub nudity: BTreeMap<NudityClass, ClassPeak>,
     pub faces: FaceSummary,
     pub persons: Vec<PersonSighting>,
+    /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
+    pub coverage: CoverageView,
+}
+
+/// The clip's coverage as policies see it (the full detail stays in the decision's signals).
+/// Screening always fills it in; a fixture or saved input that leaves it out describes a clip
+/// seen in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoverageView {
+    /// Every declared frame and every stretch of time was decoded cleanly.
+    pub complete: bool,
+    /// One sentence per problem, for reviewers.
+    pub problems: Vec<String>,
+    /// Packets refused, errors reported and frames damaged or concealed by the decoder.
+    pub decode_errors: u64,
+    /// When the first of those happened (seconds; 0 when none).
+    pub first_error_s: f64,
+    /// Share of the declared duration that decoded frames cover (0-1).
+    pub covered_share: f64,
+    /// Seconds of the declared duration that no decoded frame covers.
+    pub unseen_s: f64,
+    /// Changes of frame size or pixel format mid-stream.
+    pub format_changes: u64,
+}
+
+impl Default for CoverageView {
+    fn default() -> Self {
+        Self {
+            complete: true,
+            problems: Vec::new(),
+            decode_errors: 0,
+            first_error_s: 0.0,
+            covered_share: 1.0,
+            unseen_s: 0.0,
+            format_changes: 0,
+        }
+    }
+}
+
+impl CoverageView {
+    pub fn of(c: &Coverage) -> Self {
+        Self {
+            complete: c.complete,
+            problems: c.problems.clone(),
+            decode_errors: c.rejected_packets + c.decoder_errors + c.damaged_frames,
+            first_error_s: c.error_times_s.first().copied().unwrap_or_default(),
+            covered_share: c.covered_share,
+            unseen_s: c.unseen_s,
+            format_changes: c.changes.len() as u64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -100,6 +154,7 @@ impl ClipView {
             nudity: s.nudity.clone(),
             faces: s.faces.clone(),
             persons: s.persons.clone(),
+            coverage: CoverageView::of(&s.sampling.coverage),
         }
     }
 }

@@ -13,7 +13,7 @@ mod template;
 mod values;
 
 pub use fixtures::{run_fixtures, FixtureOutcome};
-pub use input::{ClipView, PolicyInput, PromptView, RequestContext};
+pub use input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext};
 pub use live::{LivePolicy, Reloaded};
 
 use crate::text::terms::{ListFiles, TermLists};
@@ -498,6 +498,15 @@ fn input_samples() -> Vec<PolicyInput> {
                 sighting(1, PersonKind::PublicFigure),
                 sighting(2, PersonKind::PrivateIndividual),
             ],
+            coverage: CoverageView {
+                complete: false,
+                problems: vec!["3 frames decoded with errors between 2.10 s and 2.40 s".into()],
+                decode_errors: 3,
+                first_error_s: 2.1,
+                covered_share: 0.8,
+                unseen_s: 2.0,
+                format_changes: 1,
+            },
         },
         prompt: PromptView {
             present: true,

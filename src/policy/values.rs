@@ -4,7 +4,7 @@
 //! string from the input. The types match what `cel::to_value` gives (unsigned integers are
 //! `uint`, enums their serde names), which a test checks field by field.
 
-use super::input::{ClipView, PolicyInput, PromptView, RequestContext};
+use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext};
 use crate::vocab::BBox;
 use crate::vocab::TermMatch;
 use crate::vocab::{ClassPeak, FaceSummary};
@@ -80,6 +80,18 @@ fn faces<'a>(f: &FaceSummary) -> V<'a> {
     ])
 }
 
+fn coverage(c: &CoverageView) -> V<'_> {
+    map([
+        ("complete", b(c.complete)),
+        ("problems", strings(&c.problems)),
+        ("decode_errors", u(c.decode_errors)),
+        ("first_error_s", d(c.first_error_s)),
+        ("covered_share", d(c.covered_share)),
+        ("unseen_s", d(c.unseen_s)),
+        ("format_changes", u(c.format_changes)),
+    ])
+}
+
 fn sighting(p: &PersonSighting) -> V<'_> {
     map([
         ("person_id", i(p.person_id)),
@@ -134,6 +146,7 @@ pub(crate) fn clip(c: &ClipView) -> V<'_> {
         ("nudity", Box::new(CelMap::from(nudity))),
         ("faces", faces(&c.faces)),
         ("persons", list(c.persons.iter().map(sighting))),
+        ("coverage", coverage(&c.coverage)),
     ])
 }
 

@@ -39,4 +39,71 @@ pub struct SamplingStats {
     pub decode_ms: f64,
     /// Thumbnails, cut and duplicate detection, and RGB conversion.
     pub sample_ms: f64,
+    /// What of the clip was decoded cleanly: policies must not allow a clip not fully seen.
+    /// (Absent from decisions logged before coverage was measured.)
+    #[serde(default)]
+    pub coverage: Coverage,
+}
+
+/// What the decoder saw of a clip. `complete` is false exactly when `problems` is not empty.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Coverage {
+    /// Every declared frame and every stretch of time was decoded cleanly.
+    pub complete: bool,
+    /// One sentence per problem, for reviewers (empty when complete).
+    pub problems: Vec<String>,
+    /// Frames the container declares.
+    pub declared_frames: u64,
+    pub declared_frames_from: DeclaredFrames,
+    /// The container's duration, seconds.
+    pub declared_s: f64,
+    /// Video packets the container delivered (one per frame).
+    pub packets: u64,
+    /// Frames that came out of the decoder. Fewer than `packets` is normal when frames no
+    /// other frame refers to are skipped by design (`media.skip_non_reference`).
+    pub decoded_frames: u64,
+    /// Packets the decoder refused as invalid.
+    pub rejected_packets: u64,
+    /// Errors the decoder reported while decoding (FFmpeg's error-level messages).
+    pub decoder_errors: u64,
+    /// Frames the decoder marked corrupt or as decoded with errors or concealment.
+    pub damaged_frames: u64,
+    /// When rejected packets, decoder errors and damaged frames happened (seconds, the first 32).
+    pub error_times_s: Vec<f64>,
+    /// Changes of frame size or pixel format after the first frame.
+    pub changes: Vec<FormatChange>,
+    /// Stretches of the declared duration longer than `media.max_unseen_s` that no decoded
+    /// frame covers (the first 32).
+    pub unseen: Vec<TimeSpan>,
+    /// Seconds in all unseen stretches.
+    pub unseen_s: f64,
+    /// Share of the declared duration covered by decoded frames (0-1).
+    pub covered_share: f64,
+}
+
+/// Where `declared_frames` comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclaredFrames {
+    /// The container's own frame count (MP4 sample tables, Matroska/AVI headers).
+    Container,
+    /// Duration times frame rate (MPEG-TS and others that declare no count).
+    DurationTimesRate,
+    /// Neither: nothing to account decoded frames against.
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FormatChange {
+    pub time_s: f64,
+    pub width: u32,
+    pub height: u32,
+    pub pixel_format: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TimeSpan {
+    pub start_s: f64,
+    pub end_s: f64,
 }

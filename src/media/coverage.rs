@@ -1,0 +1,275 @@
+//! Coverage: how much of a clip the decoder actually saw. An allow vouches for the whole clip,
+//! so frames the container declares but that never decoded, frames decoded with errors or
+//! patched over by error concealment, and stretches of time no decoded frame covers are all
+//! counted here, with their times, for policies and reviewers.
+
+use crate::vocab::{Coverage, DeclaredFrames, FormatChange, TimeSpan};
+
+/// At most this many times are kept per kind of problem: enough to find them, bounded for a
+/// clip that is damaged throughout.
+const MAX_TIMES: usize = 32;
+
+/// Collects what happens while one clip decodes; `finish` turns it into `Coverage`.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    packets: u64,
+    rejected: Vec<f64>,
+    rejected_count: u64,
+    decoder_errors: u64,
+    damaged: Vec<f64>,
+    damaged_count: u64,
+    error_times: Vec<f64>,
+    frame_times: Vec<f64>,
+    format: Option<(u32, u32, String)>,
+    changes: Vec<FormatChange>,
+}
+
+impl Tracker {
+    pub(crate) fn packet(&mut self) {
+        self.packets += 1;
+    }
+
+    pub(crate) fn rejected_packet(&mut self, time_s: f64) {
+        self.rejected_count += 1;
+        keep(&mut self.rejected, time_s);
+        keep(&mut self.error_times, time_s);
+    }
+
+    /// Errors the decoder reported since the last call, around `time_s`.
+    pub(crate) fn decoder_errors(&mut self, n: u64, time_s: f64) {
+        if n > 0 {
+            self.decoder_errors += n;
+            keep(&mut self.error_times, time_s);
+        }
+    }
+
+    pub(crate) fn frame(
+        &mut self,
+        time_s: f64,
+        width: u32,
+        height: u32,
+        format: String,
+        damaged: bool,
+    ) {
+        self.frame_times.push(time_s);
+        if damaged {
+            self.damaged_count += 1;
+            keep(&mut self.damaged, time_s);
+            keep(&mut self.error_times, time_s);
+        }
+        let now = (width, height, format);
+        match &self.format {
+            Some(before) if *before != now => {
+                if self.changes.len() < MAX_TIMES {
+                    self.changes.push(FormatChange {
+                        time_s,
+                        width: now.0,
+                        height: now.1,
+                        pixel_format: now.2.clone(),
+                    });
+                }
+                self.format = Some(now);
+            }
+            Some(_) => {}
+            None => self.format = Some(now),
+        }
+    }
+
+    /// Accounts the decoded frames against what the container declares. `frame_s` is one
+    /// frame's nominal duration: each decoded frame covers that much time.
+    pub(crate) fn finish(
+        mut self,
+        declared_frames: u64,
+        declared_frames_from: DeclaredFrames,
+        declared_s: f64,
+        frame_s: f64,
+        max_unseen_s: f64,
+    ) -> Coverage {
+        let mut problems = Vec::new();
+        if declared_frames_from == DeclaredFrames::Container && self.packets < declared_frames {
+            problems.push(format!(
+                "the container declares {declared_frames} frames but holds {}",
+                self.packets
+            ));
+        }
+        if self.rejected_count > 0 {
+            problems.push(format!(
+                "{} packets could not be decoded{}",
+                self.rejected_count,
+                span(&self.rejected)
+            ));
+        }
+        if self.damaged_count > 0 {
+            problems.push(format!(
+                "{} frames were decoded with errors or patched over by error concealment{}",
+                self.damaged_count,
+                span(&self.damaged)
+            ));
+        }
+        if self.decoder_errors > 0 {
+            problems.push(format!(
+                "the decoder reported {} errors{}",
+                self.decoder_errors,
+                span(&self.error_times)
+            ));
+        }
+        self.frame_times.sort_by(f64::total_cmp);
+        let end = declared_s.max(self.frame_times.last().map_or(0.0, |t| t + frame_s));
+        let mut unseen = Vec::new();
+        let mut unseen_s = 0.0;
+        let mut seen_until = 0.0f64;
+        for &t in self.frame_times.iter().chain(std::iter::once(&end)) {
+            if t - seen_until > max_unseen_s {
+                unseen_s += t - seen_until;
+                if unseen.len() < MAX_TIMES {
+                    unseen.push(TimeSpan {
+                        start_s: seen_until,
+                        end_s: t,
+                    });
+                }
+            }
+            seen_until = seen_until.max(t + frame_s);
+        }
+        if !unseen.is_empty() {
+            let list = unseen
+                .iter()
+                .take(3)
+                .map(|s| format!("{:.2}-{:.2} s", s.start_s, s.end_s))
+                .collect::<Vec<_>>()
+                .join(", ");
+            problems.push(format!(
+                "{unseen_s:.2} s of {end:.2} s had no decoded frame ({}{list})",
+                if unseen.len() > 3 { "first: " } else { "" }
+            ));
+        }
+        if self.frame_times.is_empty() {
+            problems.push("no frame was decoded".into());
+        }
+        Coverage {
+            complete: problems.is_empty(),
+            problems,
+            declared_frames,
+            declared_frames_from,
+            declared_s,
+            packets: self.packets,
+            decoded_frames: self.frame_times.len() as u64,
+            rejected_packets: self.rejected_count,
+            decoder_errors: self.decoder_errors,
+            damaged_frames: self.damaged_count,
+            error_times_s: self.error_times,
+            changes: self.changes,
+            unseen,
+            unseen_s,
+            covered_share: if end > 0.0 {
+                (1.0 - unseen_s / end).clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+fn keep(times: &mut Vec<f64>, t: f64) {
+    if times.len() < MAX_TIMES && times.last() != Some(&t) {
+        times.push(t);
+    }
+}
+
+/// " at 2.10 s" or " between 2.10 s and 2.40 s".
+fn span(times: &[f64]) -> String {
+    let lo = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() {
+        String::new()
+    } else if hi - lo < 0.005 {
+        format!(" at {lo:.2} s")
+    } else {
+        format!(" between {lo:.2} s and {hi:.2} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(times: &[f64]) -> Tracker {
+        let mut t = Tracker::default();
+        for &s in times {
+            t.packet();
+            t.frame(s, 64, 48, "yuv420p".into(), false);
+        }
+        t
+    }
+
+    #[test]
+    fn every_frame_decoded_is_complete() {
+        let times: Vec<f64> = (0..50).map(|i| i as f64 * 0.1).collect();
+        let c = frames(&times).finish(50, DeclaredFrames::Container, 5.0, 0.1, 0.5);
+        assert!(c.complete, "{:?}", c.problems);
+        assert_eq!(c.decoded_frames, 50);
+        assert_eq!(c.covered_share, 1.0);
+    }
+
+    #[test]
+    fn skipped_frames_between_references_are_not_gaps() {
+        let times: Vec<f64> = (0..50).step_by(4).map(|i| i as f64 * 0.1).collect();
+        let c = frames(&times).finish(13, DeclaredFrames::Container, 5.0, 0.1, 0.5);
+        assert!(c.complete, "{:?}", c.problems);
+    }
+
+    #[test]
+    fn one_frame_of_a_long_clip_leaves_it_unseen() {
+        let c = frames(&[0.0]).finish(122, DeclaredFrames::Container, 5.08, 0.0417, 0.5);
+        assert!(!c.complete);
+        assert_eq!(c.unseen.len(), 1);
+        assert!(
+            (c.unseen_s - (5.08 - 0.0417)).abs() < 1e-6,
+            "{}",
+            c.unseen_s
+        );
+        assert!(c.covered_share < 0.01);
+        assert!(c
+            .problems
+            .iter()
+            .any(|p| p.contains("declared 122") || p.contains("declares 122")));
+    }
+
+    #[test]
+    fn errors_and_damaged_frames_are_told_with_times() {
+        let mut t = frames(&[0.0, 0.1, 0.2]);
+        t.rejected_packet(2.1);
+        t.decoder_errors(2, 2.4);
+        t.frame(0.3, 64, 48, "yuv420p".into(), true);
+        let c = t.finish(4, DeclaredFrames::Container, 0.4, 0.1, 0.5);
+        assert!(!c.complete);
+        assert_eq!(
+            (c.rejected_packets, c.decoder_errors, c.damaged_frames),
+            (1, 2, 1)
+        );
+        assert_eq!(c.error_times_s, vec![2.1, 2.4, 0.3]);
+        assert!(
+            c.problems
+                .iter()
+                .any(|p| p == "1 packets could not be decoded at 2.10 s"),
+            "{:?}",
+            c.problems
+        );
+        assert!(
+            c.problems
+                .iter()
+                .any(|p| p.contains("between 0.30 s and 2.40 s")),
+            "{:?}",
+            c.problems
+        );
+    }
+
+    #[test]
+    fn format_changes_are_recorded_once_each() {
+        let mut t = frames(&[0.0, 0.1]);
+        t.frame(0.2, 4096, 4096, "yuv420p".into(), false);
+        t.frame(0.3, 4096, 4096, "yuv420p".into(), false);
+        let c = t.finish(4, DeclaredFrames::Container, 0.4, 0.1, 0.5);
+        assert_eq!(c.changes.len(), 1);
+        assert_eq!((c.changes[0].width, c.changes[0].time_s), (4096, 0.2));
+    }
+}
