@@ -435,7 +435,11 @@ fn persons(cfg: &Config, cmd: PersonsCommand) -> anyhow::Result<()> {
                 aliases,
                 kind,
                 allowed_users,
+                always_match: Vec::new(),
             };
+            for w in reg.name_warnings(&person)? {
+                eprintln!("warning: {:?}: {}", w.name, w.message);
+            }
             let id = reg.add(&person)?;
             let paths: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
             match screener.enrol(id, &paths) {
@@ -618,7 +622,7 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
     }
     for m in &s.persons {
         println!(
-            "  person {} ({}, {}): {:?} at bytes {}..{} matches {:?} ({:?}, {}); {}",
+            "  person {} ({}, {}): {:?} at bytes {}..{} matches {:?} ({:?}, score {} for {}, {}); {}",
             m.person_id,
             m.name,
             m.kind.as_str(),
@@ -627,6 +631,8 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
             m.end,
             m.alias,
             m.strength,
+            m.score,
+            m.reasons.join(" "),
             if m.exact {
                 "as written"
             } else {

@@ -54,9 +54,12 @@ pub async fn add_person(
     caller.require(Role::Admin)?;
     let screener = state.checker.screener.clone();
     let person = web::block(move || -> Result<Person, ApiError> {
+        let warnings = screener.registry().name_warnings(&body)?;
         let id = screener.registry().add(&body)?;
         screener.reload_persons()?;
-        Ok(screener.registry().get(id)?)
+        let mut person = screener.registry().get(id)?;
+        person.warnings = warnings;
+        Ok(person)
     })
     .await??;
     Ok(HttpResponse::Created().json(person))

@@ -8,10 +8,10 @@ pub mod index;
 pub mod likeness;
 pub mod registry;
 
-pub use gazetteer::{Gazetteer, NameMatch, NameStrength};
+pub use gazetteer::{Gazetteer, GazetteerName, NameMatch, NameStrength};
 pub use index::{ExactIndex, FaceIndex};
 pub use likeness::{FaceMatch, PersonSighting};
-pub use registry::{NewPerson, Person, Registry};
+pub use registry::{NameWarning, NewPerson, Person, Registry};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -68,7 +68,7 @@ pub enum PersonsError {
     #[error(transparent)]
     Enrol(#[from] enrol::EnrolError),
     #[error(transparent)]
-    Matcher(#[from] crate::text::MatcherError),
+    Words(#[from] crate::text::WordFreqError),
 }
 
 impl From<rusqlite::Error> for PersonsError {

@@ -89,7 +89,10 @@ impl Screener {
     pub fn load(cfg: &Config) -> Result<Self, ScreenError> {
         let vision = Vision::load(cfg)?;
         let store = Arc::new(Store::open(&cfg.data_dir)?);
-        let registry = Registry::new(store.clone());
+        let words =
+            crate::text::WordFrequencies::from_manifest(&cfg.models.manifest, &cfg.models.dir)
+                .map_err(PersonsError::from)?;
+        let registry = Registry::new(store.clone(), Arc::new(words));
         let persons = Self::snapshot(&registry, &vision)?;
         crate::metrics::models_loaded(&vision.manifest.models().cloned().collect::<Vec<_>>());
         Ok(Self {
@@ -168,7 +171,7 @@ impl Screener {
         let normalized = normalize(prompt);
         let persons = self.persons();
         PromptSignals {
-            persons: persons.gazetteer.find(prompt, &normalized, &persons.people),
+            persons: persons.gazetteer.find(prompt, &persons.people),
             terms: self.terms.find(prompt, &normalized),
         }
     }

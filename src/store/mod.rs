@@ -93,6 +93,8 @@ fn migrations() -> Migrations<'static> {
                  PRIMARY KEY (decision_id, n)
              );",
         ),
+        // An alias an admin marked to match wherever it appears, without corroboration.
+        M::up("ALTER TABLE person_aliases ADD COLUMN always_match INTEGER NOT NULL DEFAULT 0;"),
     ])
 }
 
