@@ -116,7 +116,13 @@ fn evasions_are_caught() {
         );
         let found = screener().screen_prompt(&prompt);
         let (action, names) = decide(&policy, &prompt);
-        let named = found.persons.iter().any(|m| m.name == who);
+        // A title and a surname name everyone registered with that surname: the match is
+        // right when it reports the surname, whichever of them (at most 8) it lists.
+        let surname = |n: &str| n.split_whitespace().last().map(str::to_lowercase);
+        let named = found
+            .persons
+            .iter()
+            .any(|m| m.name == who || (class == "title" && surname(&m.name) == surname(who)));
         let entry = by_class.entry(class.to_string()).or_default();
         entry.0 += 1;
         if action != Action::Allow && named {

@@ -16,14 +16,14 @@
 
 use super::tokens::{skeleton, tokenize, Caps, Token};
 use super::wordfreq::WordFrequencies;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::{FxHashMap, FxHasher};
 use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
 /// A word at least this frequent (Zipf) is an ordinary word: "prince" 4.7, "stone" 4.8,
-/// "madonna" 3.7, against "lorde" 3.2 and "hopper" 3.5.
-pub const COMMON_ZIPF: f32 = 3.6;
+/// "madonna" 3.7, "usher" 3.5, against "lorde" 3.2.
+pub const COMMON_ZIPF: f32 = 3.3;
 /// A word this frequent is never read as a typo or look-alike of a name.
 const WORD_ZIPF: f32 = 3.0;
 /// Typos are looked for only in words at least this long.
@@ -203,8 +203,12 @@ const PERSON_CONTEXT: &[&str] = &[
     "posing",
     "poses",
     "thinking",
-    "style",
 ];
+/// Words that speak of a person only before the name ("in the style of Collins").
+const PERSON_CONTEXT_BEFORE: &[&str] = &["style", "featuring", "feat", "starring"];
+/// A lower-case phrase of ordinary words is still read as a name when its first word is the
+/// given name of at least this many registered names ("taylor swift", not "ice cube").
+const GIVEN_NAME_MIN: u32 = 3;
 /// Words after a name that make it the name of a place or thing ("Collins Avenue").
 const PLACE_OR_THING: &[&str] = &[
     "avenue",
@@ -387,10 +391,18 @@ impl NameIndexBuilder {
     /// Adds a name or alias under the caller's `key`. `always`: an admin marked it as
     /// meaning the person wherever it appears, with no corroboration needed.
     pub fn add(&mut self, name: &str, key: u32, always: bool) {
-        let ids: Box<[u32]> = tokenize(name)
+        // A name's CamelCase pieces are one word ("LeBron", "McCartney").
+        let mut words: Vec<String> = Vec::new();
+        for t in tokenize(name) {
+            let w = t.run.map_or(t.plain, |(r, _)| r);
+            match words.last_mut() {
+                Some(last) if t.gap.glued => last.push_str(&w),
+                _ => words.push(w),
+            }
+        }
+        let ids: Box<[u32]> = words
             .into_iter()
-            .map(|t| {
-                let w = t.run.map_or(t.plain, |(r, _)| r);
+            .map(|w| {
                 let next = self.words.len() as u32;
                 *self.words.entry(w.into()).or_insert(next)
             })
@@ -428,7 +440,7 @@ impl NameIndexBuilder {
         let mut singles: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut surnames: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut joined: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
-        let mut given = FxHashSet::default();
+        let mut given: FxHashMap<u32, u32> = FxHashMap::default();
         for (a, alias) in self.aliases.iter().enumerate() {
             let a = a as u32;
             let w = &alias.words;
@@ -437,7 +449,7 @@ impl NameIndexBuilder {
                 continue;
             }
             let last = w[w.len() - 1];
-            given.insert(w[0]);
+            *given.entry(w[0]).or_default() += 1;
             by_pair.entry((w[0], w[1])).or_default().push(a);
             by_rev.entry((last, w[0])).or_default().push(a);
             if text[last as usize].chars().count() >= MIN_SURNAME_LEN {
@@ -518,7 +530,8 @@ pub struct NameIndex {
     singles: FxHashMap<u32, Vec<u32>>,
     surnames: FxHashMap<u32, Vec<u32>>,
     joined: FxHashMap<Box<str>, Vec<u32>>,
-    given: FxHashSet<u32>,
+    /// How many multi-word names start with each word.
+    given: FxHashMap<u32, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -575,7 +588,8 @@ impl NameIndex {
         let capped = long.iter().filter(|t| t.caps != Caps::Lower).count();
         let ctx = Text {
             tokens: &tokens,
-            caps_informative: long.len() < 3 || capped * 10 < long.len() * 6,
+            caps_informative: !(long.len() >= 2 && long.iter().all(|t| t.caps == Caps::Upper))
+                && (long.len() < 5 || capped * 10 < long.len() * 6),
         };
         let units = self.units(&tokens, freq);
         let mut cands = Vec::new();
@@ -658,8 +672,10 @@ impl NameIndex {
                     found = true;
                 }
             }
-            let is_word = || freq.zipf(&t.plain) >= WORD_ZIPF;
-            if !found && !is_word() {
+            // Look-alikes where the word as written is not a word: digits or symbols in it
+            // ("Lord3", "Se41"), letters of other scripts, or an unknown word ("CoIIins").
+            let written_odd = t.run.is_some() || t.altered;
+            if written_odd || (!found && freq.zipf(&t.plain) < WORD_ZIPF) {
                 // Look-alikes only where the word as written is not a word.
                 let mut skels = vec![(skeleton(&t.plain), t.span.clone())];
                 if let Some((r, bytes)) = &t.run {
@@ -671,7 +687,10 @@ impl NameIndex {
                         found = true;
                     }
                 }
-                if !found && t.plain.chars().count() >= TYPO_MIN_LEN {
+                if !found
+                    && t.plain.chars().count() >= TYPO_MIN_LEN
+                    && freq.zipf(&t.plain) < WORD_ZIPF
+                {
                     for w in self.typos(&t.plain, &mut buf) {
                         push(unit(i, i + 1, t.span.clone(), w, How::Typo), &mut units);
                     }
@@ -680,7 +699,7 @@ impl NameIndex {
             // CamelCase pieces read together ("McCartney"), and a word split by a space,
             // hyphen, line break or emoji ("Tay lor") when a piece is not a word.
             let mut concat = t.plain.clone();
-            for (j, next) in tokens.iter().enumerate().skip(i + 1).take(3) {
+            for (j, next) in tokens.iter().enumerate().skip(i + 1).take(5) {
                 let glued = next.gap.glued;
                 if !glued
                     && (j > i + 1
@@ -693,10 +712,8 @@ impl NameIndex {
                 }
                 concat.push_str(&next.plain);
                 if let Some(w) = self.lookup_word(&concat) {
-                    let pieces_words = freq.zipf(&t.plain) >= WORD_ZIPF
-                        && freq.zipf(&next.plain) >= WORD_ZIPF
-                        && t.plain.len() > 2
-                        && next.plain.len() > 2;
+                    let pieces_words =
+                        freq.zipf(&t.plain) >= WORD_ZIPF && freq.zipf(&next.plain) >= WORD_ZIPF;
                     if glued || !pieces_words {
                         let how = if glued { How::Exact } else { How::Split };
                         push(
@@ -959,8 +976,11 @@ impl NameIndex {
         let to = (c.end + CONTEXT_WINDOW).min(text.tokens.len());
         let context = text.tokens[from..c.start]
             .iter()
-            .chain(&text.tokens[c.end..to])
-            .any(|t| PERSON_CONTEXT.contains(&t.plain.as_str()));
+            .any(|t| PERSON_CONTEXT_BEFORE.contains(&t.plain.as_str()))
+            || text.tokens[from..c.start]
+                .iter()
+                .chain(&text.tokens[c.end..to])
+                .any(|t| PERSON_CONTEXT.contains(&t.plain.as_str()));
         // A word before a one-word find that reads as an adjective or noun ("a young king")
         // rather than a link ("portrait of Prince").
         let bare = prev_word.is_none_or(|p| {
@@ -992,11 +1012,22 @@ impl NameIndex {
         push("place_or_thing", place);
         let mut score: f32 = match c.form {
             Form::Full | Form::Reversed | Form::Joined => {
-                let phrase = common && lower && !look_alike && !mention && !hashtag;
+                let given_first = self
+                    .given
+                    .get(&alias.words[0])
+                    .is_some_and(|&n| n >= GIVEN_NAME_MIN);
+                let phrase = common
+                    && lower
+                    && !given_first
+                    && !look_alike
+                    && !spelt
+                    && !split
+                    && !mention
+                    && !hashtag;
                 let mut s = if phrase && after_article {
                     0.3
                 } else if phrase {
-                    0.5
+                    0.45
                 } else {
                     0.9
                 };
@@ -1010,7 +1041,8 @@ impl NameIndex {
             }
             Form::Single | Form::Surname => {
                 let single = c.form == Form::Single;
-                let mut s: f32 = match (single, common) {
+                let short = text_len(&self.text[matched[0] as usize]) < MIN_SURNAME_LEN;
+                let mut s: f32 = match (single, common || short) {
                     (true, false) => 0.85,
                     (true, true) => 0.25,
                     (false, _) => 0.3,
@@ -1034,13 +1066,18 @@ impl NameIndex {
                     "person_context",
                     context && (bare || capitalised) && !after_article,
                 ) {
-                    s += 0.4;
+                    // A lower-case ordinary word near a person's context is still likely the
+                    // word ("oliver twist style"): at most a reason to look.
+                    s += if lower && common && !single { 0.2 } else { 0.4 };
                 }
                 if possessive {
-                    s += if capitalised { 0.2 } else { 0.1 };
+                    s += match (single, capitalised) {
+                        (true, true) => 0.2,
+                        _ => 0.05,
+                    };
                 }
                 if after_article {
-                    s -= 0.15;
+                    s -= if lower { 0.4 } else { 0.15 };
                 }
                 if typo {
                     s -= 0.1;
@@ -1048,12 +1085,14 @@ impl NameIndex {
                 if !single {
                     let own = alias.words[0];
                     let given_initial = self.text[own as usize].chars().next();
-                    let initial = prev_word
-                        .is_some_and(|p| p.is_letter() && p.plain.chars().next() == given_initial)
-                        || (prev.is_some_and(|p| {
-                            p.is_letter() && p.plain.chars().next() == given_initial
-                        }) && first.gap.width <= 2
-                            && !first.gap.comma);
+                    // "T. Swift", "T.Swift": a capital letter and a full stop, not the
+                    // article "A" at a sentence start.
+                    let initial = prev.is_some_and(|p| {
+                        p.is_letter()
+                            && p.caps != Caps::Lower
+                            && p.plain.chars().next() == given_initial
+                    }) && first.gap.sentence
+                        && first.gap.width <= 2;
                     if push("initial", initial) {
                         s += 0.4;
                     }
@@ -1062,7 +1101,7 @@ impl NameIndex {
                         && prev_word.is_some_and(|p| {
                             let known = self
                                 .lookup_word(&p.plain)
-                                .is_some_and(|w| w != own && self.given.contains(&w));
+                                .is_some_and(|w| w != own && self.given.contains_key(&w));
                             let capital = text.caps_informative && p.caps == Caps::Title;
                             !p.is_letter() && (known || capital)
                         });
@@ -1083,6 +1122,10 @@ impl NameIndex {
         }
         (score.clamp(0.0, 1.0), reasons)
     }
+}
+
+fn text_len(w: &str) -> usize {
+    w.chars().count()
 }
 
 fn unit(start: usize, end: usize, bytes: Range<usize>, word: u32, how: How) -> Unit {
@@ -1186,6 +1229,9 @@ mod tests {
         ("Stephen King", false),
         ("Ice Cube", false),
         ("Al Green", false),
+        // Taylor is a given name of several registered persons, as in a real registry.
+        ("Taylor Brown", false),
+        ("Taylor Green", false),
     ];
 
     /// The best score for name `key` in `text`, 0 when not reported.
@@ -1389,8 +1435,11 @@ mod tests {
             ambiguity("Emma Stone", &f),
             [Ambiguity::CommonPhrase, Ambiguity::CommonSurname]
         );
-        assert_eq!(ambiguity("Grace Hopper", &f), []);
-        assert_eq!(ambiguity("Eileen Collins", &f), [Ambiguity::CommonSurname]);
+        assert_eq!(ambiguity("Eileen Nguyen", &f), []);
+        assert_eq!(
+            ambiguity("Eileen Collins", &f),
+            [Ambiguity::CommonPhrase, Ambiguity::CommonSurname]
+        );
         assert_eq!(ambiguity("!!!", &f), [Ambiguity::NoLetters]);
     }
 

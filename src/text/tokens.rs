@@ -252,6 +252,15 @@ fn flush(
         }
     }
     cuts.push(core.len());
+    // Pieces of two or more letters, each capitalised then lower case ("EileenCollins",
+    // "McCartney"); aLtErNaTiNg case is one word.
+    let words_like = cuts
+        .windows(2)
+        .skip(1)
+        .all(|w| w[1] - w[0] >= 2 && core[w[0]].upper && !core[w[0] + 1].upper);
+    if !words_like {
+        cuts = vec![0, core.len()];
+    }
     let run_text = (first > 0 || last + 1 < chars.len()).then(|| {
         let s: String = chars.iter().map(|c| c.c).collect();
         (s, chars[0].at.start..chars[chars.len() - 1].at.end)
