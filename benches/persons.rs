@@ -33,7 +33,8 @@ fn names() -> Vec<(String, String)> {
         i += 1;
         let name = format!("{first} {last}");
         if seen.insert(name.clone()) {
-            out.push((name, format!("{} {first}", &last[..last.len().min(3)])));
+            let short: String = last.chars().take(3).collect();
+            out.push((name, format!("{short} {first}")));
         }
     }
     out

@@ -458,6 +458,9 @@ impl NameIndexBuilder {
             let concat: String = w.iter().map(|&i| &*text[i as usize]).collect();
             joined.entry(concat.into()).or_default().push(a);
         }
+        for list in surnames.values_mut() {
+            list.sort_by_key(|&a| !self.aliases[a as usize].always);
+        }
         NameIndex {
             words: self.words,
             text,
@@ -471,6 +474,7 @@ impl NameIndexBuilder {
             surnames,
             joined,
             given,
+            lists: word_lists(),
         }
     }
 }
@@ -532,6 +536,32 @@ pub struct NameIndex {
     joined: FxHashMap<Box<str>, Vec<u32>>,
     /// How many multi-word names start with each word.
     given: FxHashMap<u32, u32>,
+    /// The context word lists above, as flags per word.
+    lists: FxHashMap<&'static str, u8>,
+}
+
+const TITLE: u8 = 1;
+const DETERMINER: u8 = 2;
+const LINK: u8 = 4;
+const CONTEXT: u8 = 8;
+const CONTEXT_BEFORE: u8 = 16;
+const PLACE: u8 = 32;
+
+fn word_lists() -> FxHashMap<&'static str, u8> {
+    let mut m: FxHashMap<&'static str, u8> = FxHashMap::default();
+    for (list, flag) in [
+        (TITLES, TITLE),
+        (DETERMINERS, DETERMINER),
+        (LINKS, LINK),
+        (PERSON_CONTEXT, CONTEXT),
+        (PERSON_CONTEXT_BEFORE, CONTEXT_BEFORE),
+        (PLACE_OR_THING, PLACE),
+    ] {
+        for w in list {
+            *m.entry(w).or_default() |= flag;
+        }
+    }
+    m
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -561,6 +591,9 @@ struct Cand {
     end: usize,
     bytes: Range<usize>,
     hows: Vec<How>,
+    /// Other names found at the same place that score exactly as this one does (the
+    /// persons sharing a surname): scored once, reported alike.
+    also: Vec<u32>,
 }
 
 /// What is known about the whole text.
@@ -568,6 +601,9 @@ struct Text<'t> {
     tokens: &'t [Token],
     /// Capitals say nothing when most words have them (Title Case, ALL CAPS).
     caps_informative: bool,
+    /// Per token: a word of a person's context, and one that counts only before a name.
+    context: Vec<bool>,
+    context_before: Vec<bool>,
 }
 
 impl NameIndex {
@@ -590,30 +626,53 @@ impl NameIndex {
             tokens: &tokens,
             caps_informative: !(long.len() >= 2 && long.iter().all(|t| t.caps == Caps::Upper))
                 && (long.len() < 5 || capped * 10 < long.len() * 6),
+            context: Vec::new(),
+            context_before: Vec::new(),
         };
         let units = self.units(&tokens, freq);
         let mut cands = Vec::new();
         self.joined_cands(&tokens, &units, &mut cands);
         self.word_cands(&tokens, &units, &mut cands);
-        let mut hits: Vec<(Cand, NameHit)> = cands
-            .into_iter()
-            .map(|c| {
-                let (score, reasons) = self.score(&ctx, &c, freq);
-                let exact = c.hows.iter().all(|h| *h == How::Exact)
-                    && matches!(c.form, Form::Full | Form::Single | Form::Surname)
-                    && !tokens[c.start..c.end].iter().any(|t| t.altered);
-                let hit = NameHit {
-                    key: self.aliases[c.alias as usize].key,
-                    form: c.form,
-                    span: c.bytes.clone(),
-                    score,
-                    reasons,
-                    exact,
+        if cands.is_empty() {
+            return Vec::new();
+        }
+        let in_list =
+            |flag: u8| -> Vec<bool> { tokens.iter().map(|t| self.has(&t.plain, flag)).collect() };
+        let ctx = Text {
+            context: in_list(CONTEXT),
+            context_before: in_list(CONTEXT_BEFORE),
+            ..ctx
+        };
+        let mut hits: Vec<(Cand, NameHit)> = Vec::new();
+        for mut c in cands {
+            let (score, reasons) = self.score(&ctx, &c, freq);
+            if score < REPORT_FLOOR {
+                continue;
+            }
+            let exact = c.hows.iter().all(|h| *h == How::Exact)
+                && matches!(c.form, Form::Full | Form::Single | Form::Surname)
+                && !tokens[c.start..c.end].iter().any(|t| t.altered);
+            let hit = NameHit {
+                key: self.aliases[c.alias as usize].key,
+                form: c.form,
+                span: c.bytes.clone(),
+                score,
+                reasons,
+                exact,
+            };
+            for a in std::mem::take(&mut c.also) {
+                let same = Cand {
+                    alias: a,
+                    hows: c.hows.clone(),
+                    bytes: c.bytes.clone(),
+                    also: Vec::new(),
+                    ..c
                 };
-                (c, hit)
-            })
-            .filter(|(_, h)| h.score >= REPORT_FLOOR)
-            .collect();
+                let key = self.aliases[a as usize].key;
+                hits.push((same, NameHit { key, ..hit.clone() }));
+            }
+            hits.push((c, hit));
+        }
         // Longer finds first, then stronger; a find overlapping a kept one of another extent
         // is dropped, and one name is reported once per place.
         hits.sort_by(|a, b| {
@@ -640,6 +699,10 @@ impl NameIndex {
         }
         kept.sort_by_key(|(c, h)| (c.start, h.key));
         kept.into_iter().map(|(_, h)| h).collect()
+    }
+
+    fn has(&self, word: &str, flag: u8) -> bool {
+        self.lists.get(word).is_some_and(|f| f & flag != 0)
     }
 
     fn lookup_word(&self, s: &str) -> Option<u32> {
@@ -698,7 +761,7 @@ impl NameIndex {
             }
             // CamelCase pieces read together ("McCartney"), and a word split by a space,
             // hyphen, line break or emoji ("Tay lor") when a piece is not a word.
-            let mut concat = t.plain.clone();
+            let mut concat = String::new();
             for (j, next) in tokens.iter().enumerate().skip(i + 1).take(5) {
                 let glued = next.gap.glued;
                 if !glued
@@ -709,6 +772,9 @@ impl NameIndex {
                         || next.gap.width > 3)
                 {
                     break;
+                }
+                if concat.is_empty() {
+                    concat.push_str(&t.plain);
                 }
                 concat.push_str(&next.plain);
                 if let Some(w) = self.lookup_word(&concat) {
@@ -798,6 +864,7 @@ impl NameIndex {
                     end,
                     bytes: bytes.clone(),
                     hows: vec![how],
+                    also: Vec::new(),
                 });
             }
         };
@@ -856,13 +923,53 @@ impl NameIndex {
                 end: last.end,
                 bytes: first.bytes.start..last.bytes.end,
                 hows,
+                also: Vec::new(),
             };
             for &a in self.singles.get(&first.word).into_iter().flatten() {
                 out.push(cand(a, Form::Single, first, vec![first.how]));
             }
-            for &a in self.surnames.get(&first.word).into_iter().flatten() {
+            // A surname shared by many persons scores the same for each of them, except
+            // where an admin marked it or an initial before it points at one: those, and
+            // the first few others, are enough (bounded cost at registry scale).
+            let initial = first
+                .start
+                .checked_sub(1)
+                .map(|p| &tokens[p])
+                .filter(|p| {
+                    p.is_letter() && p.caps != Caps::Lower && tokens[first.start].gap.sentence
+                })
+                .and_then(|p| p.plain.chars().next());
+            let list = self
+                .surnames
+                .get(&first.word)
+                .map_or(&[][..], Vec::as_slice);
+            let (always, rest) =
+                list.split_at(list.partition_point(|&a| self.aliases[a as usize].always));
+            for &a in always {
                 out.push(cand(a, Form::Surname, first, vec![first.how]));
             }
+            // Only an initial makes one of the others differ: then all are looked at.
+            let scan = if initial.is_some() {
+                rest
+            } else {
+                &rest[..rest.len().min(MAX_PER_SPAN)]
+            };
+            let mut shared: Option<Cand> = None;
+            for &a in scan {
+                let own = self.text[self.aliases[a as usize].words[0] as usize]
+                    .chars()
+                    .next();
+                if initial.is_some() && own == initial {
+                    out.push(cand(a, Form::Surname, first, vec![first.how]));
+                } else if let Some(c) = &mut shared {
+                    if c.also.len() + 1 < MAX_PER_SPAN {
+                        c.also.push(a);
+                    }
+                } else {
+                    shared = Some(cand(a, Form::Surname, first, vec![first.how]));
+                }
+            }
+            out.extend(shared);
             // The next word, or the one after a middle initial ("Eileen M. Collins").
             let mut nexts = vec![first.end];
             if tokens.get(first.end).is_some_and(|t| t.is_letter()) {
@@ -957,10 +1064,10 @@ impl NameIndex {
         let prev = c.start.checked_sub(1).map(|p| &text.tokens[p]);
         let first = &text.tokens[c.start];
         let prev_word = prev.filter(|_| !first.gap.sentence && !first.gap.glued);
-        let after_article = prev_word
-            .is_some_and(|p| p.caps == Caps::Lower && DETERMINERS.contains(&p.plain.as_str()));
+        let after_article =
+            prev_word.is_some_and(|p| p.caps == Caps::Lower && self.has(&p.plain, DETERMINER));
         // "Mr. Swift": a title's full stop is no sentence end.
-        let title = prev.is_some_and(|p| TITLES.contains(&p.plain.as_str()))
+        let title = prev.is_some_and(|p| self.has(&p.plain, TITLE))
             && !first.gap.glued
             && !first.gap.comma
             && first.gap.width <= 2;
@@ -968,25 +1075,19 @@ impl NameIndex {
             .tokens
             .get(c.end)
             .filter(|n| !n.gap.sentence && !n.gap.comma);
-        let place = next.is_some_and(|n| PLACE_OR_THING.contains(&n.plain.as_str()));
+        let place = next.is_some_and(|n| self.has(&n.plain, PLACE));
         let mention = first.gap.mention;
         let hashtag = first.gap.hashtag;
         let possessive = tokens.last().is_some_and(|t| t.possessive);
         let from = c.start.saturating_sub(CONTEXT_WINDOW);
         let to = (c.end + CONTEXT_WINDOW).min(text.tokens.len());
-        let context = text.tokens[from..c.start]
-            .iter()
-            .any(|t| PERSON_CONTEXT_BEFORE.contains(&t.plain.as_str()))
-            || text.tokens[from..c.start]
-                .iter()
-                .chain(&text.tokens[c.end..to])
-                .any(|t| PERSON_CONTEXT.contains(&t.plain.as_str()));
+        let context = text.context_before[from..c.start].contains(&true)
+            || text.context[from..c.start].contains(&true)
+            || text.context[c.end..to].contains(&true);
         // A word before a one-word find that reads as an adjective or noun ("a young king")
         // rather than a link ("portrait of Prince").
         let bare = prev_word.is_none_or(|p| {
-            LINKS.contains(&p.plain.as_str())
-                || p.caps != Caps::Lower
-                || freq.zipf(&p.plain) < WORD_ZIPF
+            self.has(&p.plain, LINK) || p.caps != Caps::Lower || freq.zipf(&p.plain) < WORD_ZIPF
         });
         let mut push = |r: &'static str, on: bool| {
             if on {

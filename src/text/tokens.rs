@@ -141,13 +141,18 @@ fn fold(c: char, at: Range<usize>, out: &mut Vec<Ch>) -> bool {
 }
 
 fn caps(chars: &[Ch]) -> Caps {
-    let letters: Vec<&Ch> = chars.iter().filter(|c| c.kind == Kind::Letter).collect();
-    let upper = letters.iter().filter(|c| c.upper).count();
+    let mut letters = chars.iter().filter(|c| c.kind == Kind::Letter);
+    let first_upper = letters.next().is_some_and(|c| c.upper);
+    let (mut n, mut upper) = (1, usize::from(first_upper));
+    for c in letters {
+        n += 1;
+        upper += usize::from(c.upper);
+    }
     if upper == 0 {
         Caps::Lower
-    } else if letters[0].upper && upper == 1 {
+    } else if first_upper && upper == 1 {
         Caps::Title
-    } else if upper == letters.len() {
+    } else if upper == n {
         Caps::Upper
     } else {
         Caps::Mixed
@@ -156,8 +161,8 @@ fn caps(chars: &[Ch]) -> Caps {
 
 /// Splits a text into tokens.
 pub fn tokenize(input: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut run: Vec<Ch> = Vec::new();
+    let mut tokens = Vec::with_capacity(input.len() / 5 + 1);
+    let mut run: Vec<Ch> = Vec::with_capacity(32);
     let mut run_altered = false;
     let mut gap_start = 0;
     let mut chars = input.char_indices().peekable();
@@ -231,9 +236,13 @@ fn flush(
     possessive: bool,
     tokens: &mut Vec<Token>,
 ) {
-    let chars = std::mem::take(run);
     let hidden = std::mem::take(altered);
+    if run.is_empty() {
+        return;
+    }
+    let chars = &run[..];
     let Some(first) = chars.iter().position(|c| c.kind == Kind::Letter) else {
+        run.clear();
         return;
     };
     let last = chars
@@ -265,24 +274,28 @@ fn flush(
         let s: String = chars.iter().map(|c| c.c).collect();
         (s, chars[0].at.start..chars[chars.len() - 1].at.end)
     });
-    let prefix: String = input[*gap_start..chars[0].at.start].to_string();
-    let lead: String = chars[..first].iter().map(|c| c.c).collect();
+    // What lies before the word: separators since the last run, and the run's own leading
+    // digits and symbols ("@GraceHopper", "!!Swift").
+    let between = &input[*gap_start..chars[0].at.start];
+    let lead = &chars[..first];
+    let lead_bytes: usize = lead.iter().map(|c| c.at.len()).sum();
+    let marker = |m: char| lead.last().map_or(between.ends_with(m), |c| c.c == m);
     for w in cuts.windows(2) {
         let piece = &core[w[0]..w[1]];
         let span = piece[0].at.start..piece[piece.len() - 1].at.end;
         let gap = if w[0] == 0 {
-            let before = format!("{prefix}{lead}");
             Gap {
                 sentence: tokens.is_empty()
-                    || before.contains(['.', '!', '?', ';', ':', '\n'])
+                    || between.contains(['.', '!', '?', ';', ':', '\n'])
+                    || lead.iter().any(|c| c.c == '!')
                     || tokens.last().is_some_and(|t: &Token| {
                         t.run.as_ref().is_some_and(|(r, _)| r.ends_with(['!', '?']))
                     }),
-                comma: before.contains(','),
-                hashtag: before.ends_with('#'),
-                mention: before.ends_with('@'),
+                comma: between.contains(','),
+                hashtag: marker('#'),
+                mention: marker('@'),
                 glued: false,
-                width: before.len(),
+                width: between.len() + lead_bytes,
             }
         } else {
             Gap {
@@ -302,6 +315,7 @@ fn flush(
         });
     }
     *gap_start = chars[chars.len() - 1].at.end;
+    run.clear();
 }
 
 #[cfg(test)]
