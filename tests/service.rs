@@ -170,7 +170,10 @@ fn block_review_and_allow_over_http_with_evidence_and_attestations() {
     assert_eq!(r.headers["x-clipguard-cache"], "hit", "screened once");
     let review = r.json;
     assert_eq!(review["decision"]["action"], "review");
-    assert_eq!(review["decision"]["matched"][0]["rule"], "prompt-surname");
+    assert_eq!(
+        review["decision"]["matched"][0]["rule"],
+        "prompt-may-name-person"
+    );
     assert!(review.get("attestation").is_none());
     let id = review["id"].as_str().unwrap();
     let queue = api.get("/v1/reviews").json;

@@ -206,6 +206,7 @@ pub fn persons(cfg: Config, cmd: PersonsCommand) -> anyhow::Result<()> {
             aliases,
             kind,
             allowed_users,
+            always_match,
             images,
         } => {
             let person = NewPerson {
@@ -213,7 +214,11 @@ pub fn persons(cfg: Config, cmd: PersonsCommand) -> anyhow::Result<()> {
                 aliases,
                 kind,
                 allowed_users,
+                always_match,
             };
+            for w in reg.name_warnings(&person)? {
+                eprintln!("warning: {:?}: {}", w.name, w.message);
+            }
             let paths: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
             let id = if paths.is_empty() {
                 reg.add(&person)?
@@ -382,7 +387,7 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
     }
     for m in &s.persons {
         println!(
-            "  person {} ({}, {}): {:?} at bytes {}..{} matches {:?} ({:?}, {}); {}",
+            "  person {} ({}, {}): {:?} at bytes {}..{} matches {:?} ({:?}, score {} for {}, {}); {}",
             m.person_id,
             m.name,
             m.kind.as_str(),
@@ -391,6 +396,8 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
             m.end,
             m.alias,
             m.strength,
+            m.score,
+            m.reasons.join(" "),
             if m.exact {
                 "as written"
             } else {

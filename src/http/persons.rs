@@ -55,8 +55,11 @@ pub async fn add_person(
     caller.require(Role::Admin)?;
     let service = state.service.clone();
     let person = web::block(move || -> Result<Person, ApiError> {
+        let warnings = service.registry().name_warnings(&body)?;
         let id = service.registry().add(&body)?;
-        Ok(service.registry().get(id)?)
+        let mut person = service.registry().get(id)?;
+        person.warnings = warnings;
+        Ok(person)
     })
     .await??;
     Ok(HttpResponse::Created().json(person))

@@ -1,99 +1,95 @@
-//! Person names in prompts: every name and alias, normalised, in one Aho-Corasick automaton.
-//! A multi-word name is also matched written as one word ("EileenCollins", "e.i.l.e.e.n
-//! c.o.l.l.i.n.s"), and its last word alone as a weaker, surname-only signal.
+//! Person names in text: every registered name and alias in one [`NameIndex`] (see
+//! `text::names` for how names are read and scored). A multi-word name also counts written as
+//! one word, in "Surname, Given" order, or, more weakly, as its surname alone.
 
 use super::PersonInfo;
-
-use crate::text::{normalize, Matcher, MatcherError, Normalized, PhraseSet};
-use crate::vocab::PersonId;
-use crate::vocab::{NameMatch, NameStrength};
+use crate::text::names::{Form, NameIndex, NameIndexBuilder};
+use crate::text::WordFrequencies;
+use crate::vocab::{NameMatch, NameStrength, PersonId};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 struct Entry {
     person: PersonId,
     alias: String,
-    strength: NameStrength,
 }
 
-/// Surnames shorter than this are too ambiguous to report on their own.
-const MIN_SURNAME_LEN: usize = 4;
+/// One name or alias to index.
+pub struct GazetteerName<'a> {
+    pub person: PersonId,
+    pub name: &'a str,
+    /// Marked by an admin: matches wherever it appears, without corroboration.
+    pub always_match: bool,
+}
 
 pub struct Gazetteer {
-    matcher: Matcher<Entry>,
+    index: NameIndex,
+    entries: Vec<Entry>,
+    words: Arc<WordFrequencies>,
 }
 
 impl Gazetteer {
-    /// `names` yields (person, name or alias) pairs.
     pub fn build<'a>(
-        names: impl IntoIterator<Item = (PersonId, &'a str)>,
-    ) -> Result<Self, MatcherError> {
-        let mut set = PhraseSet::default();
-        for (person, alias) in names {
-            let norm = normalize(alias).text;
-            let words: Vec<&str> = norm.split(' ').collect();
-            let entry = |strength| Entry {
-                person,
-                alias: alias.to_string(),
-                strength,
-            };
-            if words.len() > 1 {
-                set.add_normalized(words.concat(), entry(NameStrength::Full));
-                let last = words[words.len() - 1];
-                if last.len() >= MIN_SURNAME_LEN {
-                    set.add_normalized(last.to_string(), entry(NameStrength::Surname));
-                }
-            }
-            set.add_normalized(norm, entry(NameStrength::Full));
+        names: impl IntoIterator<Item = GazetteerName<'a>>,
+        words: Arc<WordFrequencies>,
+    ) -> Self {
+        let mut builder = NameIndexBuilder::default();
+        let mut entries = Vec::new();
+        for n in names {
+            builder.add(n.name, entries.len() as u32, n.always_match);
+            entries.push(Entry {
+                person: n.person,
+                alias: n.name.to_string(),
+            });
         }
-        Ok(Self {
-            matcher: set.build()?,
-        })
+        Self {
+            index: builder.build(&words),
+            entries,
+            words,
+        }
     }
 
+    /// Registered persons named in `text` (a prompt, or text read from the screen).
     pub fn find(
         &self,
-        prompt: &str,
-        normalized: &Normalized,
+        text: &str,
         people: &std::collections::HashMap<PersonId, PersonInfo>,
     ) -> Vec<NameMatch> {
-        let mut out = Vec::new();
-        for f in self.matcher.find(normalized) {
-            let text = &prompt[f.original.clone()];
-            let written = text
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase();
-            for e in f.payloads {
-                let Some(p) = people.get(&e.person) else {
-                    continue;
-                };
-                // One report per person at a place: a full name wins over a surname reading.
-                if out
-                    .iter()
-                    .any(|m: &NameMatch| m.person_id == e.person && m.start == f.original.start)
-                {
+        let mut out: Vec<NameMatch> = Vec::new();
+        for hit in self.index.find(text, &self.words) {
+            let e = &self.entries[hit.key as usize];
+            let Some(p) = people.get(&e.person) else {
+                continue;
+            };
+            // One report per person at a place: the strongest of its names.
+            let score = (f64::from(hit.score) * 100.0).round() / 100.0;
+            if let Some(i) = out
+                .iter()
+                .position(|m| m.person_id == e.person && m.start == hit.span.start)
+            {
+                if out[i].score >= score {
                     continue;
                 }
-                let exact = match e.strength {
-                    NameStrength::Full => written == e.alias.to_lowercase(),
-                    NameStrength::Surname => {
-                        e.alias.to_lowercase().ends_with(&written) && !written.is_empty()
-                    }
-                };
-                out.push(NameMatch {
-                    person_id: e.person,
-                    name: p.name.clone(),
-                    kind: p.kind,
-                    allowed_users: p.allowed_users.clone(),
-                    alias: e.alias.clone(),
-                    strength: e.strength,
-                    exact,
-                    start: f.original.start,
-                    end: f.original.end,
-                    text: text.to_string(),
-                });
+                out.remove(i);
             }
+            out.push(NameMatch {
+                person_id: e.person,
+                name: p.name.clone(),
+                kind: p.kind,
+                allowed_users: p.allowed_users.clone(),
+                alias: e.alias.clone(),
+                strength: if hit.form == Form::Surname {
+                    NameStrength::Surname
+                } else {
+                    NameStrength::Full
+                },
+                score,
+                reasons: hit.reasons.iter().map(|r| r.to_string()).collect(),
+                exact: hit.exact,
+                start: hit.span.start,
+                end: hit.span.end,
+                text: text[hit.span].to_string(),
+            });
         }
         out
     }

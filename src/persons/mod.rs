@@ -9,10 +9,10 @@ pub mod likeness;
 mod live;
 pub mod registry;
 
-pub use gazetteer::Gazetteer;
+pub use gazetteer::{Gazetteer, GazetteerName};
 pub use index::{ExactIndex, FaceIndex};
 pub use live::LivePersons;
-pub use registry::{NewPerson, Person, Registry};
+pub use registry::{NameWarning, NewPerson, Person, Registry};
 
 use crate::vocab::{PersonId, PersonKind};
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,7 @@ pub enum PersonsError {
     #[error(transparent)]
     Enrol(#[from] enrol::EnrolError),
     #[error(transparent)]
-    Matcher(#[from] crate::text::MatcherError),
+    Words(#[from] crate::text::WordFreqError),
 }
 
 impl From<rusqlite::Error> for PersonsError {

@@ -1,11 +1,11 @@
 //! The persons registry in the embedded database: add, show, list, remove, import, enrol
 //! faces, and the snapshot screening uses.
 
-use super::{ExactIndex, FaceIndex, Gazetteer, PersonInfo, Persons, PersonsError};
-
+use super::{ExactIndex, FaceIndex, Gazetteer, GazetteerName, PersonInfo, Persons, PersonsError};
 use crate::store::Store;
-use crate::vocab::Embedding;
-use crate::vocab::{PersonId, PersonKind};
+use crate::text::names::{ambiguity, Ambiguity};
+use crate::text::WordFrequencies;
+use crate::vocab::{Embedding, PersonId, PersonKind};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -22,6 +22,22 @@ pub struct NewPerson {
     pub kind: PersonKind,
     #[serde(default)]
     pub allowed_users: Vec<String>,
+    /// Names or aliases an admin marks to match wherever they appear, without the
+    /// corroboration an ambiguous name otherwise needs ("Prince" alone). Each is also stored
+    /// as an alias.
+    #[serde(default)]
+    pub always_match: Vec<String>,
+}
+
+/// A name or alias that will be hard to match precisely, found at enrolment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NameWarning {
+    /// The name or alias concerned.
+    pub name: String,
+    /// common_single_word, common_surname, common_phrase, short, no_letters, or
+    /// registered_to_another (the same name already names another person).
+    pub code: String,
+    pub message: String,
 }
 
 fn default_kind() -> PersonKind {
@@ -42,14 +58,50 @@ pub struct Person {
     pub name: String,
     pub kind: PersonKind,
     pub aliases: Vec<String>,
+    /// The aliases marked to match wherever they appear.
+    #[serde(default)]
+    pub always_match: Vec<String>,
     pub allowed_users: Vec<String>,
     pub faces: Vec<EnrolledFace>,
     pub created_at: String,
+    /// Ambiguous names and aliases, reported when the person is added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<NameWarning>,
 }
 
 #[derive(Clone)]
 pub struct Registry {
     store: std::sync::Arc<Store>,
+    words: std::sync::Arc<Words>,
+}
+
+/// The word frequencies that tell ambiguous names and build the gazetteer: read from the
+/// models manifest when first needed, so commands that only read the registry need no data
+/// files.
+pub struct Words {
+    manifest: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    loaded: std::sync::Mutex<Option<std::sync::Arc<WordFrequencies>>>,
+}
+
+impl Words {
+    pub fn from_manifest(manifest: &std::path::Path, dir: &std::path::Path) -> Self {
+        Self {
+            manifest: manifest.to_path_buf(),
+            dir: dir.to_path_buf(),
+            loaded: Default::default(),
+        }
+    }
+
+    fn get(&self) -> Result<std::sync::Arc<WordFrequencies>, PersonsError> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = loaded.as_ref() {
+            return Ok(w.clone());
+        }
+        let w = std::sync::Arc::new(WordFrequencies::from_manifest(&self.manifest, &self.dir)?);
+        *loaded = Some(w.clone());
+        Ok(w)
+    }
 }
 
 fn embedding_blob(e: &Embedding) -> Vec<u8> {
@@ -74,6 +126,9 @@ impl NewPerson {
         }
         if let Some(u) = self.allowed_users.iter().find(|u| u.trim().is_empty()) {
             return Err(format!("allowed user {u:?} is empty"));
+        }
+        if let Some(a) = self.always_match.iter().find(|a| a.trim().is_empty()) {
+            return Err(format!("always_match entry {a:?} is empty"));
         }
         Ok(())
     }
@@ -103,6 +158,13 @@ fn insert(tx: &rusqlite::Transaction<'_>, p: &NewPerson) -> rusqlite::Result<Per
     for a in &p.aliases {
         alias.execute(params![id, a.trim()])?;
     }
+    for a in &p.always_match {
+        tx.prepare_cached(
+            "INSERT INTO person_aliases (person_id, alias, always_match) VALUES (?1, ?2, 1)
+             ON CONFLICT (person_id, alias) DO UPDATE SET always_match = 1",
+        )?
+        .execute(params![id, a.trim()])?;
+    }
     let mut consent = tx.prepare_cached(
         "INSERT OR IGNORE INTO person_consents (person_id, user_id) VALUES (?1, ?2)",
     )?;
@@ -113,8 +175,79 @@ fn insert(tx: &rusqlite::Transaction<'_>, p: &NewPerson) -> rusqlite::Result<Per
 }
 
 impl Registry {
-    pub fn new(store: std::sync::Arc<Store>) -> Self {
-        Self { store }
+    pub fn new(store: std::sync::Arc<Store>, words: Words) -> Self {
+        Self {
+            store,
+            words: std::sync::Arc::new(words),
+        }
+    }
+
+    pub fn words(&self) -> Result<std::sync::Arc<WordFrequencies>, PersonsError> {
+        self.words.get()
+    }
+
+    /// What will make a new person's names hard to match precisely: ordinary words, short
+    /// names, and names already registered to someone else. Advice, not refusal: an admin
+    /// may add the person anyway, and mark a name `always_match`.
+    pub fn name_warnings(&self, p: &NewPerson) -> Result<Vec<NameWarning>, PersonsError> {
+        let mut out = Vec::new();
+        let names = std::iter::once(&p.name).chain(&p.aliases);
+        let conn = self.store.conn();
+        let mut taken = conn.prepare_cached(
+            "SELECT p.name FROM persons p WHERE lower(p.name) = lower(?1)
+             UNION SELECT p.name FROM person_aliases a JOIN persons p ON p.id = a.person_id
+             WHERE lower(a.alias) = lower(?1) LIMIT 1",
+        )?;
+        let words = self.words()?;
+        for name in names {
+            let name = name.trim();
+            let always = p.always_match.iter().any(|a| a.trim() == name);
+            for a in ambiguity(name, &words) {
+                if always && a == Ambiguity::CommonSingleWord {
+                    continue;
+                }
+                let code = serde_json::to_value(a)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                out.push(NameWarning {
+                    name: name.to_string(),
+                    code,
+                    message: a.message().to_string(),
+                });
+            }
+            let other: Option<String> = taken.query_row([name], |r| r.get(0)).optional()?;
+            if let Some(other) = other {
+                out.push(NameWarning {
+                    name: name.to_string(),
+                    code: "registered_to_another".into(),
+                    message: format!("already names {other}: a match will report both"),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks (or unmarks) one of a person's names as matching wherever it appears; marking
+    /// a name that is not yet an alias adds it.
+    pub fn set_always_match(
+        &self,
+        id: PersonId,
+        alias: &str,
+        always: bool,
+    ) -> Result<(), PersonsError> {
+        let alias = alias.trim();
+        if alias.is_empty() {
+            return Err(PersonsError::Invalid("the alias is empty".into()));
+        }
+        let conn = self.store.conn();
+        must_exist(&conn, id)?;
+        conn.execute(
+            "INSERT INTO person_aliases (person_id, alias, always_match) VALUES (?1, ?2, ?3)
+             ON CONFLICT (person_id, alias) DO UPDATE SET always_match = excluded.always_match",
+            params![id, alias, always],
+        )?;
+        Ok(())
     }
 
     pub fn add(&self, p: &NewPerson) -> Result<PersonId, PersonsError> {
@@ -198,6 +331,9 @@ impl Registry {
         };
         let aliases =
             strings("SELECT alias FROM person_aliases WHERE person_id = ?1 ORDER BY alias")?;
+        let always_match = strings(
+            "SELECT alias FROM person_aliases WHERE person_id = ?1 AND always_match ORDER BY alias",
+        )?;
         let allowed_users =
             strings("SELECT user_id FROM person_consents WHERE person_id = ?1 ORDER BY user_id")?;
         let mut st = conn.prepare(
@@ -218,9 +354,11 @@ impl Registry {
             name: row.0,
             kind: row.1.parse().map_err(PersonsError::Invalid)?,
             aliases,
+            always_match,
             allowed_users,
             faces,
             created_at: row.2,
+            warnings: Vec::new(),
         })
     }
 
@@ -326,10 +464,12 @@ impl Registry {
             .map(|(p, _, _)| (p.id, p))
             .collect();
         let conn = self.store.conn();
-        let mut names: Vec<(PersonId, String)> =
-            people.values().map(|p| (p.id, p.name.clone())).collect();
-        let mut st = conn.prepare("SELECT person_id, alias FROM person_aliases")?;
-        for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+        let mut names: Vec<(PersonId, String, bool)> = people
+            .values()
+            .map(|p| (p.id, p.name.clone(), false))
+            .collect();
+        let mut st = conn.prepare("SELECT person_id, alias, always_match FROM person_aliases")?;
+        for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
             names.push(row?);
         }
         let mut index = ExactIndex::default();
@@ -346,7 +486,14 @@ impl Registry {
             let blob: Vec<u8> = r.get(2)?;
             index.add(r.get(0)?, &blob_embedding(&blob));
         }
-        let gazetteer = Gazetteer::build(names.iter().map(|(id, n)| (*id, n.as_str())))?;
+        let gazetteer = Gazetteer::build(
+            names.iter().map(|(id, n, always)| GazetteerName {
+                person: *id,
+                name: n,
+                always_match: *always,
+            }),
+            self.words()?,
+        );
         let faces: Box<dyn FaceIndex> = Box::new(index);
         Ok((
             Persons {

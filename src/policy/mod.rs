@@ -463,6 +463,8 @@ fn input_samples() -> Vec<PolicyInput> {
         allowed_users: vec![],
         alias: format!("Person {id}"),
         strength,
+        score: 0.9,
+        reasons: vec!["full_name".into(), "capitalised".into()],
         exact: false,
         start: 0,
         end: 8,

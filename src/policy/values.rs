@@ -115,6 +115,8 @@ fn name_match(m: &NameMatch) -> V<'_> {
         ("allowed_users", strings(&m.allowed_users)),
         ("alias", s(&m.alias)),
         ("strength", s(m.strength.as_str())),
+        ("score", d(m.score)),
+        ("reasons", strings(&m.reasons)),
         ("exact", b(m.exact)),
         ("start", u(m.start as u64)),
         ("end", u(m.end as u64)),

@@ -130,7 +130,7 @@ impl Screener {
         let normalized = normalize(prompt);
         let (_, persons) = self.persons.current()?;
         Ok(PromptSignals {
-            persons: persons.gazetteer.find(prompt, &normalized, &persons.people),
+            persons: persons.gazetteer.find(prompt, &persons.people),
             terms: terms.find(prompt, &normalized),
         })
     }

@@ -9,6 +9,7 @@ use super::CheckService;
 use crate::attest::{AttestError, Signer};
 use crate::config::Config;
 use crate::objects::Roots;
+use crate::persons::registry::Words;
 use crate::persons::{PersonsError, Registry};
 use crate::policy::{LivePolicy, PolicyError};
 use crate::screen::{ScreenError, Screener};
@@ -40,7 +41,8 @@ impl Context {
     /// Opens the database (migrating it if needed). Loads no model.
     pub fn open(cfg: Config) -> Result<Self, ContextError> {
         let store = Arc::new(Store::open(&cfg.data_dir)?);
-        let registry = Registry::new(store.clone());
+        let words = Words::from_manifest(&cfg.models.manifest, &cfg.models.dir);
+        let registry = Registry::new(store.clone(), words);
         Ok(Self {
             cfg,
             store,

@@ -108,6 +108,11 @@ fn migrations() -> Migrations<'static> {
              CREATE TRIGGER faces_ins AFTER INSERT ON person_faces BEGIN UPDATE registry_generation SET generation = generation + 1; END;
              CREATE TRIGGER faces_del AFTER DELETE ON person_faces BEGIN UPDATE registry_generation SET generation = generation + 1; END;",
         ),
+        // An alias an admin marked to match wherever it appears, without corroboration.
+        M::up(
+            "ALTER TABLE person_aliases ADD COLUMN always_match INTEGER NOT NULL DEFAULT 0;
+             CREATE TRIGGER aliases_upd AFTER UPDATE ON person_aliases BEGIN UPDATE registry_generation SET generation = generation + 1; END;",
+        ),
     ])
 }
 

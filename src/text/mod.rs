@@ -1,9 +1,13 @@
-//! Prompt text: normalisation against evasions, and whole-word phrase matching used by the
-//! persons gazetteer and the term lists.
+//! Text in prompts and on screen: normalisation against evasions, whole-word phrase matching
+//! for the term lists, and name finding with context (`names`) for the persons gazetteer.
 
 mod matcher;
+pub mod names;
 mod normalize;
 pub mod terms;
+mod tokens;
+pub mod wordfreq;
 
 pub use matcher::{Found, Matcher, MatcherError, PhraseSet};
 pub use normalize::{normalize, Normalized};
+pub use wordfreq::{WordFreqError, WordFrequencies};

@@ -31,7 +31,7 @@ impl Normalized {
 }
 
 /// Look-alike letters from other scripts, folded to the Latin letter they imitate.
-fn confusable(c: char) -> char {
+pub(super) fn confusable(c: char) -> char {
     match c {
         'а' | 'α' => 'a',
         'в' | 'β' | 'ь' => 'b',
@@ -64,7 +64,7 @@ fn confusable(c: char) -> char {
 }
 
 /// Digit and symbol swaps. `l` joins `i` because `1` stands for either.
-fn leet(c: char) -> char {
+pub(super) fn leet(c: char) -> char {
     match c {
         '0' => 'o',
         '1' | '!' | '|' | 'l' => 'i',
@@ -76,12 +76,12 @@ fn leet(c: char) -> char {
     }
 }
 
-fn invisible(c: char) -> bool {
+pub(super) fn invisible(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}' | '\u{180E}')
 }
 
-fn apostrophe(c: char) -> bool {
+pub(super) fn apostrophe(c: char) -> bool {
     matches!(
         c,
         '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' | '\u{00B4}'

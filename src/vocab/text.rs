@@ -58,21 +58,30 @@ impl NameStrength {
     }
 }
 
-/// A person named in a prompt.
+/// A person named in a text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NameMatch {
     pub person_id: PersonId,
     pub name: String,
-    pub kind: super::PersonKind,
+    pub kind: PersonKind,
     pub allowed_users: Vec<String>,
     /// The registered name or alias that matched.
     pub alias: String,
     pub strength: NameStrength,
-    /// True when the prompt wrote the name as registered (up to case and spacing); false when
-    /// it took normalisation (look-alikes, leetspeak, separators, accents...) to see it.
+    /// 0-1: how likely the text means this person, from the form of the match and its
+    /// context; policies compare it with their thresholds.
+    pub score: f64,
+    /// Why it scored so: the form (full_name, reversed_name, joined_name, single_name,
+    /// surname_only), how it was written (look_alike, typo, split, spelt_out, mention,
+    /// hashtag, capitalised, lower_case, common_word) and its context (title, initial,
+    /// person_context, possessive, after_article, place_or_thing, other_given_name,
+    /// always_match).
+    pub reasons: Vec<String>,
+    /// True when the text wrote the name as registered (up to case and spacing); false when
+    /// it took normalisation (look-alikes, leetspeak, joins, typos...) to see it.
     pub exact: bool,
-    /// Byte offsets in the original prompt, and the text there.
+    /// Byte offsets in the original text, and the text there.
     pub start: usize,
     pub end: usize,
     pub text: String,

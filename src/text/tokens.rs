@@ -1,0 +1,390 @@
+//! Words of a text as the name matcher sees them: folded letters with their place in the
+//! original, how they were written (case, look-alikes, digits), and what separates them.
+//!
+//! Unlike [`super::normalize`], digits and symbols at the edges of a word never become
+//! letters here: "Swift!" is the word "swift" followed by "!", and "Hopper1" is "hopper". A
+//! symbol inside a word ("c0ll1n5") is kept, so a look-alike reading can be tried where the
+//! plain one is not a word. CamelCase runs are split into glued pieces ("EileenCollins").
+
+use super::normalize::{apostrophe, confusable, invisible, leet};
+use std::ops::Range;
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caps {
+    Lower,
+    /// First letter upper case, the rest lower ("Swift", "S").
+    Title,
+    Upper,
+    Mixed,
+}
+
+/// What lies between a token and the one before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gap {
+    /// First token, or a sentence end (. ! ? ; :) or a line break before it.
+    pub sentence: bool,
+    pub comma: bool,
+    /// Written straight after `#` or `@`.
+    pub hashtag: bool,
+    pub mention: bool,
+    /// A CamelCase piece: no separator at all before it.
+    pub glued: bool,
+    /// Bytes of separators (0 when glued).
+    pub width: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// Letters (and digits inside the word), folded to lower case, width, no diacritics,
+    /// Cyrillic and Greek look-alikes made Latin.
+    pub plain: String,
+    /// The original bytes of `plain`.
+    pub span: Range<usize>,
+    /// The whole run with digits and symbols at its edges ("hopper1", "c0ll1n5"), when it
+    /// differs from `plain`, and its original bytes.
+    pub run: Option<(String, Range<usize>)>,
+    pub caps: Caps,
+    pub gap: Gap,
+    /// Written with a possessive ending ("Swift's", "Collins'").
+    pub possessive: bool,
+    /// Something was hidden or swapped inside it: an invisible character, a look-alike from
+    /// another script, full-width letters, or a digit or symbol between letters.
+    pub altered: bool,
+}
+
+impl Token {
+    pub fn is_letter(&self) -> bool {
+        self.plain.chars().count() == 1 && self.plain.chars().all(char::is_alphabetic)
+    }
+}
+
+/// The skeleton of a word: digit and symbol swaps folded (0 o, 1 ! | l i, 3 e, 4 @ a, 5 $ s,
+/// 7 t, 8 b), `l` and `i` one letter. Name words and prompt words are compared this way only
+/// when the plain reading is not already a word.
+pub fn skeleton(word: &str) -> String {
+    word.chars()
+        .map(|c| if c == '8' { 'b' } else { leet(c) })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Letter,
+    Digit,
+    Symbol,
+}
+
+struct Ch {
+    c: char,
+    kind: Kind,
+    upper: bool,
+    at: Range<usize>,
+    altered: bool,
+}
+
+fn is_symbol(c: char) -> bool {
+    matches!(c, '@' | '$' | '!' | '|')
+}
+
+/// Folds one original character into zero or more characters of a word run, or `None` for a
+/// separator.
+fn fold(c: char, at: Range<usize>, out: &mut Vec<Ch>) -> bool {
+    if c.is_ascii() {
+        let kind = if c.is_ascii_alphabetic() {
+            Kind::Letter
+        } else if c.is_ascii_digit() {
+            Kind::Digit
+        } else if is_symbol(c) {
+            Kind::Symbol
+        } else {
+            return false;
+        };
+        out.push(Ch {
+            c: c.to_ascii_lowercase(),
+            kind,
+            upper: c.is_ascii_uppercase(),
+            at,
+            altered: false,
+        });
+        return true;
+    }
+    let mut any = false;
+    for k in std::iter::once(c).nfkc() {
+        for d in std::iter::once(k).nfd().filter(|d| !is_combining_mark(*d)) {
+            let upper = d.is_uppercase();
+            for l in d.to_lowercase() {
+                let f = confusable(l);
+                if !f.is_alphanumeric() {
+                    continue;
+                }
+                // Letters of other scripts stay as they are (names in any script); a
+                // look-alike folded to Latin, or a full-width form, counts as altered.
+                let altered = f != l || (k != c && k.is_ascii());
+                out.push(Ch {
+                    c: f,
+                    kind: if f.is_numeric() {
+                        Kind::Digit
+                    } else {
+                        Kind::Letter
+                    },
+                    upper,
+                    at: at.clone(),
+                    altered,
+                });
+                any = true;
+            }
+        }
+    }
+    any
+}
+
+fn caps(chars: &[Ch]) -> Caps {
+    let mut letters = chars.iter().filter(|c| c.kind == Kind::Letter);
+    let first_upper = letters.next().is_some_and(|c| c.upper);
+    let (mut n, mut upper) = (1, usize::from(first_upper));
+    for c in letters {
+        n += 1;
+        upper += usize::from(c.upper);
+    }
+    if upper == 0 {
+        Caps::Lower
+    } else if first_upper && upper == 1 {
+        Caps::Title
+    } else if upper == n {
+        Caps::Upper
+    } else {
+        Caps::Mixed
+    }
+}
+
+/// Splits a text into tokens.
+pub fn tokenize(input: &str) -> Vec<Token> {
+    let mut tokens = Vec::with_capacity(input.len() / 5 + 1);
+    let mut run: Vec<Ch> = Vec::with_capacity(32);
+    let mut run_altered = false;
+    let mut gap_start = 0;
+    let mut chars = input.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at = i..i + c.len_utf8();
+        if invisible(c) && !c.is_ascii_control() || c == '\u{00AD}' {
+            run_altered |= !run.is_empty();
+            continue;
+        }
+        if apostrophe(c) && !run.is_empty() {
+            let next = chars.peek().map(|&(_, n)| n);
+            let after = input[at.end..].chars().nth(1);
+            let letter = |x: Option<char>| x.is_some_and(char::is_alphanumeric);
+            if matches!(next, Some('s' | 'S')) && !letter(after) {
+                // "Swift's": the possessive ends the word.
+                chars.next();
+                flush(
+                    input,
+                    &mut run,
+                    &mut run_altered,
+                    &mut gap_start,
+                    true,
+                    &mut tokens,
+                );
+                continue;
+            }
+            if letter(next) {
+                // "O'Brien": one word.
+                continue;
+            }
+            let ends_s = run.last().is_some_and(|ch| ch.c == 's');
+            flush(
+                input,
+                &mut run,
+                &mut run_altered,
+                &mut gap_start,
+                ends_s,
+                &mut tokens,
+            );
+            continue;
+        }
+        if !fold(c, at, &mut run) {
+            flush(
+                input,
+                &mut run,
+                &mut run_altered,
+                &mut gap_start,
+                false,
+                &mut tokens,
+            );
+        }
+    }
+    flush(
+        input,
+        &mut run,
+        &mut run_altered,
+        &mut gap_start,
+        false,
+        &mut tokens,
+    );
+    tokens
+}
+
+/// Ends the current run: trims digits and symbols at its edges, splits CamelCase, and pushes
+/// the tokens. A number on its own is a word (names such as "50 Cent" or "Blink 182"); any
+/// other run without letters ("!!!") is a separator.
+fn flush(
+    input: &str,
+    run: &mut Vec<Ch>,
+    altered: &mut bool,
+    gap_start: &mut usize,
+    possessive: bool,
+    tokens: &mut Vec<Token>,
+) {
+    let hidden = std::mem::take(altered);
+    if run.is_empty() {
+        return;
+    }
+    let chars = &run[..];
+    let number = chars.iter().all(|c| c.kind == Kind::Digit);
+    let (first, last) = if number {
+        (0, chars.len() - 1)
+    } else {
+        let Some(first) = chars.iter().position(|c| c.kind == Kind::Letter) else {
+            run.clear();
+            return;
+        };
+        let last = chars
+            .iter()
+            .rposition(|c| c.kind == Kind::Letter)
+            .expect("a letter");
+        (first, last)
+    };
+    let core = &chars[first..=last];
+    let inner_swap = core.iter().any(|c| c.kind != Kind::Letter || c.altered);
+    // CamelCase pieces: a lower-case letter followed by an upper-case one.
+    let mut cuts = vec![0];
+    if !inner_swap {
+        for k in 1..core.len() {
+            if core[k].upper && !core[k - 1].upper && core[k - 1].kind == Kind::Letter {
+                cuts.push(k);
+            }
+        }
+    }
+    cuts.push(core.len());
+    // Pieces of two or more letters, each capitalised then lower case ("EileenCollins",
+    // "McCartney"); aLtErNaTiNg case is one word.
+    let words_like = cuts
+        .windows(2)
+        .skip(1)
+        .all(|w| w[1] - w[0] >= 2 && core[w[0]].upper && !core[w[0] + 1].upper);
+    if !words_like {
+        cuts = vec![0, core.len()];
+    }
+    let run_text = (first > 0 || last + 1 < chars.len()).then(|| {
+        let s: String = chars.iter().map(|c| c.c).collect();
+        (s, chars[0].at.start..chars[chars.len() - 1].at.end)
+    });
+    // What lies before the word: separators since the last run, and the run's own leading
+    // digits and symbols ("@GraceHopper", "!!Swift").
+    let between = &input[*gap_start..chars[0].at.start];
+    let lead = &chars[..first];
+    let lead_bytes: usize = lead.iter().map(|c| c.at.len()).sum();
+    let marker = |m: char| lead.last().map_or(between.ends_with(m), |c| c.c == m);
+    for w in cuts.windows(2) {
+        let piece = &core[w[0]..w[1]];
+        let span = piece[0].at.start..piece[piece.len() - 1].at.end;
+        let gap = if w[0] == 0 {
+            Gap {
+                sentence: tokens.is_empty()
+                    || between.contains(['.', '!', '?', ';', ':', '\n'])
+                    || lead.iter().any(|c| c.c == '!')
+                    || tokens.last().is_some_and(|t: &Token| {
+                        t.run.as_ref().is_some_and(|(r, _)| r.ends_with(['!', '?']))
+                    }),
+                comma: between.contains(','),
+                hashtag: marker('#'),
+                mention: marker('@'),
+                glued: false,
+                width: between.len() + lead_bytes,
+            }
+        } else {
+            Gap {
+                glued: true,
+                ..Gap::default()
+            }
+        };
+        let single = cuts.len() == 2;
+        tokens.push(Token {
+            plain: piece.iter().map(|c| c.c).collect(),
+            span,
+            run: if single { run_text.clone() } else { None },
+            caps: caps(piece),
+            gap,
+            possessive: possessive && w[1] == core.len(),
+            altered: hidden
+                || piece
+                    .iter()
+                    .any(|c| c.altered || (!number && c.kind != Kind::Letter)),
+        });
+    }
+    *gap_start = chars[chars.len() - 1].at.end;
+    run.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(s: &str) -> Vec<String> {
+        tokenize(s).into_iter().map(|t| t.plain).collect()
+    }
+
+    #[test]
+    fn punctuation_and_digits_at_the_edges_stay_outside_the_word() {
+        assert_eq!(plain("Taylor Swift!"), ["taylor", "swift"]);
+        assert_eq!(plain("Grace Hopper1"), ["grace", "hopper"]);
+        assert_eq!(plain("EILEEN COLLINS!!!"), ["eileen", "collins"]);
+        assert_eq!(plain("(Eileen) \"Collins\"..."), ["eileen", "collins"]);
+        assert_eq!(
+            plain("a 4k shot at 60 fps"),
+            ["a", "k", "shot", "at", "60", "fps"]
+        );
+        assert_eq!(plain("50 Cent!"), ["50", "cent"]);
+        let t = &tokenize("c0ll1n5")[0];
+        assert_eq!(t.plain, "c0ll1n");
+        assert!(t.altered);
+        assert_eq!(t.run.as_ref().unwrap().0, "c0ll1n5");
+        assert_eq!(skeleton("c0ll1n5"), skeleton("collins"));
+    }
+
+    #[test]
+    fn camel_case_hashtags_and_mentions() {
+        let t = tokenize("#EileenCollins and @GraceHopper");
+        assert_eq!(
+            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            ["eileen", "collins", "and", "grace", "hopper"]
+        );
+        assert!(t[0].gap.hashtag && t[1].gap.glued && t[3].gap.mention);
+        assert_eq!(t[0].caps, Caps::Title);
+    }
+
+    #[test]
+    fn possessives_apostrophes_case_and_sentences() {
+        let t = tokenize("Swift's show. O'Brien and Collins' CAR");
+        assert_eq!(
+            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            ["swift", "show", "obrien", "and", "collins", "car"]
+        );
+        assert!(t[0].possessive && t[4].possessive && !t[1].possessive);
+        assert!(t[0].gap.sentence && t[2].gap.sentence && !t[3].gap.sentence);
+        assert_eq!(t[5].caps, Caps::Upper);
+    }
+
+    #[test]
+    fn look_alikes_invisibles_and_width_are_folded_and_marked() {
+        let t = tokenize("Ｅｉｌｅｅｎ Соllіns Ta\u{200B}ylor Éilèen");
+        assert_eq!(
+            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            ["eileen", "collins", "taylor", "eileen"]
+        );
+        assert!(t[0].altered && t[1].altered && t[2].altered && !t[3].altered);
+        assert_eq!(&"Ｅｉｌｅｅｎ Соllіns"[t[1].span.clone()], "Соllіns");
+    }
+}
