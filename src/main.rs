@@ -31,22 +31,7 @@ enum Command {
     Serve,
     /// Screen a clip and/or a prompt and print what was found.
     #[command(arg_required_else_help = true)]
-    Check {
-        /// The clip to screen.
-        clip: Option<PathBuf>,
-        /// The prompt the clip was generated from.
-        #[arg(long)]
-        prompt: Option<String>,
-        /// The requesting user: shown against each matched person's consent.
-        #[arg(long)]
-        user: Option<String>,
-        /// Print the full report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// When the clip is allowed, write its signed attestation here.
-        #[arg(long)]
-        attestation_out: Option<PathBuf>,
-    },
+    Check(CheckArgs),
     /// Verify a clip against its attestation, offline.
     Verify {
         #[arg(long)]
@@ -72,31 +57,52 @@ enum Command {
     Keys(KeysCommand),
     /// Re-screen stored clips in bulk and report what the policy decides for each.
     #[command(arg_required_else_help = true)]
-    Audit {
-        /// Folders (recursive), globs, single clips, files listing paths or URIs (one per
-        /// line), or object-store prefixes (s3://bucket/prefix; AWS_* environment).
-        #[arg(required = true)]
-        sources: Vec<String>,
-        /// Audit with the policy (and term lists) in this folder instead.
-        #[arg(long)]
-        policies: Option<PathBuf>,
-        /// The report: one JSON line per clip, then a summary line.
-        #[arg(long, default_value = "audit.jsonl")]
-        out: PathBuf,
-        /// Clips screened at once (decoding of one overlaps inference of another).
-        #[arg(long, default_value_t = 2)]
-        concurrency: usize,
-        /// Only the clips of shard K of N (by a stable hash of their key).
-        #[arg(long)]
-        shard: Option<clipguard::audit::Shard>,
-        /// Continue an interrupted audit from its report: no clip lost or repeated.
-        #[arg(long)]
-        resume: bool,
-        /// Report, per clip and in the summary, where the action differs from the clip's last
-        /// logged decision.
-        #[arg(long)]
-        compare: bool,
-    },
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The clip to screen.
+    clip: Option<PathBuf>,
+    /// The prompt the clip was generated from.
+    #[arg(long)]
+    prompt: Option<String>,
+    /// The requesting user: shown against each matched person's consent.
+    #[arg(long)]
+    user: Option<String>,
+    /// Print the full report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// When the clip is allowed, write its signed attestation here.
+    #[arg(long)]
+    attestation_out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Folders (recursive), globs, single clips, files listing paths or URIs (one per
+    /// line), or object-store prefixes (s3://bucket/prefix; AWS_* environment).
+    #[arg(required = true)]
+    sources: Vec<String>,
+    /// Audit with the policy (and term lists) in this folder instead.
+    #[arg(long)]
+    policies: Option<PathBuf>,
+    /// The report: one JSON line per clip, then a summary line.
+    #[arg(long, default_value = "audit.jsonl")]
+    out: PathBuf,
+    /// Clips screened at once (decoding of one overlaps inference of another).
+    #[arg(long, default_value_t = 2)]
+    concurrency: usize,
+    /// Only the clips of shard K of N (by a stable hash of their key).
+    #[arg(long)]
+    shard: Option<clipguard::audit::Shard>,
+    /// Continue an interrupted audit from its report: no clip lost or repeated.
+    #[arg(long)]
+    resume: bool,
+    /// Report, per clip and in the summary, where the action differs from the clip's last
+    /// logged decision.
+    #[arg(long)]
+    compare: bool,
 }
 
 #[derive(Subcommand)]
@@ -220,13 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::new_key(role, &name);
             Ok(())
         }
-        Command::Check {
-            clip,
-            prompt,
-            user,
-            json,
-            attestation_out,
-        } => cli::check(cfg, clip, prompt, user, json, attestation_out),
+        Command::Check(args) => cli::check(cfg, args),
         Command::Verify {
             attestation,
             clip,
@@ -236,44 +236,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(PolicyCommand::Explain { signals, user }) => {
             cli::policy_explain(&cfg, &signals, user)
         }
-        Command::Audit {
-            sources,
-            policies,
-            out,
-            concurrency,
-            shard,
-            resume,
-            compare,
-        } => cli::audit(
-            cfg,
-            sources,
-            policies,
-            out,
-            concurrency,
-            shard,
-            resume,
-            compare,
-        ),
-        Command::Decisions(DecisionsCommand::List {
-            action,
-            user,
-            clip,
-            since,
-            origin,
-            limit,
-        }) => cli::decisions_list(
-            cfg,
-            clipguard::store::DecisionQuery {
-                action,
-                user,
-                clip_sha256: clip,
-                since,
-                until: None,
-                origin,
-                limit,
-            },
-        ),
-        Command::Decisions(DecisionsCommand::Show { id }) => cli::decisions_show(cfg, &id),
+        Command::Audit(args) => cli::audit(cfg, args),
+        Command::Decisions(cmd) => cli::decisions(cfg, cmd),
         Command::Persons(cmd) => cli::persons(cfg, cmd),
         Command::Models => cli::models(&cfg),
     }

@@ -75,7 +75,11 @@ fn decide(policy: &Policy, prompt: &str) -> (Action, Vec<String>) {
 #[test]
 fn innocent_prompts_are_rarely_flagged_and_never_blocked() {
     let policy = policy();
-    let prompts = lines("innocent.txt");
+    // Written by hand to read like real use; none generated from word pools.
+    let prompts: Vec<String> = lines("innocent_written.txt")
+        .into_iter()
+        .chain(lines("innocent_realistic.txt"))
+        .collect();
     assert!(prompts.len() >= 500);
     let mut flagged = Vec::new();
     let mut blocked = Vec::new();

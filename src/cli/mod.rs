@@ -2,7 +2,7 @@
 
 mod progress;
 
-use crate::PersonsCommand;
+use crate::{AuditArgs, CheckArgs, DecisionsCommand, PersonsCommand};
 use anyhow::Context as _;
 use clipguard::attest;
 use clipguard::config::Role;
@@ -37,14 +37,14 @@ pub fn new_key(role: Role, name: &str) {
 /// A year: the CLI waits as long as screening takes.
 const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
-pub fn check(
-    cfg: Config,
-    clip: Option<PathBuf>,
-    prompt: Option<String>,
-    user: Option<String>,
-    json: bool,
-    attestation_out: Option<PathBuf>,
-) -> anyhow::Result<()> {
+pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<()> {
+    let CheckArgs {
+        clip,
+        prompt,
+        user,
+        json,
+        attestation_out,
+    } = args;
     let ctx = Context::open(cfg)?;
     let service = ctx.service(1, 1)?;
     let request = CheckRequest {
@@ -123,17 +123,16 @@ pub fn verify(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn audit(
-    mut cfg: Config,
-    sources: Vec<String>,
-    policies: Option<PathBuf>,
-    out: PathBuf,
-    concurrency: usize,
-    shard: Option<clipguard::audit::Shard>,
-    resume: bool,
-    compare: bool,
-) -> anyhow::Result<()> {
+pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
+    let AuditArgs {
+        sources,
+        policies,
+        out,
+        concurrency,
+        shard,
+        resume,
+        compare,
+    } = args;
     if let Some(dir) = policies {
         cfg.policies.dir = dir;
     }
@@ -155,8 +154,34 @@ pub fn audit(
     Ok(())
 }
 
-pub fn decisions_list(cfg: Config, query: DecisionQuery) -> anyhow::Result<()> {
+pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
     let ctx = Context::open(cfg)?;
+    let (action, user, clip, since, origin, limit) = match cmd {
+        DecisionsCommand::Show { id } => {
+            match ctx.decisions().get(&id)? {
+                Some(d) => println!("{}", serde_json::to_string_pretty(&d)?),
+                None => anyhow::bail!("no decision with id {id}"),
+            }
+            return Ok(());
+        }
+        DecisionsCommand::List {
+            action,
+            user,
+            clip,
+            since,
+            origin,
+            limit,
+        } => (action, user, clip, since, origin, limit),
+    };
+    let query = DecisionQuery {
+        action,
+        user,
+        clip_sha256: clip,
+        since,
+        until: None,
+        origin,
+        limit,
+    };
     for d in ctx.decisions().list(&query)? {
         let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
         println!(
@@ -168,15 +193,6 @@ pub fn decisions_list(cfg: Config, query: DecisionQuery) -> anyhow::Result<()> {
             d.clip_sha256.as_deref().map(|c| &c[..12]).unwrap_or("-"),
             rules.join(",")
         );
-    }
-    Ok(())
-}
-
-pub fn decisions_show(cfg: Config, id: &str) -> anyhow::Result<()> {
-    let ctx = Context::open(cfg)?;
-    match ctx.decisions().get(id)? {
-        Some(d) => println!("{}", serde_json::to_string_pretty(&d)?),
-        None => anyhow::bail!("no decision with id {id}"),
     }
     Ok(())
 }
