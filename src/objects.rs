@@ -2,6 +2,7 @@
 //! (crate `object_store`; credentials, region and endpoint from the usual `AWS_*` variables).
 
 use crate::digest::HashingWriter;
+use crate::vocab::{ErrorKind, Failure};
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::ObjectStore;
@@ -27,9 +28,8 @@ pub enum ObjectError {
     Io(#[from] std::io::Error),
 }
 
-impl ObjectError {
-    /// A short, stable name for reports and API error codes.
-    pub fn code(&self) -> &'static str {
+impl Failure for ObjectError {
+    fn code(&self) -> &'static str {
         match self {
             ObjectError::InvalidUri { .. } => "invalid_uri",
             ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => "forbidden_path",
@@ -38,6 +38,18 @@ impl ObjectError {
             ObjectError::TooLarge { .. } => "too_large",
             ObjectError::Store { .. } => "object_store",
             ObjectError::Io(_) => "io",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ObjectError::InvalidUri { .. } => ErrorKind::BadInput,
+            ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => ErrorKind::Forbidden,
+            ObjectError::NotFound { .. } => ErrorKind::NotFound,
+            ObjectError::NotAFile { .. } => ErrorKind::Unprocessable,
+            ObjectError::TooLarge { .. } => ErrorKind::TooLarge,
+            ObjectError::Store { .. } => ErrorKind::Upstream,
+            ObjectError::Io(_) => ErrorKind::Internal,
         }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use clipguard::config::MediaConfig;
 use clipguard::media::{self, MediaError};
-use clipguard::vocab::Coverage;
+use clipguard::vocab::{Coverage, Failure};
 use common::{clips_dir, ffmpeg};
 use std::ops::Range;
 use std::path::{Path, PathBuf};

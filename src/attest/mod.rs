@@ -20,8 +20,18 @@ pub enum AttestError {
     BadSignature,
     #[error("the clip does not match: its sha256 is {actual}, the attestation is for {attested}")]
     ClipMismatch { attested: String, actual: String },
-    #[error("the attestation is for a {0:?} decision; only allowed clips may be published")]
+    #[error("the attestation is for a {0} decision; only allowed clips may be published")]
     NotAllowed(Action),
+}
+
+impl crate::vocab::Failure for AttestError {
+    fn code(&self) -> &'static str {
+        "attestation"
+    }
+
+    fn kind(&self) -> crate::vocab::ErrorKind {
+        crate::vocab::ErrorKind::Internal
+    }
 }
 
 pub fn key_id(key: &VerifyingKey) -> String {

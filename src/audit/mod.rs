@@ -12,7 +12,7 @@ use crate::objects::ObjectError;
 use crate::service::pool::PoolError;
 use crate::service::{CheckError, CheckService, ClipLocation, ClipSource};
 use crate::store::DecisionQuery;
-use crate::vocab::{now_rfc3339, Action, CheckRequest, Origin};
+use crate::vocab::{now_rfc3339, Action, CheckRequest, Failure, Origin};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 pub use report::{Line, LineError, Previous, Summary};
 pub use shard::Shard;
@@ -216,7 +216,7 @@ async fn audit_one(
             return Ok(error_line(
                 key,
                 Some(f.clip_sha256),
-                f.source.code(),
+                f.error.code(),
                 f.message,
             ))
         }

@@ -10,6 +10,7 @@ use crate::screen::ScreenError;
 use crate::service::pool::PoolError;
 use crate::service::CheckError;
 use crate::store::StoreError;
+use crate::vocab::{ErrorKind, Failure};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -95,138 +96,55 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<MediaError> for ApiError {
-    fn from(e: MediaError) -> Self {
-        let status = match &e {
-            MediaError::NotVideo { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            MediaError::OverLimit { what, .. } if what.starts_with("file size") => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
-            MediaError::NotFound { .. } => StatusCode::NOT_FOUND,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        let code = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-            _ => e.code(),
-        };
-        Self::new(status, code, e.to_string())
+/// The one place a kind of failure becomes a status.
+fn status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-impl From<ScreenError> for ApiError {
-    fn from(e: ScreenError) -> Self {
-        match e {
-            ScreenError::Media(m) => m.into(),
-            ScreenError::Persons(p) => p.into(),
-            ScreenError::Enrol(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "enrolment", e.to_string())
-            }
-            ScreenError::Vision(_) => Self::internal(e.code(), e.to_string()),
+impl ApiError {
+    /// A library error as the API answers it: its kind's status, its code and its message.
+    pub fn failure(e: &dyn Failure) -> Self {
+        Self {
+            status: status(e.kind()),
+            code: e.code(),
+            message: e.to_string(),
+            retry_after_s: e.retry_after_s(),
         }
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            e => Self::internal("store", e.to_string()),
-        }
-    }
-}
-
-impl From<PersonsError> for ApiError {
-    fn from(e: PersonsError) -> Self {
-        match e {
-            PersonsError::NotFound(_) => Self::not_found(e.to_string()),
-            PersonsError::Invalid(_) | PersonsError::Import { .. } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_person",
-                e.to_string(),
-            ),
-            PersonsError::Enrol(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "enrolment", e.to_string())
-            }
-            PersonsError::Store(s) => s.into(),
-            e => Self::internal("persons", e.to_string()),
-        }
-    }
-}
-
-impl From<PolicyError> for ApiError {
-    fn from(e: PolicyError) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_policy",
-            e.to_string(),
-        )
-    }
-}
-
-impl From<PoolError> for ApiError {
-    fn from(e: PoolError) -> Self {
-        match e {
-            PoolError::Busy { .. } => Self::unavailable("busy", e.to_string(), 1),
-            PoolError::Expired => Self::unavailable("deadline_exceeded", e.to_string(), 1),
-            PoolError::Closed => Self::unavailable("shutting_down", e.to_string(), 5),
-        }
-    }
-}
-
-impl From<ObjectError> for ApiError {
-    fn from(e: ObjectError) -> Self {
-        let status = match &e {
-            ObjectError::InvalidUri { .. } => StatusCode::BAD_REQUEST,
-            ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => StatusCode::FORBIDDEN,
-            ObjectError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ObjectError::NotAFile { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ObjectError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ObjectError::Store { .. } => StatusCode::BAD_GATEWAY,
-            ObjectError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self::new(status, e.code(), e.to_string())
-    }
-}
-
-impl From<CheckError> for ApiError {
-    fn from(e: CheckError) -> Self {
-        match e {
-            CheckError::Intake(e) => e.into(),
-            // The status says screening failed; the message names the logged decision.
-            CheckError::Screening(f) => {
-                let message = f.to_string();
-                let mut api = ApiError::from(f.source);
-                api.message = message;
-                api
-            }
-            CheckError::Screen(e) => (*e).into(),
-            CheckError::Store(e) => e.into(),
-            CheckError::Persons(e) => e.into(),
-            CheckError::Attest(e) => e.into(),
-            CheckError::Pool(e) => e.into(),
-            CheckError::Deadline { seconds } => Self::unavailable(
-                "deadline_exceeded",
-                format!("no result within the {seconds} s deadline"),
-                seconds / 4,
-            ),
-            CheckError::ShuttingDown => Self::unavailable(
-                "shutting_down",
-                "the worker stopped before screening the clip",
-                5,
-            ),
-            CheckError::NoDecision(_) => Self::not_found(e.to_string()),
-            CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => {
-                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+macro_rules! from_failure {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                Self::failure(&e)
             }
         }
-    }
+    )*};
 }
 
-impl From<AttestError> for ApiError {
-    fn from(e: AttestError) -> Self {
-        Self::internal("attestation", e.to_string())
-    }
-}
+from_failure!(
+    MediaError,
+    ScreenError,
+    StoreError,
+    PersonsError,
+    PolicyError,
+    PoolError,
+    ObjectError,
+    CheckError,
+    AttestError
+);
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {

@@ -10,6 +10,7 @@ pub use extract::frames_at;
 pub use probe::{is_video_signature, probe};
 pub use sample::{sample, FrameContent, SampledFrame};
 
+use crate::vocab::{ErrorKind, Failure};
 use std::sync::Once;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,13 +31,40 @@ pub enum MediaError {
         decoded_s: f64,
         expected_s: f64,
     },
-    #[error("{path}: {what} {value} is over the limit of {limit}")]
+    #[error("{path}: {} {value} is over the limit of {limit}", what.as_str())]
     OverLimit {
         path: String,
-        what: &'static str,
+        what: Limit,
         value: String,
         limit: String,
     },
+}
+
+/// Which limit a clip is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    FileSize,
+    Width,
+    Height,
+    Duration,
+    FrameCount,
+    /// A decoded frame's size (a size change mid-stream).
+    FrameSize,
+    DecodedFrames,
+}
+
+impl Limit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::FileSize => "file size (bytes)",
+            Limit::Width => "width (px)",
+            Limit::Height => "height (px)",
+            Limit::Duration => "duration (s)",
+            Limit::FrameCount => "frame count",
+            Limit::FrameSize => "frame size (px)",
+            Limit::DecodedFrames => "decoded frames",
+        }
+    }
 }
 
 impl MediaError {
@@ -48,9 +76,10 @@ impl MediaError {
             reason,
         }
     }
+}
 
-    /// A short, stable name for metrics and API error codes.
-    pub fn code(&self) -> &'static str {
+impl Failure for MediaError {
+    fn code(&self) -> &'static str {
         match self {
             MediaError::NotFound { .. } => "not_found",
             MediaError::Unreadable { .. } => "unreadable",
@@ -58,7 +87,27 @@ impl MediaError {
             MediaError::NotVideo { .. } => "not_video",
             MediaError::Corrupt { .. } => "corrupt",
             MediaError::Truncated { .. } => "truncated",
+            MediaError::OverLimit {
+                what: Limit::FileSize,
+                ..
+            } => "too_large",
             MediaError::OverLimit { .. } => "over_limit",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            MediaError::NotFound { .. } => ErrorKind::NotFound,
+            MediaError::NotVideo { .. } => ErrorKind::UnsupportedType,
+            MediaError::OverLimit {
+                what: Limit::FileSize,
+                ..
+            } => ErrorKind::TooLarge,
+            MediaError::Unreadable { .. }
+            | MediaError::Empty { .. }
+            | MediaError::Corrupt { .. }
+            | MediaError::Truncated { .. }
+            | MediaError::OverLimit { .. } => ErrorKind::Unprocessable,
         }
     }
 }

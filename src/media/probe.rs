@@ -1,6 +1,6 @@
 //! What a clip is (container, codec, size, duration, rate) and whether it is within limits.
 
-use super::MediaError;
+use super::{Limit, MediaError};
 use crate::config::MediaConfig;
 use crate::vocab::MediaInfo;
 use ffmpeg_next::{format, media};
@@ -32,7 +32,7 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
     }
     over(
         &p,
-        "file size (bytes)",
+        Limit::FileSize,
         file_bytes as f64,
         limits.max_file_bytes as f64,
     )?;
@@ -103,10 +103,15 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
     } else {
         (duration_s * fps).round() as u64
     };
-    over(&p, "width (px)", width as f64, limits.max_width as f64)?;
-    over(&p, "height (px)", height as f64, limits.max_height as f64)?;
-    over(&p, "duration (s)", duration_s, limits.max_duration_s)?;
-    over(&p, "frame count", frames as f64, limits.max_frames as f64)?;
+    over(&p, Limit::Width, width as f64, limits.max_width as f64)?;
+    over(&p, Limit::Height, height as f64, limits.max_height as f64)?;
+    over(&p, Limit::Duration, duration_s, limits.max_duration_s)?;
+    over(
+        &p,
+        Limit::FrameCount,
+        frames as f64,
+        limits.max_frames as f64,
+    )?;
     Ok(MediaInfo {
         container,
         codec,
@@ -139,7 +144,7 @@ pub fn is_video_signature(head: &[u8]) -> bool {
         || head.first() == Some(&0x47)
 }
 
-fn over(path: &str, what: &'static str, value: f64, limit: f64) -> Result<(), MediaError> {
+fn over(path: &str, what: Limit, value: f64, limit: f64) -> Result<(), MediaError> {
     if value > limit {
         return Err(MediaError::OverLimit {
             path: path.to_string(),

@@ -5,7 +5,7 @@
 
 use super::coverage::Tracker;
 use super::watch::Watch;
-use super::MediaError;
+use super::{Limit, MediaError};
 use crate::config::MediaConfig;
 use crate::vocab::DeclaredFrames;
 use crate::vocab::MediaInfo;
@@ -243,8 +243,8 @@ pub(crate) fn check_frame(
     path: &str,
 ) -> Result<(), MediaError> {
     for (what, value, limit) in [
-        ("frame width (px)", f.width(), cfg.max_width),
-        ("frame height (px)", f.height(), cfg.max_height),
+        (Limit::Width, f.width(), cfg.max_width),
+        (Limit::Height, f.height(), cfg.max_height),
     ] {
         if value > limit {
             return Err(MediaError::OverLimit {
@@ -280,7 +280,7 @@ fn refused(watch: &Watch, cfg: &MediaConfig, path: &str) -> Result<(), MediaErro
     match watch.over_limit() {
         Some((w, h)) => Err(MediaError::OverLimit {
             path: path.into(),
-            what: "frame size (px)",
+            what: Limit::FrameSize,
             value: format!("{w}x{h}"),
             limit: format!("{}x{}", cfg.max_width, cfg.max_height),
         }),
@@ -347,7 +347,7 @@ impl State<'_> {
             if self.stats.decoded_frames > self.max_frames {
                 return Err(MediaError::OverLimit {
                     path: path.into(),
-                    what: "decoded frames",
+                    what: Limit::DecodedFrames,
                     value: self.stats.decoded_frames.to_string(),
                     limit: self.max_frames.to_string(),
                 });

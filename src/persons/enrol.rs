@@ -21,6 +21,22 @@ pub enum EnrolError {
     Vision(#[from] VisionError),
 }
 
+impl crate::vocab::Failure for EnrolError {
+    fn code(&self) -> &'static str {
+        match self {
+            EnrolError::Vision(_) => "inference",
+            _ => "enrolment",
+        }
+    }
+
+    fn kind(&self) -> crate::vocab::ErrorKind {
+        match self {
+            EnrolError::Vision(_) => crate::vocab::ErrorKind::Internal,
+            _ => crate::vocab::ErrorKind::Unprocessable,
+        }
+    }
+}
+
 /// Enrolment photos are detected at this longer side: landmarks, and so alignment, are more
 /// precise than at the clip default, and photos are few.
 const ENROL_MAX_SIDE: u32 = 640;

@@ -14,7 +14,7 @@ pub use index::{ExactIndex, FaceIndex};
 pub use live::LivePersons;
 pub use registry::{NameWarning, NewPerson, Person, Registry};
 
-use crate::vocab::{PersonId, PersonKind};
+use crate::vocab::{ErrorKind, Failure, PersonId, PersonKind};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -36,6 +36,28 @@ pub enum PersonsError {
     Enrol(#[from] enrol::EnrolError),
     #[error(transparent)]
     Words(#[from] crate::text::WordFreqError),
+}
+
+impl Failure for PersonsError {
+    fn code(&self) -> &'static str {
+        match self {
+            PersonsError::Store(e) => e.code(),
+            PersonsError::NotFound(_) => "not_found",
+            PersonsError::Invalid(_) | PersonsError::Import { .. } => "invalid_person",
+            PersonsError::Enrol(e) => e.code(),
+            PersonsError::Words(_) => "word_frequencies",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PersonsError::Store(e) => e.kind(),
+            PersonsError::NotFound(_) => ErrorKind::NotFound,
+            PersonsError::Invalid(_) | PersonsError::Import { .. } => ErrorKind::Unprocessable,
+            PersonsError::Enrol(e) => e.kind(),
+            PersonsError::Words(_) => ErrorKind::Internal,
+        }
+    }
 }
 
 impl From<rusqlite::Error> for PersonsError {

@@ -45,6 +45,16 @@ pub enum PolicyError {
     Terms(#[from] crate::text::terms::TermsError),
 }
 
+impl crate::vocab::Failure for PolicyError {
+    fn code(&self) -> &'static str {
+        "invalid_policy"
+    }
+
+    fn kind(&self) -> crate::vocab::ErrorKind {
+        crate::vocab::ErrorKind::Unprocessable
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {

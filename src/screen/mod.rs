@@ -10,7 +10,7 @@ use crate::persons::{LivePersons, PersonsError, Registry};
 use crate::text::normalize;
 use crate::text::terms::TermLists;
 use crate::vision::{Vision, VisionError};
-use crate::vocab::ModelKind;
+use crate::vocab::{ErrorKind, Failure, ModelKind};
 use crate::vocab::{
     FrameDetections, ModelInfo, PromptSignals, SampleReason, Signals, StageTimings,
 };
@@ -41,14 +41,22 @@ impl From<AnalyserError> for ScreenError {
     }
 }
 
-impl ScreenError {
-    /// A short, stable name for metrics and API error codes.
-    pub fn code(&self) -> &'static str {
+impl Failure for ScreenError {
+    fn code(&self) -> &'static str {
         match self {
             ScreenError::Media(e) => e.code(),
             ScreenError::Vision(_) => "inference",
-            ScreenError::Persons(_) => "persons",
-            ScreenError::Enrol(_) => "enrolment",
+            ScreenError::Persons(e) => e.code(),
+            ScreenError::Enrol(e) => e.code(),
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ScreenError::Media(e) => e.kind(),
+            ScreenError::Vision(_) => ErrorKind::Internal,
+            ScreenError::Persons(e) => e.kind(),
+            ScreenError::Enrol(e) => e.kind(),
         }
     }
 }

@@ -21,8 +21,8 @@ use crate::policy::{LivePolicy, PolicyInput, RequestContext};
 use crate::screen::{ScreenError, Screener};
 use crate::store::{DecisionLog, Store, StoreError};
 use crate::vocab::{
-    now_rfc3339, Action, CheckRequest, Decision, ModelInfo, Origin, PersonId, Review,
-    ReviewOutcome, Signals,
+    now_rfc3339, Action, CheckRequest, Decision, ErrorKind, Failure, ModelInfo, Origin, PersonId,
+    Review, ReviewOutcome, Signals,
 };
 use cache::{ClipKey, SignalsCache};
 use pool::{Pool, PoolError};
@@ -68,7 +68,7 @@ pub enum CheckError {
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ScreeningFailed {
-    pub source: ScreenError,
+    pub error: ScreenError,
     pub message: String,
     pub clip_sha256: String,
 }
@@ -79,23 +79,46 @@ impl From<ScreenError> for CheckError {
     }
 }
 
-impl CheckError {
-    /// A short, stable name for metrics, reports and API error codes.
-    pub fn code(&self) -> &'static str {
+impl Failure for CheckError {
+    fn code(&self) -> &'static str {
         match self {
             CheckError::Intake(e) => e.code(),
-            CheckError::Screening(f) => f.source.code(),
+            CheckError::Screening(f) => f.error.code(),
             CheckError::Screen(e) => e.code(),
-            CheckError::Store(_) => "store",
-            CheckError::Persons(_) => "persons",
-            CheckError::Attest(_) => "attestation",
-            CheckError::Pool(PoolError::Busy { .. }) => "busy",
-            CheckError::Pool(PoolError::Expired) | CheckError::Deadline { .. } => {
-                "deadline_exceeded"
-            }
-            CheckError::Pool(PoolError::Closed) | CheckError::ShuttingDown => "shutting_down",
+            CheckError::Store(e) => e.code(),
+            CheckError::Persons(e) => e.code(),
+            CheckError::Attest(e) => e.code(),
+            CheckError::Pool(e) => e.code(),
+            CheckError::Deadline { .. } => "deadline_exceeded",
+            CheckError::ShuttingDown => "shutting_down",
             CheckError::NoDecision(_) => "not_found",
             CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => "conflict",
+        }
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CheckError::Intake(e) => e.kind(),
+            CheckError::Screening(f) => f.error.kind(),
+            CheckError::Screen(e) => e.kind(),
+            CheckError::Store(e) => e.kind(),
+            CheckError::Persons(e) => e.kind(),
+            CheckError::Attest(e) => e.kind(),
+            CheckError::Pool(e) => e.kind(),
+            CheckError::Deadline { .. } | CheckError::ShuttingDown => ErrorKind::Unavailable,
+            CheckError::NoDecision(_) => ErrorKind::NotFound,
+            CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => {
+                ErrorKind::Conflict
+            }
+        }
+    }
+
+    fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            CheckError::Pool(e) => e.retry_after_s(),
+            CheckError::Deadline { seconds } => Some((seconds / 4).max(1)),
+            CheckError::ShuttingDown => Some(5),
+            _ => None,
         }
     }
 }
@@ -272,7 +295,7 @@ impl CheckService {
         CheckError::Screening(Box::new(ScreeningFailed {
             message: clip.naming(&e.to_string()),
             clip_sha256: clip.sha256.clone(),
-            source: e,
+            error: e,
         }))
     }
 

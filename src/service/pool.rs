@@ -20,6 +20,27 @@ pub enum PoolError {
     Closed,
 }
 
+impl crate::vocab::Failure for PoolError {
+    fn code(&self) -> &'static str {
+        match self {
+            PoolError::Busy { .. } => "busy",
+            PoolError::Expired => "deadline_exceeded",
+            PoolError::Closed => "shutting_down",
+        }
+    }
+
+    fn kind(&self) -> crate::vocab::ErrorKind {
+        crate::vocab::ErrorKind::Unavailable
+    }
+
+    fn retry_after_s(&self) -> Option<u64> {
+        Some(match self {
+            PoolError::Closed => 5,
+            _ => 1,
+        })
+    }
+}
+
 pub struct Pool {
     tx: Mutex<Option<SyncSender<Job>>>,
     handles: Mutex<Vec<JoinHandle<()>>>,

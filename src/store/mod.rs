@@ -24,6 +24,22 @@ pub enum StoreError {
     Conflict(String),
 }
 
+impl crate::vocab::Failure for StoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            StoreError::Conflict(_) => "conflict",
+            _ => "store",
+        }
+    }
+
+    fn kind(&self) -> crate::vocab::ErrorKind {
+        match self {
+            StoreError::Conflict(_) => crate::vocab::ErrorKind::Conflict,
+            _ => crate::vocab::ErrorKind::Internal,
+        }
+    }
+}
+
 /// Schema versions, applied in order and recorded in SQLite's `user_version`. Append only.
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![

@@ -4,6 +4,7 @@
 
 mod decision;
 mod detections;
+mod error;
 mod media;
 mod signals;
 mod text;
@@ -11,6 +12,7 @@ mod verdict;
 
 pub use decision::*;
 pub use detections::*;
+pub use error::*;
 pub use media::*;
 pub use signals::*;
 pub use text::*;
