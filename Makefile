@@ -73,9 +73,9 @@ soak: setup testdata
 # fuzz/regressions/<target>/, which `make test` replays.
 FUZZ_MINUTES ?= 60
 fuzz: setup
-	cd fuzz && cargo build --release
+	cd fuzz && CARGO_TARGET_DIR=../target cargo build --release
 	for t in media policy; do \
-		fuzz/target/release/clipguard-fuzz run $$t --seeds fuzz/seeds/$$t \
+		target/release/clipguard-fuzz run $$t --seeds fuzz/seeds/$$t \
 			--out $(LOCAL)/fuzz/$$t --minutes $(FUZZ_MINUTES); \
 		cat $(LOCAL)/fuzz/$$t/stats.log; \
 	done

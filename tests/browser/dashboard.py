@@ -116,7 +116,7 @@ def main():
             "return arguments[0].complete && arguments[0].naturalWidth > 0", thumb))
         item = wait.until(lambda d: d.find_element(
             By.CSS_SELECTOR, f'#queue .review-item[data-id="{review["id"]}"]'))
-        assert "prompt-surname" in item.text, item.text
+        assert "prompt-may-name-person" in item.text, item.text
         assert "likeness-public-figure" in text("rules-enforce"), text("rules-enforce")
         assert "trial-" in text("rules-shadow") or text("rules-shadow") == "none"
         assert text("queue-size") == "1"
