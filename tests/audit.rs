@@ -87,24 +87,6 @@ fn corpus() -> &'static Corpus {
     })
 }
 
-/// A data folder with Eileen Collins registered.
-fn data_with_collins() -> PathBuf {
-    let data = common::data_dir();
-    let (ok, _, err) = run(
-        &[
-            "persons",
-            "add",
-            "--name",
-            "Eileen Collins",
-            "--image",
-            common::testdata("astronaut.png").to_str().unwrap(),
-        ],
-        &data,
-    );
-    assert!(ok, "{err}");
-    data
-}
-
 fn run(args: &[&str], data: &Path) -> (bool, String, String) {
     common::cli(args, &[("CLIPGUARD_DATA_DIR", data)])
 }
@@ -151,7 +133,7 @@ fn audit(data: &Path, extra: &[&str]) -> (BTreeMap<String, Value>, Value, String
 #[test]
 fn a_folder_is_audited_in_full_and_a_stricter_policy_is_compared() {
     let c = corpus();
-    let data = data_with_collins();
+    let data = common::data_with_collins();
     let (lines, summary, stderr) = audit(&data, &[]);
     assert_eq!(lines.keys().cloned().collect::<BTreeSet<_>>(), c.all());
     for k in &c.collins {
@@ -226,7 +208,7 @@ fn a_folder_is_audited_in_full_and_a_stricter_policy_is_compared() {
 #[test]
 fn a_killed_audit_resumes_without_losing_or_repeating_a_clip() {
     let c = corpus();
-    let data = data_with_collins();
+    let data = common::data_with_collins();
     let out = data.join("killed.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_clipguard"))
         .args([
@@ -321,7 +303,7 @@ fn clips_under_an_s3_prefix_are_audited() {
         common::s3_put(&env, "archive", &format!("2026/11/{name}"), Path::new(k));
     }
     common::s3_put(&env, "archive", "other/skip.mp4", Path::new(&c.plain[3]));
-    let data = data_with_collins();
+    let data = common::data_with_collins();
     let out = data.join("s3.jsonl");
     let mut cmd_env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, Path::new(v))).collect();
     cmd_env.push(("CLIPGUARD_DATA_DIR", &data));
@@ -356,7 +338,7 @@ fn clips_under_an_s3_prefix_are_audited() {
 #[test]
 fn the_service_runs_audits_as_jobs() {
     let c = corpus();
-    let data = data_with_collins();
+    let data = common::data_with_collins();
     let (_server, port) = common::start_server(&[
         ("CLIPGUARD_DATA_DIR", data.as_os_str()),
         ("CLIPGUARD_FILE_ROOTS", c.dir.as_os_str()),

@@ -11,24 +11,6 @@ fn run(args: &[&str], data: &Path) -> (bool, String, String) {
     common::cli(args, &[("CLIPGUARD_DATA_DIR", data)])
 }
 
-/// A data folder with Eileen Collins registered (no one allowed to depict her).
-fn data_with_collins() -> PathBuf {
-    let data = common::data_dir();
-    let (ok, out, err) = run(
-        &[
-            "persons",
-            "add",
-            "--name",
-            "Eileen Collins",
-            "--image",
-            common::testdata("astronaut.png").to_str().unwrap(),
-        ],
-        &data,
-    );
-    assert!(ok && out.contains("added person 1"), "{out}{err}");
-    data
-}
-
 fn thumbnails(data: &Path, decision_id: &str) -> Vec<Vec<u8>> {
     let store = Store::open(data).unwrap();
     (0..store.thumbnail_count(decision_id).unwrap())
@@ -42,7 +24,7 @@ fn is_jpeg(bytes: &[u8]) -> bool {
 
 #[test]
 fn cli_and_audit_decisions_to_review_or_block_have_evidence_thumbnails() {
-    let data = data_with_collins();
+    let data = common::data_with_collins();
     let clip = common::astronaut_zoom_clip();
     let (ok, out, err) = run(&["check", clip.to_str().unwrap(), "--json"], &data);
     assert!(ok, "{err}");
@@ -74,7 +56,7 @@ fn cli_and_audit_decisions_to_review_or_block_have_evidence_thumbnails() {
 
 #[test]
 fn a_registry_change_made_by_the_cli_reaches_a_running_server() {
-    let data = data_with_collins();
+    let data = common::data_with_collins();
     let (_server, port) = common::start_server(&[("CLIPGUARD_DATA_DIR", data.as_os_str())]);
     let api = common::Api::new(port);
     let clip = common::astronaut_zoom_clip();
@@ -95,7 +77,7 @@ fn a_registry_change_made_by_the_cli_reaches_a_running_server() {
 
 #[test]
 fn commands_that_only_read_the_database_load_no_model() {
-    let data = data_with_collins();
+    let data = common::data_with_collins();
     let empty = common::data_dir();
     let env = [
         ("CLIPGUARD_DATA_DIR", data.as_path()),

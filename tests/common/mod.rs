@@ -460,3 +460,21 @@ pub fn remux_copies(base: &Path, dir: &Path, n: usize, name: &str) -> Vec<PathBu
         })
         .collect()
 }
+
+/// A new data folder with Eileen Collins registered from astronaut.png (no one allowed to
+/// depict her), added through the CLI.
+pub fn data_with_collins() -> PathBuf {
+    let data = data_dir();
+    let image = testdata("astronaut.png");
+    let args = [
+        "persons",
+        "add",
+        "--name",
+        "Eileen Collins",
+        "--image",
+        image.to_str().unwrap(),
+    ];
+    let (ok, out, err) = cli(&args, &[("CLIPGUARD_DATA_DIR", &data)]);
+    assert!(ok && out.contains("added person 1"), "{out}{err}");
+    data
+}
