@@ -435,6 +435,7 @@ impl NameIndexBuilder {
         }
         deletes.sort_unstable();
         deletes.dedup();
+        let buckets = bucket_starts(&deletes);
         let mut by_pair: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
         let mut by_rev: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
         let mut singles: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
@@ -467,6 +468,7 @@ impl NameIndexBuilder {
             zipf,
             skel,
             deletes,
+            buckets,
             aliases: self.aliases,
             by_pair,
             by_rev,
@@ -477,6 +479,25 @@ impl NameIndexBuilder {
             lists: word_lists(),
         }
     }
+}
+
+/// Bits of a deletion's hash that pick its bucket in [`NameIndex::buckets`].
+const BUCKET_BITS: u32 = 16;
+
+fn bucket(h: u64) -> usize {
+    (h >> (64 - BUCKET_BITS)) as usize
+}
+
+/// Where each bucket of the sorted deletion table starts (and, one further, where it ends).
+fn bucket_starts(deletes: &[(u64, u32)]) -> Box<[u32]> {
+    let mut starts = vec![0u32; (1 << BUCKET_BITS) + 1];
+    for &(h, _) in deletes {
+        starts[bucket(h) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    starts.into()
 }
 
 fn hash(s: &str) -> u64 {
@@ -528,6 +549,8 @@ pub struct NameIndex {
     zipf: Vec<f32>,
     skel: FxHashMap<Box<str>, Vec<u32>>,
     deletes: Vec<(u64, u32)>,
+    /// Where each bucket of `deletes` starts, by the top bits of the hash.
+    buckets: Box<[u32]>,
     aliases: Vec<Alias>,
     by_pair: FxHashMap<(u32, u32), Vec<u32>>,
     by_rev: FxHashMap<(u32, u32), Vec<u32>>,
@@ -636,11 +659,13 @@ impl NameIndex {
         if cands.is_empty() {
             return Vec::new();
         }
-        let in_list =
-            |flag: u8| -> Vec<bool> { tokens.iter().map(|t| self.has(&t.plain, flag)).collect() };
+        let flags: Vec<u8> = tokens
+            .iter()
+            .map(|t| self.lists.get(t.plain.as_str()).copied().unwrap_or(0))
+            .collect();
         let ctx = Text {
-            context: in_list(CONTEXT),
-            context_before: in_list(CONTEXT_BEFORE),
+            context: flags.iter().map(|f| f & CONTEXT != 0).collect(),
+            context_before: flags.iter().map(|f| f & CONTEXT_BEFORE != 0).collect(),
             ..ctx
         };
         let mut hits: Vec<(Cand, NameHit)> = Vec::new();
@@ -713,6 +738,7 @@ impl NameIndex {
     fn units(&self, tokens: &[Token], freq: &WordFrequencies) -> Vec<Vec<Unit>> {
         let mut units: Vec<Vec<Unit>> = vec![Vec::new(); tokens.len() + 1];
         let mut buf = String::new();
+        let mut concat = String::new();
         for (i, t) in tokens.iter().enumerate() {
             let mut found = false;
             let push = |u: Unit, units: &mut Vec<Vec<Unit>>| {
@@ -738,7 +764,8 @@ impl NameIndex {
             // Look-alikes where the word as written is not a word: digits or symbols in it
             // ("Lord3", "Se41"), letters of other scripts, or an unknown word ("CoIIins").
             let written_odd = t.run.is_some() || t.altered;
-            if written_odd || (!found && freq.zipf(&t.plain) < WORD_ZIPF) {
+            let rare = || freq.zipf(&t.plain) < WORD_ZIPF;
+            if written_odd || (!found && rare()) {
                 // Look-alikes only where the word as written is not a word.
                 let mut skels = vec![(skeleton(&t.plain), t.span.clone())];
                 if let Some((r, bytes)) = &t.run {
@@ -750,10 +777,7 @@ impl NameIndex {
                         found = true;
                     }
                 }
-                if !found
-                    && t.plain.chars().count() >= TYPO_MIN_LEN
-                    && freq.zipf(&t.plain) < WORD_ZIPF
-                {
+                if !found && t.plain.chars().count() >= TYPO_MIN_LEN && rare() {
                     for w in self.typos(&t.plain, &mut buf) {
                         push(unit(i, i + 1, t.span.clone(), w, How::Typo), &mut units);
                     }
@@ -761,7 +785,7 @@ impl NameIndex {
             }
             // CamelCase pieces read together ("McCartney"), and a word split by a space,
             // hyphen, line break or emoji ("Tay lor") when a piece is not a word.
-            let mut concat = String::new();
+            concat.clear();
             for (j, next) in tokens.iter().enumerate().skip(i + 1).take(5) {
                 let glued = next.gap.glued;
                 if !glued
@@ -838,8 +862,10 @@ impl NameIndex {
         let mut out = Vec::new();
         let mut probe = |d: &str| {
             let h = hash(d);
-            let from = self.deletes.partition_point(|&(x, _)| x < h);
-            for &(x, id) in &self.deletes[from..] {
+            let b = bucket(h);
+            let within = &self.deletes[self.buckets[b] as usize..self.buckets[b + 1] as usize];
+            let from = within.partition_point(|&(x, _)| x < h);
+            for &(x, id) in &within[from..] {
                 if x != h {
                     break;
                 }
@@ -971,11 +997,10 @@ impl NameIndex {
             }
             out.extend(shared);
             // The next word, or the one after a middle initial ("Eileen M. Collins").
-            let mut nexts = vec![first.end];
-            if tokens.get(first.end).is_some_and(|t| t.is_letter()) {
-                nexts.push(first.end + 1);
-            }
-            for (n, &at) in nexts.iter().enumerate() {
+            let initial_next = tokens.get(first.end).is_some_and(|t| t.is_letter());
+            let nexts = [Some(first.end), initial_next.then_some(first.end + 1)];
+            for (n, at) in nexts.into_iter().enumerate() {
+                let Some(at) = at else { continue };
                 for second in units.get(at).into_iter().flatten() {
                     for &a in self
                         .by_pair
@@ -1042,9 +1067,9 @@ impl NameIndex {
             reasons.push("always_match");
             return (1.0, reasons);
         }
-        let matched: Vec<u32> = match c.form {
-            Form::Single | Form::Surname => vec![alias.words[alias.words.len() - 1]],
-            _ => alias.words.to_vec(),
+        let matched: &[u32] = match c.form {
+            Form::Single | Form::Surname => &alias.words[alias.words.len() - 1..],
+            _ => &alias.words,
         };
         let common = matched
             .iter()

@@ -56,7 +56,8 @@ pub struct Token {
 
 impl Token {
     pub fn is_letter(&self) -> bool {
-        self.plain.chars().count() == 1 && self.plain.chars().all(char::is_alphabetic)
+        let mut chars = self.plain.chars();
+        matches!((chars.next(), chars.next()), (Some(c), None) if c.is_alphabetic())
     }
 }
 
@@ -259,26 +260,28 @@ fn flush(
     let core = &chars[first..=last];
     let inner_swap = core.iter().any(|c| c.kind != Kind::Letter || c.altered);
     // CamelCase pieces: a lower-case letter followed by an upper-case one.
-    let mut cuts = vec![0];
-    if !inner_swap {
-        for k in 1..core.len() {
-            if core[k].upper && !core[k - 1].upper && core[k - 1].kind == Kind::Letter {
-                cuts.push(k);
-            }
-        }
+    let camel = |k: usize| core[k].upper && !core[k - 1].upper && core[k - 1].kind == Kind::Letter;
+    let whole = [0, core.len()];
+    let mut pieces = Vec::new();
+    if !inner_swap && (1..core.len()).any(camel) {
+        pieces.push(0);
+        pieces.extend((1..core.len()).filter(|&k| camel(k)));
+        pieces.push(core.len());
     }
-    cuts.push(core.len());
     // Pieces of two or more letters, each capitalised then lower case ("EileenCollins",
     // "McCartney"); aLtErNaTiNg case is one word.
-    let words_like = cuts
+    let words_like = pieces
         .windows(2)
         .skip(1)
         .all(|w| w[1] - w[0] >= 2 && core[w[0]].upper && !core[w[0] + 1].upper);
-    if !words_like {
-        cuts = vec![0, core.len()];
-    }
+    let cuts: &[usize] = if pieces.is_empty() || !words_like {
+        &whole
+    } else {
+        &pieces
+    };
     let run_text = (first > 0 || last + 1 < chars.len()).then(|| {
-        let s: String = chars.iter().map(|c| c.c).collect();
+        let mut s = String::with_capacity(chars.len());
+        s.extend(chars.iter().map(|c| c.c));
         (s, chars[0].at.start..chars[chars.len() - 1].at.end)
     });
     // What lies before the word: separators since the last run, and the run's own leading
@@ -312,7 +315,11 @@ fn flush(
         };
         let single = cuts.len() == 2;
         tokens.push(Token {
-            plain: piece.iter().map(|c| c.c).collect(),
+            plain: {
+                let mut plain = String::with_capacity(piece.len());
+                plain.extend(piece.iter().map(|c| c.c));
+                plain
+            },
             span,
             run: if single { run_text.clone() } else { None },
             caps: caps(piece),
