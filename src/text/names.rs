@@ -349,7 +349,8 @@ impl Ambiguity {
 
 /// Ambiguities of one name or alias.
 pub fn ambiguity(name: &str, words: &WordFrequencies) -> Vec<Ambiguity> {
-    let tokens = tokenize(name);
+    let mut buf = String::new();
+    let tokens = tokenize(name, &mut buf);
     let common = |t: &Token| words.zipf(&t.plain) >= COMMON_ZIPF;
     let mut out = Vec::new();
     match tokens.as_slice() {
@@ -393,11 +394,11 @@ impl NameIndexBuilder {
     pub fn add(&mut self, name: &str, key: u32, always: bool) {
         // A name's CamelCase pieces are one word ("LeBron", "McCartney").
         let mut words: Vec<String> = Vec::new();
-        for t in tokenize(name) {
+        for t in tokenize(name, &mut String::new()) {
             let w = t.run.map_or(t.plain, |(r, _)| r);
             match words.last_mut() {
-                Some(last) if t.gap.glued => last.push_str(&w),
-                _ => words.push(w),
+                Some(last) if t.gap.glued => last.push_str(w),
+                _ => words.push(w.to_string()),
             }
         }
         let ids: Box<[u32]> = words
@@ -621,7 +622,7 @@ struct Cand {
 
 /// What is known about the whole text.
 struct Text<'t> {
-    tokens: &'t [Token],
+    tokens: &'t [Token<'t>],
     /// Capitals say nothing when most words have them (Title Case, ALL CAPS).
     caps_informative: bool,
     /// Per token: a word of a person's context, and one that counts only before a name.
@@ -636,7 +637,8 @@ impl NameIndex {
 
     /// Every registered name found in `text`, best first per place, scored and explained.
     pub fn find(&self, text: &str, freq: &WordFrequencies) -> Vec<NameHit> {
-        let tokens = tokenize(text);
+        let mut buf = String::new();
+        let tokens = tokenize(text, &mut buf);
         if tokens.is_empty() {
             return Vec::new();
         }
@@ -661,7 +663,7 @@ impl NameIndex {
         }
         let flags: Vec<u8> = tokens
             .iter()
-            .map(|t| self.lists.get(t.plain.as_str()).copied().unwrap_or(0))
+            .map(|t| self.lists.get(t.plain).copied().unwrap_or(0))
             .collect();
         let ctx = Text {
             context: flags.iter().map(|f| f & CONTEXT != 0).collect(),
@@ -845,10 +847,7 @@ impl NameIndex {
         if end - start < 2 {
             return;
         }
-        let s: String = tokens[start..end]
-            .iter()
-            .map(|t| t.plain.as_str())
-            .collect();
+        let s: String = tokens[start..end].iter().map(|t| t.plain).collect();
         let bytes = tokens[start].span.start..tokens[end - 1].span.end;
         let mut ws: Vec<u32> = self.lookup_word(&s).into_iter().collect();
         ws.extend(self.skel.get(skeleton(&s).as_str()).into_iter().flatten());
@@ -903,10 +902,7 @@ impl NameIndex {
             if !t.gap.glued {
                 let glued = tokens[i + 1..].iter().take_while(|x| x.gap.glued).count();
                 if glued > 0 {
-                    let s: String = tokens[i..=i + glued]
-                        .iter()
-                        .map(|x| x.plain.as_str())
-                        .collect();
+                    let s: String = tokens[i..=i + glued].iter().map(|x| x.plain).collect();
                     let bytes = t.span.start..tokens[i + glued].span.end;
                     try_str(&s, i, i + glued + 1, bytes, how);
                 }
@@ -916,10 +912,7 @@ impl NameIndex {
                 try_str(r, i, i + 1, bytes.clone(), How::Exact);
             }
             for u in units[i].iter().filter(|u| u.how == How::Spelt) {
-                let s: String = tokens[u.start..u.end]
-                    .iter()
-                    .map(|x| x.plain.as_str())
-                    .collect();
+                let s: String = tokens[u.start..u.end].iter().map(|x| x.plain).collect();
                 try_str(&s, u.start, u.end, u.bytes.clone(), How::Spelt);
             }
         }
@@ -928,10 +921,7 @@ impl NameIndex {
         while i < tokens.len() {
             let run = tokens[i..].iter().take_while(|t| t.is_letter()).count();
             if run >= 3 {
-                let s: String = tokens[i..i + run]
-                    .iter()
-                    .map(|x| x.plain.as_str())
-                    .collect();
+                let s: String = tokens[i..i + run].iter().map(|x| x.plain).collect();
                 let bytes = tokens[i].span.start..tokens[i + run - 1].span.end;
                 try_str(&s, i, i + run, bytes, How::Spelt);
             }

@@ -35,16 +35,17 @@ pub struct Gap {
     pub width: usize,
 }
 
+/// A token's words are slices of one buffer that [`tokenize`] fills.
 #[derive(Debug, Clone)]
-pub struct Token {
+pub struct Token<'b> {
     /// Letters (and digits inside the word), folded to lower case, width, no diacritics,
     /// Cyrillic and Greek look-alikes made Latin.
-    pub plain: String,
+    pub plain: &'b str,
     /// The original bytes of `plain`.
     pub span: Range<usize>,
     /// The whole run with digits and symbols at its edges ("hopper1", "c0ll1n5"), when it
     /// differs from `plain`, and its original bytes.
-    pub run: Option<(String, Range<usize>)>,
+    pub run: Option<(&'b str, Range<usize>)>,
     pub caps: Caps,
     pub gap: Gap,
     /// Written with a possessive ending ("Swift's", "Collins'").
@@ -54,7 +55,18 @@ pub struct Token {
     pub altered: bool,
 }
 
-impl Token {
+/// A token while the buffer is still being written: its words as byte ranges of it.
+struct Raw {
+    plain: Range<usize>,
+    span: Range<usize>,
+    run: Option<(Range<usize>, Range<usize>)>,
+    caps: Caps,
+    gap: Gap,
+    possessive: bool,
+    altered: bool,
+}
+
+impl Token<'_> {
     pub fn is_letter(&self) -> bool {
         let mut chars = self.plain.chars();
         matches!((chars.next(), chars.next()), (Some(c), None) if c.is_alphabetic())
@@ -160,8 +172,9 @@ fn caps(chars: &[Ch]) -> Caps {
     }
 }
 
-/// Splits a text into tokens.
-pub fn tokenize(input: &str) -> Vec<Token> {
+/// Splits a text into tokens, their words written into `buf` (cleared first).
+pub fn tokenize<'b>(input: &str, buf: &'b mut String) -> Vec<Token<'b>> {
+    buf.clear();
     let mut tokens = Vec::with_capacity(input.len() / 5 + 1);
     let mut run: Vec<Ch> = Vec::with_capacity(32);
     let mut run_altered = false;
@@ -186,7 +199,7 @@ pub fn tokenize(input: &str) -> Vec<Token> {
                     &mut run_altered,
                     &mut gap_start,
                     true,
-                    &mut tokens,
+                    (buf, &mut tokens),
                 );
                 continue;
             }
@@ -201,7 +214,7 @@ pub fn tokenize(input: &str) -> Vec<Token> {
                 &mut run_altered,
                 &mut gap_start,
                 ends_s,
-                &mut tokens,
+                (buf, &mut tokens),
             );
             continue;
         }
@@ -212,7 +225,7 @@ pub fn tokenize(input: &str) -> Vec<Token> {
                 &mut run_altered,
                 &mut gap_start,
                 false,
-                &mut tokens,
+                (buf, &mut tokens),
             );
         }
     }
@@ -222,9 +235,28 @@ pub fn tokenize(input: &str) -> Vec<Token> {
         &mut run_altered,
         &mut gap_start,
         false,
-        &mut tokens,
+        (buf, &mut tokens),
     );
+    let buf: &'b str = buf;
     tokens
+        .into_iter()
+        .map(|t| Token {
+            plain: &buf[t.plain],
+            span: t.span,
+            run: t.run.map(|(r, at)| (&buf[r], at)),
+            caps: t.caps,
+            gap: t.gap,
+            possessive: t.possessive,
+            altered: t.altered,
+        })
+        .collect()
+}
+
+/// Writes `chars` into `buf`; their byte range there.
+fn write(buf: &mut String, chars: &[Ch]) -> Range<usize> {
+    let start = buf.len();
+    buf.extend(chars.iter().map(|c| c.c));
+    start..buf.len()
 }
 
 /// Ends the current run: trims digits and symbols at its edges, splits CamelCase, and pushes
@@ -236,7 +268,7 @@ fn flush(
     altered: &mut bool,
     gap_start: &mut usize,
     possessive: bool,
-    tokens: &mut Vec<Token>,
+    (buf, tokens): (&mut String, &mut Vec<Raw>),
 ) {
     let hidden = std::mem::take(altered);
     if run.is_empty() {
@@ -280,9 +312,10 @@ fn flush(
         &pieces
     };
     let run_text = (first > 0 || last + 1 < chars.len()).then(|| {
-        let mut s = String::with_capacity(chars.len());
-        s.extend(chars.iter().map(|c| c.c));
-        (s, chars[0].at.start..chars[chars.len() - 1].at.end)
+        (
+            write(buf, chars),
+            chars[0].at.start..chars[chars.len() - 1].at.end,
+        )
     });
     // What lies before the word: separators since the last run, and the run's own leading
     // digits and symbols ("@GraceHopper", "!!Swift").
@@ -298,8 +331,10 @@ fn flush(
                 sentence: tokens.is_empty()
                     || between.contains(['.', '!', '?', ';', ':', '\n'])
                     || lead.iter().any(|c| c.c == '!')
-                    || tokens.last().is_some_and(|t: &Token| {
-                        t.run.as_ref().is_some_and(|(r, _)| r.ends_with(['!', '?']))
+                    || tokens.last().is_some_and(|t| {
+                        t.run
+                            .as_ref()
+                            .is_some_and(|(r, _)| buf[r.clone()].ends_with(['!', '?']))
                     }),
                 comma: between.contains(','),
                 hashtag: marker('#'),
@@ -314,12 +349,8 @@ fn flush(
             }
         };
         let single = cuts.len() == 2;
-        tokens.push(Token {
-            plain: {
-                let mut plain = String::with_capacity(piece.len());
-                plain.extend(piece.iter().map(|c| c.c));
-                plain
-            },
+        tokens.push(Raw {
+            plain: write(buf, piece),
             span,
             run: if single { run_text.clone() } else { None },
             caps: caps(piece),
@@ -340,7 +371,10 @@ mod tests {
     use super::*;
 
     fn plain(s: &str) -> Vec<String> {
-        tokenize(s).into_iter().map(|t| t.plain).collect()
+        tokenize(s, &mut String::new())
+            .into_iter()
+            .map(|t| t.plain.to_string())
+            .collect()
     }
 
     #[test]
@@ -354,7 +388,8 @@ mod tests {
             ["a", "k", "shot", "at", "60", "fps"]
         );
         assert_eq!(plain("50 Cent!"), ["50", "cent"]);
-        let t = &tokenize("c0ll1n5")[0];
+        let mut buf = String::new();
+        let t = &tokenize("c0ll1n5", &mut buf)[0];
         assert_eq!(t.plain, "c0ll1n");
         assert!(t.altered);
         assert_eq!(t.run.as_ref().unwrap().0, "c0ll1n5");
@@ -363,9 +398,10 @@ mod tests {
 
     #[test]
     fn camel_case_hashtags_and_mentions() {
-        let t = tokenize("#EileenCollins and @GraceHopper");
+        let mut buf = String::new();
+        let t = tokenize("#EileenCollins and @GraceHopper", &mut buf);
         assert_eq!(
-            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
             ["eileen", "collins", "and", "grace", "hopper"]
         );
         assert!(t[0].gap.hashtag && t[1].gap.glued && t[3].gap.mention);
@@ -374,9 +410,10 @@ mod tests {
 
     #[test]
     fn possessives_apostrophes_case_and_sentences() {
-        let t = tokenize("Swift's show. O'Brien and Collins' CAR");
+        let mut buf = String::new();
+        let t = tokenize("Swift's show. O'Brien and Collins' CAR", &mut buf);
         assert_eq!(
-            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
             ["swift", "show", "obrien", "and", "collins", "car"]
         );
         assert!(t[0].possessive && t[4].possessive && !t[1].possessive);
@@ -386,9 +423,10 @@ mod tests {
 
     #[test]
     fn look_alikes_invisibles_and_width_are_folded_and_marked() {
-        let t = tokenize("Ｅｉｌｅｅｎ Соllіns Ta\u{200B}ylor Éilèen");
+        let mut buf = String::new();
+        let t = tokenize("Ｅｉｌｅｅｎ Соllіns Ta\u{200B}ylor Éilèen", &mut buf);
         assert_eq!(
-            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
             ["eileen", "collins", "taylor", "eileen"]
         );
         assert!(t[0].altered && t[1].altered && t[2].altered && !t[3].altered);
