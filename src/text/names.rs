@@ -351,7 +351,7 @@ impl Ambiguity {
 pub fn ambiguity(name: &str, words: &WordFrequencies) -> Vec<Ambiguity> {
     let mut buf = String::new();
     let tokens = tokenize(name, &mut buf);
-    let common = |t: &Token| words.zipf(&t.plain) >= COMMON_ZIPF;
+    let common = |t: &Token| words.zipf(t.plain) >= COMMON_ZIPF;
     let mut out = Vec::new();
     match tokens.as_slice() {
         [] => out.push(Ambiguity::NoLetters),
@@ -748,7 +748,7 @@ impl NameIndex {
                     units[i].push(u);
                 }
             };
-            if let Some(w) = self.lookup_word(&t.plain) {
+            if let Some(w) = self.lookup_word(t.plain) {
                 let how = if t.altered {
                     How::LookAlike
                 } else {
@@ -766,10 +766,10 @@ impl NameIndex {
             // Look-alikes where the word as written is not a word: digits or symbols in it
             // ("Lord3", "Se41"), letters of other scripts, or an unknown word ("CoIIins").
             let written_odd = t.run.is_some() || t.altered;
-            let rare = || freq.zipf(&t.plain) < WORD_ZIPF;
+            let rare = || freq.zipf(t.plain) < WORD_ZIPF;
             if written_odd || (!found && rare()) {
                 // Look-alikes only where the word as written is not a word.
-                let mut skels = vec![(skeleton(&t.plain), t.span.clone())];
+                let mut skels = vec![(skeleton(t.plain), t.span.clone())];
                 if let Some((r, bytes)) = &t.run {
                     skels.push((skeleton(r), bytes.clone()));
                 }
@@ -780,7 +780,7 @@ impl NameIndex {
                     }
                 }
                 if !found && t.plain.chars().count() >= TYPO_MIN_LEN && rare() {
-                    for w in self.typos(&t.plain, &mut buf) {
+                    for w in self.typos(t.plain, &mut buf) {
                         push(unit(i, i + 1, t.span.clone(), w, How::Typo), &mut units);
                     }
                 }
@@ -800,12 +800,12 @@ impl NameIndex {
                     break;
                 }
                 if concat.is_empty() {
-                    concat.push_str(&t.plain);
+                    concat.push_str(t.plain);
                 }
-                concat.push_str(&next.plain);
+                concat.push_str(next.plain);
                 if let Some(w) = self.lookup_word(&concat) {
                     let pieces_words =
-                        freq.zipf(&t.plain) >= WORD_ZIPF && freq.zipf(&next.plain) >= WORD_ZIPF;
+                        freq.zipf(t.plain) >= WORD_ZIPF && freq.zipf(next.plain) >= WORD_ZIPF;
                     if glued || !pieces_words {
                         let how = if glued { How::Exact } else { How::Split };
                         push(
@@ -907,7 +907,7 @@ impl NameIndex {
                     try_str(&s, i, i + glued + 1, bytes, how);
                 }
             }
-            try_str(&t.plain, i, i + 1, t.span.clone(), how);
+            try_str(t.plain, i, i + 1, t.span.clone(), how);
             if let Some((r, bytes)) = &t.run {
                 try_str(r, i, i + 1, bytes.clone(), How::Exact);
             }
@@ -1080,9 +1080,9 @@ impl NameIndex {
         let first = &text.tokens[c.start];
         let prev_word = prev.filter(|_| !first.gap.sentence && !first.gap.glued);
         let after_article =
-            prev_word.is_some_and(|p| p.caps == Caps::Lower && self.has(&p.plain, DETERMINER));
+            prev_word.is_some_and(|p| p.caps == Caps::Lower && self.has(p.plain, DETERMINER));
         // "Mr. Swift": a title's full stop is no sentence end.
-        let title = prev.is_some_and(|p| self.has(&p.plain, TITLE))
+        let title = prev.is_some_and(|p| self.has(p.plain, TITLE))
             && !first.gap.glued
             && !first.gap.comma
             && first.gap.width <= 2;
@@ -1090,7 +1090,7 @@ impl NameIndex {
             .tokens
             .get(c.end)
             .filter(|n| !n.gap.sentence && !n.gap.comma);
-        let place = next.is_some_and(|n| self.has(&n.plain, PLACE));
+        let place = next.is_some_and(|n| self.has(n.plain, PLACE));
         let mention = first.gap.mention;
         let hashtag = first.gap.hashtag;
         let possessive = tokens.last().is_some_and(|t| t.possessive);
@@ -1102,7 +1102,7 @@ impl NameIndex {
         // A word before a one-word find that reads as an adjective or noun ("a young king")
         // rather than a link ("portrait of Prince").
         let bare = prev_word.is_none_or(|p| {
-            self.has(&p.plain, LINK) || p.caps != Caps::Lower || freq.zipf(&p.plain) < WORD_ZIPF
+            self.has(p.plain, LINK) || p.caps != Caps::Lower || freq.zipf(p.plain) < WORD_ZIPF
         });
         let mut push = |r: &'static str, on: bool| {
             if on {
@@ -1216,7 +1216,7 @@ impl NameIndex {
                         && !title
                         && prev_word.is_some_and(|p| {
                             let known = self
-                                .lookup_word(&p.plain)
+                                .lookup_word(p.plain)
                                 .is_some_and(|w| w != own && self.given.contains_key(&w));
                             let capital = text.caps_informative && p.caps == Caps::Title;
                             !p.is_letter() && (known || capital)
