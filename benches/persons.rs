@@ -39,9 +39,10 @@ fn names() -> Vec<(String, String)> {
     out
 }
 
-/// 1,000 characters of everyday prompts (tests/names/innocent.txt).
+/// 1,000 characters of everyday prompts (tests/names/innocent_realistic.txt).
 fn prompt() -> String {
-    let text = std::fs::read_to_string(common::repo().join("tests/names/innocent.txt")).unwrap();
+    let text =
+        std::fs::read_to_string(common::repo().join("tests/names/innocent_realistic.txt")).unwrap();
     let mut p = String::new();
     for l in text.lines().filter(|l| !l.starts_with('#')) {
         if p.len() + l.len() + 2 > 1000 {

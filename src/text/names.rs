@@ -349,8 +349,9 @@ impl Ambiguity {
 
 /// Ambiguities of one name or alias.
 pub fn ambiguity(name: &str, words: &WordFrequencies) -> Vec<Ambiguity> {
-    let tokens = tokenize(name);
-    let common = |t: &Token| words.zipf(&t.plain) >= COMMON_ZIPF;
+    let mut buf = String::new();
+    let tokens = tokenize(name, &mut buf);
+    let common = |t: &Token| words.zipf(t.plain) >= COMMON_ZIPF;
     let mut out = Vec::new();
     match tokens.as_slice() {
         [] => out.push(Ambiguity::NoLetters),
@@ -393,11 +394,11 @@ impl NameIndexBuilder {
     pub fn add(&mut self, name: &str, key: u32, always: bool) {
         // A name's CamelCase pieces are one word ("LeBron", "McCartney").
         let mut words: Vec<String> = Vec::new();
-        for t in tokenize(name) {
+        for t in tokenize(name, &mut String::new()) {
             let w = t.run.map_or(t.plain, |(r, _)| r);
             match words.last_mut() {
-                Some(last) if t.gap.glued => last.push_str(&w),
-                _ => words.push(w),
+                Some(last) if t.gap.glued => last.push_str(w),
+                _ => words.push(w.to_string()),
             }
         }
         let ids: Box<[u32]> = words
@@ -435,6 +436,7 @@ impl NameIndexBuilder {
         }
         deletes.sort_unstable();
         deletes.dedup();
+        let buckets = bucket_starts(&deletes);
         let mut by_pair: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
         let mut by_rev: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
         let mut singles: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
@@ -467,6 +469,7 @@ impl NameIndexBuilder {
             zipf,
             skel,
             deletes,
+            buckets,
             aliases: self.aliases,
             by_pair,
             by_rev,
@@ -477,6 +480,25 @@ impl NameIndexBuilder {
             lists: word_lists(),
         }
     }
+}
+
+/// Bits of a deletion's hash that pick its bucket in [`NameIndex::buckets`].
+const BUCKET_BITS: u32 = 16;
+
+fn bucket(h: u64) -> usize {
+    (h >> (64 - BUCKET_BITS)) as usize
+}
+
+/// Where each bucket of the sorted deletion table starts (and, one further, where it ends).
+fn bucket_starts(deletes: &[(u64, u32)]) -> Box<[u32]> {
+    let mut starts = vec![0u32; (1 << BUCKET_BITS) + 1];
+    for &(h, _) in deletes {
+        starts[bucket(h) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    starts.into()
 }
 
 fn hash(s: &str) -> u64 {
@@ -528,6 +550,8 @@ pub struct NameIndex {
     zipf: Vec<f32>,
     skel: FxHashMap<Box<str>, Vec<u32>>,
     deletes: Vec<(u64, u32)>,
+    /// Where each bucket of `deletes` starts, by the top bits of the hash.
+    buckets: Box<[u32]>,
     aliases: Vec<Alias>,
     by_pair: FxHashMap<(u32, u32), Vec<u32>>,
     by_rev: FxHashMap<(u32, u32), Vec<u32>>,
@@ -598,7 +622,7 @@ struct Cand {
 
 /// What is known about the whole text.
 struct Text<'t> {
-    tokens: &'t [Token],
+    tokens: &'t [Token<'t>],
     /// Capitals say nothing when most words have them (Title Case, ALL CAPS).
     caps_informative: bool,
     /// Per token: a word of a person's context, and one that counts only before a name.
@@ -613,7 +637,8 @@ impl NameIndex {
 
     /// Every registered name found in `text`, best first per place, scored and explained.
     pub fn find(&self, text: &str, freq: &WordFrequencies) -> Vec<NameHit> {
-        let tokens = tokenize(text);
+        let mut buf = String::new();
+        let tokens = tokenize(text, &mut buf);
         if tokens.is_empty() {
             return Vec::new();
         }
@@ -636,11 +661,13 @@ impl NameIndex {
         if cands.is_empty() {
             return Vec::new();
         }
-        let in_list =
-            |flag: u8| -> Vec<bool> { tokens.iter().map(|t| self.has(&t.plain, flag)).collect() };
+        let flags: Vec<u8> = tokens
+            .iter()
+            .map(|t| self.lists.get(t.plain).copied().unwrap_or(0))
+            .collect();
         let ctx = Text {
-            context: in_list(CONTEXT),
-            context_before: in_list(CONTEXT_BEFORE),
+            context: flags.iter().map(|f| f & CONTEXT != 0).collect(),
+            context_before: flags.iter().map(|f| f & CONTEXT_BEFORE != 0).collect(),
             ..ctx
         };
         let mut hits: Vec<(Cand, NameHit)> = Vec::new();
@@ -713,6 +740,7 @@ impl NameIndex {
     fn units(&self, tokens: &[Token], freq: &WordFrequencies) -> Vec<Vec<Unit>> {
         let mut units: Vec<Vec<Unit>> = vec![Vec::new(); tokens.len() + 1];
         let mut buf = String::new();
+        let mut concat = String::new();
         for (i, t) in tokens.iter().enumerate() {
             let mut found = false;
             let push = |u: Unit, units: &mut Vec<Vec<Unit>>| {
@@ -720,7 +748,7 @@ impl NameIndex {
                     units[i].push(u);
                 }
             };
-            if let Some(w) = self.lookup_word(&t.plain) {
+            if let Some(w) = self.lookup_word(t.plain) {
                 let how = if t.altered {
                     How::LookAlike
                 } else {
@@ -738,9 +766,10 @@ impl NameIndex {
             // Look-alikes where the word as written is not a word: digits or symbols in it
             // ("Lord3", "Se41"), letters of other scripts, or an unknown word ("CoIIins").
             let written_odd = t.run.is_some() || t.altered;
-            if written_odd || (!found && freq.zipf(&t.plain) < WORD_ZIPF) {
+            let rare = || freq.zipf(t.plain) < WORD_ZIPF;
+            if written_odd || (!found && rare()) {
                 // Look-alikes only where the word as written is not a word.
-                let mut skels = vec![(skeleton(&t.plain), t.span.clone())];
+                let mut skels = vec![(skeleton(t.plain), t.span.clone())];
                 if let Some((r, bytes)) = &t.run {
                     skels.push((skeleton(r), bytes.clone()));
                 }
@@ -750,18 +779,15 @@ impl NameIndex {
                         found = true;
                     }
                 }
-                if !found
-                    && t.plain.chars().count() >= TYPO_MIN_LEN
-                    && freq.zipf(&t.plain) < WORD_ZIPF
-                {
-                    for w in self.typos(&t.plain, &mut buf) {
+                if !found && t.plain.chars().count() >= TYPO_MIN_LEN && rare() {
+                    for w in self.typos(t.plain, &mut buf) {
                         push(unit(i, i + 1, t.span.clone(), w, How::Typo), &mut units);
                     }
                 }
             }
             // CamelCase pieces read together ("McCartney"), and a word split by a space,
             // hyphen, line break or emoji ("Tay lor") when a piece is not a word.
-            let mut concat = String::new();
+            concat.clear();
             for (j, next) in tokens.iter().enumerate().skip(i + 1).take(5) {
                 let glued = next.gap.glued;
                 if !glued
@@ -774,12 +800,12 @@ impl NameIndex {
                     break;
                 }
                 if concat.is_empty() {
-                    concat.push_str(&t.plain);
+                    concat.push_str(t.plain);
                 }
-                concat.push_str(&next.plain);
+                concat.push_str(next.plain);
                 if let Some(w) = self.lookup_word(&concat) {
                     let pieces_words =
-                        freq.zipf(&t.plain) >= WORD_ZIPF && freq.zipf(&next.plain) >= WORD_ZIPF;
+                        freq.zipf(t.plain) >= WORD_ZIPF && freq.zipf(next.plain) >= WORD_ZIPF;
                     if glued || !pieces_words {
                         let how = if glued { How::Exact } else { How::Split };
                         push(
@@ -821,10 +847,7 @@ impl NameIndex {
         if end - start < 2 {
             return;
         }
-        let s: String = tokens[start..end]
-            .iter()
-            .map(|t| t.plain.as_str())
-            .collect();
+        let s: String = tokens[start..end].iter().map(|t| t.plain).collect();
         let bytes = tokens[start].span.start..tokens[end - 1].span.end;
         let mut ws: Vec<u32> = self.lookup_word(&s).into_iter().collect();
         ws.extend(self.skel.get(skeleton(&s).as_str()).into_iter().flatten());
@@ -838,8 +861,10 @@ impl NameIndex {
         let mut out = Vec::new();
         let mut probe = |d: &str| {
             let h = hash(d);
-            let from = self.deletes.partition_point(|&(x, _)| x < h);
-            for &(x, id) in &self.deletes[from..] {
+            let b = bucket(h);
+            let within = &self.deletes[self.buckets[b] as usize..self.buckets[b + 1] as usize];
+            let from = within.partition_point(|&(x, _)| x < h);
+            for &(x, id) in &within[from..] {
                 if x != h {
                     break;
                 }
@@ -877,23 +902,17 @@ impl NameIndex {
             if !t.gap.glued {
                 let glued = tokens[i + 1..].iter().take_while(|x| x.gap.glued).count();
                 if glued > 0 {
-                    let s: String = tokens[i..=i + glued]
-                        .iter()
-                        .map(|x| x.plain.as_str())
-                        .collect();
+                    let s: String = tokens[i..=i + glued].iter().map(|x| x.plain).collect();
                     let bytes = t.span.start..tokens[i + glued].span.end;
                     try_str(&s, i, i + glued + 1, bytes, how);
                 }
             }
-            try_str(&t.plain, i, i + 1, t.span.clone(), how);
+            try_str(t.plain, i, i + 1, t.span.clone(), how);
             if let Some((r, bytes)) = &t.run {
                 try_str(r, i, i + 1, bytes.clone(), How::Exact);
             }
             for u in units[i].iter().filter(|u| u.how == How::Spelt) {
-                let s: String = tokens[u.start..u.end]
-                    .iter()
-                    .map(|x| x.plain.as_str())
-                    .collect();
+                let s: String = tokens[u.start..u.end].iter().map(|x| x.plain).collect();
                 try_str(&s, u.start, u.end, u.bytes.clone(), How::Spelt);
             }
         }
@@ -902,10 +921,7 @@ impl NameIndex {
         while i < tokens.len() {
             let run = tokens[i..].iter().take_while(|t| t.is_letter()).count();
             if run >= 3 {
-                let s: String = tokens[i..i + run]
-                    .iter()
-                    .map(|x| x.plain.as_str())
-                    .collect();
+                let s: String = tokens[i..i + run].iter().map(|x| x.plain).collect();
                 let bytes = tokens[i].span.start..tokens[i + run - 1].span.end;
                 try_str(&s, i, i + run, bytes, How::Spelt);
             }
@@ -971,11 +987,10 @@ impl NameIndex {
             }
             out.extend(shared);
             // The next word, or the one after a middle initial ("Eileen M. Collins").
-            let mut nexts = vec![first.end];
-            if tokens.get(first.end).is_some_and(|t| t.is_letter()) {
-                nexts.push(first.end + 1);
-            }
-            for (n, &at) in nexts.iter().enumerate() {
+            let initial_next = tokens.get(first.end).is_some_and(|t| t.is_letter());
+            let nexts = [Some(first.end), initial_next.then_some(first.end + 1)];
+            for (n, at) in nexts.into_iter().enumerate() {
+                let Some(at) = at else { continue };
                 for second in units.get(at).into_iter().flatten() {
                     for &a in self
                         .by_pair
@@ -1042,9 +1057,9 @@ impl NameIndex {
             reasons.push("always_match");
             return (1.0, reasons);
         }
-        let matched: Vec<u32> = match c.form {
-            Form::Single | Form::Surname => vec![alias.words[alias.words.len() - 1]],
-            _ => alias.words.to_vec(),
+        let matched: &[u32] = match c.form {
+            Form::Single | Form::Surname => &alias.words[alias.words.len() - 1..],
+            _ => &alias.words,
         };
         let common = matched
             .iter()
@@ -1065,9 +1080,9 @@ impl NameIndex {
         let first = &text.tokens[c.start];
         let prev_word = prev.filter(|_| !first.gap.sentence && !first.gap.glued);
         let after_article =
-            prev_word.is_some_and(|p| p.caps == Caps::Lower && self.has(&p.plain, DETERMINER));
+            prev_word.is_some_and(|p| p.caps == Caps::Lower && self.has(p.plain, DETERMINER));
         // "Mr. Swift": a title's full stop is no sentence end.
-        let title = prev.is_some_and(|p| self.has(&p.plain, TITLE))
+        let title = prev.is_some_and(|p| self.has(p.plain, TITLE))
             && !first.gap.glued
             && !first.gap.comma
             && first.gap.width <= 2;
@@ -1075,7 +1090,7 @@ impl NameIndex {
             .tokens
             .get(c.end)
             .filter(|n| !n.gap.sentence && !n.gap.comma);
-        let place = next.is_some_and(|n| self.has(&n.plain, PLACE));
+        let place = next.is_some_and(|n| self.has(n.plain, PLACE));
         let mention = first.gap.mention;
         let hashtag = first.gap.hashtag;
         let possessive = tokens.last().is_some_and(|t| t.possessive);
@@ -1087,7 +1102,7 @@ impl NameIndex {
         // A word before a one-word find that reads as an adjective or noun ("a young king")
         // rather than a link ("portrait of Prince").
         let bare = prev_word.is_none_or(|p| {
-            self.has(&p.plain, LINK) || p.caps != Caps::Lower || freq.zipf(&p.plain) < WORD_ZIPF
+            self.has(p.plain, LINK) || p.caps != Caps::Lower || freq.zipf(p.plain) < WORD_ZIPF
         });
         let mut push = |r: &'static str, on: bool| {
             if on {
@@ -1201,7 +1216,7 @@ impl NameIndex {
                         && !title
                         && prev_word.is_some_and(|p| {
                             let known = self
-                                .lookup_word(&p.plain)
+                                .lookup_word(p.plain)
                                 .is_some_and(|w| w != own && self.given.contains_key(&w));
                             let capital = text.caps_informative && p.caps == Caps::Title;
                             !p.is_letter() && (known || capital)

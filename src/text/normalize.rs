@@ -160,31 +160,34 @@ pub fn normalize(input: &str) -> Normalized {
         cleaned.push(units[i].clone());
         i += 1;
     }
-    // 3. Words, then single-letter runs joined.
-    let mut words: Vec<Vec<(char, Range<usize>)>> = Vec::new();
-    let mut current = Vec::new();
+    // 3. Words (ranges of `chars`), then single-letter runs joined. A joined run's letters
+    // lie next to each other in `chars`, so each output word is one range of it.
+    let mut chars: Vec<(char, Range<usize>)> = Vec::with_capacity(cleaned.len());
+    let mut words: Vec<Range<usize>> = Vec::new();
+    let mut start = 0;
     for (u, r) in cleaned {
         match u {
-            Unit::Char(c) => current.push((c, r)),
+            Unit::Char(c) => chars.push((c, r)),
             _ => {
-                if !current.is_empty() {
-                    words.push(std::mem::take(&mut current));
+                if chars.len() > start {
+                    words.push(start..chars.len());
                 }
+                start = chars.len();
             }
         }
     }
-    if !current.is_empty() {
-        words.push(current);
+    if chars.len() > start {
+        words.push(start..chars.len());
     }
-    let mut joined: Vec<Vec<(char, Range<usize>)>> = Vec::with_capacity(words.len());
+    let mut joined: Vec<Range<usize>> = Vec::with_capacity(words.len());
     let mut w = 0;
     while w < words.len() {
         let run = words[w..].iter().take_while(|x| x.len() == 1).count();
         if run >= 3 {
-            joined.push(words[w..w + run].concat());
+            joined.push(words[w].start..words[w + run - 1].end);
             w += run;
         } else {
-            joined.push(std::mem::take(&mut words[w]));
+            joined.push(words[w].clone());
             w += 1;
         }
     }
@@ -192,9 +195,10 @@ pub fn normalize(input: &str) -> Normalized {
     let mut text = String::with_capacity(input.len());
     let mut origin = Vec::with_capacity(input.len());
     for (n, word) in joined.iter().enumerate() {
+        let word = &chars[word.clone()];
         if n > 0 {
             text.push(' ');
-            let prev_end = joined[n - 1].last().map_or(0, |(_, r)| r.end);
+            let prev_end = chars[joined[n - 1].end - 1].1.end;
             origin.push(prev_end..word[0].1.start);
         }
         for (c, r) in word {

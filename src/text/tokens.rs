@@ -35,16 +35,17 @@ pub struct Gap {
     pub width: usize,
 }
 
+/// A token's words are slices of one buffer that [`tokenize`] fills.
 #[derive(Debug, Clone)]
-pub struct Token {
+pub struct Token<'b> {
     /// Letters (and digits inside the word), folded to lower case, width, no diacritics,
     /// Cyrillic and Greek look-alikes made Latin.
-    pub plain: String,
+    pub plain: &'b str,
     /// The original bytes of `plain`.
     pub span: Range<usize>,
     /// The whole run with digits and symbols at its edges ("hopper1", "c0ll1n5"), when it
     /// differs from `plain`, and its original bytes.
-    pub run: Option<(String, Range<usize>)>,
+    pub run: Option<(&'b str, Range<usize>)>,
     pub caps: Caps,
     pub gap: Gap,
     /// Written with a possessive ending ("Swift's", "Collins'").
@@ -54,9 +55,21 @@ pub struct Token {
     pub altered: bool,
 }
 
-impl Token {
+/// A token while the buffer is still being written: its words as byte ranges of it.
+struct Raw {
+    plain: Range<usize>,
+    span: Range<usize>,
+    run: Option<(Range<usize>, Range<usize>)>,
+    caps: Caps,
+    gap: Gap,
+    possessive: bool,
+    altered: bool,
+}
+
+impl Token<'_> {
     pub fn is_letter(&self) -> bool {
-        self.plain.chars().count() == 1 && self.plain.chars().all(char::is_alphabetic)
+        let mut chars = self.plain.chars();
+        matches!((chars.next(), chars.next()), (Some(c), None) if c.is_alphabetic())
     }
 }
 
@@ -159,8 +172,9 @@ fn caps(chars: &[Ch]) -> Caps {
     }
 }
 
-/// Splits a text into tokens.
-pub fn tokenize(input: &str) -> Vec<Token> {
+/// Splits a text into tokens, their words written into `buf` (cleared first).
+pub fn tokenize<'b>(input: &str, buf: &'b mut String) -> Vec<Token<'b>> {
+    buf.clear();
     let mut tokens = Vec::with_capacity(input.len() / 5 + 1);
     let mut run: Vec<Ch> = Vec::with_capacity(32);
     let mut run_altered = false;
@@ -185,7 +199,7 @@ pub fn tokenize(input: &str) -> Vec<Token> {
                     &mut run_altered,
                     &mut gap_start,
                     true,
-                    &mut tokens,
+                    (buf, &mut tokens),
                 );
                 continue;
             }
@@ -200,7 +214,7 @@ pub fn tokenize(input: &str) -> Vec<Token> {
                 &mut run_altered,
                 &mut gap_start,
                 ends_s,
-                &mut tokens,
+                (buf, &mut tokens),
             );
             continue;
         }
@@ -211,7 +225,7 @@ pub fn tokenize(input: &str) -> Vec<Token> {
                 &mut run_altered,
                 &mut gap_start,
                 false,
-                &mut tokens,
+                (buf, &mut tokens),
             );
         }
     }
@@ -221,9 +235,28 @@ pub fn tokenize(input: &str) -> Vec<Token> {
         &mut run_altered,
         &mut gap_start,
         false,
-        &mut tokens,
+        (buf, &mut tokens),
     );
+    let buf: &'b str = buf;
     tokens
+        .into_iter()
+        .map(|t| Token {
+            plain: &buf[t.plain],
+            span: t.span,
+            run: t.run.map(|(r, at)| (&buf[r], at)),
+            caps: t.caps,
+            gap: t.gap,
+            possessive: t.possessive,
+            altered: t.altered,
+        })
+        .collect()
+}
+
+/// Writes `chars` into `buf`; their byte range there.
+fn write(buf: &mut String, chars: &[Ch]) -> Range<usize> {
+    let start = buf.len();
+    buf.extend(chars.iter().map(|c| c.c));
+    start..buf.len()
 }
 
 /// Ends the current run: trims digits and symbols at its edges, splits CamelCase, and pushes
@@ -235,7 +268,7 @@ fn flush(
     altered: &mut bool,
     gap_start: &mut usize,
     possessive: bool,
-    tokens: &mut Vec<Token>,
+    (buf, tokens): (&mut String, &mut Vec<Raw>),
 ) {
     let hidden = std::mem::take(altered);
     if run.is_empty() {
@@ -259,27 +292,30 @@ fn flush(
     let core = &chars[first..=last];
     let inner_swap = core.iter().any(|c| c.kind != Kind::Letter || c.altered);
     // CamelCase pieces: a lower-case letter followed by an upper-case one.
-    let mut cuts = vec![0];
-    if !inner_swap {
-        for k in 1..core.len() {
-            if core[k].upper && !core[k - 1].upper && core[k - 1].kind == Kind::Letter {
-                cuts.push(k);
-            }
-        }
+    let camel = |k: usize| core[k].upper && !core[k - 1].upper && core[k - 1].kind == Kind::Letter;
+    let whole = [0, core.len()];
+    let mut pieces = Vec::new();
+    if !inner_swap && (1..core.len()).any(camel) {
+        pieces.push(0);
+        pieces.extend((1..core.len()).filter(|&k| camel(k)));
+        pieces.push(core.len());
     }
-    cuts.push(core.len());
     // Pieces of two or more letters, each capitalised then lower case ("EileenCollins",
     // "McCartney"); aLtErNaTiNg case is one word.
-    let words_like = cuts
+    let words_like = pieces
         .windows(2)
         .skip(1)
         .all(|w| w[1] - w[0] >= 2 && core[w[0]].upper && !core[w[0] + 1].upper);
-    if !words_like {
-        cuts = vec![0, core.len()];
-    }
+    let cuts: &[usize] = if pieces.is_empty() || !words_like {
+        &whole
+    } else {
+        &pieces
+    };
     let run_text = (first > 0 || last + 1 < chars.len()).then(|| {
-        let s: String = chars.iter().map(|c| c.c).collect();
-        (s, chars[0].at.start..chars[chars.len() - 1].at.end)
+        (
+            write(buf, chars),
+            chars[0].at.start..chars[chars.len() - 1].at.end,
+        )
     });
     // What lies before the word: separators since the last run, and the run's own leading
     // digits and symbols ("@GraceHopper", "!!Swift").
@@ -295,8 +331,10 @@ fn flush(
                 sentence: tokens.is_empty()
                     || between.contains(['.', '!', '?', ';', ':', '\n'])
                     || lead.iter().any(|c| c.c == '!')
-                    || tokens.last().is_some_and(|t: &Token| {
-                        t.run.as_ref().is_some_and(|(r, _)| r.ends_with(['!', '?']))
+                    || tokens.last().is_some_and(|t| {
+                        t.run
+                            .as_ref()
+                            .is_some_and(|(r, _)| buf[r.clone()].ends_with(['!', '?']))
                     }),
                 comma: between.contains(','),
                 hashtag: marker('#'),
@@ -311,8 +349,8 @@ fn flush(
             }
         };
         let single = cuts.len() == 2;
-        tokens.push(Token {
-            plain: piece.iter().map(|c| c.c).collect(),
+        tokens.push(Raw {
+            plain: write(buf, piece),
             span,
             run: if single { run_text.clone() } else { None },
             caps: caps(piece),
@@ -333,7 +371,10 @@ mod tests {
     use super::*;
 
     fn plain(s: &str) -> Vec<String> {
-        tokenize(s).into_iter().map(|t| t.plain).collect()
+        tokenize(s, &mut String::new())
+            .into_iter()
+            .map(|t| t.plain.to_string())
+            .collect()
     }
 
     #[test]
@@ -347,7 +388,8 @@ mod tests {
             ["a", "k", "shot", "at", "60", "fps"]
         );
         assert_eq!(plain("50 Cent!"), ["50", "cent"]);
-        let t = &tokenize("c0ll1n5")[0];
+        let mut buf = String::new();
+        let t = &tokenize("c0ll1n5", &mut buf)[0];
         assert_eq!(t.plain, "c0ll1n");
         assert!(t.altered);
         assert_eq!(t.run.as_ref().unwrap().0, "c0ll1n5");
@@ -356,9 +398,10 @@ mod tests {
 
     #[test]
     fn camel_case_hashtags_and_mentions() {
-        let t = tokenize("#EileenCollins and @GraceHopper");
+        let mut buf = String::new();
+        let t = tokenize("#EileenCollins and @GraceHopper", &mut buf);
         assert_eq!(
-            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
             ["eileen", "collins", "and", "grace", "hopper"]
         );
         assert!(t[0].gap.hashtag && t[1].gap.glued && t[3].gap.mention);
@@ -367,9 +410,10 @@ mod tests {
 
     #[test]
     fn possessives_apostrophes_case_and_sentences() {
-        let t = tokenize("Swift's show. O'Brien and Collins' CAR");
+        let mut buf = String::new();
+        let t = tokenize("Swift's show. O'Brien and Collins' CAR", &mut buf);
         assert_eq!(
-            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
             ["swift", "show", "obrien", "and", "collins", "car"]
         );
         assert!(t[0].possessive && t[4].possessive && !t[1].possessive);
@@ -379,9 +423,10 @@ mod tests {
 
     #[test]
     fn look_alikes_invisibles_and_width_are_folded_and_marked() {
-        let t = tokenize("Ｅｉｌｅｅｎ Соllіns Ta\u{200B}ylor Éilèen");
+        let mut buf = String::new();
+        let t = tokenize("Ｅｉｌｅｅｎ Соllіns Ta\u{200B}ylor Éilèen", &mut buf);
         assert_eq!(
-            t.iter().map(|t| t.plain.as_str()).collect::<Vec<_>>(),
+            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
             ["eileen", "collins", "taylor", "eileen"]
         );
         assert!(t[0].altered && t[1].altered && t[2].altered && !t[3].altered);
