@@ -28,11 +28,12 @@ pub fn frames_at(
     let mut rgb = RgbConverter::default();
     let mut out: Vec<Option<RgbImage>> = vec![None; times.len()];
     let mut frame = ffmpeg_next::frame::Video::empty();
-    let mut packet = ffmpeg_next::Packet::empty();
     // Times are those of decoded frames, so allow for rounding.
     const SLACK_S: f64 = 1e-3;
     let mut eof = false;
     while out.iter().any(Option::is_none) && !eof {
+        // A fresh packet each time, as in `sample`: a reused one leaks its buffer.
+        let mut packet = ffmpeg_next::Packet::empty();
         match packet.read(&mut ictx) {
             Ok(()) if packet.stream() != stream_index => continue,
             Ok(()) => dec

@@ -109,9 +109,12 @@ pub fn sample(
     };
     let started = Instant::now();
     let mut decoded = frame::Video::empty();
-    let mut packet = ffmpeg_next::Packet::empty();
     let mut go_on = true;
     while go_on {
+        // A fresh packet each time: av_read_frame overwrites the packet it is given without
+        // releasing its buffer, so a reused one leaks every packet read (about the clip's size
+        // per screening).
+        let mut packet = ffmpeg_next::Packet::empty();
         match packet.read(&mut ictx) {
             Ok(()) => {}
             Err(ffmpeg_next::Error::Eof) => break,
