@@ -1,5 +1,5 @@
 //! `cargo bench --bench check` (or `make bench`): the end-to-end check of a 10 s 1280x720 H.264
-//! clip with all three models, each model on its own, and a per-stage report (medians over
+//! clip with all three models (and without the closer look for small faces at scene starts), each model on its own, and a per-stage report (medians over
 //! repeated runs) with the frames analysed, and `clipguard check` run as its own process for
 //! its wall time and peak RSS.
 //!
@@ -105,6 +105,14 @@ fn main() {
     c.bench_function("check_10s_720p_h264", |b| {
         b.iter(|| screener.screen_clip(&clip).unwrap())
     });
+    // The same check without the closer look at scene starts (small faces), for its cost.
+    let mut cfg = common::config();
+    cfg.faces.scene_min_face_px = 0.0;
+    let coarse = common::service(cfg).screener().clone();
+    c.bench_function("check_10s_720p_h264_no_scene_start_look", |b| {
+        b.iter(|| coarse.screen_clip(&clip).unwrap())
+    });
+    drop(coarse);
 
     let frame = image::open(repo().join(".local/testdata/astronaut.png"))
         .unwrap()

@@ -312,6 +312,10 @@ pub struct FacesConfig {
     /// Faces whose shorter box side (in frame pixels) is below this are reported as too small
     /// to embed reliably instead of being embedded.
     pub min_embed_px: f32,
+    /// The first frame of each scene is searched again at the scale that finds faces this
+    /// small (shorter side, frame pixels): a person standing in a wide shot, not a close-up.
+    /// 0 turns the closer look off; then every frame is searched at `max_side` only.
+    pub scene_min_face_px: f32,
 }
 
 impl Default for FacesConfig {
@@ -321,6 +325,7 @@ impl Default for FacesConfig {
             max_side: 320,
             threshold: 0.5,
             min_embed_px: 40.0,
+            scene_min_face_px: 40.0,
         }
     }
 }

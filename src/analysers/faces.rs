@@ -1,11 +1,19 @@
 //! Faces and likeness: faces are detected, aligned and embedded per frame; at the end of the
 //! clip every embedding is matched against the registry's snapshot of that moment.
+//!
+//! Detection runs on frames scaled down to `faces.max_side`, which misses a person standing in
+//! a wide shot; the first frame of each scene is searched instead at the scale that finds faces
+//! of `faces.scene_min_face_px`. Each frame records how small a face it could reveal, and the
+//! clip's coverage sums that up.
 
-use super::{Analyser, AnalyserError, Finding};
+use super::{Analyser, AnalyserError, Finding, Frame};
 use crate::persons::{likeness, LivePersons};
-use crate::vision::{align, Vision};
+use crate::vision::{align, FaceDetector, Vision};
 use crate::vocab::ModelKind;
-use crate::vocab::{FaceDetection, FaceSummary, FrameDetections, ModelInfo, Signals, StageTimings};
+use crate::vocab::{
+    FaceDetection, FaceReach, FaceSummary, FrameDetections, ModelInfo, SampleReason, Signals,
+    StageTimings,
+};
 use image::RgbImage;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,26 +22,48 @@ pub struct FacesAnalyser {
     vision: Arc<Vision>,
     persons: Arc<LivePersons>,
     match_threshold: f32,
+    /// The face size scene starts are searched for (0: no closer look).
+    scene_min_face_px: f32,
 }
 
 impl FacesAnalyser {
-    pub fn new(vision: Arc<Vision>, persons: Arc<LivePersons>, match_threshold: f32) -> Self {
+    pub fn new(
+        vision: Arc<Vision>,
+        persons: Arc<LivePersons>,
+        match_threshold: f32,
+        scene_min_face_px: f32,
+    ) -> Self {
         Self {
             vision,
             persons,
             match_threshold,
+            scene_min_face_px,
         }
     }
 
-    /// Faces in one frame, each aligned and embedded unless too small.
+    /// Faces in one frame, each aligned and embedded unless too small, and the smallest face
+    /// the frame could reveal at the scale it was searched at.
     fn faces(
         &self,
-        img: &RgbImage,
+        frame: &Frame<'_>,
         t: &mut StageTimings,
-    ) -> Result<Vec<FaceDetection>, AnalyserError> {
+    ) -> Result<(Vec<FaceDetection>, f32), AnalyserError> {
+        let img = frame.image;
+        let (w, h) = img.dimensions();
+        let detector = &self.vision.faces;
         let t0 = Instant::now();
-        let faces = self.vision.faces.detect(img)?;
-        t.add("faces", ms(t0));
+        let max_side = if frame.scene_start && self.scene_min_face_px > 0.0 {
+            let side = detector.max_side_for(self.scene_min_face_px, w, h);
+            let faces = detector.detect_at(img, side)?;
+            t.add("faces_scene_start", ms(t0));
+            (faces, side)
+        } else {
+            let faces = detector.detect(img)?;
+            t.add("faces", ms(t0));
+            (faces, detector.max_side())
+        };
+        let (faces, max_side) = max_side;
+        let smallest = FaceDetector::smallest_face_px(max_side, w, h);
         let t0 = Instant::now();
         let min = self.vision.min_embed_px;
         let usable: Vec<usize> = (0..faces.len())
@@ -60,7 +90,7 @@ impl FacesAnalyser {
             })
             .collect();
         t.add("embed", ms(t0));
-        Ok(out)
+        Ok((out, smallest))
     }
 }
 
@@ -71,14 +101,17 @@ impl Analyser for FacesAnalyser {
 
     fn analyse(
         &self,
-        frames: &[&RgbImage],
+        frames: &[Frame<'_>],
         timings: &mut StageTimings,
     ) -> Result<Vec<Finding>, AnalyserError> {
         frames
             .iter()
-            .map(|img| {
-                let faces = self.faces(img, timings)?;
-                Ok(Box::new(move |f: &mut FrameDetections| f.faces = faces) as Finding)
+            .map(|frame| {
+                let (faces, smallest) = self.faces(frame, timings)?;
+                Ok(Box::new(move |f: &mut FrameDetections| {
+                    f.faces = faces;
+                    f.smallest_face_px = Some(smallest);
+                }) as Finding)
             })
             .collect()
     }
@@ -105,6 +138,7 @@ impl Analyser for FacesAnalyser {
             }
         }
         signals.faces = summary;
+        signals.sampling.coverage.faces = reach(&signals.frames);
         Ok(())
     }
 
@@ -118,6 +152,28 @@ impl Analyser for FacesAnalyser {
             .map(|k| self.vision.manifest.get(k).0.clone())
             .collect()
     }
+}
+
+/// The face sizes looked for in every analysed frame and at scene starts: the largest of the
+/// per-frame figures, since a figure holds only where every frame reached it.
+fn reach(frames: &[FrameDetections]) -> Option<FaceReach> {
+    let mut every: Option<f32> = None;
+    let mut scenes: Option<f32> = None;
+    // Scene starts as the orchestrator marks them: the first distinct frame and every cut.
+    let distinct = frames.iter().filter(|f| f.duplicate_of.is_none());
+    for (i, f) in distinct.enumerate() {
+        let Some(px) = f.smallest_face_px else {
+            continue;
+        };
+        every = Some(every.map_or(px, |e| e.max(px)));
+        if i == 0 || f.reasons.contains(&SampleReason::SceneCut) {
+            scenes = Some(scenes.map_or(px, |e| e.max(px)));
+        }
+    }
+    every.map(|every_frame_px| FaceReach {
+        every_frame_px,
+        scene_starts_px: scenes.unwrap_or(every_frame_px),
+    })
 }
 
 fn ms(since: Instant) -> f64 {

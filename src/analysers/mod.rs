@@ -32,6 +32,14 @@ pub enum FrameNeed {
     SceneChanges,
 }
 
+/// A distinct sampled frame as analysers see it.
+pub struct Frame<'a> {
+    pub image: &'a RgbImage,
+    /// The clip's first frame or the first after a scene cut: the frames that get a closer,
+    /// costlier look (what is in a scene is mostly there from its start).
+    pub scene_start: bool,
+}
+
 /// What an analyser found in one frame, applied to that frame's detections once every analyser
 /// has run on the batch. Analysers run side by side, so none writes to a frame directly.
 pub type Finding = Box<dyn FnOnce(&mut FrameDetections) + Send>;
@@ -47,7 +55,7 @@ pub trait Analyser: Send + Sync {
     /// Batched inference: one finding per frame, in order. Stage times go into `timings`.
     fn analyse(
         &self,
-        frames: &[&RgbImage],
+        frames: &[Frame<'_>],
         timings: &mut StageTimings,
     ) -> Result<Vec<Finding>, AnalyserError>;
 
@@ -86,6 +94,7 @@ pub fn load(
             vision.clone(),
             persons.clone(),
             cfg.persons.match_threshold,
+            cfg.faces.scene_min_face_px,
         )));
     }
     out

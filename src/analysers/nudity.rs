@@ -1,6 +1,6 @@
 //! Nudity: NudeNet's body-part detections per frame, and each class's peak over the clip.
 
-use super::{Analyser, AnalyserError, Finding};
+use super::{Analyser, AnalyserError, Finding, Frame};
 use crate::vision::Vision;
 use crate::vocab::ModelKind;
 use crate::vocab::{widen, ClassPeak, ModelInfo, Signals, StageTimings};
@@ -25,11 +25,12 @@ impl Analyser for NudityAnalyser {
 
     fn analyse(
         &self,
-        frames: &[&RgbImage],
+        frames: &[Frame<'_>],
         timings: &mut StageTimings,
     ) -> Result<Vec<Finding>, AnalyserError> {
         let t0 = Instant::now();
-        let found = self.vision.nudity.detect(frames)?;
+        let images: Vec<&RgbImage> = frames.iter().map(|f| f.image).collect();
+        let found = self.vision.nudity.detect(&images)?;
         timings.add("nudity", t0.elapsed().as_secs_f64() * 1e3);
         Ok(found
             .into_iter()

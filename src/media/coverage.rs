@@ -165,6 +165,8 @@ impl Tracker {
             } else {
                 0.0
             },
+            // The faces analyser fills it in: decoding knows nothing of faces.
+            faces: None,
         }
     }
 }

@@ -58,6 +58,10 @@ pub struct CoverageView {
     pub unseen_s: f64,
     /// Changes of frame size or pixel format mid-stream.
     pub format_changes: u64,
+    /// The smallest face (shorter side, px) looked for in every analysed frame, and in the
+    /// first frame of each scene (0 when faces are not analysed).
+    pub smallest_face_px: f64,
+    pub smallest_face_px_scene_starts: f64,
 }
 
 impl Default for CoverageView {
@@ -70,6 +74,8 @@ impl Default for CoverageView {
             covered_share: 1.0,
             unseen_s: 0.0,
             format_changes: 0,
+            smallest_face_px: 0.0,
+            smallest_face_px_scene_starts: 0.0,
         }
     }
 }
@@ -84,6 +90,8 @@ impl CoverageView {
             covered_share: c.covered_share,
             unseen_s: c.unseen_s,
             format_changes: c.changes.len() as u64,
+            smallest_face_px: c.faces.map_or(0.0, |f| f64::from(f.every_frame_px)),
+            smallest_face_px_scene_starts: c.faces.map_or(0.0, |f| f64::from(f.scene_starts_px)),
         }
     }
 }

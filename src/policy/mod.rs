@@ -518,6 +518,8 @@ fn input_samples() -> Vec<PolicyInput> {
                 covered_share: 0.8,
                 unseen_s: 2.0,
                 format_changes: 1,
+                smallest_face_px: 80.0,
+                smallest_face_px_scene_starts: 40.0,
             },
         },
         prompt: PromptView {

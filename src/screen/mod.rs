@@ -2,7 +2,7 @@
 //! sampled frames to the analysers through a small bounded channel, so the two overlap; the
 //! analysers run side by side on each batch. It knows analysers only through their trait.
 
-use crate::analysers::{self, Analyser, AnalyserError, FrameNeed};
+use crate::analysers::{self, Analyser, AnalyserError, Frame, FrameNeed};
 use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
@@ -250,6 +250,7 @@ impl Screener {
                     duplicate_of: None,
                     nudity: Vec::new(),
                     faces: Vec::new(),
+                    smallest_face_px: None,
                 })
                 .collect();
             let results = self.run_analysers(&images)?;
@@ -290,7 +291,13 @@ impl Screener {
             let slots: Vec<usize> = (0..images.len())
                 .filter(|&i| a.frames() == FrameNeed::Every || images[i].1)
                 .collect();
-            let frames: Vec<&RgbImage> = slots.iter().map(|&i| images[i].0).collect();
+            let frames: Vec<Frame<'_>> = slots
+                .iter()
+                .map(|&i| Frame {
+                    image: images[i].0,
+                    scene_start: images[i].1,
+                })
+                .collect();
             let mut t = StageTimings::default();
             if frames.is_empty() {
                 return Ok((t, slots, Vec::new()));

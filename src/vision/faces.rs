@@ -16,6 +16,10 @@ use std::path::Path;
 
 const NMS_IOU: f32 = 0.3;
 
+/// The shorter side (detector input pixels) of the smallest face CenterFace finds reliably.
+/// A frame scaled by `s` for detection reveals faces of `SMALLEST_FACE_PX / s` frame pixels.
+pub const SMALLEST_FACE_PX: f32 = 20.0;
+
 /// The detector's input size for a frame: scaled to `max_side`, rounded up to multiples of 32.
 fn input_size(max_side: u32, w: u32, h: u32) -> (usize, usize) {
     let scale = (max_side as f64 / w.max(h) as f64).min(1.0);
@@ -46,6 +50,26 @@ impl FaceDetector {
 
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>, VisionError> {
         self.detect_at(img, self.max_side)
+    }
+
+    /// The longer-side limit frames are scaled to by `detect`.
+    pub fn max_side(&self) -> u32 {
+        self.max_side
+    }
+
+    /// The smallest face (shorter side, frame pixels) found in a `w`x`h` frame scaled to
+    /// `max_side`.
+    pub fn smallest_face_px(max_side: u32, w: u32, h: u32) -> f32 {
+        let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
+        SMALLEST_FACE_PX / scale
+    }
+
+    /// The longer-side limit at which faces of `face_px` are found in a `w`x`h` frame (never
+    /// beyond the frame's own size, never below `detect`'s).
+    pub fn max_side_for(&self, face_px: f32, w: u32, h: u32) -> u32 {
+        let longer = w.max(h);
+        let wanted = (longer as f32 * SMALLEST_FACE_PX / face_px).ceil() as u32;
+        wanted.clamp(self.max_side.min(longer), longer)
     }
 
     /// Detection with another longer-side limit (enrolment photos use a larger one).

@@ -79,6 +79,19 @@ pub struct Coverage {
     pub unseen_s: f64,
     /// Share of the declared duration covered by decoded frames (0-1).
     pub covered_share: f64,
+    /// How small a face could be and still be found (absent when faces are not analysed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faces: Option<FaceReach>,
+}
+
+/// The smallest face (shorter side, frame pixels) face detection could find: faces this size
+/// or larger were looked for; smaller ones may have gone unseen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FaceReach {
+    /// Holds for every analysed frame (the largest of their per-frame figures).
+    pub every_frame_px: f32,
+    /// Holds for the first frame of each scene, which gets a closer look.
+    pub scene_starts_px: f32,
 }
 
 /// Where `declared_frames` comes from.

@@ -32,6 +32,10 @@ pub struct FrameDetections {
     pub duplicate_of: Option<u64>,
     pub nudity: Vec<NudityDetection>,
     pub faces: Vec<FaceDetection>,
+    /// The smallest face (shorter side, frame pixels) face detection could find in this frame,
+    /// given the scale it ran at (absent when faces are not analysed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smallest_face_px: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
