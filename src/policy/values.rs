@@ -89,6 +89,11 @@ fn coverage(c: &CoverageView) -> V<'_> {
         ("covered_share", d(c.covered_share)),
         ("unseen_s", d(c.unseen_s)),
         ("format_changes", u(c.format_changes)),
+        ("smallest_face_px", d(c.smallest_face_px)),
+        (
+            "smallest_face_px_scene_starts",
+            d(c.smallest_face_px_scene_starts),
+        ),
     ])
 }
 
