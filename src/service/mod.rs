@@ -10,7 +10,7 @@ pub mod intake;
 pub mod pool;
 
 pub use cache::CacheOutcome;
-pub use context::Context;
+pub use context::{Context, ContextError};
 pub use intake::{Clip, ClipLocation, ClipSource, Intake};
 
 use crate::attest::{self, AttestError, Signer};
