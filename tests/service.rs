@@ -789,6 +789,8 @@ fn openapi_document_describes_the_api() {
         ("get", "/v1/audits/{id}/report"),
         ("get", "/v1/decisions/{id}/evidence/{n}"),
         ("get", "/v1/dashboard"),
+        ("get", "/v1/dashboard/decisions"),
+        ("get", "/v1/dashboard/decisions/{id}"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for &(method, path) in &routes {

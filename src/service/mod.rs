@@ -11,6 +11,7 @@ pub mod pool;
 
 pub use cache::CacheOutcome;
 pub use context::{Context, ContextError};
+pub use evidence::thumbnails_of_evidence;
 pub use intake::{Clip, ClipLocation, ClipSource, Intake};
 
 use crate::attest::{self, AttestError, Signer};
