@@ -248,6 +248,8 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "#filters button.search").click()
         wait.until(lambda d: [r.get_attribute("data-id") for r in d.find_elements(
             By.CSS_SELECTOR, "#results tr.result")] == [review["id"]])
+        driver.execute_script("document.getElementById('filters').scrollIntoView()")
+        driver.save_screenshot(str(SHOTS / "dashboard-search.png"))
         open_detail(f'#results tr.result[data-id="{review["id"]}"]')
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#detail-panel").get_attribute("data-id") == review["id"])
         close_detail()
