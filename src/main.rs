@@ -144,10 +144,12 @@ enum KeysCommand {
     },
 }
 
-/// An RFC 3339 time, refused at parse time so a typo is a usage error, not an empty list.
+/// An RFC 3339 time, refused at parse time so a typo is a usage error, not an empty list, and
+/// written as the log writes its times (UTC, milliseconds): compared as text, "05:14:37Z" would
+/// sort after "05:14:37.157Z" and miss it.
 fn rfc3339(s: &str) -> Result<String, String> {
     humantime::parse_rfc3339_weak(s)
-        .map(|_| s.to_string())
+        .map(|t| humantime::format_rfc3339_millis(t).to_string())
         .map_err(|e| format!("{e} (an RFC 3339 time, e.g. 2026-11-24T00:00:00Z)"))
 }
 
@@ -167,6 +169,9 @@ enum DecisionsCommand {
         /// Decisions at or after this RFC 3339 time, e.g. 2026-11-24T00:00:00Z.
         #[arg(long, value_parser = rfc3339)]
         since: Option<String>,
+        /// Decisions before this RFC 3339 time.
+        #[arg(long, value_parser = rfc3339)]
+        until: Option<String>,
         /// Only decisions from checks or from audits.
         #[arg(long)]
         origin: Option<Origin>,

@@ -261,6 +261,19 @@ fn lists_as_json_read_the_database_without_models() {
     assert_eq!(list.len(), 1, "{out}");
     assert_eq!(list[0]["decision"]["action"], "block");
     assert_eq!(list[0]["user"], "bob");
+    // Times are compared as instants: the second it was made in, written without fractions,
+    // includes it (the log writes milliseconds); "until" that second excludes it.
+    let second = format!("{}Z", &list[0]["created_at"].as_str().unwrap()[..19]);
+    let count = |flag: &str| {
+        let (ok, out, err) = cli(&["decisions", "list", "--json", flag, &second], &no_models);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!((count("--since"), count("--until")), (1, 0), "{second}");
     let (ok, out, _) = cli(
         &["decisions", "list", "--json", "--action", "allow"],
         &no_models,

@@ -338,7 +338,7 @@ pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
 
 pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
     let ctx = Context::open(cfg)?;
-    let (action, user, clip, since, origin, limit, json) = match cmd {
+    let (action, user, clip, since, until, origin, limit, json) = match cmd {
         DecisionsCommand::Show { id } => {
             match ctx.decisions().get(&id)? {
                 Some(d) => println!("{}", serde_json::to_string_pretty(&d)?),
@@ -351,17 +351,18 @@ pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
             user,
             clip,
             since,
+            until,
             origin,
             limit,
             json,
-        } => (action, user, clip, since, origin, limit, json),
+        } => (action, user, clip, since, until, origin, limit, json),
     };
     let query = DecisionQuery {
         action,
         user,
         clip_sha256: clip,
         since,
-        until: None,
+        until,
         origin,
         limit,
     };
