@@ -3,7 +3,7 @@
 
 mod cli;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use clipguard::config::Role;
 use clipguard::vocab::PersonKind;
 use clipguard::vocab::{Action, Origin};
@@ -11,11 +11,24 @@ use clipguard::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Shown by `--help`: scripts branch on these, so they are part of the interface.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success; for `check`, every decision is allow
+  10  `check`: the most severe decision is review
+  20  `check`: the most severe decision is block
+  1   an error: a clip that could not be checked (even when the others were decided), a
+      missing file, models that do not load...
+  2   a usage error (an unknown flag, a bad value)
+
+With --json, an error is printed on stdout as {\"error\": {\"code\": \"...\", \"message\": \"...\"}}.";
+
 #[derive(Parser)]
 #[command(
     name = "clipguard",
     version,
-    about = "Screens AI-generated video before it is published"
+    about = "Screens AI-generated video before it is published",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// TOML configuration file (defaults work from the repository root after `make setup`).
@@ -29,13 +42,19 @@ struct Cli {
 enum Command {
     /// Start the HTTP service.
     Serve,
-    /// Screen a clip and/or a prompt and print what was found.
-    #[command(arg_required_else_help = true)]
+    /// Screen clips and/or a prompt and print what was found; the exit code follows the action.
+    #[command(
+        arg_required_else_help = true,
+        after_help = EXIT_CODES,
+        group(clap::ArgGroup::new("what").required(true).multiple(true).args(["clips", "prompt"]))
+    )]
     Check(CheckArgs),
     /// Verify a clip against its attestation, offline.
     Verify {
+        /// The attestation file (what `check --attestation-out` wrote).
         #[arg(long)]
         attestation: PathBuf,
+        /// The clip to verify: the exact bytes about to be published.
         clip: PathBuf,
         /// The public key (hex); defaults to the data folder's `attestation.pub`.
         #[arg(long)]
@@ -58,23 +77,30 @@ enum Command {
     /// Re-screen stored clips in bulk and report what the policy decides for each.
     #[command(arg_required_else_help = true)]
     Audit(AuditArgs),
+    /// Print a completion script for a shell, e.g. `clipguard completions bash > /etc/bash_completion.d/clipguard`.
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// The clip to screen.
-    clip: Option<PathBuf>,
-    /// The prompt the clip was generated from.
+    /// Clips to screen, each on its own: one decision per clip, in order.
+    clips: Vec<PathBuf>,
+    /// The prompt the clips were generated from (checked alone when no clip is given).
     #[arg(long)]
     prompt: Option<String>,
     /// The requesting user: shown against each matched person's consent.
     #[arg(long)]
     user: Option<String>,
-    /// Print the full report as JSON.
+    /// Print each decision as JSON (one line per clip when there are several), and errors
+    /// as {"error": {"code", "message"}}, on stdout.
     #[arg(long)]
     json: bool,
-    /// When the clip is allowed, write its signed attestation here.
-    #[arg(long)]
+    /// Where an allowed clip's signed attestation goes: a file for one clip, or an existing
+    /// folder (CLIP-NAME.attestation.json each). Review and block decisions get none.
+    #[arg(long, requires = "clips")]
     attestation_out: Option<PathBuf>,
 }
 
@@ -109,6 +135,7 @@ struct AuditArgs {
 enum KeysCommand {
     /// Make a new random key; prints it once, with the config lines that hold its hash.
     New {
+        /// What the key may do: checker < auditor < admin, each including the ones before.
         #[arg(long)]
         role: Role,
         /// Who holds it (reviews made with it name this reviewer).
@@ -117,36 +144,61 @@ enum KeysCommand {
     },
 }
 
+/// An RFC 3339 time, refused at parse time so a typo is a usage error, not an empty list, and
+/// written as the log writes its times (UTC, milliseconds): compared as text, "05:14:37Z" would
+/// sort after "05:14:37.157Z" and miss it.
+fn rfc3339(s: &str) -> Result<String, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map(|t| humantime::format_rfc3339_millis(t).to_string())
+        .map_err(|e| format!("{e} (an RFC 3339 time, e.g. 2026-11-24T00:00:00Z)"))
+}
+
 #[derive(Subcommand)]
 enum DecisionsCommand {
-    /// Recent decisions, newest first, one line each.
+    /// Recent decisions, newest first, one line each (or a JSON array with --json).
     List {
+        /// Only this action: allow, review or block.
         #[arg(long)]
         action: Option<Action>,
+        /// Only decisions for this requesting user.
         #[arg(long)]
         user: Option<String>,
         /// A clip's sha256.
         #[arg(long)]
         clip: Option<String>,
-        /// RFC 3339 time, e.g. 2026-11-24T00:00:00Z.
-        #[arg(long)]
+        /// Decisions at or after this RFC 3339 time, e.g. 2026-11-24T00:00:00Z.
+        #[arg(long, value_parser = rfc3339)]
         since: Option<String>,
+        /// Decisions before this RFC 3339 time.
+        #[arg(long, value_parser = rfc3339)]
+        until: Option<String>,
         /// Only decisions from checks or from audits.
         #[arg(long)]
         origin: Option<Origin>,
+        /// At most this many.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Print the decisions as a JSON array (the full decisions, as `decisions show` does).
+        #[arg(long)]
+        json: bool,
     },
     /// One decision in full (JSON).
-    Show { id: String },
+    Show {
+        /// The decision id (a UUID, as `check` printed it).
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// Run the policy's fixtures (`<policies>/tests/*.yaml`, or DIR) like a test runner.
-    Test { dir: Option<PathBuf> },
+    Test {
+        /// A folder of fixture files instead of the policy's own `tests/`.
+        dir: Option<PathBuf>,
+    },
     /// Evaluate saved signals (the JSON of `check --json`, or a policy input) rule by rule.
     Explain {
+        /// The saved JSON file.
         #[arg(long)]
         signals: PathBuf,
         /// The requesting user, if the file does not say.
@@ -159,10 +211,13 @@ enum PolicyCommand {
 enum PersonsCommand {
     /// Add a person, enrolling a face from each image (each must show exactly one face).
     Add {
+        /// The person's full name, as prompts would write it.
         #[arg(long)]
         name: String,
+        /// Another name the person is known by (repeatable).
         #[arg(long = "alias")]
         aliases: Vec<String>,
+        /// public_figure or private_individual (policies treat them differently).
         #[arg(long, default_value = "public_figure")]
         kind: PersonKind,
         /// A user allowed to depict this person (repeatable).
@@ -171,31 +226,76 @@ enum PersonsCommand {
         /// A name or alias to match wherever it appears, even as an ordinary word (repeatable).
         #[arg(long = "always-match")]
         always_match: Vec<String>,
+        /// A JPEG or PNG showing the person's face alone (repeatable).
         #[arg(long = "image")]
         images: Vec<PathBuf>,
     },
     /// Enrol more face images for an existing person.
     Enrol {
+        /// The person's id.
         id: i64,
+        /// A JPEG or PNG showing the person's face alone (repeatable).
         #[arg(long = "image", required = true)]
         images: Vec<PathBuf>,
     },
-    /// List every person.
-    List,
-    /// Show one person.
-    Show { id: i64 },
+    /// List every person (or a JSON array with --json).
+    List {
+        /// Print the persons as a JSON array: id, name, kind, allowed_users, aliases and faces
+        /// (counts), as `GET /v1/persons` answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one person (JSON).
+    Show {
+        /// The person's id.
+        id: i64,
+    },
     /// Remove a person and their faces.
-    Remove { id: i64 },
+    Remove {
+        /// The person's id.
+        id: i64,
+    },
     /// Allow a user to depict a person.
-    Allow { id: i64, user: String },
+    Allow {
+        /// The person's id.
+        id: i64,
+        /// The user (as checks name it with --user).
+        user: String,
+    },
     /// Stop allowing a user to depict a person.
-    Revoke { id: i64, user: String },
+    Revoke {
+        /// The person's id.
+        id: i64,
+        /// The user (as checks name it with --user).
+        user: String,
+    },
     /// Import persons (names, aliases, kind, allowed users) from JSON lines, all or nothing.
-    Import { file: PathBuf },
+    Import {
+        /// The JSON-lines file, one person per line.
+        file: PathBuf,
+    },
+}
+
+impl Command {
+    /// Whether the user asked for JSON: errors are then printed as JSON too.
+    fn json(&self) -> bool {
+        match self {
+            Command::Check(a) => a.json,
+            Command::Decisions(DecisionsCommand::List { json, .. })
+            | Command::Persons(PersonsCommand::List { json }) => *json,
+            // These print JSON already.
+            Command::Decisions(DecisionsCommand::Show { .. })
+            | Command::Persons(PersonsCommand::Show { .. }) => true,
+            _ => false,
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let default_level = if matches!(cli.command, Command::Serve) {
         "info"
     } else {
@@ -209,36 +309,115 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
+    let json = cli.command.json();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            cli::print_error(&e, json);
+            ExitCode::from(cli::exit_status(&e))
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let cfg = Config::load(cli.config.as_deref())?;
-    match cli.command {
-        Command::Serve => cli::serve(cfg),
+/// clap's own exit for help and version; a usage error as JSON when `--json` was given, so a
+/// script reading stdout always gets JSON back.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let wants_json = std::env::args_os()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let shows_text = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !wants_json || shows_text {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let message = rendered.lines().next().unwrap_or_default();
+    cli::print_json_error("usage", message.trim_start_matches("error: "));
+    ExitCode::from(cli::exit::USAGE)
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    // Read only by the commands that need it: completions work before `make setup`.
+    let cfg = || Config::load(cli.config.as_deref());
+    let done = match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "clipguard", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Serve => cli::serve(cfg()?),
         Command::Keys(KeysCommand::New { role, name }) => {
             cli::new_key(role, &name);
             Ok(())
         }
-        Command::Check(args) => cli::check(cfg, args),
+        Command::Check(args) => return cli::check(cfg()?, args),
         Command::Verify {
             attestation,
             clip,
             key,
-        } => cli::verify(&cfg, &attestation, &clip, key),
-        Command::Policy(PolicyCommand::Test { dir }) => cli::policy_test(&cfg, dir),
+        } => cli::verify(&cfg()?, &attestation, &clip, key),
+        Command::Policy(PolicyCommand::Test { dir }) => cli::policy_test(&cfg()?, dir),
         Command::Policy(PolicyCommand::Explain { signals, user }) => {
-            cli::policy_explain(&cfg, &signals, user)
+            cli::policy_explain(&cfg()?, &signals, user)
         }
-        Command::Audit(args) => cli::audit(cfg, args),
-        Command::Decisions(cmd) => cli::decisions(cfg, cmd),
-        Command::Persons(cmd) => cli::persons(cfg, cmd),
-        Command::Models => cli::models(&cfg),
+        Command::Audit(args) => cli::audit(cfg()?, args),
+        Command::Decisions(cmd) => cli::decisions(cfg()?, cmd),
+        Command::Persons(cmd) => cli::persons(cfg()?, cmd),
+        Command::Models => cli::models(&cfg()?),
+    };
+    done.map(|()| cli::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument and every command of the whole tree, with the path that leads to it.
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let here = format!("{path} {}", cmd.get_name()).trim().to_string();
+        if cmd.get_about().is_none() && !path.is_empty() {
+            out.push(format!("command `{here}` has no help"));
+        }
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("`{here}` argument `{}` has no help", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() != "help" {
+                walk(sub, &here, out);
+            }
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_has_help() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "", &mut missing);
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn exit_codes_are_in_the_help_of_check_and_the_top_level() {
+        let mut cmd = Cli::command();
+        let top = cmd.render_long_help().to_string();
+        let check = cmd
+            .find_subcommand_mut("check")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for help in [top, check] {
+            for code in ["0 ", "10 ", "20 ", "1 ", "2 "] {
+                assert!(help.contains(&format!("  {code}")), "{code}: {help}");
+            }
+        }
     }
 }

@@ -121,7 +121,7 @@ fn blocked_clips_get_no_attestation() {
     assert!(ok, "{err}");
     let att = data.join("att.json");
     let clip = common::astronaut_zoom_clip();
-    let (ok, json, err) = cli(
+    let (status, json, err) = common::cli_status(
         &[
             "check",
             "--json",
@@ -131,9 +131,13 @@ fn blocked_clips_get_no_attestation() {
             "--attestation-out",
             att.to_str().unwrap(),
         ],
-        &data,
+        &[("CLIPGUARD_DATA_DIR", &data)],
     );
-    assert!(ok, "{err}");
+    assert_eq!(status, 20, "{err}");
+    assert!(
+        err.contains("no attestation written") && err.contains("the decision is block"),
+        "the notice on stderr: {err}"
+    );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["decision"]["action"], "block");
     assert!(v.get("attestation").is_none() && !att.exists());

@@ -26,8 +26,11 @@ fn is_jpeg(bytes: &[u8]) -> bool {
 fn cli_and_audit_decisions_to_review_or_block_have_evidence_thumbnails() {
     let data = common::data_with_collins();
     let clip = common::astronaut_zoom_clip();
-    let (ok, out, err) = run(&["check", clip.to_str().unwrap(), "--json"], &data);
-    assert!(ok, "{err}");
+    let (status, out, err) = common::cli_status(
+        &["check", clip.to_str().unwrap(), "--json"],
+        &[("CLIPGUARD_DATA_DIR", &data)],
+    );
+    assert_eq!(status, 20, "{err}");
     let d: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(d["decision"]["action"], "block", "{out}");
     let shots = thumbnails(&data, d["id"].as_str().unwrap());

@@ -756,6 +756,55 @@ fn the_dashboard_page_is_self_contained_and_its_data_needs_a_role() {
     assert_eq!(d["per_minute"].as_array().unwrap().len(), 60);
     assert_eq!(d["policy"]["name"], "default");
     assert_eq!(d["models"].as_array().unwrap().len(), 3);
+    assert!(d["policy_rules"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("likeness-public-figure")));
+
+    // The reviewer's search and detail: auditors only, exact filters, clear errors.
+    let (pipeline, ops) = (Api::with_key(port, &checker), Api::with_key(port, &auditor));
+    for path in ["/v1/dashboard/decisions", "/v1/dashboard/decisions/x"] {
+        assert_eq!(pipeline.get(path).status, 403, "{path}");
+    }
+    let prompt = pipeline.post_json(
+        "/v1/prompts/check",
+        &json!({"prompt": "a red kite", "user": "ann"}),
+    );
+    assert_eq!(prompt.status, 200, "{}", prompt.json);
+    let cat = still_clip("chelsea.png", 2, 320, 240, "dashboard");
+    let clip = pipeline.check_clip(&cat, Some(json!({"user": "ann", "clip_id": "gen-B-cat"})));
+    assert_eq!(clip.status, 200, "{}", clip.json);
+    // Newest first: the clip, then the prompt.
+    let ids = [&clip.json, &prompt.json].map(|d| d["id"].as_str().unwrap().to_string());
+    let sha256 = clip.json["clip_sha256"].as_str().unwrap();
+    let found = |query: &str| -> Vec<String> {
+        let r = ops.get(&format!("/v1/dashboard/decisions?{query}"));
+        assert_eq!(r.status, 200, "{query}: {}", r.json);
+        (r.json.as_array().unwrap().iter())
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(found("action=allow&user=ann"), ids);
+    assert_eq!(found("q=GEN-b"), [ids[0].as_str()]);
+    assert_eq!(found(&format!("q={}", &sha256[..10])), [ids[0].as_str()]);
+    assert_eq!(found(&format!("q={sha256}")), [ids[0].as_str()]);
+    assert_eq!(found(&format!("q={}", ids[1])), [ids[1].as_str()]);
+    assert!(found("action=block").is_empty());
+    assert!(found("origin=audit").is_empty());
+    assert!(found("rule=likeness-public-figure").is_empty());
+    assert!(found("until=2000-01-01T00:00:00Z").is_empty());
+    assert_eq!(
+        found("since=2000-01-01T00:00:00Z&limit=1"),
+        [ids[0].as_str()]
+    );
+    let r = ops.get("/v1/dashboard/decisions?since=yesterday");
+    assert_eq!((r.status, r.code()), (400, "invalid_query"));
+    let detail = ops.get(&format!("/v1/dashboard/decisions/{}", ids[1])).json;
+    assert_eq!(detail["decision"]["prompt"]["text"], "a red kite");
+    assert_eq!(detail["evidence_thumbnails"], json!([]));
+    assert_eq!(detail["thumbnails"], 0);
+    let r = ops.get("/v1/dashboard/decisions/nope");
+    assert_eq!((r.status, r.code()), (404, "not_found"));
 }
 
 #[test]
@@ -789,6 +838,8 @@ fn openapi_document_describes_the_api() {
         ("get", "/v1/audits/{id}/report"),
         ("get", "/v1/decisions/{id}/evidence/{n}"),
         ("get", "/v1/dashboard"),
+        ("get", "/v1/dashboard/decisions"),
+        ("get", "/v1/dashboard/decisions/{id}"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for &(method, path) in &routes {

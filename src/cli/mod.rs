@@ -4,14 +4,18 @@ mod progress;
 
 use crate::{AuditArgs, CheckArgs, DecisionsCommand, PersonsCommand};
 use anyhow::Context as _;
-use clipguard::attest;
+use clipguard::attest::{self, AttestError};
 use clipguard::config::Role;
-use clipguard::persons::NewPerson;
-use clipguard::policy::{Policy, PolicyInput, RuleOutcome};
-use clipguard::service::{ClipLocation, ClipSource, Context};
-use clipguard::store::DecisionQuery;
+use clipguard::media::MediaError;
+use clipguard::objects::ObjectError;
+use clipguard::persons::{NewPerson, PersonsError};
+use clipguard::policy::{Policy, PolicyError, PolicyInput, RuleOutcome};
+use clipguard::screen::ScreenError;
+use clipguard::service::{CheckError, ClipLocation, ClipSource, Context, ContextError};
+use clipguard::store::{DecisionQuery, StoreError};
 use clipguard::vocab::{
-    Attestation, CheckRequest, Consent, Decision, Mode, Origin, PromptSignals, Signals, Verdict,
+    Attestation, CheckRequest, Consent, Decision, Failure, Mode, Origin, PromptSignals, Signals,
+    Verdict,
 };
 use clipguard::Config;
 use std::path::{Path, PathBuf};
@@ -37,14 +41,136 @@ pub fn new_key(role: Role, name: &str) {
 /// A year: the CLI waits as long as screening takes.
 const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
-pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<()> {
+/// Exit statuses, documented in `--help` and docs/cli.md: scripts branch on them.
+pub mod exit {
+    use clipguard::vocab::Action;
+
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    /// clap's own status for usage errors.
+    pub const USAGE: u8 = 2;
+    pub const REVIEW: u8 = 10;
+    pub const BLOCK: u8 = 20;
+
+    pub fn of(action: Action) -> u8 {
+        match action {
+            Action::Allow => OK,
+            Action::Review => REVIEW,
+            Action::Block => BLOCK,
+        }
+    }
+}
+
+/// A failure of the CLI itself, with the code `--json` reports.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct CliError {
+    code: &'static str,
+    message: String,
+}
+
+fn fail(code: &'static str, message: impl Into<String>) -> anyhow::Error {
+    CliError {
+        code,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// The stable code of an error: the library's own (the same codes the HTTP API answers), else
+/// the CLI's, else `io` for a file the CLI could not read or write, else `error`.
+fn error_code(e: &anyhow::Error) -> &'static str {
+    macro_rules! failure {
+        ($cause:expr, $($t:ty),*) => {$(
+            if let Some(f) = $cause.downcast_ref::<$t>() {
+                return f.code();
+            }
+        )*};
+    }
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<CliError>() {
+            return c.code;
+        }
+        failure!(
+            cause,
+            CheckError,
+            ContextError,
+            MediaError,
+            ScreenError,
+            StoreError,
+            PersonsError,
+            PolicyError,
+            AttestError,
+            ObjectError
+        );
+        if cause.is::<clipguard::config::ConfigError>() {
+            return "config";
+        }
+        if cause.is::<std::io::Error>() {
+            return "io";
+        }
+    }
+    "error"
+}
+
+/// The exit status of a failed command.
+pub fn exit_status(e: &anyhow::Error) -> u8 {
+    if error_code(e) == "usage" {
+        exit::USAGE
+    } else {
+        exit::ERROR
+    }
+}
+
+pub fn print_json_error(code: &str, message: &str) {
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    println!("{body}");
+}
+
+/// An error as the user asked for output: JSON on stdout, or one `error:` line on stderr.
+pub fn print_error(e: &anyhow::Error, json: bool) {
+    if json {
+        print_json_error(error_code(e), &format!("{e:#}"));
+    } else {
+        eprintln!("error: {e:#}");
+    }
+}
+
+/// Where an allowed clip's attestation goes: the file named, or `<name>.attestation.json` in
+/// the folder named.
+fn attestation_path(out: &Path, clip: &Path) -> PathBuf {
+    if out.is_dir() {
+        let name = clip.file_name().unwrap_or(clip.as_os_str());
+        let mut file = name.to_os_string();
+        file.push(".attestation.json");
+        out.join(file)
+    } else {
+        out.to_path_buf()
+    }
+}
+
+/// Checks each clip (or the prompt alone) and prints one decision each. The status is the
+/// most severe action, or ERROR if any clip could not be checked: a script must not publish
+/// what was not seen.
+pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
     let CheckArgs {
-        clip,
+        clips,
         prompt,
         user,
         json,
         attestation_out,
     } = args;
+    if let Some(out) = &attestation_out {
+        if clips.len() > 1 && !out.is_dir() {
+            return Err(fail(
+                "usage",
+                format!(
+                    "--attestation-out {} must be an existing folder when checking several clips",
+                    out.display()
+                ),
+            ));
+        }
+    }
     let ctx = Context::open(cfg)?;
     let service = ctx.service(1, 1)?;
     let request = CheckRequest {
@@ -53,51 +179,107 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     // Logged before it is shown: a decision anyone saw is in the log.
-    let decision = match &clip {
-        Some(path) => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let source = ClipSource::At(ClipLocation::Path(path.clone()));
-            rt.block_on(service.check_clip(
-                source,
-                request,
-                Origin::Check,
-                Instant::now() + NO_DEADLINE,
-            ))?
-            .decision
-        }
-        None => service.check_prompt(&request)?,
+    let results: Vec<(Option<&Path>, anyhow::Result<Decision>)> = if clips.is_empty() {
+        vec![(None, service.check_prompt(&request).map_err(Into::into))]
+    } else {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        clips
+            .iter()
+            .map(|path| {
+                let source = ClipSource::At(ClipLocation::Path(path.clone()));
+                let decided = rt.block_on(service.check_clip(
+                    source,
+                    request.clone(),
+                    Origin::Check,
+                    Instant::now() + NO_DEADLINE,
+                ));
+                (
+                    Some(path.as_path()),
+                    decided.map(|c| c.decision).map_err(Into::into),
+                )
+            })
+            .collect()
     };
     // Evidence thumbnails are made on the pool: let them finish before exiting.
     service.pool().shutdown();
-    if let (Some(out), Some(a)) = (&attestation_out, &decision.attestation) {
-        std::fs::write(out, serde_json::to_string_pretty(a)?)
-            .with_context(|| format!("writing {}", out.display()))?;
+    let several = results.len() > 1;
+    let mut status = exit::OK;
+    let mut failed = false;
+    for (n, (clip, result)) in results.into_iter().enumerate() {
+        let decision = match result {
+            Ok(d) => d,
+            // One clip or a prompt: its error is the command's.
+            Err(e) if !several => return Err(e),
+            Err(e) => {
+                failed = true;
+                let name = clip.map(|c| c.display().to_string()).unwrap_or_default();
+                if json {
+                    let body = serde_json::json!({
+                        "clip": name,
+                        "error": {"code": error_code(&e), "message": format!("{e:#}")},
+                    });
+                    println!("{body}");
+                } else {
+                    eprintln!("error: {name}: {e:#}");
+                }
+                continue;
+            }
+        };
+        status = status.max(exit::of(decision.decision.action));
+        let written = match (&attestation_out, clip, &decision.attestation) {
+            (Some(out), Some(clip), Some(a)) => {
+                let path = attestation_path(out, clip);
+                std::fs::write(&path, serde_json::to_string_pretty(a)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Some(path)
+            }
+            (Some(out), Some(clip), None) => {
+                eprintln!(
+                    "note: no attestation written for {} to {}: the decision is {}, and only an allowed clip gets one",
+                    clip.display(),
+                    out.display(),
+                    decision.decision.action
+                );
+                None
+            }
+            _ => None,
+        };
+        if json {
+            if several {
+                let line = serde_json::json!({
+                    "clip": clip.map(|c| c.display().to_string()),
+                    "decision": decision,
+                });
+                println!("{line}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&decision)?);
+            }
+            continue;
+        }
+        if n > 0 {
+            println!();
+        }
+        if let (Some(c), Some(s)) = (clip, &decision.clip) {
+            print_summary(c, s, user.as_deref());
+        }
+        if let (Some(p), Some(s)) = (&prompt, &decision.prompt) {
+            print_prompt(p, s, user.as_deref());
+        }
+        print_verdict(&decision.decision);
+        println!("decision id: {}", decision.id);
+        if let Some(a) = &decision.attestation {
+            let to = written
+                .map(|p| format!(", written to {}", p.display()))
+                .unwrap_or_default();
+            println!(
+                "attestation: signed by key {} for clip sha256 {}{to}",
+                a.key_id, a.statement.clip_sha256
+            );
+        }
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&decision)?);
-        return Ok(());
-    }
-    if let (Some(c), Some(s)) = (&clip, &decision.clip) {
-        print_summary(c, s, user.as_deref());
-    }
-    if let (Some(p), Some(s)) = (&prompt, &decision.prompt) {
-        print_prompt(p, s, user.as_deref());
-    }
-    print_verdict(&decision.decision);
-    println!("decision id: {}", decision.id);
-    if let Some(a) = &decision.attestation {
-        let to = attestation_out
-            .as_ref()
-            .map(|p| format!(", written to {}", p.display()))
-            .unwrap_or_default();
-        println!(
-            "attestation: signed by key {} for clip sha256 {}{to}",
-            a.key_id, a.statement.clip_sha256
-        );
-    }
-    Ok(())
+    Ok(if failed { exit::ERROR } else { status })
 }
 
 pub fn verify(
@@ -156,11 +338,11 @@ pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
 
 pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
     let ctx = Context::open(cfg)?;
-    let (action, user, clip, since, origin, limit) = match cmd {
+    let (action, user, clip, since, until, origin, limit, json) = match cmd {
         DecisionsCommand::Show { id } => {
             match ctx.decisions().get(&id)? {
                 Some(d) => println!("{}", serde_json::to_string_pretty(&d)?),
-                None => anyhow::bail!("no decision with id {id}"),
+                None => return Err(fail("not_found", format!("no decision with id {id}"))),
             }
             return Ok(());
         }
@@ -169,20 +351,27 @@ pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
             user,
             clip,
             since,
+            until,
             origin,
             limit,
-        } => (action, user, clip, since, origin, limit),
+            json,
+        } => (action, user, clip, since, until, origin, limit, json),
     };
     let query = DecisionQuery {
         action,
         user,
         clip_sha256: clip,
         since,
-        until: None,
+        until,
         origin,
         limit,
     };
-    for d in ctx.decisions().list(&query)? {
+    let list = ctx.decisions().list(&query)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for d in list {
         let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
         println!(
             "{}  {}  {:<6}  user {:<10} clip {}  {}",
@@ -252,7 +441,24 @@ pub fn persons(cfg: Config, cmd: PersonsCommand) -> anyhow::Result<()> {
             let faces = ctx.service(1, 1)?.enrol(id, &paths)?;
             println!("enrolled {} face(s) for person {id}", faces.len());
         }
-        PersonsCommand::List => {
+        PersonsCommand::List { json: true } => {
+            let list: Vec<serde_json::Value> = reg
+                .list()?
+                .into_iter()
+                .map(|(p, aliases, faces)| {
+                    serde_json::json!({
+                        "id": p.id,
+                        "name": p.name,
+                        "kind": p.kind,
+                        "allowed_users": p.allowed_users,
+                        "aliases": aliases,
+                        "faces": faces,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        PersonsCommand::List { json: false } => {
             for (p, aliases, faces) in reg.list()? {
                 println!(
                     "{:>6}  {:<32} {:<18} {} aliases, {} faces, allowed: {}",
@@ -324,10 +530,16 @@ pub fn policy_test(cfg: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
         failed
     );
     if outcomes.is_empty() {
-        anyhow::bail!("no policy fixtures in {}", dir.display());
+        return Err(fail(
+            "no_fixtures",
+            format!("no policy fixtures in {}", dir.display()),
+        ));
     }
     if failed > 0 {
-        anyhow::bail!("{failed} of {} policy fixtures failed", outcomes.len());
+        return Err(fail(
+            "fixtures_failed",
+            format!("{failed} of {} policy fixtures failed", outcomes.len()),
+        ));
     }
     Ok(())
 }
@@ -366,10 +578,9 @@ pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> any
             ""
         };
         match outcome {
-            RuleOutcome::Matched(m) => println!(
-                "  MATCH  {}{mode} -> {:?}: {}",
-                rule.id, m.action, m.message
-            ),
+            RuleOutcome::Matched(m) => {
+                println!("  MATCH  {}{mode} -> {}: {}", rule.id, m.action, m.message)
+            }
             RuleOutcome::NotMatched => println!("  -      {}{mode}", rule.id),
             RuleOutcome::Failed(e) => println!("  ERROR  {}{mode}: {e}", rule.id),
         }
@@ -380,16 +591,16 @@ pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> any
 
 fn print_verdict(v: &Verdict) {
     println!(
-        "decision: {:?} (policy {} {})",
+        "decision: {} (policy {} {})",
         v.action,
         v.policy.name,
         &v.policy.version[..12]
     );
     for m in &v.matched {
-        println!("  {:?} by {}: {}", m.action, m.rule, m.message);
+        println!("  {} by {}: {}", m.action, m.rule, m.message);
     }
     for m in &v.shadow {
-        println!("  shadow {}: would {:?}: {}", m.rule, m.action, m.message);
+        println!("  shadow {}: would {}: {}", m.rule, m.action, m.message);
     }
     for f in &v.failures {
         println!("  rule {} failed (fail closed): {}", f.rule, f.error);
@@ -403,7 +614,7 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
     }
     for m in &s.persons {
         println!(
-            "  person {} ({}, {}): {:?} at bytes {}..{} matches {:?} ({:?}, score {} for {}, {}); {}",
+            "  person {} ({}, {}): {:?} at bytes {}..{} matches {:?} ({}, score {} for {}, {}); {}",
             m.person_id,
             m.name,
             m.kind.as_str(),
@@ -411,7 +622,7 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
             m.start,
             m.end,
             m.alias,
-            m.strength,
+            m.strength.as_str(),
             m.score,
             m.reasons.join(" "),
             if m.exact {
@@ -486,11 +697,7 @@ fn print_summary(clip: &Path, s: &Signals, user: Option<&str>) {
     }
     println!("sampled frames:");
     for fr in &s.frames {
-        let reasons: Vec<String> = fr
-            .reasons
-            .iter()
-            .map(|r| format!("{r:?}").to_lowercase())
-            .collect();
+        let reasons: Vec<&str> = fr.reasons.iter().map(|r| r.as_str()).collect();
         let faces: Vec<String> = fr
             .faces
             .iter()

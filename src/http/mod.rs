@@ -212,7 +212,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(audits::get_audit)
     .service(audits::get_report)
     .service(dashboard::page)
-    .service(dashboard::data);
+    .service(dashboard::data)
+    .service(dashboard::search)
+    .service(dashboard::detail);
 }
 
 /// True when every address `bind` resolves to is a loopback address.

@@ -35,6 +35,8 @@ use utoipa::{Modify, OpenApi};
         super::audits::get_report,
         super::decisions::evidence,
         super::dashboard::data,
+        super::dashboard::search,
+        super::dashboard::detail,
     ),
     modifiers(&Security)
 )]

@@ -138,6 +138,7 @@ impl Screener {
         let normalized = normalize(prompt);
         let (_, persons) = self.persons.current()?;
         Ok(PromptSignals {
+            text: prompt.to_string(),
             persons: persons.gazetteer.find(prompt, &persons.people),
             terms: terms.find(prompt, &normalized),
         })

@@ -1,6 +1,8 @@
-//! Evidence thumbnails: small JPEG crops of the frames that made rules match, for reviewers and
-//! the dashboard. Made for block and review decisions only, from the evidence the policy
-//! attached (a time and a box), by decoding those frames again.
+//! Evidence thumbnails: small JPEGs of the frames that made rules match, for reviewers and the
+//! dashboard. Made for block and review decisions only, from the evidence the policy attached
+//! (a time, and a box where there is one), by decoding those frames again: a crop around the
+//! box, or the whole frame when the evidence has a time and no box (a coverage problem), so
+//! every piece of evidence with a time can be looked at.
 
 use crate::config::MediaConfig;
 use crate::media::{self, MediaError};
@@ -11,64 +13,81 @@ use image::{imageops, RgbImage};
 use std::path::Path;
 
 /// At most this many thumbnails per decision.
-const MAX_THUMBNAILS: usize = 4;
+const MAX_THUMBNAILS: usize = 8;
 /// The longer side of a thumbnail, in pixels.
 const SIDE: u32 = 192;
 
-/// A place in the clip that some matched rule points at.
+/// A place in the clip that matched rules point at, and the evidence items that point there.
 struct Spot {
     rule: String,
     time_s: f64,
-    /// x, y, w, h in frame pixels.
-    bbox: [f64; 4],
+    /// x, y, w, h in frame pixels; None: the whole frame.
+    bbox: Option<[f64; 4]>,
+    /// (index in `matched`, index in its `evidence`) of each item this spot shows.
+    shows: Vec<(usize, usize)>,
 }
 
+fn bbox(e: &serde_json::Value) -> Option<[f64; 4]> {
+    let b = e.get("box")?;
+    let coord = |k: &str| b.get(k).and_then(|v| v.as_f64());
+    Some([coord("x")?, coord("y")?, coord("w")?, coord("h")?])
+}
+
+/// The thumbnails a decision gets, in order: one per distinct (time, box) of its matched rules'
+/// evidence, evidence without a time (prompt matches) left out.
 fn spots(d: &Decision) -> Vec<Spot> {
     let mut out: Vec<Spot> = Vec::new();
-    for m in &d.decision.matched {
-        for e in &m.evidence {
-            let (Some(t), Some(b)) = (e.get("time_s").and_then(|t| t.as_f64()), e.get("box"))
-            else {
+    for (i, m) in d.decision.matched.iter().enumerate() {
+        for (j, e) in m.evidence.iter().enumerate() {
+            let Some(time_s) = e.get("time_s").and_then(|t| t.as_f64()) else {
                 continue;
             };
-            let coord = |k: &str| b.get(k).and_then(|v| v.as_f64());
-            let (Some(x), Some(y), Some(w), Some(h)) =
-                (coord("x"), coord("y"), coord("w"), coord("h"))
-            else {
-                continue;
-            };
-            let spot = Spot {
-                rule: m.rule.clone(),
-                time_s: t,
-                bbox: [x, y, w, h],
-            };
-            let duplicate = out
-                .iter()
-                .any(|s| s.time_s == spot.time_s && s.bbox == spot.bbox);
-            if !duplicate && out.len() < MAX_THUMBNAILS {
-                out.push(spot);
+            let bbox = bbox(e);
+            if let Some(same) = out
+                .iter_mut()
+                .find(|s| s.time_s == time_s && s.bbox == bbox)
+            {
+                same.shows.push((i, j));
+            } else if out.len() < MAX_THUMBNAILS {
+                out.push(Spot {
+                    rule: m.rule.clone(),
+                    time_s,
+                    bbox,
+                    shows: vec![(i, j)],
+                });
             }
         }
     }
     out
 }
 
-/// The box with a quarter of its size added on each side, clamped to the frame.
-fn crop(img: &RgbImage, [x, y, w, h]: [f64; 4]) -> RgbImage {
-    let (fw, fh) = (img.width() as f64, img.height() as f64);
-    let (mx, my) = (w * 0.25, h * 0.25);
-    let x0 = (x - mx).clamp(0.0, fw - 1.0);
-    let y0 = (y - my).clamp(0.0, fh - 1.0);
-    let x1 = (x + w + mx).clamp(x0 + 1.0, fw);
-    let y1 = (y + h + my).clamp(y0 + 1.0, fh);
-    let region = imageops::crop_imm(
-        img,
-        x0 as u32,
-        y0 as u32,
-        (x1 - x0) as u32,
-        (y1 - y0) as u32,
-    )
-    .to_image();
+/// For each matched rule, for each of its evidence items, the number of the stored thumbnail
+/// that shows it. `stored` is the (rule, time) of each thumbnail kept, in order: a subsequence
+/// of the spots (a frame that could not be decoded again has none).
+pub fn thumbnails_of_evidence(d: &Decision, stored: &[(String, f64)]) -> Vec<Vec<Option<usize>>> {
+    let mut out: Vec<Vec<Option<usize>>> = d
+        .decision
+        .matched
+        .iter()
+        .map(|m| vec![None; m.evidence.len()])
+        .collect();
+    let mut next = 0;
+    for spot in spots(d) {
+        let Some((rule, time_s)) = stored.get(next) else {
+            break;
+        };
+        if *rule == spot.rule && *time_s == spot.time_s {
+            for (i, j) in spot.shows {
+                out[i][j] = Some(next);
+            }
+            next += 1;
+        }
+    }
+    out
+}
+
+/// Shrinks an image to the thumbnail side (never enlarges it).
+fn shrink(region: RgbImage) -> RgbImage {
     let scale = SIDE as f64 / region.width().max(region.height()) as f64;
     if scale >= 1.0 {
         return region;
@@ -81,8 +100,28 @@ fn crop(img: &RgbImage, [x, y, w, h]: [f64; 4]) -> RgbImage {
     )
 }
 
+/// The box with a quarter of its size added on each side, clamped to the frame.
+fn crop(img: &RgbImage, [x, y, w, h]: [f64; 4]) -> RgbImage {
+    let (fw, fh) = (img.width() as f64, img.height() as f64);
+    let (mx, my) = (w * 0.25, h * 0.25);
+    let x0 = (x - mx).clamp(0.0, fw - 1.0);
+    let y0 = (y - my).clamp(0.0, fh - 1.0);
+    let x1 = (x + w + mx).clamp(x0 + 1.0, fw);
+    let y1 = (y + h + my).clamp(y0 + 1.0, fh);
+    shrink(
+        imageops::crop_imm(
+            img,
+            x0 as u32,
+            y0 as u32,
+            (x1 - x0) as u32,
+            (y1 - y0) as u32,
+        )
+        .to_image(),
+    )
+}
+
 /// Thumbnails for a block or review decision on this clip; none for allow, or when its rules
-/// carry no time and box.
+/// carry no time.
 fn thumbnails(d: &Decision, clip: &Path, cfg: &MediaConfig) -> Result<Vec<Thumbnail>, MediaError> {
     if d.decision.action == Action::Allow {
         return Ok(Vec::new());
@@ -98,7 +137,10 @@ fn thumbnails(d: &Decision, clip: &Path, cfg: &MediaConfig) -> Result<Vec<Thumbn
         let Some(frame) = frame else { continue };
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
-            .encode_image(&crop(&frame, spot.bbox))
+            .encode_image(&match spot.bbox {
+                Some(b) => crop(&frame, b),
+                None => shrink(frame),
+            })
             .map_err(|e| MediaError::Corrupt {
                 path: clip.display().to_string(),
                 reason: format!("cannot encode a thumbnail ({e})"),
@@ -139,5 +181,62 @@ mod tests {
         assert!(edge.width() <= 192 && edge.height() <= 192 && edge.width() > 0);
         let small = crop(&img, [10.0, 10.0, 40.0, 40.0]);
         assert_eq!((small.width(), small.height()), (60, 60));
+        let whole = shrink(img);
+        assert_eq!((whole.width(), whole.height()), (192, 108));
+    }
+
+    #[test]
+    fn every_evidence_item_with_a_time_is_shown_by_one_thumbnail() {
+        use crate::vocab::{CheckRequest, PolicyRef, RuleMatch, Verdict};
+        use serde_json::json;
+        let face = json!({"time_s": 1.0, "box": {"x": 1.0, "y": 2.0, "w": 30.0, "h": 40.0}});
+        let rule = |id: &str, evidence: Vec<serde_json::Value>| RuleMatch {
+            rule: id.into(),
+            category: "c".into(),
+            action: Action::Review,
+            message: "m".into(),
+            evidence,
+        };
+        let verdict = Verdict {
+            action: Action::Review,
+            matched: vec![
+                rule(
+                    "likeness",
+                    vec![
+                        face.clone(),
+                        face,
+                        json!({"text": "Collins", "start": 0, "end": 7}),
+                    ],
+                ),
+                rule(
+                    "coverage",
+                    vec![json!({"problem": "frames missing", "time_s": 2.5})],
+                ),
+            ],
+            shadow: vec![],
+            failures: vec![],
+            policy: PolicyRef {
+                name: "p".into(),
+                version: "v".into(),
+            },
+        };
+        let d = Decision::new(&CheckRequest::default(), None, None, None, verdict);
+        let s = spots(&d);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].bbox.is_some(), s[1].bbox),
+            (true, None),
+            "boxless: whole frame"
+        );
+        let stored = vec![("likeness".to_string(), 1.0), ("coverage".to_string(), 2.5)];
+        assert_eq!(
+            thumbnails_of_evidence(&d, &stored),
+            vec![vec![Some(0), Some(0), None], vec![Some(1)]]
+        );
+        // The first frame could not be decoded again: the second thumbnail is number 0.
+        assert_eq!(
+            thumbnails_of_evidence(&d, &stored[1..]),
+            vec![vec![None, None, None], vec![Some(0)]]
+        );
     }
 }

@@ -10,7 +10,8 @@ pub mod intake;
 pub mod pool;
 
 pub use cache::CacheOutcome;
-pub use context::Context;
+pub use context::{Context, ContextError};
+pub use evidence::thumbnails_of_evidence;
 pub use intake::{Clip, ClipLocation, ClipSource, Intake};
 
 use crate::attest::{self, AttestError, Signer};

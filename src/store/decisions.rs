@@ -61,10 +61,13 @@ pub trait DecisionLog: Send + Sync {
     fn thumbnail(&self, decision_id: &str, n: usize) -> Result<Option<Vec<u8>>, StoreError>;
     /// How many thumbnails a decision has.
     fn thumbnail_count(&self, decision_id: &str) -> Result<usize, StoreError>;
-    /// Decisions per minute since an RFC 3339 time, oldest first (minutes without any left out).
-    fn per_minute(&self, since: &str) -> Result<Vec<MinuteCounts>, StoreError>;
-    /// Rule matches in decisions since an RFC 3339 time.
-    fn rule_counts(&self, since: &str) -> Result<RuleCounts, StoreError>;
+    /// The rule and time of each thumbnail of a decision, in order: which evidence each shows.
+    fn thumbnail_index(&self, decision_id: &str) -> Result<Vec<(String, f64)>, StoreError>;
+    /// Decisions of one origin per minute since an RFC 3339 time, oldest first (minutes
+    /// without any left out): live checks and audits are counted apart.
+    fn per_minute(&self, since: &str, origin: Origin) -> Result<Vec<MinuteCounts>, StoreError>;
+    /// Rule matches in decisions of one origin since an RFC 3339 time.
+    fn rule_counts(&self, since: &str, origin: Origin) -> Result<RuleCounts, StoreError>;
 }
 
 fn parse(body: String, review: Option<String>) -> Result<Decision, StoreError> {
@@ -222,14 +225,23 @@ impl DecisionLog for Store {
         Ok(n as usize)
     }
 
-    fn per_minute(&self, since: &str) -> Result<Vec<MinuteCounts>, StoreError> {
+    fn thumbnail_index(&self, decision_id: &str) -> Result<Vec<(String, f64)>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT rule, time_s FROM evidence_thumbnails WHERE decision_id = ?1 ORDER BY n",
+        )?;
+        let rows = st.query_map([decision_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn per_minute(&self, since: &str, origin: Origin) -> Result<Vec<MinuteCounts>, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare_cached(
             "SELECT substr(created_at, 1, 16) AS m, action, count(*) FROM decisions
-             WHERE created_at >= ?1 GROUP BY m, action ORDER BY m",
+             WHERE created_at >= ?1 AND origin = ?2 GROUP BY m, action ORDER BY m",
         )?;
         let mut out: Vec<MinuteCounts> = Vec::new();
-        let rows = st.query_map([since], |r| {
+        let rows = st.query_map(params![since, origin.as_str()], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -254,14 +266,14 @@ impl DecisionLog for Store {
         Ok(out)
     }
 
-    fn rule_counts(&self, since: &str) -> Result<RuleCounts, StoreError> {
+    fn rule_counts(&self, since: &str, origin: Origin) -> Result<RuleCounts, StoreError> {
         let conn = self.conn();
         let mut st = conn.prepare_cached(
             "SELECT rules, shadow_rules FROM decisions
-             WHERE created_at >= ?1 AND (rules != '' OR shadow_rules != '')",
+             WHERE created_at >= ?1 AND origin = ?2 AND (rules != '' OR shadow_rules != '')",
         )?;
         let mut out = RuleCounts::default();
-        let rows = st.query_map([since], |r| {
+        let rows = st.query_map(params![since, origin.as_str()], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;
         for row in rows {
@@ -404,5 +416,56 @@ mod tests {
         let got = s.get(&a.id).unwrap().unwrap();
         assert_eq!(got.review.unwrap().note, "synthetic likeness");
         assert!(s.get(&b.id).unwrap().unwrap().review.is_none());
+    }
+
+    #[test]
+    fn live_checks_and_audits_are_counted_apart() {
+        use crate::vocab::RuleMatch;
+        let s = Store::in_memory().unwrap();
+        let matched = |rule: &str| RuleMatch {
+            rule: rule.into(),
+            category: "c".into(),
+            action: Action::Block,
+            message: "m".into(),
+            evidence: vec![],
+        };
+        let mut live = decision(Action::Block, "alice", "c1");
+        live.decision.matched = vec![matched("live-rule")];
+        let mut audit = decision(Action::Block, "alice", "c2");
+        audit.origin = Origin::Audit;
+        audit.decision.matched = vec![matched("audit-rule")];
+        let mut audit_allow = decision(Action::Allow, "alice", "c3");
+        audit_allow.origin = Origin::Audit;
+        for d in [&live, &audit, &audit_allow] {
+            s.record(d).unwrap();
+        }
+        let since = "2000-01-01T00:00:00.000Z";
+        let sum = |m: Vec<MinuteCounts>| {
+            m.iter().fold((0, 0, 0), |(a, r, b), m| {
+                (a + m.allow, r + m.review, b + m.block)
+            })
+        };
+        assert_eq!(sum(s.per_minute(since, Origin::Check).unwrap()), (0, 0, 1));
+        assert_eq!(sum(s.per_minute(since, Origin::Audit).unwrap()), (1, 0, 1));
+        let live_rules = s.rule_counts(since, Origin::Check).unwrap();
+        assert_eq!(live_rules.enforce.keys().collect::<Vec<_>>(), ["live-rule"]);
+        let audit_rules = s.rule_counts(since, Origin::Audit).unwrap();
+        assert_eq!(
+            audit_rules.enforce.keys().collect::<Vec<_>>(),
+            ["audit-rule"]
+        );
+
+        let thumb = |rule: &str, time_s: f64| Thumbnail {
+            rule: rule.into(),
+            time_s,
+            jpeg: vec![0xff],
+        };
+        s.record_thumbnails(&live.id, &[thumb("b", 2.0), thumb("a", 0.5)])
+            .unwrap();
+        assert_eq!(
+            s.thumbnail_index(&live.id).unwrap(),
+            vec![("b".to_string(), 2.0), ("a".to_string(), 0.5)]
+        );
+        assert!(s.thumbnail_index(&audit.id).unwrap().is_empty());
     }
 }

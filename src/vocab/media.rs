@@ -23,6 +23,17 @@ pub enum SampleReason {
     SceneCut,
 }
 
+impl SampleReason {
+    /// The spelling of JSON, for printed reports too.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleReason::Keyframe => "keyframe",
+            SampleReason::Uniform => "uniform",
+            SampleReason::SceneCut => "scene_cut",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SamplingStats {
     pub decoded_frames: u64,

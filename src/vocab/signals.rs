@@ -76,6 +76,10 @@ pub struct FaceSummary {
 /// What a prompt says: persons named and listed terms, with spans in the original text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PromptSignals {
+    /// The prompt as screened: the spans below are byte offsets into it, so a reviewer sees
+    /// each match in place. (Empty in decisions logged before it was kept.)
+    #[serde(default)]
+    pub text: String,
     pub persons: Vec<NameMatch>,
     pub terms: Vec<TermMatch>,
 }

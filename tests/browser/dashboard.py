@@ -1,15 +1,21 @@
-"""End-to-end browser test of the operators' dashboard, run by `make test`.
+"""End-to-end browser test of the operators' and reviewers' dashboard, run by `make test`.
 
-Starts the real service on a loopback port with Eileen Collins registered, makes three checks
+Starts the real service on a loopback port with Eileen Collins registered, makes four checks
 over HTTP (a clip of her face for a user she has not allowed: block; a cat with her surname in
-the prompt: review; a cat: allow), then drives Debian's headless Chromium through chromedriver
-(Selenium): the page must show the counts, the blocked clip's evidence thumbnail and the review
-item; clicking Approve must clear it from the queue, and the decision log must show the
-approval with its attestation. Screenshots go to .local/screenshots/.
+the prompt: review; a cat clip damaged until its decoder reports errors: review, not fully
+seen; a cat: allow) and audits the clip of her face with the CLI, then drives Debian's
+headless Chromium through chromedriver (Selenium). The page must count live checks apart from
+the audit, show the blocked clip's evidence thumbnail and the review items; each decision's
+detail view must show its evidence: the face crop for the block, the prompt with the matched
+span for the prompt-only review, the whole frame for the boxless coverage evidence; the
+filters must find the audit decision and a clip by its id; times are UTC. Clicking Approve
+must clear the item from the queue, and the decision log must show the approval with its
+attestation. Screenshots go to .local/screenshots/.
 """
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -20,8 +26,9 @@ from pathlib import Path
 import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "target" / "release" / "clipguard"
@@ -37,6 +44,23 @@ def still(image, vf, out):
     ffmpeg("-loop", "1", "-i", str(TESTDATA / image), "-vf", vf, "-t", "2", "-r", "25",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out))
     return out
+
+
+def mdat(data):
+    """The byte range of the top-level mdat box (the coded frames) of an MP4."""
+    at = 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        if data[at + 4:at + 8] == b"mdat":
+            return at + 8, at + size
+        at += size
+    raise AssertionError("no mdat box")
+
+
+def decoder_errors(path):
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-v", "error", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True)
+    return out.stderr.strip()
 
 
 def free_port():
@@ -96,8 +120,44 @@ def main():
         assert review["decision"]["action"] == "review", review["decision"]
         allowed = check(cat, {"user": "bob", "clip_id": "gen-cat"})
         assert allowed["decision"]["action"] == "allow", allowed["decision"]
-        wait_for("the evidence thumbnail", lambda: requests.get(
-            f"{base}/v1/decisions/{blocked['id']}/evidence/0", timeout=5).status_code == 200)
+
+        # Bytes flipped in the cat's frames, seeds tried until the decoder reports errors
+        # and the service answers review for a clip not fully seen (its evidence: a time, no box).
+        original = cat.read_bytes()
+        start, end = mdat(original)
+        unseen = None
+        for seed in range(1, 200):
+            rng = random.Random(seed)
+            data = bytearray(original)
+            for _ in range(12):
+                data[rng.randrange(start, end)] ^= 1 << rng.randrange(8)
+            damaged = work / f"damaged-{seed}.mp4"
+            damaged.write_bytes(data)
+            if not decoder_errors(damaged):
+                continue
+            with open(damaged, "rb") as f:
+                r = requests.post(base + "/v1/clips/check", files={"file": (damaged.name, f, "video/mp4")},
+                                  data={"metadata": json.dumps({"user": "bob", "clip_id": "gen-damaged"})},
+                                  timeout=60)
+            rules = [m["rule"] for m in r.json().get("decision", {}).get("matched", [])] if r.ok else []
+            if rules == ["coverage-incomplete"]:
+                unseen = r.json()
+                break
+        assert unseen is not None, "no damaged clip was decided review for its coverage"
+        assert unseen["decision"]["action"] == "review"
+        assert "box" not in unseen["decision"]["matched"][0]["evidence"][0]
+
+        for d in (blocked, unseen):
+            wait_for("the evidence thumbnails", lambda: requests.get(
+                f"{base}/v1/dashboard/decisions/{d['id']}", timeout=5).json()["thumbnails"] > 0)
+        # An audit of the same face: logged with origin audit, counted apart from live checks.
+        audit_dir = work / "audit"
+        audit_dir.mkdir()
+        (audit_dir / "collins.mp4").write_bytes(collins.read_bytes())
+        subprocess.run([str(BIN), "audit", str(audit_dir), "--out", str(work / "audit.jsonl")],
+                       cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        audited = json.loads((work / "audit.jsonl").read_text().splitlines()[0])
+        assert audited["action"] == "block", audited
 
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
@@ -108,8 +168,11 @@ def main():
         driver.get(base + "/dashboard")
         wait = WebDriverWait(driver, 30)
         text = lambda i: driver.find_element(By.ID, i).text
-        wait.until(lambda d: text("count-block") == "1" and text("count-review") == "1"
+        wait.until(lambda d: text("count-block") == "1" and text("count-review") == "2"
                    and text("count-allow") == "1")
+        wait.until(lambda d: text("audit-block") == "1")
+        assert text("audit-allow") == "0" and text("audit-review") == "0"
+        assert text("status").endswith(" UTC"), text("status")
         thumb = wait.until(lambda d: d.find_element(
             By.CSS_SELECTOR, f'#recent .decision[data-id="{blocked["id"]}"] img.thumb'))
         wait.until(lambda d: d.execute_script(
@@ -119,15 +182,83 @@ def main():
         assert "prompt-may-name-person" in item.text, item.text
         assert "likeness-public-figure" in text("rules-enforce"), text("rules-enforce")
         assert "trial-" in text("rules-shadow") or text("rules-shadow") == "none"
-        assert text("queue-size") == "1"
+        assert text("queue-size") == "2"
+        assert audited["decision_id"] not in text("recent"), "audits are not live decisions"
         SHOTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SHOTS / "dashboard.png"))
+
+        def loaded(img):
+            return driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img)
+
+        def open_detail(selector):
+            # The lists are redrawn every few seconds: find and click in one step, again if stale.
+            def click(d):
+                try:
+                    d.find_element(By.CSS_SELECTOR, selector).click()
+                    return True
+                except StaleElementReferenceException:
+                    return False
+            wait.until(click)
+            return wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#detail.shown #detail-panel h2"))
+
+        def close_detail():
+            driver.find_element(By.CSS_SELECTOR, "#detail button.close").click()
+            wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#detail.shown"))
+
+        # The block: the face crop at its time, the facts in UTC, the timeline.
+        open_detail(f'#recent .decision[data-id="{blocked["id"]}"] a.open')
+        rule = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '#detail .rule[data-rule="likeness-public-figure"]'))
+        frame = rule.find_element(By.CSS_SELECTOR, "img.frame")
+        wait.until(lambda d: loaded(frame))
+        panel = driver.find_element(By.ID, "detail-panel").text
+        assert "Eileen Collins" in panel and "gen-collins" in panel, panel
+        assert blocked["created_at"].replace("T", " ")[:19] + " UTC" in panel, panel
+        assert driver.find_elements(By.CSS_SELECTOR, "#timeline circle"), "evidence on the timeline"
+        driver.save_screenshot(str(SHOTS / "detail-block.png"))
+        close_detail()
+
+        # The prompt-only review: no frame, the prompt with the matched span marked.
+        open_detail(f'#queue .review-item[data-id="{review["id"]}"] a.open')
+        mark = wait.until(lambda d: d.find_element(
+            By.CSS_SELECTOR, '#detail .rule[data-rule="prompt-may-name-person"] .prompt mark'))
+        assert mark.text == "Collins", mark.text
+        prompt = mark.find_element(By.XPATH, "..").text
+        assert prompt == "a cat in the style of Collins", prompt
+        driver.save_screenshot(str(SHOTS / "detail-prompt.png"))
+        close_detail()
+
+        # The boxless coverage evidence: the whole frame at its time (640x360 -> 192x108).
+        open_detail(f'#queue .review-item[data-id="{unseen["id"]}"] a.open')
+        frame = wait.until(lambda d: d.find_element(
+            By.CSS_SELECTOR, '#detail .rule[data-rule="coverage-incomplete"] img.frame'))
+        wait.until(lambda d: loaded(frame))
+        size = driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", frame)
+        assert size == [192, 108], size
+        driver.save_screenshot(str(SHOTS / "detail-coverage.png"))
+        close_detail()
+
+        # Filters: the audit decision by origin; the review by the pipeline's clip id.
+        Select(driver.find_element(By.CSS_SELECTOR, '#filters select[name="origin"]')).select_by_value("audit")
+        driver.find_element(By.CSS_SELECTOR, "#filters button.search").click()
+        rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#results tr.result"))
+        assert [r.get_attribute("data-id") for r in rows] == [audited["decision_id"]]
+        Select(driver.find_element(By.CSS_SELECTOR, '#filters select[name="origin"]')).select_by_value("")
+        Select(driver.find_element(By.ID, "filter-rule")).select_by_value("prompt-may-name-person")
+        driver.find_element(By.ID, "filter-q").send_keys("gen-cat-style")
+        driver.find_element(By.CSS_SELECTOR, "#filters button.search").click()
+        wait.until(lambda d: [r.get_attribute("data-id") for r in d.find_elements(
+            By.CSS_SELECTOR, "#results tr.result")] == [review["id"]])
+        driver.execute_script("document.getElementById('filters').scrollIntoView()")
+        driver.save_screenshot(str(SHOTS / "dashboard-search.png"))
+        open_detail(f'#results tr.result[data-id="{review["id"]}"]')
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#detail-panel").get_attribute("data-id") == review["id"])
+        close_detail()
 
         item.find_element(By.CSS_SELECTOR, "input.note").send_keys("a cat, not her")
         item.find_element(By.CSS_SELECTOR, "button.approve").click()
         wait.until(lambda d: not d.find_elements(
             By.CSS_SELECTOR, f'#queue .review-item[data-id="{review["id"]}"]'))
-        wait.until(lambda d: text("queue-size") == "0")
+        wait.until(lambda d: text("queue-size") == "1")
         driver.save_screenshot(str(SHOTS / "dashboard-after-approve.png"))
 
         logged = requests.get(f"{base}/v1/decisions/{review['id']}", timeout=5).json()

@@ -75,9 +75,16 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
-/// Runs the `clipguard` binary from the repository root: success, stdout, stderr. It gets a
-/// fresh data folder unless `env` names one, and never the developer's config file.
+/// Runs the `clipguard` binary from the repository root: success (exit status 0), stdout,
+/// stderr. It gets a fresh data folder unless `env` names one, and never the developer's
+/// config file.
 pub fn cli(args: &[&str], env: &[(&str, &Path)]) -> (bool, String, String) {
+    let (status, out, err) = cli_status(args, env);
+    (status == 0, out, err)
+}
+
+/// As `cli`, with the exit status itself (`check` exits 10 for review, 20 for block).
+pub fn cli_status(args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipguard"));
     cmd.args(args)
         .current_dir(repo())
@@ -88,7 +95,7 @@ pub fn cli(args: &[&str], env: &[(&str, &Path)]) -> (bool, String, String) {
     }
     let out = cmd.output().unwrap();
     (
-        out.status.success(),
+        out.status.code().expect("exited, not killed"),
         String::from_utf8_lossy(&out.stdout).to_string(),
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
