@@ -25,12 +25,8 @@ pub enum AttestError {
 }
 
 impl crate::vocab::Failure for AttestError {
-    fn code(&self) -> &'static str {
-        "attestation"
-    }
-
-    fn kind(&self) -> crate::vocab::ErrorKind {
-        crate::vocab::ErrorKind::Internal
+    fn code(&self) -> crate::vocab::ErrorCode {
+        crate::vocab::ErrorCode::Attestation
     }
 }
 

@@ -177,10 +177,10 @@ pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
         action,
         user,
         clip_sha256: clip,
-        since,
-        until: None,
+        since: since.as_deref().map(str::parse).transpose()?,
         origin,
         limit,
+        ..Default::default()
     };
     for d in ctx.decisions().list(&query)? {
         let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();

@@ -74,7 +74,7 @@ impl Observer for Job {
 }
 
 fn bad_source(message: String) -> ApiError {
-    ApiError::bad_request("invalid_source", message)
+    ApiError::new(crate::vocab::ErrorCode::InvalidSource, message)
 }
 
 #[utoipa::path(

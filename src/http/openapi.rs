@@ -36,6 +36,8 @@ use utoipa::{Modify, OpenApi};
         super::decisions::evidence,
         super::dashboard::data,
     ),
+    // Types only parameters name are not collected from the paths.
+    components(schemas(super::decisions::View)),
     modifiers(&Security)
 )]
 pub struct ApiDoc;

@@ -167,8 +167,8 @@ pub async fn enrol_faces(
     )
     .await?;
     if form.files.is_empty() {
-        return Err(ApiError::bad_request(
-            "missing_file",
+        return Err(ApiError::new(
+            crate::vocab::ErrorCode::MissingFile,
             "no `image` part in the form",
         ));
     }

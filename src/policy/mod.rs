@@ -46,12 +46,8 @@ pub enum PolicyError {
 }
 
 impl crate::vocab::Failure for PolicyError {
-    fn code(&self) -> &'static str {
-        "invalid_policy"
-    }
-
-    fn kind(&self) -> crate::vocab::ErrorKind {
-        crate::vocab::ErrorKind::Unprocessable
+    fn code(&self) -> crate::vocab::ErrorCode {
+        crate::vocab::ErrorCode::InvalidPolicy
     }
 }
 
