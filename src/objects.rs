@@ -183,8 +183,18 @@ fn store_error(uri: &str, e: object_store::Error) -> ObjectError {
         },
         e => ObjectError::Store {
             uri: uri.to_string(),
-            reason: e.to_string(),
+            reason: with_credentials_hint(e.to_string()),
         },
+    }
+}
+
+/// Without credentials in the environment, `object_store` asks the cloud's instance metadata
+/// service and reports that service's failure, which does not say what to do.
+fn with_credentials_hint(reason: String) -> String {
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        reason
+    } else {
+        format!("{reason} (no AWS_ACCESS_KEY_ID in the service's environment: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run it where instance credentials are available)")
     }
 }
 

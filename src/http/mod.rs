@@ -228,7 +228,12 @@ fn query_error(
     err: actix_web::error::QueryPayloadError,
     _: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    ApiError::new(ErrorCode::InvalidQuery, err.to_string()).into()
+    use actix_web::error::QueryPayloadError as E;
+    let reason = match &err {
+        E::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    ApiError::new(ErrorCode::InvalidQuery, format!("query: {reason}")).into()
 }
 
 fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "clipguard",
-        description = "Screens AI-generated video for public figures' likeness and unsafe content before it is published. Errors are `{\"error\": {\"code\", \"message\"}}`. With API keys configured, send `Authorization: Bearer <key>` (or `X-API-Key`); roles are checker < auditor < admin."
+        description = "Screens AI-generated video for public figures' likeness and unsafe content before it is published. Decisions are compact (`DecisionSummary`: the action at the top, the rules with their evidence, the attestation) unless `view=full` asks for the full `Decision` with the per-frame signals. Lists are pages: pass `next_cursor` back as `cursor`. Errors are `{\"error\": {\"code\", \"message\"}}`, each code with one status. With API keys configured, send `Authorization: Bearer <key>` (or `X-API-Key`); roles are checker < auditor < admin."
     ),
     paths(
         super::healthz,
