@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime
-from typing import Any, Dict, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 from .types import Action, Decision, Origin, Outcome, Page, PublicKey, Review
 
@@ -65,7 +65,7 @@ class Client:
     ) -> Decision:
         """Checks a prompt before generation."""
         body = {"prompt": prompt, "user": user, "consents": list(consents)}
-        return Decision.from_json(self._json("POST", "/v1/prompts/check", body=_drop_none(body)))
+        return Decision.from_json(self._request("POST", "/v1/prompts/check", body=_drop_none(body)))
 
     def check_clip(
         self,
@@ -106,16 +106,19 @@ class Client:
             "consents": list(consents),
             "clip_id": clip_id,
         }
-        return Decision.from_json(self._json("POST", "/v1/clips/check", body=_drop_none(body)))
+        return Decision.from_json(self._request("POST", "/v1/clips/check", body=_drop_none(body)))
 
     # -- the decision log ---------------------------------------------------------------------
 
     def decision(self, decision_id: str) -> Decision:
-        return Decision.from_json(self._json("GET", f"/v1/decisions/{_seg(decision_id)}"))
+        return Decision.from_json(self._request("GET", f"/v1/decisions/{_seg(decision_id)}"))
 
     def decision_full(self, decision_id: str) -> Dict[str, Any]:
         """The full decision as logged: signals per frame, prompt matches, verdict."""
-        return self._json("GET", f"/v1/decisions/{_seg(decision_id)}", query={"view": "full"})
+        full: Dict[str, Any] = self._request(
+            "GET", f"/v1/decisions/{_seg(decision_id)}", query={"view": "full"}
+        )
+        return full
 
     def decisions(
         self,
@@ -143,7 +146,7 @@ class Client:
             "limit": limit,
             "cursor": cursor,
         }
-        return Page.from_json(self._json("GET", "/v1/decisions", query=query))
+        return Page.from_json(self._request("GET", "/v1/decisions", query=query))
 
     def iter_decisions(self, **filters: Any) -> Iterator[Decision]:
         """Every decision matching the filters of ``decisions``, page after page."""
@@ -165,30 +168,20 @@ class Client:
     ) -> Page:
         """One page of the review queue: ``review`` decisions nobody reviewed, oldest first."""
         query = {"origin": origin, "clip_id": clip_id, "limit": limit, "cursor": cursor}
-        return Page.from_json(self._json("GET", "/v1/reviews", query=query))
+        return Page.from_json(self._request("GET", "/v1/reviews", query=query))
 
     def review(self, decision_id: str, outcome: Outcome, note: str = "") -> Review:
         """Records the review of a ``review`` decision; approving a clip issues its attestation."""
         body = {"outcome": outcome, "note": note}
         return Review.from_json(
-            self._json("POST", f"/v1/reviews/{_seg(decision_id)}", body=body)
+            self._request("POST", f"/v1/reviews/{_seg(decision_id)}", body=body)
         )
 
     def public_key(self) -> PublicKey:
         """The key attestations are signed with (keep it to verify offline)."""
-        return PublicKey.from_json(self._json("GET", "/v1/attestations/key"))
+        return PublicKey.from_json(self._request("GET", "/v1/attestations/key"))
 
     # -- transport ----------------------------------------------------------------------------
-
-    def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Optional[Dict[str, Any]] = None,
-        query: Optional[Dict[str, Any]] = None,
-    ) -> Any:
-        return self._request(method, path, body=body, query=query)
 
     def _request(
         self,
@@ -197,7 +190,7 @@ class Client:
         *,
         body: Optional[Dict[str, Any]] = None,
         query: Optional[Dict[str, Any]] = None,
-        upload: Optional[tuple] = None,
+        upload: Optional[Tuple[str, str]] = None,
     ) -> Any:
         url = self.base_url + path
         if query:
@@ -249,7 +242,7 @@ def _error(e: urllib.error.HTTPError) -> ClipguardError:
     return ClipguardError(e.code, code, message, float(retry) if retry else None)
 
 
-def _multipart(path: str, metadata: str) -> tuple:
+def _multipart(path: str, metadata: str) -> Tuple[Iterable[bytes], str, int]:
     """A streamed multipart body: the metadata part, then the file read in 1 MiB pieces."""
     boundary = uuid.uuid4().hex
     name = os.path.basename(path).replace('"', "")

@@ -59,14 +59,18 @@ def main() -> int:
             return EXIT[d.action]
 
         # 4. Verify the attestation offline before publishing, and keep it with the clip.
+        attestation = d.attestation
+        if attestation is None:  # the service signs every allowed clip: never publish without
+            print("error: allowed, but no attestation came with it", file=sys.stderr)
+            return 1
         key = (
             Path(args.public_key).read_text().strip()
             if args.public_key
             else client.public_key().public_key
         )
-        verify_attestation(d.attestation, args.clip, key)
+        verify_attestation(attestation, args.clip, key)
         out = args.clip.with_name(args.clip.name + ".attestation.json")
-        out.write_text(json.dumps(d.attestation.to_json(), indent=2))
+        out.write_text(json.dumps(attestation.to_json(), indent=2))
         print(f"publish {args.clip} with {out}", file=sys.stderr)
         return EXIT["allow"]
     except ClipguardError as e:
