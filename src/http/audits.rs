@@ -79,7 +79,7 @@ fn bad_source(message: String) -> ApiError {
 
 #[utoipa::path(
     post, path = "/v1/audits", tag = "audits",
-    request_body = AuditRequest,
+    request_body(content = AuditRequest, example = json!({"sources": ["s3://clips/"], "compare": true})),
     responses(
         (status = 202, description = "Started; poll its status", body = AuditStatus),
         (status = 400, body = ErrorBody),

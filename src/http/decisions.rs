@@ -229,7 +229,7 @@ pub struct ReviewInput {
 #[utoipa::path(
     post, path = "/v1/reviews/{decision_id}", tag = "reviews",
     params(("decision_id" = String, Path, description = "A `review` decision")),
-    request_body = ReviewInput,
+    request_body(content = ReviewInput, example = json!({"outcome": "approve", "note": "a cat, no likeness"})),
     responses(
         (status = 200, description = "The recorded review; an approved clip carries its attestation", body = Review),
         (status = 404, body = ErrorBody),
