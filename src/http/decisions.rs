@@ -126,6 +126,8 @@ pub struct DecisionsQuery {
     /// The caller's own clip id, as sent with the check.
     pub clip_id: Option<String>,
     pub origin: Option<Origin>,
+    /// A rule id: decisions where it matched, enforced or shadow.
+    pub rule: Option<String>,
     /// Decisions at or after this RFC 3339 time (any offset, any fraction of a second).
     #[param(format = DateTime)]
     pub since: Option<String>,
@@ -163,6 +165,7 @@ pub async fn list_decisions(
         user: q.user,
         clip_sha256: q.clip_sha256,
         clip_id: q.clip_id,
+        rule: q.rule,
         since: time("since", q.since)?,
         until: time("until", q.until)?,
         origin: q.origin,

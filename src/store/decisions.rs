@@ -39,6 +39,8 @@ pub struct DecisionQuery {
     pub clip_sha256: Option<String>,
     /// The caller's own id for the clip.
     pub clip_id: Option<String>,
+    /// A rule id: decisions where it matched, enforced or shadow.
+    pub rule: Option<String>,
     /// Decisions at or after this time.
     pub since: Option<Timestamp>,
     /// Decisions before this time.
@@ -196,6 +198,8 @@ impl DecisionLog for Store {
                AND (?5 IS NULL OR d.origin = ?5) AND (?6 IS NULL OR d.created_at < ?6)
                AND (?7 IS NULL OR d.clip_id = ?7)
                AND (?8 IS NULL OR d.created_at < ?8 OR (d.created_at = ?8 AND d.id < ?9))
+               AND (?11 IS NULL
+                    OR instr(',' || d.rules || ',' || d.shadow_rules || ',', ',' || ?11 || ',') > 0)
              ORDER BY d.created_at DESC, d.id DESC LIMIT ?10",
         )?;
         rows(
@@ -210,7 +214,8 @@ impl DecisionLog for Store {
                 q.clip_id,
                 after_at,
                 after_id,
-                limit(q.limit)
+                limit(q.limit),
+                q.rule
             ],
         )
     }
@@ -456,6 +461,18 @@ mod tests {
         {
             let mut d = decision(Action::Allow, "alice", &format!("c{n}"));
             d.created_at = format!("2026-11-25T{at}Z");
+            let matched = |rule: &str| crate::vocab::RuleMatch {
+                rule: rule.into(),
+                category: "c".into(),
+                action: Action::Review,
+                message: "m".into(),
+                evidence: vec![],
+            };
+            match n {
+                0 => d.decision.shadow = vec![matched("trial")],
+                2 => d.decision.matched = vec![matched("nudity"), matched("likeness")],
+                _ => {}
+            }
             d.clip_id = Some(format!("gen-{}", n % 2));
             s.record(&d).unwrap();
             all.push(d.id);
@@ -481,6 +498,13 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ids(by_clip), vec![all[3].clone(), all[1].clone()]);
+        let by_rule = |rule: &str| DecisionQuery {
+            rule: Some(rule.into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(by_rule("likeness")), vec![all[2].clone()]);
+        assert_eq!(ids(by_rule("trial")), vec![all[0].clone()]);
+        assert!(ids(by_rule("like")).is_empty(), "whole rule ids only");
         // Pages of one, ties in time included, newest first, each decision once.
         let mut paged = Vec::new();
         let mut after = None;

@@ -69,6 +69,8 @@ def test_a_likeness_is_blocked_and_the_full_view_has_the_frames(client, astronau
     d = client.check_clip(astronaut, user="bob")
     assert d.action == "block" and d.attestation is None
     assert d.rules[0].rule == "likeness-public-figure"
+    assert d.id in [x.id for x in client.decisions(rule="likeness-public-figure").decisions]
+    assert client.decisions(rule="likeness").decisions == []
     assert client.decision(d.id) == d
     full = client.decision_full(d.id)
     assert full["decision"]["action"] == "block" and full["clip"]["frames"]
