@@ -55,6 +55,9 @@ test: setup testdata parity-reference lint
 	cargo test --release
 	# The binary the tests just built: `cargo run` would rebuild it without the dev-dependencies' features.
 	target/release/clipguard policy test
+	# The HTTP contract (the OpenAPI document validated, then every documented operation sent to
+	# a real server and its answers checked against their schemas) and the Python client's tests.
+	$(PY) -m pytest -q tests/api clients/python/tests
 	$(PY) tests/browser/dashboard.py
 
 lint:

@@ -6,7 +6,7 @@ mod cli;
 use clap::{CommandFactory, Parser, Subcommand};
 use clipguard::config::Role;
 use clipguard::vocab::PersonKind;
-use clipguard::vocab::{Action, Origin};
+use clipguard::vocab::{Action, Origin, Timestamp};
 use clipguard::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -147,12 +147,6 @@ enum KeysCommand {
 /// An RFC 3339 time, refused at parse time so a typo is a usage error, not an empty list, and
 /// written as the log writes its times (UTC, milliseconds): compared as text, "05:14:37Z" would
 /// sort after "05:14:37.157Z" and miss it.
-fn rfc3339(s: &str) -> Result<String, String> {
-    humantime::parse_rfc3339_weak(s)
-        .map(|t| humantime::format_rfc3339_millis(t).to_string())
-        .map_err(|e| format!("{e} (an RFC 3339 time, e.g. 2026-11-24T00:00:00Z)"))
-}
-
 #[derive(Subcommand)]
 enum DecisionsCommand {
     /// Recent decisions, newest first, one line each (or a JSON array with --json).
@@ -167,11 +161,11 @@ enum DecisionsCommand {
         #[arg(long)]
         clip: Option<String>,
         /// Decisions at or after this RFC 3339 time, e.g. 2026-11-24T00:00:00Z.
-        #[arg(long, value_parser = rfc3339)]
-        since: Option<String>,
+        #[arg(long)]
+        since: Option<Timestamp>,
         /// Decisions before this RFC 3339 time.
-        #[arg(long, value_parser = rfc3339)]
-        until: Option<String>,
+        #[arg(long)]
+        until: Option<Timestamp>,
         /// Only decisions from checks or from audits.
         #[arg(long)]
         origin: Option<Origin>,

@@ -2,7 +2,7 @@
 //! (crate `object_store`; credentials, region and endpoint from the usual `AWS_*` variables).
 
 use crate::digest::HashingWriter;
-use crate::vocab::{ErrorKind, Failure};
+use crate::vocab::{ErrorCode, Failure};
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::ObjectStore;
@@ -29,27 +29,17 @@ pub enum ObjectError {
 }
 
 impl Failure for ObjectError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
-            ObjectError::InvalidUri { .. } => "invalid_uri",
-            ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => "forbidden_path",
-            ObjectError::NotFound { .. } => "not_found",
-            ObjectError::NotAFile { .. } => "not_a_file",
-            ObjectError::TooLarge { .. } => "too_large",
-            ObjectError::Store { .. } => "object_store",
-            ObjectError::Io(_) => "io",
-        }
-    }
-
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ObjectError::InvalidUri { .. } => ErrorKind::BadInput,
-            ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => ErrorKind::Forbidden,
-            ObjectError::NotFound { .. } => ErrorKind::NotFound,
-            ObjectError::NotAFile { .. } => ErrorKind::Unprocessable,
-            ObjectError::TooLarge { .. } => ErrorKind::TooLarge,
-            ObjectError::Store { .. } => ErrorKind::Upstream,
-            ObjectError::Io(_) => ErrorKind::Internal,
+            ObjectError::InvalidUri { .. } => ErrorCode::InvalidUri,
+            ObjectError::NoRoots { .. } | ObjectError::OutsideRoots { .. } => {
+                ErrorCode::ForbiddenPath
+            }
+            ObjectError::NotFound { .. } => ErrorCode::NotFound,
+            ObjectError::NotAFile { .. } => ErrorCode::NotAFile,
+            ObjectError::TooLarge { .. } => ErrorCode::TooLarge,
+            ObjectError::Store { .. } => ErrorCode::ObjectStore,
+            ObjectError::Io(_) => ErrorCode::Io,
         }
     }
 }
@@ -193,8 +183,18 @@ fn store_error(uri: &str, e: object_store::Error) -> ObjectError {
         },
         e => ObjectError::Store {
             uri: uri.to_string(),
-            reason: e.to_string(),
+            reason: with_credentials_hint(e.to_string()),
         },
+    }
+}
+
+/// Without credentials in the environment, `object_store` asks the cloud's instance metadata
+/// service and reports that service's failure, which does not say what to do.
+fn with_credentials_hint(reason: String) -> String {
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        reason
+    } else {
+        format!("{reason} (no AWS_ACCESS_KEY_ID in the service's environment: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run it where instance credentials are available)")
     }
 }
 

@@ -372,7 +372,7 @@ fn the_service_runs_audits_as_jobs() {
         .unwrap();
     assert_eq!(report.lines().count(), 23);
     let audits = api.get("/v1/decisions?origin=audit&limit=100").json;
-    assert_eq!(audits.as_array().unwrap().len(), 22);
+    assert_eq!(audits["decisions"].as_array().unwrap().len(), 22);
     assert_eq!(
         api.metric("clipguard_audit_clips_total", &[("outcome", "allow")]),
         22.0

@@ -344,7 +344,7 @@ fn resolution_change_past_the_limit_is_over_limit() {
         })
         .unwrap_err();
         assert!(matches!(err, MediaError::OverLimit { .. }), "{ext}: {err}");
-        assert_eq!(err.code(), "over_limit");
+        assert_eq!(err.code().as_str(), "over_limit");
         assert!(err.to_string().contains("4096x4096"), "{ext}: {err}");
         assert_eq!(largest, 320, "{ext}: a large frame was converted");
     }

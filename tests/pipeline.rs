@@ -66,7 +66,7 @@ fn a_registry_change_made_by_the_cli_reaches_a_running_server() {
     let alice = Some(serde_json::json!({"user": "alice"}));
     let before = api.check_clip(&clip, alice.clone());
     assert_eq!(before.status, 200);
-    assert_eq!(before.json["decision"]["action"], "block");
+    assert_eq!(before.json["action"], "block");
 
     // Another process (the CLI) changes the registry: the server's next check sees it,
     // although the clip is the same (no stale cache entry, no stale snapshot).
@@ -74,7 +74,7 @@ fn a_registry_change_made_by_the_cli_reaches_a_running_server() {
     assert!(ok, "{err}");
     let after = api.check_clip(&clip, alice);
     assert_eq!(after.status, 200);
-    assert_eq!(after.json["decision"]["action"], "allow", "{}", after.json);
+    assert_eq!(after.json["action"], "allow", "{}", after.json);
     assert_eq!(after.headers["x-clipguard-cache"], "miss");
 }
 

@@ -212,9 +212,10 @@ fn the_service_reloads_safely_by_api_sighup_and_file_change() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"changed\":false"), "{body}");
     let (status, body) = common::http(port, "GET", "/v1/policies/reload").unwrap();
-    assert_eq!(status, 404);
+    assert_eq!(status, 405);
     assert!(
-        body.contains("\"not_found\"") && body.contains("no route for GET /v1/policies/reload"),
+        body.contains("\"method_not_allowed\"")
+            && body.contains("GET is not served at /v1/policies/reload: use POST"),
         "{body}"
     );
 

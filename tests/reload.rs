@@ -14,7 +14,7 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
     let api = Api::new(port);
     let prompt = json!({"prompt": "a gremlin posing naked on a beach", "user": "bob"});
 
-    let before = api.post_json("/v1/prompts/check", &prompt);
+    let before = api.post_json("/v1/prompts/check?view=full", &prompt);
     assert_eq!(before.status, 200, "{}", before.json);
     let v0 = before.json["decision"]["policy"]["version"]
         .as_str()
@@ -45,7 +45,7 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
     assert_ne!(v1, v0, "a list edit changes the version");
     assert_eq!(api.get("/readyz").json["policy"]["version"], v1.as_str());
 
-    let after = api.post_json("/v1/prompts/check", &prompt);
+    let after = api.post_json("/v1/prompts/check?view=full", &prompt);
     assert_eq!(after.status, 200, "{}", after.json);
     assert_eq!(after.json["decision"]["policy"]["version"], v1.as_str());
     assert_eq!(after.json["decision"]["action"], "block", "{}", after.json);
@@ -58,7 +58,7 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
     std::fs::write(&minors, list.replace("gremlin\n", "")).unwrap();
     let r = api.post_json("/v1/policies/reload", &json!({}));
     assert_eq!(r.json["version"], v0.as_str(), "{}", r.json);
-    let again = api.post_json("/v1/prompts/check", &prompt);
+    let again = api.post_json("/v1/prompts/check?view=full", &prompt);
     assert_eq!(
         again.json["decision"]["action"],
         before.json["decision"]["action"]

@@ -25,12 +25,8 @@ pub enum AttestError {
 }
 
 impl crate::vocab::Failure for AttestError {
-    fn code(&self) -> &'static str {
-        "attestation"
-    }
-
-    fn kind(&self) -> crate::vocab::ErrorKind {
-        crate::vocab::ErrorKind::Internal
+    fn code(&self) -> crate::vocab::ErrorCode {
+        crate::vocab::ErrorCode::Attestation
     }
 }
 
@@ -207,8 +203,13 @@ mod tests {
             verify(&other, &att, &clip),
             Err(AttestError::BadSignature)
         ));
+        // One bit of the signature flipped (overwriting it with "00" left it unchanged when it
+        // began so: 1 run in 256 failed).
         let mut broken = att;
-        broken.signature.replace_range(0..2, "00");
+        let first = u8::from_str_radix(&broken.signature[..2], 16).unwrap() ^ 1;
+        broken
+            .signature
+            .replace_range(0..2, &format!("{first:02x}"));
         assert!(verify(&key, &broken, &clip).is_err());
     }
 

@@ -12,7 +12,7 @@ use crate::objects::ObjectError;
 use crate::service::pool::PoolError;
 use crate::service::{CheckError, CheckService, ClipLocation, ClipSource};
 use crate::store::DecisionQuery;
-use crate::vocab::{now_rfc3339, Action, CheckRequest, Failure, Origin};
+use crate::vocab::{Action, CheckRequest, ErrorCode, Failure, Origin, Timestamp};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 pub use report::{Line, LineError, Previous, Summary};
 pub use shard::Shard;
@@ -145,14 +145,14 @@ fn feed(
     todo: Vec<ClipLocation>,
     mut on_line: impl FnMut(Line) -> Result<(), AuditError>,
 ) -> Result<(), AuditError> {
-    let before = now_rfc3339();
+    let before = Timestamp::now();
     rt.block_on(async {
         let mut todo = todo.into_iter();
         let mut running = FuturesUnordered::new();
         loop {
             while running.len() < opts.concurrency.max(1) {
                 let Some(clip) = todo.next() else { break };
-                let before = opts.compare.then(|| before.clone());
+                let before = opts.compare.then_some(before);
                 running.push(audit_one(service.clone(), clip, before));
             }
             match running.next().await {
@@ -164,7 +164,7 @@ fn feed(
     })
 }
 
-fn error_line(key: String, sha256: Option<String>, code: &str, message: String) -> Line {
+fn error_line(key: String, sha256: Option<String>, code: ErrorCode, message: String) -> Line {
     Line {
         key,
         sha256,
@@ -173,7 +173,7 @@ fn error_line(key: String, sha256: Option<String>, code: &str, message: String) 
         rules: vec![],
         shadow: vec![],
         error: Some(LineError {
-            code: code.to_string(),
+            code: code.as_str().to_string(),
             message,
         }),
         previous: None,
@@ -186,7 +186,7 @@ fn error_line(key: String, sha256: Option<String>, code: &str, message: String) 
 async fn audit_one(
     service: Arc<CheckService>,
     clip: ClipLocation,
-    compare_before: Option<String>,
+    compare_before: Option<Timestamp>,
 ) -> Result<Line, AuditError> {
     let key = clip.name();
     let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);

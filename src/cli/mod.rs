@@ -83,7 +83,7 @@ fn error_code(e: &anyhow::Error) -> &'static str {
     macro_rules! failure {
         ($cause:expr, $($t:ty),*) => {$(
             if let Some(f) = $cause.downcast_ref::<$t>() {
-                return f.code();
+                return f.code().as_str();
             }
         )*};
     }
@@ -365,6 +365,7 @@ pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
         until,
         origin,
         limit,
+        ..Default::default()
     };
     let list = ctx.decisions().list(&query)?;
     if json {

@@ -1,10 +1,10 @@
 //! Publish attestations: the public key, and verification for callers without the CLI. Both
 //! are open: a signature is only useful if anyone can check it.
 
-use super::error::{ApiError, ErrorDetail};
+use super::error::ApiError;
 use super::{upload, AppState};
 use crate::attest::{self, AttestError};
-use crate::vocab::Attestation;
+use crate::vocab::{Attestation, ErrorCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -36,10 +36,30 @@ pub struct VerifyUpload {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Verification {
     pub valid: bool,
-    /// Why not, when not valid: `bad_signature`, `clip_mismatch`, `not_allowed`, `malformed`.
+    /// Why not, when not valid.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorDetail>,
+    pub error: Option<VerifyFailure>,
     pub clip_sha256: String,
+}
+
+/// Why an attestation does not verify: an answer about the attestation, not an error of the
+/// request, so its codes are apart from the error codes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VerifyFailure {
+    pub code: VerifyCode,
+    pub message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyCode {
+    /// The signature is not this service's over this statement.
+    BadSignature,
+    /// The clip's bytes are not those the attestation was issued for.
+    ClipMismatch,
+    /// The statement is for a decision that did not allow the clip.
+    NotAllowed,
+    Malformed,
 }
 
 #[utoipa::path(
@@ -94,11 +114,11 @@ pub async fn verify(
         )
         .await?;
         let a = form.text.get("attestation").ok_or_else(|| {
-            ApiError::bad_request("missing_field", "no `attestation` part in the form")
+            ApiError::new(ErrorCode::MissingField, "no `attestation` part in the form")
         })?;
         let (_, file) =
             form.files.into_iter().next().ok_or_else(|| {
-                ApiError::bad_request("missing_file", "no `file` part in the form")
+                ApiError::new(ErrorCode::MissingFile, "no `file` part in the form")
             })?;
         (
             upload::parse_json::<Attestation>("attestation", a.as_bytes())?,
@@ -111,14 +131,13 @@ pub async fn verify(
     let key = state.service.signer().public_key();
     let error = attest::verify(&key, &attestation, &clip_sha256)
         .err()
-        .map(|e| ErrorDetail {
+        .map(|e| VerifyFailure {
             code: match e {
-                AttestError::BadSignature => "bad_signature",
-                AttestError::ClipMismatch { .. } => "clip_mismatch",
-                AttestError::NotAllowed(_) => "not_allowed",
-                _ => "malformed",
-            }
-            .into(),
+                AttestError::BadSignature => VerifyCode::BadSignature,
+                AttestError::ClipMismatch { .. } => VerifyCode::ClipMismatch,
+                AttestError::NotAllowed(_) => VerifyCode::NotAllowed,
+                _ => VerifyCode::Malformed,
+            },
             message: e.to_string(),
         });
     Ok(HttpResponse::Ok().json(Verification {

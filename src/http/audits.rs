@@ -74,12 +74,12 @@ impl Observer for Job {
 }
 
 fn bad_source(message: String) -> ApiError {
-    ApiError::bad_request("invalid_source", message)
+    ApiError::new(crate::vocab::ErrorCode::InvalidSource, message)
 }
 
 #[utoipa::path(
     post, path = "/v1/audits", tag = "audits",
-    request_body = AuditRequest,
+    request_body(content = AuditRequest, example = json!({"sources": ["s3://clips/"], "compare": true})),
     responses(
         (status = 202, description = "Started; poll its status", body = AuditStatus),
         (status = 400, body = ErrorBody),

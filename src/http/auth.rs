@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use crate::config::{ApiKey, Role};
-use actix_web::http::StatusCode;
+use crate::vocab::ErrorCode;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -48,13 +48,14 @@ impl Caller {
         if self.role >= role {
             Ok(())
         } else {
-            crate::metrics::rejected("forbidden");
+            crate::metrics::rejected(ErrorCode::Forbidden.as_str());
             Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
-                    "key {:?} has role {:?}; this needs {:?} or above",
-                    self.name, self.role, role
+                    "key {:?} has role {}; this needs {} or above",
+                    self.name,
+                    self.role.as_str(),
+                    role.as_str()
                 ),
             ))
         }
@@ -86,11 +87,11 @@ impl FromRequest for Caller {
         }
         let unauthorized = |code, message: &str| {
             crate::metrics::rejected("unauthorized");
-            ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+            ApiError::new(code, message)
         };
         ready(match presented(req) {
             None => Err(unauthorized(
-                "missing_api_key",
+                ErrorCode::MissingApiKey,
                 "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
             )),
             Some(k) => match keys.0.get(&hash_key(k)) {
@@ -98,7 +99,10 @@ impl FromRequest for Caller {
                     name: name.clone(),
                     role: *role,
                 }),
-                None => Err(unauthorized("invalid_api_key", "the API key is not valid")),
+                None => Err(unauthorized(
+                    ErrorCode::InvalidApiKey,
+                    "the API key is not valid",
+                )),
             },
         })
     }

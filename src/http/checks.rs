@@ -1,13 +1,13 @@
 //! The pre-publish checks: a prompt, or a clip (uploaded, or named by URI) with its prompt.
 
 use super::auth::Caller;
+use super::decisions::{DecisionView, ViewQuery};
 use super::error::{ApiError, ErrorBody};
 use super::{upload, AppState};
 use crate::config::Role;
 use crate::metrics;
 use crate::service::{ClipLocation, ClipSource};
-use crate::vocab::{CheckRequest, Decision, Origin};
-use actix_web::http::StatusCode;
+use crate::vocab::{CheckRequest, ErrorCode, Origin};
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use std::time::Instant;
@@ -23,12 +23,20 @@ pub struct PromptCheck {
 }
 
 /// A clip named by URI: `file:///...` inside the configured roots, or `s3://bucket/key`.
+/// The fields beside `uri` are those of the upload's `metadata`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClipByUri {
     pub uri: String,
-    #[serde(flatten)]
-    pub request: CheckRequest,
+    /// The prompt the clip was generated from.
+    pub prompt: Option<String>,
+    /// The requesting user: checked against each matched person's consent.
+    pub user: Option<String>,
+    /// Person ids the requester declares consent for.
+    #[serde(default)]
+    pub consents: Vec<i64>,
+    /// The caller's own id for the clip, echoed back in the decision.
+    pub clip_id: Option<String>,
 }
 
 /// The multipart form of `POST /v1/clips/check`.
@@ -44,11 +52,13 @@ pub struct ClipUpload {
 
 #[utoipa::path(
     post, path = "/v1/prompts/check", tag = "checks",
-    request_body = PromptCheck,
+    params(ViewQuery),
+    request_body(content = PromptCheck, example = json!({"prompt": "Eileen Collins on the moon", "user": "bob"})),
     responses(
-        (status = 200, description = "The logged decision", body = Decision),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 200, description = "The logged decision, compact unless `view=full`", body = DecisionView),
+        (status = 400, description = "Malformed JSON, or an unknown or missing field", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -57,6 +67,7 @@ pub async fn check_prompt(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<PromptCheck>,
+    view: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Checker)?;
     let started = Instant::now();
@@ -70,7 +81,7 @@ pub async fn check_prompt(
     let service = state.service.clone();
     let decision = web::block(move || service.check_prompt(&request)).await??;
     metrics::check_finished("prompt", started.elapsed().as_secs_f64());
-    Ok(HttpResponse::Ok().json(decision))
+    Ok(HttpResponse::Ok().json(view.view.unwrap_or_default().of(decision)))
 }
 
 #[utoipa::path(
@@ -79,17 +90,21 @@ pub async fn check_prompt(
         description = "Either a multipart upload (`file`, and optional `metadata` JSON) or JSON naming the clip by URI",
         content(
             (ClipUpload = "multipart/form-data"),
-            (ClipByUri = "application/json"),
+            (ClipByUri = "application/json", example = json!({"uri": "s3://clips/gen-42.mp4", "user": "bob", "clip_id": "gen-42"})),
         )
     ),
+    params(ViewQuery),
     responses(
-        (status = 200, description = "The logged decision; `X-Clipguard-Cache` says whether the clip was screened (miss), joined a screening in flight (joined) or already screened (hit)", body = Decision),
-        (status = 400, description = "Malformed JSON, multipart or URI", body = ErrorBody),
+        (status = 200, description = "The logged decision, compact unless `view=full`; `X-Clipguard-Cache` says whether the clip was screened (miss), joined a screening in flight (joined) or already screened (hit)", body = DecisionView),
+        (status = 400, description = "Malformed JSON, multipart or URI; an unknown or missing field", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "Wrong role, or a file URI outside the roots", body = ErrorBody),
         (status = 404, description = "The URI names nothing", body = ErrorBody),
+        (status = 408, description = "The upload stalled", body = ErrorBody),
         (status = 413, description = "Over the size limit", body = ErrorBody),
         (status = 415, description = "Not a video", body = ErrorBody),
-        (status = 422, description = "Corrupt, truncated or over a duration or resolution limit", body = ErrorBody),
+        (status = 422, description = "Empty, corrupt, truncated or over a duration or resolution limit", body = ErrorBody),
+        (status = 500, description = "Screening failed (never answered as allow)", body = ErrorBody),
+        (status = 502, description = "The object store failed, for example `s3://` without credentials (`object_store`)", body = ErrorBody),
         (status = 503, description = "Busy or past the deadline: retry after `Retry-After` seconds", body = ErrorBody),
     ),
     security(("api_key" = []))
@@ -100,6 +115,7 @@ pub async fn check_clip(
     caller: Caller,
     state: web::Data<AppState>,
     payload: web::Payload,
+    view: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Checker)?;
     let started = Instant::now();
@@ -131,10 +147,10 @@ pub async fn check_clip(
         let mut files = form.files.into_iter();
         let (_, up) = files
             .next()
-            .ok_or_else(|| ApiError::bad_request("missing_file", "no `file` part in the form"))?;
+            .ok_or_else(|| ApiError::new(ErrorCode::MissingFile, "no `file` part in the form"))?;
         if files.next().is_some() {
-            return Err(ApiError::bad_request(
-                "too_many_files",
+            return Err(ApiError::new(
+                ErrorCode::TooManyFiles,
                 "one clip per check: send a single `file` part",
             ));
         }
@@ -146,15 +162,20 @@ pub async fn check_clip(
         (source, request)
     } else if content_type.starts_with("application/json") {
         let by_uri: ClipByUri = upload::json_body(payload).await?;
+        let request = CheckRequest {
+            prompt: by_uri.prompt,
+            user: by_uri.user,
+            consents: by_uri.consents,
+            clip_id: by_uri.clip_id,
+        };
         (
             ClipSource::At(ClipLocation::parse_uri(&by_uri.uri)?),
-            by_uri.request,
+            request,
         )
     } else {
-        crate::metrics::rejected("unsupported_content_type");
+        crate::metrics::rejected(ErrorCode::UnsupportedContentType.as_str());
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_content_type",
+            ErrorCode::UnsupportedContentType,
             format!("send multipart/form-data (an upload) or application/json (a URI), not {content_type:?}"),
         ));
     };
@@ -165,5 +186,5 @@ pub async fn check_clip(
     metrics::check_finished("clip", started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok()
         .insert_header(("X-Clipguard-Cache", checked.cache.as_str()))
-        .json(checked.decision))
+        .json(view.view.unwrap_or_default().of(checked.decision)))
 }

@@ -10,7 +10,7 @@ use super::AppState;
 use crate::config::Role;
 use crate::metrics::{self, RecentLatency};
 use crate::store::{DecisionLog, DecisionQuery, MinuteCounts, RuleCounts, StoreError};
-use crate::vocab::{Action, Origin, PolicyRef};
+use crate::vocab::{Action, ErrorCode, Origin, PolicyRef, Timestamp};
 use crate::vocab::{Decision, ReviewOutcome};
 use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -237,17 +237,11 @@ pub struct SearchQuery {
     pub limit: Option<usize>,
 }
 
-/// An RFC 3339 time as the log writes them (UTC, milliseconds), so that comparing the text
-/// compares the instants: "05:14:37Z" would sort after "05:14:37.157Z".
-fn log_time(name: &str, value: &str) -> Result<String, ApiError> {
-    humantime::parse_rfc3339_weak(value)
-        .map(|t| humantime::format_rfc3339_millis(t).to_string())
-        .map_err(|e| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("{name}={value:?} is not an RFC 3339 time ({e})"),
-            )
-        })
+/// A time filter, compared exactly with the log's times.
+fn time(name: &str, value: &str) -> Result<Timestamp, ApiError> {
+    value.parse().map_err(|e: crate::vocab::TimeError| {
+        ApiError::new(ErrorCode::InvalidQuery, format!("{name}: {e}"))
+    })
 }
 
 /// Whether a decision is the one a search text names: by its id, its clip id, or the start of
@@ -280,16 +274,8 @@ pub async fn search(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
     let q = q.into_inner();
-    let since = q
-        .since
-        .as_deref()
-        .map(|s| log_time("since", s))
-        .transpose()?;
-    let until = q
-        .until
-        .as_deref()
-        .map(|s| log_time("until", s))
-        .transpose()?;
+    let since = q.since.as_deref().map(|s| time("since", s)).transpose()?;
+    let until = q.until.as_deref().map(|s| time("until", s)).transpose()?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let text =
         q.q.map(|s| s.trim().to_lowercase())
@@ -309,19 +295,14 @@ pub async fn search(
             action: q.action,
             user: q.user.filter(|u| !u.is_empty()),
             clip_sha256: sha256,
+            rule: rule.clone(),
             since,
             until,
             origin: q.origin,
             limit: SEARCH_SCAN,
+            ..Default::default()
         })?;
-        let matches = |d: &Decision| {
-            let by_rule = rule.as_deref().is_none_or(|r| {
-                (d.decision.matched.iter())
-                    .chain(&d.decision.shadow)
-                    .any(|m| m.rule == r)
-            });
-            by_rule && text.as_deref().is_none_or(|t| named_by(d, t))
-        };
+        let matches = |d: &Decision| text.as_deref().is_none_or(|t| named_by(d, t));
         let kept = listed.into_iter().filter(matches).take(limit).collect();
         cards(log, kept)
     })

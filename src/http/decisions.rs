@@ -4,29 +4,99 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::config::Role;
-use crate::store::DecisionQuery;
-use crate::vocab::Action;
-use crate::vocab::{Decision, Origin, Review, ReviewOutcome};
+use crate::store::{DecisionQuery, ReviewQuery};
+use crate::vocab::{
+    Action, Decision, DecisionSummary, ErrorCode, Origin, Review, ReviewOutcome, Timestamp,
+};
 use actix_web::{get, post, web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+/// Which form of a decision to answer with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    /// `DecisionSummary`: the action at the top, the rules with their evidence, the
+    /// attestation; about 1 KB.
+    #[default]
+    Compact,
+    /// `Decision`: everything, the per-frame signals included (10 KB and more for a clip).
+    Full,
+}
+
+/// A decision in the form asked for.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum DecisionView {
+    Compact(Box<DecisionSummary>),
+    Full(Box<Decision>),
+}
+
+impl View {
+    pub fn of(self, d: Decision) -> DecisionView {
+        match self {
+            View::Compact => DecisionView::Compact(Box::new(d.summary())),
+            View::Full => DecisionView::Full(Box::new(d)),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct DecisionsQuery {
-    pub action: Option<Action>,
-    pub user: Option<String>,
-    pub clip_sha256: Option<String>,
-    /// RFC 3339 time: decisions at or after it.
-    pub since: Option<String>,
-    pub origin: Option<Origin>,
-    /// At most this many, newest first (default 100, at most 1000).
-    pub limit: Option<usize>,
+pub struct ViewQuery {
+    /// `compact` (the default) or `full` (with the per-frame signals).
+    pub view: Option<View>,
+}
+
+/// One page of decisions and the cursor of the next.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DecisionPage {
+    pub decisions: Vec<DecisionView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+const MAX_LIMIT: usize = 1000;
+
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit.unwrap_or(100) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        n => Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            format!("limit={n}: it is 1 to {MAX_LIMIT}"),
+        )),
+    }
+}
+
+fn time(name: &str, value: Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .map(|v| {
+            v.parse()
+                .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("{name}: {e}")))
+        })
+        .transpose()
+}
+
+/// The page of `limit` out of up to `limit + 1` decisions read, with the next page's cursor
+/// when there is a next page.
+fn page(mut found: Vec<Decision>, limit: usize, view: View) -> DecisionPage {
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let next_cursor = if more {
+        found.last().map(|d| d.id.clone())
+    } else {
+        None
+    };
+    DecisionPage {
+        decisions: found.into_iter().map(|d| view.of(d)).collect(),
+        next_cursor,
+    }
 }
 
 #[utoipa::path(
     get, path = "/v1/decisions/{id}", tag = "decisions",
-    params(("id" = String, Path, description = "The decision id")),
-    responses((status = 200, body = Decision), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, description = "The decision id"), ViewQuery),
+    responses((status = 200, body = DecisionView), (status = 404, body = ErrorBody)),
     security(("api_key" = []))
 )]
 #[get("/v1/decisions/{id}")]
@@ -34,21 +104,51 @@ pub async fn get_decision(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    q: web::Query<ViewQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Checker)?;
     let service = state.service.clone();
     let id = id.into_inner();
     let found = web::block(move || service.decisions().get(&id).map(|d| (id, d))).await??;
     match found {
-        (_, Some(d)) => Ok(HttpResponse::Ok().json(d)),
+        (_, Some(d)) => Ok(HttpResponse::Ok().json(q.view.unwrap_or_default().of(d))),
         (id, None) => Err(ApiError::not_found(format!("no decision with id {id}"))),
     }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionsQuery {
+    pub action: Option<Action>,
+    pub user: Option<String>,
+    pub clip_sha256: Option<String>,
+    /// The caller's own clip id, as sent with the check.
+    pub clip_id: Option<String>,
+    pub origin: Option<Origin>,
+    /// A rule id: decisions where it matched, enforced or shadow.
+    pub rule: Option<String>,
+    /// Decisions at or after this RFC 3339 time (any offset, any fraction of a second).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Decisions before this RFC 3339 time.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// At most this many per page, newest first (default 100, 1 to 1000).
+    pub limit: Option<usize>,
+    /// `compact` (the default) or `full`.
+    pub view: Option<View>,
 }
 
 #[utoipa::path(
     get, path = "/v1/decisions", tag = "decisions",
     params(DecisionsQuery),
-    responses((status = 200, body = [Decision]), (status = 400, body = ErrorBody)),
+    responses(
+        (status = 200, description = "Newest first", body = DecisionPage),
+        (status = 400, description = "A filter that does not parse, or a cursor that names no decision", body = ErrorBody),
+    ),
     security(("api_key" = []))
 )]
 #[get("/v1/decisions")]
@@ -59,48 +159,66 @@ pub async fn list_decisions(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
     let q = q.into_inner();
-    if let Some(since) = &q.since {
-        humantime::parse_rfc3339_weak(since)
-            .map_err(|e| ApiError::bad_request("invalid_query", format!("since={since:?}: {e}")))?;
-    }
+    let limit = page_limit(q.limit)?;
     let query = DecisionQuery {
         action: q.action,
         user: q.user,
         clip_sha256: q.clip_sha256,
-        since: q.since,
-        until: None,
+        clip_id: q.clip_id,
+        rule: q.rule,
+        since: time("since", q.since)?,
+        until: time("until", q.until)?,
         origin: q.origin,
-        limit: q.limit.unwrap_or(100).min(1000),
+        after: q.cursor,
+        limit: limit + 1,
     };
     let service = state.service.clone();
-    let list = web::block(move || service.decisions().list(&query)).await??;
-    Ok(HttpResponse::Ok().json(list))
+    let found = web::block(move || service.decisions().list(&query)).await??;
+    Ok(HttpResponse::Ok().json(page(found, limit, q.view.unwrap_or_default())))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct QueueQuery {
-    /// At most this many, oldest first (default 100).
+pub struct ReviewsQuery {
+    pub origin: Option<Origin>,
+    /// The caller's own clip id, as sent with the check.
+    pub clip_id: Option<String>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// At most this many per page, oldest first (default 100, 1 to 1000).
     pub limit: Option<usize>,
+    /// `compact` (the default) or `full`.
+    pub view: Option<View>,
 }
 
 #[utoipa::path(
     get, path = "/v1/reviews", tag = "reviews",
-    params(QueueQuery),
-    responses((status = 200, description = "`review` decisions nobody has reviewed yet, oldest first", body = [Decision])),
+    params(ReviewsQuery),
+    responses(
+        (status = 200, description = "`review` decisions nobody has reviewed yet, oldest first", body = DecisionPage),
+        (status = 400, body = ErrorBody),
+    ),
     security(("api_key" = []))
 )]
 #[get("/v1/reviews")]
 pub async fn review_queue(
     caller: Caller,
     state: web::Data<AppState>,
-    q: web::Query<QueueQuery>,
+    q: web::Query<ReviewsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
-    let limit = q.limit.unwrap_or(100).min(1000);
+    let q = q.into_inner();
+    let limit = page_limit(q.limit)?;
+    let query = ReviewQuery {
+        origin: q.origin,
+        clip_id: q.clip_id,
+        after: q.cursor,
+        limit: limit + 1,
+    };
     let service = state.service.clone();
-    let queue = web::block(move || service.decisions().review_queue(limit)).await??;
-    Ok(HttpResponse::Ok().json(queue))
+    let found = web::block(move || service.decisions().review_page(&query)).await??;
+    Ok(HttpResponse::Ok().json(page(found, limit, q.view.unwrap_or_default())))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -114,7 +232,7 @@ pub struct ReviewInput {
 #[utoipa::path(
     post, path = "/v1/reviews/{decision_id}", tag = "reviews",
     params(("decision_id" = String, Path, description = "A `review` decision")),
-    request_body = ReviewInput,
+    request_body(content = ReviewInput, example = json!({"outcome": "approve", "note": "a cat, no likeness"})),
     responses(
         (status = 200, description = "The recorded review; an approved clip carries its attestation", body = Review),
         (status = 404, body = ErrorBody),

@@ -10,7 +10,7 @@ use crate::screen::ScreenError;
 use crate::service::pool::PoolError;
 use crate::service::CheckError;
 use crate::store::StoreError;
-use crate::vocab::{ErrorKind, Failure};
+use crate::vocab::{ErrorCode, ErrorKind, Failure};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -18,12 +18,13 @@ use serde::Serialize;
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
-    pub status: StatusCode,
-    /// Stable and machine-readable: clients branch on it.
-    pub code: &'static str,
+    /// Stable and machine-readable: clients branch on it. It decides the status.
+    pub code: ErrorCode,
     pub message: String,
     /// Seconds, for 503s: when trying again is likely to work.
     pub retry_after_s: Option<u64>,
+    /// For 405s: the methods the route does serve.
+    pub allow: Option<String>,
 }
 
 /// The body of every error response.
@@ -34,34 +35,38 @@ pub struct ErrorBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// e.g. `not_video`, `too_large`, `corrupt`, `malformed_json`, `busy`, `forbidden`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             retry_after_s: None,
+            allow: None,
         }
-    }
-
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(ErrorCode::NotFound, message)
     }
 
-    pub fn unavailable(code: &'static str, message: impl Into<String>, retry_s: u64) -> Self {
-        Self {
-            retry_after_s: Some(retry_s.max(1)),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
-        }
+    /// A request the body of which is not the JSON expected, `what` naming the part (body,
+    /// metadata...). Unknown and missing fields get the same codes as unknown and missing
+    /// multipart fields; serde's messages for them are the only way to tell them apart.
+    pub fn json(what: &str, e: &serde_json::Error) -> Self {
+        let text = e.to_string();
+        let code = if text.starts_with("unknown field") {
+            ErrorCode::UnknownField
+        } else if text.starts_with("missing field") {
+            ErrorCode::MissingField
+        } else {
+            ErrorCode::MalformedJson
+        };
+        crate::metrics::rejected(code.as_str());
+        Self::new(code, format!("{what}: {text}"))
     }
 
     /// Names files in the message as the client knows them, never by their temporary paths.
@@ -72,24 +77,31 @@ impl ApiError {
         self
     }
 
-    fn internal(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
+    pub fn status(&self) -> StatusCode {
+        status(self.code.kind())
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status);
+        let mut res = HttpResponse::build(self.status());
         if let Some(s) = self.retry_after_s {
             res.insert_header(("Retry-After", s.to_string()));
         }
+        if let Some(methods) = &self.allow {
+            res.insert_header(("Allow", methods.as_str()));
+        }
+        if self.code.kind() == ErrorKind::Unauthorized {
+            // RFC 9110: a 401 names the scheme that would work.
+            res.insert_header(("WWW-Authenticate", "Bearer realm=\"clipguard\""));
+        }
         res.json(ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_string(),
+                code: self.code,
                 message: self.message.clone(),
             },
         })
@@ -97,11 +109,14 @@ impl ResponseError for ApiError {
 }
 
 /// The one place a kind of failure becomes a status.
-fn status(kind: ErrorKind) -> StatusCode {
+pub fn status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::BadInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -113,13 +128,11 @@ fn status(kind: ErrorKind) -> StatusCode {
 }
 
 impl ApiError {
-    /// A library error as the API answers it: its kind's status, its code and its message.
+    /// A library error as the API answers it: its code (hence its status) and its message.
     pub fn failure(e: &dyn Failure) -> Self {
         Self {
-            status: status(e.kind()),
-            code: e.code(),
-            message: e.to_string(),
             retry_after_s: e.retry_after_s(),
+            ..Self::new(e.code(), e.to_string())
         }
     }
 }
@@ -148,12 +161,99 @@ from_failure!(
 
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
-        Self::internal("io", e.to_string())
+        Self::new(ErrorCode::Io, e.to_string())
     }
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
-        Self::internal("internal", e.to_string())
+        Self::new(ErrorCode::Internal, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The (status, code) pairs of a Markdown table headed `| status | code | when |`.
+    fn documented(markdown: &str) -> Option<BTreeSet<(u16, String)>> {
+        let mut lines = markdown
+            .lines()
+            .skip_while(|l| !l.starts_with("| status | code |"));
+        lines.next()?;
+        let rows = lines.skip(1).take_while(|l| l.starts_with('|'));
+        let mut out = BTreeSet::new();
+        for row in rows {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let status: u16 = cells[1].parse().expect("a status in the first column");
+            for code in cells[2].split(',') {
+                out.insert((status, code.trim().trim_matches('`').to_string()));
+            }
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn the_documented_codes_are_exactly_the_codes_produced_with_their_statuses() {
+        let produced: BTreeSet<(u16, String)> = ErrorCode::ALL
+            .iter()
+            .map(|c| (status(c.kind()).as_u16(), c.as_str().to_string()))
+            .collect();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let api = std::fs::read_to_string(root.join("docs/api.md")).unwrap();
+        let table = documented(&api).expect("docs/api.md has the table of error codes");
+        assert_eq!(
+            table.difference(&produced).collect::<Vec<_>>(),
+            Vec::<&(u16, String)>::new(),
+            "documented, but not produced with that status"
+        );
+        assert_eq!(
+            produced.difference(&table).collect::<Vec<_>>(),
+            Vec::<&(u16, String)>::new(),
+            "produced, but not documented"
+        );
+        // The README may keep a copy of the table; if it does, the same one.
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        if let Some(copy) = documented(&readme) {
+            assert_eq!(copy, produced, "README.md's table of error codes");
+        }
+    }
+
+    #[test]
+    fn a_401_names_the_scheme_and_a_405_the_methods() {
+        let res = ApiError::new(ErrorCode::MissingApiKey, "no key").error_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers().get("www-authenticate").unwrap(),
+            "Bearer realm=\"clipguard\""
+        );
+        let res = ApiError {
+            allow: Some("GET, DELETE".into()),
+            ..ApiError::new(ErrorCode::MethodNotAllowed, "no")
+        }
+        .error_response();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers().get("allow").unwrap(), "GET, DELETE");
+    }
+
+    #[test]
+    fn unknown_and_missing_json_fields_have_the_multipart_codes() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)] // only deserialised
+        struct Body {
+            prompt: String,
+        }
+        let code = |json: &str| {
+            ApiError::json("body", &serde_json::from_str::<Body>(json).unwrap_err()).code
+        };
+        assert_eq!(
+            code(r#"{"prompt": "x", "promt": "y"}"#),
+            ErrorCode::UnknownField
+        );
+        assert_eq!(code("{}"), ErrorCode::MissingField);
+        assert_eq!(code("{"), ErrorCode::MalformedJson);
+        assert_eq!(code(r#"{"prompt": 3}"#), ErrorCode::MalformedJson);
     }
 }

@@ -16,10 +16,11 @@ mod upload;
 use crate::config::{Config, Role};
 use crate::policy::Reloaded;
 use crate::service::CheckService;
+use crate::vocab::ErrorCode;
 use actix_web::dev::Service;
 use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
 use auth::{Caller, Keys};
-use error::{ApiError, ErrorBody};
+use error::ApiError;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,13 +101,71 @@ async fn readyz(state: web::Data<AppState>) -> impl Responder {
     })
 }
 
-/// Anything no route serves: a JSON 404 naming the method and path.
-async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound().json(ErrorBody {
-        error: error::ErrorDetail {
-            code: "not_found".into(),
-            message: format!("no route for {} {}", req.method(), req.path()),
-        },
+/// The methods served at each path template: those of the OpenAPI document (which the tests
+/// keep equal to the routes), and the two pages it does not describe.
+fn route_methods() -> &'static [(Vec<String>, Vec<String>)] {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        use utoipa::OpenApi;
+        const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let segments = |p: &str| p.split('/').map(str::to_string).collect::<Vec<_>>();
+        let mut routes: Vec<_> = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(path, item)| {
+                let methods = METHODS
+                    .iter()
+                    .filter(|m| item.get(**m).is_some())
+                    .map(|m| m.to_uppercase())
+                    .collect();
+                (segments(path), methods)
+            })
+            .collect();
+        for page in ["/openapi.json", "/dashboard"] {
+            routes.push((segments(page), vec!["GET".into()]));
+        }
+        routes
+    })
+}
+
+/// Anything no route serves: 405 with `Allow` where the path is served with other methods,
+/// 404 otherwise, both naming the method and path.
+async fn no_route(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let path: Vec<&str> = req.path().split('/').collect();
+    let mut allow: Vec<&str> = route_methods()
+        .iter()
+        .filter(|(template, _)| {
+            template.len() == path.len()
+                && template
+                    .iter()
+                    .zip(&path)
+                    .all(|(t, p)| t.starts_with('{') || t == p)
+        })
+        .flat_map(|(_, methods)| methods.iter().map(String::as_str))
+        .collect();
+    allow.sort_unstable();
+    allow.dedup();
+    if allow.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no route for {} {}",
+            req.method(),
+            req.path()
+        )));
+    }
+    let allow = allow.join(", ");
+    Err(ApiError {
+        allow: Some(allow.clone()),
+        ..ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!(
+                "{} is not served at {}: use {allow}",
+                req.method(),
+                req.path()
+            ),
+        )
     })
 }
 
@@ -130,7 +189,7 @@ async fn openapi_json() -> impl Responder {
 
 /// Reloads the policy from its files; a broken file is refused (422) and the running one stays.
 #[utoipa::path(post, path = "/v1/policies/reload", tag = "policies",
-    responses((status = 200, body = Reloaded), (status = 422, description = "The files do not load: the running policy stays", body = ErrorBody)),
+    responses((status = 200, body = Reloaded), (status = 422, description = "The files do not load: the running policy stays", body = error::ErrorBody)),
     security(("api_key" = [])))]
 #[post("/v1/policies/reload")]
 async fn reload_policy(
@@ -150,18 +209,16 @@ fn json_error(
     use actix_web::error::JsonPayloadError as E;
     let e = match &err {
         E::ContentType => ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_content_type",
+            ErrorCode::UnsupportedContentType,
             "send the body as application/json",
         ),
-        E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            err.to_string(),
-        ),
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+            ApiError::new(ErrorCode::TooLarge, err.to_string())
+        }
+        E::Deserialize(e) => ApiError::json("body", e),
         _ => {
-            crate::metrics::rejected("malformed_json");
-            ApiError::bad_request("malformed_json", format!("body: {err}"))
+            crate::metrics::rejected(ErrorCode::MalformedJson.as_str());
+            ApiError::new(ErrorCode::MalformedJson, format!("body: {err}"))
         }
     };
     e.into()
@@ -171,11 +228,16 @@ fn query_error(
     err: actix_web::error::QueryPayloadError,
     _: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    ApiError::bad_request("invalid_query", err.to_string()).into()
+    use actix_web::error::QueryPayloadError as E;
+    let reason = match &err {
+        E::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    ApiError::new(ErrorCode::InvalidQuery, format!("query: {reason}")).into()
 }
 
 fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("invalid_path", err.to_string()).into()
+    ApiError::new(ErrorCode::InvalidPath, err.to_string()).into()
 }
 
 /// Every route, for the server and for tests that build the app in-process.

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "clipguard",
-        description = "Screens AI-generated video for public figures' likeness and unsafe content before it is published. Errors are `{\"error\": {\"code\", \"message\"}}`. With API keys configured, send `Authorization: Bearer <key>` (or `X-API-Key`); roles are checker < auditor < admin."
+        description = "Screens AI-generated video for public figures' likeness and unsafe content before it is published. Decisions are compact (`DecisionSummary`: the action at the top, the rules with their evidence, the attestation) unless `view=full` asks for the full `Decision` with the per-frame signals. Lists are pages: pass `next_cursor` back as `cursor`. Errors are `{\"error\": {\"code\", \"message\"}}`, each code with one status. With API keys configured, send `Authorization: Bearer <key>` (or `X-API-Key`); roles are checker < auditor < admin."
     ),
     paths(
         super::healthz,
@@ -38,6 +38,8 @@ use utoipa::{Modify, OpenApi};
         super::dashboard::search,
         super::dashboard::detail,
     ),
+    // Types only parameters name are not collected from the paths.
+    components(schemas(super::decisions::View)),
     modifiers(&Security)
 )]
 pub struct ApiDoc;

@@ -42,8 +42,12 @@ const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
 
 #[utoipa::path(
     post, path = "/v1/persons", tag = "persons",
-    request_body = NewPerson,
-    responses((status = 201, body = Person), (status = 422, body = ErrorBody)),
+    request_body(content = NewPerson, example = json!({"name": "Grace Hopper", "aliases": ["Amazing Grace"], "kind": "public_figure"})),
+    responses(
+        (status = 201, body = Person),
+        (status = 400, description = "Malformed JSON, or an unknown or missing field", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
     security(("api_key" = []))
 )]
 #[post("/v1/persons")]
@@ -167,8 +171,8 @@ pub async fn enrol_faces(
     )
     .await?;
     if form.files.is_empty() {
-        return Err(ApiError::bad_request(
-            "missing_file",
+        return Err(ApiError::new(
+            crate::vocab::ErrorCode::MissingFile,
             "no `image` part in the form",
         ));
     }

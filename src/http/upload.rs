@@ -5,8 +5,8 @@
 
 use super::error::ApiError;
 use crate::digest::HashingWriter;
+use crate::vocab::ErrorCode;
 use actix_multipart::Multipart;
-use actix_web::http::StatusCode;
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use std::future::Future;
@@ -47,20 +47,20 @@ pub struct Expect {
 pub struct Kind {
     pub sniff: fn(&[u8]) -> bool,
     /// The error code for a file of another kind.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// What was expected, for the message.
     pub what: &'static str,
 }
 
 pub const VIDEO: Kind = Kind {
     sniff: crate::media::is_video_signature,
-    code: "not_video",
+    code: ErrorCode::NotVideo,
     what: "a video (MP4, MOV, MKV, WebM, AVI or MPEG-TS)",
 };
 
 pub const IMAGE: Kind = Kind {
     sniff: is_image_signature,
-    code: "not_image",
+    code: ErrorCode::NotImage,
     what: "a JPEG or PNG image",
 };
 
@@ -68,10 +68,9 @@ const MAX_TEXT_BYTES: usize = 64 * 1024;
 const SNIFF_BYTES: usize = 12;
 
 fn too_large(limit: u64) -> ApiError {
-    crate::metrics::rejected("too_large");
+    crate::metrics::rejected(ErrorCode::TooLarge.as_str());
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
+        ErrorCode::TooLarge,
         format!("the upload is over the limit of {limit} bytes"),
     )
 }
@@ -102,23 +101,16 @@ pub async fn read(
     let stall = req
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|s| s.upload_timeout)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "no service state",
-            )
-        })?;
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no service state"))?;
     read_parts(Multipart::new(req.headers(), payload), tmp, expect, stall).await
 }
 
 /// Waits for the next piece of a body for at most `stall`.
 async fn within<T>(stall: Duration, next: impl Future<Output = T>) -> Result<T, ApiError> {
     tokio::time::timeout(stall, next).await.map_err(|_| {
-        crate::metrics::rejected("upload_timeout");
+        crate::metrics::rejected(ErrorCode::UploadTimeout.as_str());
         ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "upload_timeout",
+            ErrorCode::UploadTimeout,
             format!(
                 "the upload stalled: nothing was received for {} s",
                 stall.as_secs()
@@ -137,17 +129,17 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
     let body = payload
         .to_bytes_limited(MAX_JSON_BYTES)
         .await
-        .map_err(|_| ApiError::bad_request("body_too_large", "a JSON body is at most 64 KiB"))?
-        .map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+        .map_err(|_| {
+            crate::metrics::rejected(ErrorCode::TooLarge.as_str());
+            ApiError::new(ErrorCode::TooLarge, "a JSON body is at most 64 KiB")
+        })?
+        .map_err(|e| ApiError::new(ErrorCode::MalformedBody, e.to_string()))?;
     parse_json("body", &body)
 }
 
 /// Parses JSON, naming `what` (body, metadata...) in the error.
 pub fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        crate::metrics::rejected("malformed_json");
-        ApiError::bad_request("malformed_json", format!("{what}: {e}"))
-    })
+    serde_json::from_slice(bytes).map_err(|e| ApiError::json(what, &e))
 }
 
 async fn read_parts(
@@ -157,8 +149,8 @@ async fn read_parts(
     stall: Duration,
 ) -> Result<Form, ApiError> {
     let malformed = |e: actix_multipart::MultipartError| {
-        ApiError::bad_request(
-            "malformed_multipart",
+        ApiError::new(
+            ErrorCode::MalformedMultipart,
             format!("the multipart body cannot be read: {e}"),
         )
     };
@@ -192,6 +184,12 @@ async fn read_parts(
                     return Err(too_large(expect.max_file_bytes));
                 }
             }
+            if head.is_empty() {
+                return Err(ApiError::new(
+                    ErrorCode::Empty,
+                    format!("{client_name}: file is empty (0 bytes)"),
+                ));
+            }
             if !sniffed {
                 sniff(&head, expect)?;
             }
@@ -209,21 +207,24 @@ async fn read_parts(
             while let Some(chunk) = within(stall, field.try_next()).await?.map_err(malformed)? {
                 text.extend_from_slice(&chunk);
                 if text.len() > MAX_TEXT_BYTES {
-                    return Err(ApiError::bad_request(
-                        "field_too_large",
+                    return Err(ApiError::new(
+                        ErrorCode::TooLarge,
                         format!("field {name:?} is over {MAX_TEXT_BYTES} bytes"),
                     ));
                 }
             }
             let text = String::from_utf8(text).map_err(|_| {
-                ApiError::bad_request("malformed_field", format!("field {name:?} is not UTF-8"))
+                ApiError::new(
+                    ErrorCode::MalformedMultipart,
+                    format!("field {name:?} is not UTF-8"),
+                )
             })?;
             form.text.insert(name, text);
         } else {
             let mut known: Vec<&str> = expect.file_fields.to_vec();
             known.extend(expect.text_fields);
-            return Err(ApiError::bad_request(
-                "unknown_field",
+            return Err(ApiError::new(
+                ErrorCode::UnknownField,
                 format!(
                     "unknown multipart field {name:?}; expected {}",
                     known.join(", ")
@@ -237,9 +238,8 @@ async fn read_parts(
 fn sniff(head: &[u8], expect: &Expect) -> Result<(), ApiError> {
     match &expect.kind {
         Some(kind) if !(kind.sniff)(head) => {
-            crate::metrics::rejected(kind.code);
+            crate::metrics::rejected(kind.code.as_str());
             Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 kind.code,
                 format!(
                     "the uploaded file is not {} (its first bytes are {head:02x?})",

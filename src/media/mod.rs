@@ -10,7 +10,7 @@ pub use extract::frames_at;
 pub use probe::{is_video_signature, probe};
 pub use sample::{sample, FrameContent, SampledFrame};
 
-use crate::vocab::{ErrorKind, Failure};
+use crate::vocab::{ErrorCode, Failure};
 use std::sync::Once;
 
 #[derive(Debug, thiserror::Error)]
@@ -79,35 +79,19 @@ impl MediaError {
 }
 
 impl Failure for MediaError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
-            MediaError::NotFound { .. } => "not_found",
-            MediaError::Unreadable { .. } => "unreadable",
-            MediaError::Empty { .. } => "empty",
-            MediaError::NotVideo { .. } => "not_video",
-            MediaError::Corrupt { .. } => "corrupt",
-            MediaError::Truncated { .. } => "truncated",
+            MediaError::NotFound { .. } => ErrorCode::NotFound,
+            MediaError::Unreadable { .. } => ErrorCode::Unreadable,
+            MediaError::Empty { .. } => ErrorCode::Empty,
+            MediaError::NotVideo { .. } => ErrorCode::NotVideo,
+            MediaError::Corrupt { .. } => ErrorCode::Corrupt,
+            MediaError::Truncated { .. } => ErrorCode::Truncated,
             MediaError::OverLimit {
                 what: Limit::FileSize,
                 ..
-            } => "too_large",
-            MediaError::OverLimit { .. } => "over_limit",
-        }
-    }
-
-    fn kind(&self) -> ErrorKind {
-        match self {
-            MediaError::NotFound { .. } => ErrorKind::NotFound,
-            MediaError::NotVideo { .. } => ErrorKind::UnsupportedType,
-            MediaError::OverLimit {
-                what: Limit::FileSize,
-                ..
-            } => ErrorKind::TooLarge,
-            MediaError::Unreadable { .. }
-            | MediaError::Empty { .. }
-            | MediaError::Corrupt { .. }
-            | MediaError::Truncated { .. }
-            | MediaError::OverLimit { .. } => ErrorKind::Unprocessable,
+            } => ErrorCode::TooLarge,
+            MediaError::OverLimit { .. } => ErrorCode::OverLimit,
         }
     }
 }

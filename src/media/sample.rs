@@ -270,8 +270,8 @@ pub(crate) fn check_frame(
         return Err(MediaError::Corrupt {
             path: path.into(),
             reason: format!(
-                "frames in pixel format {:?} cannot be converted",
-                f.format()
+                "frames in pixel format {} cannot be converted",
+                pixel_name(f.format())
             ),
         });
     }
@@ -479,10 +479,16 @@ impl State<'_> {
         .and_then(|mut s| s.run(f, &mut gray))
         .map_err(|e| MediaError::Corrupt {
             path: path.into(),
-            reason: format!("cannot convert {:?} frame ({e})", f.format()),
+            reason: format!("cannot convert {} frame ({e})", pixel_name(f.format())),
         })?;
         Ok(block_means(gray.data(0), gray.stride(0), w, h))
     }
+}
+
+/// FFmpeg's name of a pixel format (`yuv420p10le`), for messages.
+fn pixel_name(p: Pixel) -> &'static str {
+    p.descriptor()
+        .map_or("an unknown pixel format", |d| d.name())
 }
 
 /// Converts decoded frames to RGB at their own size, keeping one swscale context while the
@@ -500,7 +506,7 @@ impl RgbConverter {
                 scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
                     .map_err(|e| MediaError::Corrupt {
                         path: path.into(),
-                        reason: format!("cannot convert {fmt:?} to RGB ({e})"),
+                        reason: format!("cannot convert {} to RGB ({e})", pixel_name(fmt)),
                     })?;
             self.scaler = Some((fmt, w, h, ctx));
         }

@@ -22,17 +22,10 @@ pub enum EnrolError {
 }
 
 impl crate::vocab::Failure for EnrolError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> crate::vocab::ErrorCode {
         match self {
-            EnrolError::Vision(_) => "inference",
-            _ => "enrolment",
-        }
-    }
-
-    fn kind(&self) -> crate::vocab::ErrorKind {
-        match self {
-            EnrolError::Vision(_) => crate::vocab::ErrorKind::Internal,
-            _ => crate::vocab::ErrorKind::Unprocessable,
+            EnrolError::Vision(_) => crate::vocab::ErrorCode::Inference,
+            _ => crate::vocab::ErrorCode::Enrolment,
         }
     }
 }

@@ -14,7 +14,7 @@ pub use index::{ExactIndex, FaceIndex};
 pub use live::LivePersons;
 pub use registry::{NameWarning, NewPerson, Person, Registry};
 
-use crate::vocab::{ErrorKind, Failure, PersonId, PersonKind};
+use crate::vocab::{ErrorCode, Failure, PersonId, PersonKind};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -39,23 +39,13 @@ pub enum PersonsError {
 }
 
 impl Failure for PersonsError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
             PersonsError::Store(e) => e.code(),
-            PersonsError::NotFound(_) => "not_found",
-            PersonsError::Invalid(_) | PersonsError::Import { .. } => "invalid_person",
+            PersonsError::NotFound(_) => ErrorCode::NotFound,
+            PersonsError::Invalid(_) | PersonsError::Import { .. } => ErrorCode::InvalidPerson,
             PersonsError::Enrol(e) => e.code(),
-            PersonsError::Words(_) => "word_frequencies",
-        }
-    }
-
-    fn kind(&self) -> ErrorKind {
-        match self {
-            PersonsError::Store(e) => e.kind(),
-            PersonsError::NotFound(_) => ErrorKind::NotFound,
-            PersonsError::Invalid(_) | PersonsError::Import { .. } => ErrorKind::Unprocessable,
-            PersonsError::Enrol(e) => e.kind(),
-            PersonsError::Words(_) => ErrorKind::Internal,
+            PersonsError::Words(_) => ErrorCode::WordFrequencies,
         }
     }
 }

@@ -46,12 +46,8 @@ pub enum PolicyError {
 }
 
 impl crate::vocab::Failure for PolicyError {
-    fn code(&self) -> &'static str {
-        "invalid_policy"
-    }
-
-    fn kind(&self) -> crate::vocab::ErrorKind {
-        crate::vocab::ErrorKind::Unprocessable
+    fn code(&self) -> crate::vocab::ErrorCode {
+        crate::vocab::ErrorCode::InvalidPolicy
     }
 }
 
@@ -346,7 +342,7 @@ impl Rule {
                 Err(e) => RuleOutcome::Failed(e),
             },
             Ok(other) => {
-                RuleOutcome::Failed(format!("condition gives {:?}, not a bool", other.type_of()))
+                RuleOutcome::Failed(format!("condition gives {}, not a bool", other.type_of()))
             }
             Err(e) => RuleOutcome::Failed(format!("condition: {e}")),
         }
@@ -362,7 +358,7 @@ impl Rule {
             Value::Map(_) => vec![evidence.clone()],
             other => {
                 return Err(format!(
-                    "evidence gives {:?}, not a list or map",
+                    "evidence gives {}, not a list or map",
                     other.type_of()
                 ))
             }
@@ -375,7 +371,7 @@ impl Rule {
             .map_err(|e| format!("message: {e}"))?;
         let evidence = items
             .iter()
-            .map(|v| v.json().map_err(|e| format!("evidence: {e:?}")))
+            .map(|v| v.json().map_err(|e| format!("evidence: {e}")))
             .collect::<Result<_, _>>()?;
         Ok(RuleMatch {
             rule: self.id.clone(),

@@ -10,7 +10,7 @@ use crate::persons::{LivePersons, PersonsError, Registry};
 use crate::text::normalize;
 use crate::text::terms::TermLists;
 use crate::vision::{Vision, VisionError};
-use crate::vocab::{ErrorKind, Failure, ModelKind};
+use crate::vocab::{ErrorCode, Failure, ModelKind};
 use crate::vocab::{
     FrameDetections, ModelInfo, PromptSignals, SampleReason, Signals, StageTimings,
 };
@@ -42,21 +42,12 @@ impl From<AnalyserError> for ScreenError {
 }
 
 impl Failure for ScreenError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
             ScreenError::Media(e) => e.code(),
-            ScreenError::Vision(_) => "inference",
+            ScreenError::Vision(_) => ErrorCode::Inference,
             ScreenError::Persons(e) => e.code(),
             ScreenError::Enrol(e) => e.code(),
-        }
-    }
-
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ScreenError::Media(e) => e.kind(),
-            ScreenError::Vision(_) => ErrorKind::Internal,
-            ScreenError::Persons(e) => e.kind(),
-            ScreenError::Enrol(e) => e.kind(),
         }
     }
 }
@@ -168,7 +159,7 @@ impl Screener {
                     crate::metrics::frames(fate, n);
                 }
             }
-            Err(e) => crate::metrics::screening(e.code()),
+            Err(e) => crate::metrics::screening(e.code().as_str()),
         }
         out
     }

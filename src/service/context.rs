@@ -14,7 +14,7 @@ use crate::persons::{PersonsError, Registry};
 use crate::policy::{LivePolicy, PolicyError};
 use crate::screen::{ScreenError, Screener};
 use crate::store::{DecisionLog, Store, StoreError};
-use crate::vocab::{ErrorKind, Failure};
+use crate::vocab::{ErrorCode, Failure};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,23 +33,13 @@ pub enum ContextError {
 }
 
 impl Failure for ContextError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
             ContextError::Store(e) => e.code(),
             ContextError::Policy(e) => e.code(),
             ContextError::Screen(e) => e.code(),
             ContextError::Persons(e) => e.code(),
             ContextError::Attest(e) => e.code(),
-        }
-    }
-
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ContextError::Store(e) => e.kind(),
-            ContextError::Policy(e) => e.kind(),
-            ContextError::Screen(e) => e.kind(),
-            ContextError::Persons(e) => e.kind(),
-            ContextError::Attest(e) => e.kind(),
         }
     }
 }

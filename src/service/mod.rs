@@ -22,7 +22,7 @@ use crate::policy::{LivePolicy, PolicyInput, RequestContext};
 use crate::screen::{ScreenError, Screener};
 use crate::store::{DecisionLog, Store, StoreError};
 use crate::vocab::{
-    now_rfc3339, Action, CheckRequest, Decision, ErrorKind, Failure, ModelInfo, Origin, PersonId,
+    now_rfc3339, Action, CheckRequest, Decision, ErrorCode, Failure, ModelInfo, Origin, PersonId,
     Review, ReviewOutcome, Signals,
 };
 use cache::{ClipKey, SignalsCache};
@@ -81,7 +81,7 @@ impl From<ScreenError> for CheckError {
 }
 
 impl Failure for CheckError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
             CheckError::Intake(e) => e.code(),
             CheckError::Screening(f) => f.error.code(),
@@ -90,26 +90,11 @@ impl Failure for CheckError {
             CheckError::Persons(e) => e.code(),
             CheckError::Attest(e) => e.code(),
             CheckError::Pool(e) => e.code(),
-            CheckError::Deadline { .. } => "deadline_exceeded",
-            CheckError::ShuttingDown => "shutting_down",
-            CheckError::NoDecision(_) => "not_found",
-            CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => "conflict",
-        }
-    }
-
-    fn kind(&self) -> ErrorKind {
-        match self {
-            CheckError::Intake(e) => e.kind(),
-            CheckError::Screening(f) => f.error.kind(),
-            CheckError::Screen(e) => e.kind(),
-            CheckError::Store(e) => e.kind(),
-            CheckError::Persons(e) => e.kind(),
-            CheckError::Attest(e) => e.kind(),
-            CheckError::Pool(e) => e.kind(),
-            CheckError::Deadline { .. } | CheckError::ShuttingDown => ErrorKind::Unavailable,
-            CheckError::NoDecision(_) => ErrorKind::NotFound,
+            CheckError::Deadline { .. } => ErrorCode::DeadlineExceeded,
+            CheckError::ShuttingDown => ErrorCode::ShuttingDown,
+            CheckError::NoDecision(_) => ErrorCode::NotFound,
             CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => {
-                ErrorKind::Conflict
+                ErrorCode::Conflict
             }
         }
     }

@@ -21,16 +21,13 @@ pub enum PoolError {
 }
 
 impl crate::vocab::Failure for PoolError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> crate::vocab::ErrorCode {
+        use crate::vocab::ErrorCode;
         match self {
-            PoolError::Busy { .. } => "busy",
-            PoolError::Expired => "deadline_exceeded",
-            PoolError::Closed => "shutting_down",
+            PoolError::Busy { .. } => ErrorCode::Busy,
+            PoolError::Expired => ErrorCode::DeadlineExceeded,
+            PoolError::Closed => ErrorCode::ShuttingDown,
         }
-    }
-
-    fn kind(&self) -> crate::vocab::ErrorKind {
-        crate::vocab::ErrorKind::Unavailable
     }
 
     fn retry_after_s(&self) -> Option<u64> {

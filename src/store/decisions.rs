@@ -2,8 +2,7 @@
 //! so a shared database can serve several replicas; SQLite is the embedded default.
 
 use super::{Store, StoreError};
-use crate::vocab::Action;
-use crate::vocab::{Decision, Origin, Review};
+use crate::vocab::{Action, Decision, Origin, Review, Timestamp};
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 
@@ -38,11 +37,29 @@ pub struct DecisionQuery {
     pub action: Option<Action>,
     pub user: Option<String>,
     pub clip_sha256: Option<String>,
-    /// RFC 3339 time: decisions at or after it.
-    pub since: Option<String>,
-    /// RFC 3339 time: decisions before it.
-    pub until: Option<String>,
+    /// The caller's own id for the clip.
+    pub clip_id: Option<String>,
+    /// A rule id: decisions where it matched, enforced or shadow.
+    pub rule: Option<String>,
+    /// Decisions at or after this time.
+    pub since: Option<Timestamp>,
+    /// Decisions before this time.
+    pub until: Option<Timestamp>,
     pub origin: Option<Origin>,
+    /// A page cursor: only decisions after this one in the listing's order.
+    pub after: Option<String>,
+    /// At most this many (0: 100).
+    pub limit: usize,
+}
+
+/// Which `review` decisions awaiting a review to list, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct ReviewQuery {
+    pub origin: Option<Origin>,
+    pub clip_id: Option<String>,
+    /// A page cursor: only decisions after this one in the queue's order.
+    pub after: Option<String>,
+    /// At most this many (0: 100).
     pub limit: usize,
 }
 
@@ -52,10 +69,17 @@ pub trait DecisionLog: Send + Sync {
     /// A decision with its review, if any.
     fn get(&self, id: &str) -> Result<Option<Decision>, StoreError>;
     fn list(&self, q: &DecisionQuery) -> Result<Vec<Decision>, StoreError>;
+    /// `review` decisions nobody has reviewed yet, oldest first.
+    fn review_page(&self, q: &ReviewQuery) -> Result<Vec<Decision>, StoreError>;
     /// Records the one review of a decision; a second review is refused.
     fn record_review(&self, r: &Review) -> Result<(), StoreError>;
-    /// `review` decisions nobody has reviewed yet, oldest first.
-    fn review_queue(&self, limit: usize) -> Result<Vec<Decision>, StoreError>;
+    /// The first `limit` decisions of the review queue.
+    fn review_queue(&self, limit: usize) -> Result<Vec<Decision>, StoreError> {
+        self.review_page(&ReviewQuery {
+            limit,
+            ..Default::default()
+        })
+    }
     fn record_thumbnails(&self, decision_id: &str, t: &[Thumbnail]) -> Result<(), StoreError>;
     /// Thumbnail `n` of a decision (JPEG).
     fn thumbnail(&self, decision_id: &str, n: usize) -> Result<Option<Vec<u8>>, StoreError>;
@@ -92,6 +116,38 @@ fn rows(
         .collect()
 }
 
+fn limit(n: usize) -> i64 {
+    if n == 0 {
+        100
+    } else {
+        n as i64
+    }
+}
+
+impl Store {
+    /// Where a page cursor (a decision id) sits in the order: its time and id.
+    fn cursor<'a>(
+        &self,
+        after: Option<&'a str>,
+    ) -> Result<(Option<String>, Option<&'a str>), StoreError> {
+        let Some(id) = after else {
+            return Ok((None, None));
+        };
+        let at: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT created_at FROM decisions WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match at {
+            Some(at) => Ok((Some(at), Some(id))),
+            None => Err(StoreError::BadCursor(id.to_string())),
+        }
+    }
+}
+
 impl DecisionLog for Store {
     fn record(&self, d: &Decision) -> Result<(), StoreError> {
         let mut stored = d.clone();
@@ -101,8 +157,8 @@ impl DecisionLog for Store {
         let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
         let shadow: Vec<&str> = d.decision.shadow.iter().map(|m| m.rule.as_str()).collect();
         self.conn().execute(
-            "INSERT INTO decisions (id, created_at, origin, user_id, clip_sha256, action, policy_name, policy_version, rules, body, shadow_rules)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO decisions (id, created_at, origin, user_id, clip_sha256, action, policy_name, policy_version, rules, body, shadow_rules, clip_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 d.id,
                 d.created_at,
@@ -114,7 +170,8 @@ impl DecisionLog for Store {
                 d.decision.policy.version,
                 rules.join(","),
                 body,
-                shadow.join(",")
+                shadow.join(","),
+                d.clip_id
             ],
         )?;
         Ok(())
@@ -134,25 +191,56 @@ impl DecisionLog for Store {
     }
 
     fn list(&self, q: &DecisionQuery) -> Result<Vec<Decision>, StoreError> {
+        let (after_at, after_id) = self.cursor(q.after.as_deref())?;
         let conn = self.conn();
+        // Times compare as strings: the log and `Timestamp::log_key` write them alike.
         let mut st = conn.prepare_cached(
             "SELECT d.body, r.body FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
              WHERE (?1 IS NULL OR d.action = ?1) AND (?2 IS NULL OR d.user_id = ?2)
                AND (?3 IS NULL OR d.clip_sha256 = ?3) AND (?4 IS NULL OR d.created_at >= ?4)
                AND (?5 IS NULL OR d.origin = ?5) AND (?6 IS NULL OR d.created_at < ?6)
-             ORDER BY d.created_at DESC, d.id DESC LIMIT ?7",
+               AND (?7 IS NULL OR d.clip_id = ?7)
+               AND (?8 IS NULL OR d.created_at < ?8 OR (d.created_at = ?8 AND d.id < ?9))
+               AND (?11 IS NULL
+                    OR instr(',' || d.rules || ',' || d.shadow_rules || ',', ',' || ?11 || ',') > 0)
+             ORDER BY d.created_at DESC, d.id DESC LIMIT ?10",
         )?;
-        let limit = if q.limit == 0 { 100 } else { q.limit } as i64;
         rows(
             &mut st,
             params![
                 q.action.map(Action::as_str),
                 q.user,
                 q.clip_sha256,
-                q.since,
+                q.since.map(|t| t.log_key()),
                 q.origin.map(Origin::as_str),
-                q.until,
-                limit
+                q.until.map(|t| t.log_key()),
+                q.clip_id,
+                after_at,
+                after_id,
+                limit(q.limit),
+                q.rule
+            ],
+        )
+    }
+
+    fn review_page(&self, q: &ReviewQuery) -> Result<Vec<Decision>, StoreError> {
+        let (after_at, after_id) = self.cursor(q.after.as_deref())?;
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT d.body, NULL FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
+             WHERE d.action = 'review' AND r.decision_id IS NULL
+               AND (?1 IS NULL OR d.origin = ?1) AND (?2 IS NULL OR d.clip_id = ?2)
+               AND (?3 IS NULL OR d.created_at > ?3 OR (d.created_at = ?3 AND d.id > ?4))
+             ORDER BY d.created_at, d.id LIMIT ?5",
+        )?;
+        rows(
+            &mut st,
+            params![
+                q.origin.map(Origin::as_str),
+                q.clip_id,
+                after_at,
+                after_id,
+                limit(q.limit)
             ],
         )
     }
@@ -177,16 +265,6 @@ impl DecisionLog for Store {
             )));
         }
         Ok(())
-    }
-
-    fn review_queue(&self, limit: usize) -> Result<Vec<Decision>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT d.body, NULL FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
-             WHERE d.action = 'review' AND r.decision_id IS NULL
-             ORDER BY d.created_at, d.id LIMIT ?1",
-        )?;
-        rows(&mut st, [if limit == 0 { 100 } else { limit } as i64])
     }
 
     fn record_thumbnails(&self, decision_id: &str, t: &[Thumbnail]) -> Result<(), StoreError> {
@@ -366,7 +444,7 @@ mod tests {
         );
         assert_eq!(
             ids(DecisionQuery {
-                since: Some(c.created_at.clone()),
+                since: Some(c.created_at.parse().unwrap()),
                 ..Default::default()
             }),
             vec![c.id.clone()]
@@ -378,6 +456,93 @@ mod tests {
             }),
             vec![c.id.clone()]
         );
+    }
+
+    #[test]
+    fn times_compare_exactly_and_pages_cover_the_log_once() {
+        let s = Store::in_memory().unwrap();
+        let mut all = Vec::new();
+        for (n, at) in [
+            "05:14:36.900",
+            "05:14:37.157",
+            "05:14:37.157",
+            "05:14:38.000",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut d = decision(Action::Allow, "alice", &format!("c{n}"));
+            d.created_at = format!("2026-11-25T{at}Z");
+            let matched = |rule: &str| crate::vocab::RuleMatch {
+                rule: rule.into(),
+                category: "c".into(),
+                action: Action::Review,
+                message: "m".into(),
+                evidence: vec![],
+            };
+            match n {
+                0 => d.decision.shadow = vec![matched("trial")],
+                2 => d.decision.matched = vec![matched("nudity"), matched("likeness")],
+                _ => {}
+            }
+            d.clip_id = Some(format!("gen-{}", n % 2));
+            s.record(&d).unwrap();
+            all.push(d.id);
+        }
+        let ids = |q: DecisionQuery| -> Vec<String> {
+            s.list(&q).unwrap().into_iter().map(|d| d.id).collect()
+        };
+        let since = |t: &str| DecisionQuery {
+            since: Some(t.parse().unwrap()),
+            ..Default::default()
+        };
+        // A whole-second bound takes the decisions within that second.
+        assert_eq!(ids(since("2026-11-25T05:14:37Z")).len(), 3);
+        assert_eq!(ids(since("2026-11-25T06:14:37.157+01:00")).len(), 3);
+        assert_eq!(ids(since("2026-11-25T05:14:37.1571Z")).len(), 1);
+        let until = DecisionQuery {
+            until: Some("2026-11-25T05:14:37.1571Z".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(ids(until).len(), 3);
+        let by_clip = DecisionQuery {
+            clip_id: Some("gen-1".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(by_clip), vec![all[3].clone(), all[1].clone()]);
+        let by_rule = |rule: &str| DecisionQuery {
+            rule: Some(rule.into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(by_rule("likeness")), vec![all[2].clone()]);
+        assert_eq!(ids(by_rule("trial")), vec![all[0].clone()]);
+        assert!(ids(by_rule("like")).is_empty(), "whole rule ids only");
+        // Pages of one, ties in time included, newest first, each decision once.
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let page = ids(DecisionQuery {
+                after: after.clone(),
+                limit: 1,
+                ..Default::default()
+            });
+            let Some(last) = page.last() else { break };
+            after = Some(last.clone());
+            paged.extend(page);
+        }
+        let mut newest_first = all.clone();
+        newest_first.reverse();
+        if all[1] > all[2] {
+            newest_first.swap(1, 2);
+        }
+        assert_eq!(paged, newest_first);
+        let err = s
+            .list(&DecisionQuery {
+                after: Some("nope".into()),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::BadCursor(_)), "{err}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod decisions;
 
-pub use decisions::{DecisionLog, DecisionQuery, MinuteCounts, RuleCounts, Thumbnail};
+pub use decisions::{DecisionLog, DecisionQuery, MinuteCounts, ReviewQuery, RuleCounts, Thumbnail};
 
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
@@ -22,20 +22,17 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Conflict(String),
+    /// A page cursor that names no decision (a query error, not a database one).
+    #[error("cursor {0:?} names no decision: pass the `next_cursor` of the previous page")]
+    BadCursor(String),
 }
 
 impl crate::vocab::Failure for StoreError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> crate::vocab::ErrorCode {
         match self {
-            StoreError::Conflict(_) => "conflict",
-            _ => "store",
-        }
-    }
-
-    fn kind(&self) -> crate::vocab::ErrorKind {
-        match self {
-            StoreError::Conflict(_) => crate::vocab::ErrorKind::Conflict,
-            _ => crate::vocab::ErrorKind::Internal,
+            StoreError::Conflict(_) => crate::vocab::ErrorCode::Conflict,
+            StoreError::BadCursor(_) => crate::vocab::ErrorCode::InvalidQuery,
+            _ => crate::vocab::ErrorCode::Store,
         }
     }
 }
@@ -128,6 +125,14 @@ fn migrations() -> Migrations<'static> {
         M::up(
             "ALTER TABLE person_aliases ADD COLUMN always_match INTEGER NOT NULL DEFAULT 0;
              CREATE TRIGGER aliases_upd AFTER UPDATE ON person_aliases BEGIN UPDATE registry_generation SET generation = generation + 1; END;",
+        ),
+        // The caller's own clip id, to find a clip's decisions by it; filled in for the
+        // decisions logged before.
+        M::up(
+            "ALTER TABLE decisions ADD COLUMN clip_id TEXT;
+             UPDATE decisions SET clip_id = json_extract(body, '$.clip_id');
+             CREATE INDEX decisions_clip_id ON decisions(clip_id, created_at);
+             CREATE INDEX decisions_origin ON decisions(origin, created_at);",
         ),
     ])
 }

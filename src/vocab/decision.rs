@@ -2,7 +2,7 @@
 //! decided and why, and, for an allowed clip, its attestation. Reviews of `review` decisions
 //! are recorded beside them, never by rewriting the decision.
 
-use super::{Action, PromptSignals, Signals, Verdict};
+use super::{Action, PolicyRef, PromptSignals, RuleFailure, RuleMatch, Signals, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// What asked for a decision: the pre-publish check (CLI or API) or a batch audit.
@@ -60,6 +60,81 @@ pub struct Decision {
     /// decision and attached when it is read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+}
+
+/// The compact form of a decision: what a pipeline acts on, with the action at the top, the
+/// rules that matched with their evidence, and the attestation. The per-frame signals are in
+/// the full form (`Decision`), which the API gives with `?view=full`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DecisionSummary {
+    /// A UUIDv7: unique, and sorts by time.
+    pub id: String,
+    /// UTC, milliseconds: `2026-11-25T05:14:37.157Z`.
+    pub created_at: String,
+    pub action: Action,
+    pub origin: Origin,
+    pub user: Option<String>,
+    /// The caller's own id for the clip, echoed back.
+    pub clip_id: Option<String>,
+    pub clip_sha256: Option<String>,
+    pub policy: PolicyRef,
+    /// Enforced rules that matched, most severe first, with their evidence (times, boxes,
+    /// persons, scores).
+    pub rules: Vec<RuleMatch>,
+    /// Shadow rules that matched: recorded, never acted on.
+    pub shadow: Vec<String>,
+    /// Rules whose evaluation failed on this input: the decision fails closed to review.
+    pub failures: Vec<RuleFailure>,
+    /// What was seen of the clip (absent for a prompt check).
+    pub clip: Option<ClipSummary>,
+    /// For an allowed clip: the signed statement to publish with it.
+    pub attestation: Option<Attestation>,
+    /// The human review of a `review` decision, once there is one.
+    pub review: Option<Review>,
+}
+
+/// A clip as the compact decision describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClipSummary {
+    pub duration_s: f64,
+    pub width: u32,
+    pub height: u32,
+    pub analysed_frames: u64,
+    /// Every declared frame and stretch of time was decoded cleanly.
+    pub complete: bool,
+}
+
+impl Decision {
+    /// The compact form; the one mapping from the full decision, used by the API and the CLI.
+    pub fn summary(&self) -> DecisionSummary {
+        DecisionSummary {
+            id: self.id.clone(),
+            created_at: self.created_at.clone(),
+            action: self.decision.action,
+            origin: self.origin,
+            user: self.user.clone(),
+            clip_id: self.clip_id.clone(),
+            clip_sha256: self.clip_sha256.clone(),
+            policy: self.decision.policy.clone(),
+            rules: self.decision.matched.clone(),
+            shadow: self
+                .decision
+                .shadow
+                .iter()
+                .map(|m| m.rule.clone())
+                .collect(),
+            failures: self.decision.failures.clone(),
+            clip: self.clip.as_ref().map(|s| ClipSummary {
+                duration_s: s.media.duration_s,
+                width: s.media.width,
+                height: s.media.height,
+                analysed_frames: s.sampling.analysed_frames,
+                complete: s.sampling.coverage.complete,
+            }),
+            attestation: self.attestation.clone(),
+            review: self.review.clone(),
+        }
+    }
 }
 
 /// Who asked, and about what, beside the media itself.

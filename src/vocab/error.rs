@@ -1,15 +1,25 @@
-//! What kind of failure an error is. Every library error names its kind beside its stable
-//! code, so the HTTP layer maps kinds to statuses in one exhaustive match and never looks at
-//! messages.
+//! The error vocabulary: every code the API, the CLI and audit reports can answer with, and
+//! what kind of failure each is. Codes are an enum, not strings, so nothing can produce a code
+//! that is not listed here (and documented: a test compares `ErrorCode::ALL` with the API
+//! documentation's table), and each code has exactly one kind, hence one HTTP status.
+
+use serde::{Deserialize, Serialize};
 
 /// The kinds of failure, by who can do something about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The request is malformed (a bad URI, field or value).
     BadInput,
-    /// The request names something it may not (a path outside the allowed roots).
+    /// No API key, or one that is not valid.
+    Unauthorized,
+    /// The request names something it may not (a path outside the allowed roots), or the
+    /// caller's role is too small.
     Forbidden,
     NotFound,
+    /// The route exists, but not for this method.
+    MethodNotAllowed,
+    /// The client stopped sending before the request was complete.
+    Timeout,
     /// The request contradicts what is stored (a decision already reviewed).
     Conflict,
     /// Over a size limit.
@@ -26,12 +36,101 @@ pub enum ErrorKind {
     Internal,
 }
 
-/// A library error with a stable, machine-readable code and a kind.
+macro_rules! codes {
+    ($($variant:ident = $name:literal => $kind:ident,)*) => {
+        /// A stable, machine-readable error code: clients branch on it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode { $($variant,)* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The one spelling of a code: in JSON, metrics and messages.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $name,)* }
+            }
+
+            pub fn kind(self) -> ErrorKind {
+                match self { $(ErrorCode::$variant => ErrorKind::$kind,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    MalformedJson = "malformed_json" => BadInput,
+    MalformedMultipart = "malformed_multipart" => BadInput,
+    MalformedBody = "malformed_body" => BadInput,
+    UnknownField = "unknown_field" => BadInput,
+    MissingField = "missing_field" => BadInput,
+    MissingFile = "missing_file" => BadInput,
+    TooManyFiles = "too_many_files" => BadInput,
+    InvalidUri = "invalid_uri" => BadInput,
+    InvalidQuery = "invalid_query" => BadInput,
+    InvalidPath = "invalid_path" => BadInput,
+    InvalidSource = "invalid_source" => BadInput,
+    MissingApiKey = "missing_api_key" => Unauthorized,
+    InvalidApiKey = "invalid_api_key" => Unauthorized,
+    Forbidden = "forbidden" => Forbidden,
+    ForbiddenPath = "forbidden_path" => Forbidden,
+    NotFound = "not_found" => NotFound,
+    MethodNotAllowed = "method_not_allowed" => MethodNotAllowed,
+    UploadTimeout = "upload_timeout" => Timeout,
+    Conflict = "conflict" => Conflict,
+    TooLarge = "too_large" => TooLarge,
+    NotVideo = "not_video" => UnsupportedType,
+    NotImage = "not_image" => UnsupportedType,
+    UnsupportedContentType = "unsupported_content_type" => UnsupportedType,
+    Empty = "empty" => Unprocessable,
+    Unreadable = "unreadable" => Unprocessable,
+    Corrupt = "corrupt" => Unprocessable,
+    Truncated = "truncated" => Unprocessable,
+    OverLimit = "over_limit" => Unprocessable,
+    NotAFile = "not_a_file" => Unprocessable,
+    Enrolment = "enrolment" => Unprocessable,
+    InvalidPerson = "invalid_person" => Unprocessable,
+    InvalidPolicy = "invalid_policy" => Unprocessable,
+    ObjectStore = "object_store" => Upstream,
+    Busy = "busy" => Unavailable,
+    DeadlineExceeded = "deadline_exceeded" => Unavailable,
+    ShuttingDown = "shutting_down" => Unavailable,
+    Inference = "inference" => Internal,
+    Store = "store" => Internal,
+    Attestation = "attestation" => Internal,
+    WordFrequencies = "word_frequencies" => Internal,
+    Io = "io" => Internal,
+    Internal = "internal" => Internal,
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A library error with a stable code; its kind (hence its status) follows from the code.
 pub trait Failure: std::error::Error {
-    fn code(&self) -> &'static str;
-    fn kind(&self) -> ErrorKind;
+    fn code(&self) -> ErrorCode;
+    fn kind(&self) -> ErrorKind {
+        self.code().kind()
+    }
     /// For an unavailable service: seconds after which trying again is likely to work.
     fn retry_after_s(&self) -> Option<u64> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_spelt_as_serde_writes_them_and_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &c in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert!(seen.insert(c.as_str()), "{c} twice");
+        }
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod media;
 mod signals;
 mod text;
+mod time;
 mod verdict;
 
 pub use decision::*;
@@ -16,4 +17,5 @@ pub use error::*;
 pub use media::*;
 pub use signals::*;
 pub use text::*;
+pub use time::*;
 pub use verdict::*;

@@ -1,0 +1,273 @@
+"""The OpenAPI document is valid OpenAPI 3.1 and says what the server does: every example
+request in it, and a request to every documented operation, is sent to a real server, and each
+answer must have a documented status and match that status's schema. Schemas are checked
+strictly: an object may hold only the properties its schema names."""
+
+import copy
+import json
+import re
+
+import pytest
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate as validate_spec
+
+import harness
+
+
+@pytest.fixture(scope="module")
+def doc(server):
+    status, _, d = server.request("GET", "/openapi.json")
+    assert status == 200
+    return d
+
+
+def parts_of_objects(doc):
+    """Names of the schemas some `allOf` uses as one part of an object."""
+    names = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for part in node.get("allOf", []):
+                ref = part.get("$ref", "") if isinstance(part, dict) else ""
+                if ref.startswith("#/components/schemas/"):
+                    names.add(ref.rsplit("/", 1)[1])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(doc)
+    return names
+
+
+def strict(schema, part=False):
+    """The schema with `unevaluatedProperties: false` on every object that lists properties (or
+    is made of parts) and says nothing of others: an answer may hold only documented fields.
+    A part of an `allOf` is left open; the whole it is part of is closed."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for k, v in schema.items():
+        if k == "allOf":
+            out[k] = [strict(s, part=True) for s in v]
+        elif k in ("properties", "patternProperties"):
+            out[k] = {name: strict(s) for name, s in v.items()}
+        else:
+            out[k] = strict(v)
+    is_object = "properties" in out or "allOf" in out
+    if is_object and not part and not {"additionalProperties", "unevaluatedProperties"} & set(out):
+        out["unevaluatedProperties"] = False
+    return out
+
+
+def strict_components(doc):
+    parts = parts_of_objects(doc)
+    schemas = doc["components"]["schemas"]
+    return {
+        **doc["components"],
+        "schemas": {name: strict(s, part=name in parts) for name, s in schemas.items()},
+    }
+
+
+class Contract:
+    def __init__(self, doc):
+        self.doc = doc
+        self.components = {"components": strict_components(copy.deepcopy(doc))}
+        self.checked = set()
+
+    def operation(self, method, template):
+        op = self.doc["paths"].get(template, {}).get(method.lower())
+        assert op is not None, f"{method} {template} is not documented"
+        return op
+
+    def check(self, method, template, status, headers, body):
+        """Asserts that the answer is documented and matches its schema."""
+        op = self.operation(method, template)
+        responses = op["responses"]
+        assert str(status) in responses, (
+            f"{method} {template} answered {status}, documented: {sorted(responses)}: {body}"
+        )
+        content = responses[str(status)].get("content", {})
+        ctype = (headers.get("Content-Type") or "").split(";")[0]
+        if "application/json" in content:
+            assert ctype == "application/json", ctype
+            schema = strict(copy.deepcopy(content["application/json"]["schema"]))
+            validator = OAS31Validator({**schema, **self.components})
+            errors = sorted(validator.iter_errors(body), key=str)
+            assert not errors, f"{method} {template} {status}: {errors[0]}\n{json.dumps(body)[:2000]}"
+        else:
+            assert ctype in content or not content, f"{ctype} not in {list(content)}"
+        self.checked.add((method.lower(), template))
+
+
+@pytest.fixture(scope="module")
+def contract(doc):
+    return Contract(doc)
+
+
+def test_the_document_is_valid_openapi_3_1(doc):
+    assert doc["openapi"].startswith("3.1")
+    validate_spec(doc)
+
+
+def test_list_filters_are_query_parameters(doc):
+    for path in ("/v1/decisions", "/v1/reviews"):
+        params = doc["paths"][path]["get"]["parameters"]
+        assert params and all(p["in"] == "query" and not p.get("required") for p in params), params
+
+
+def examples(doc):
+    """Every (method, path, content type, example) of a request body in the document."""
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody", {}) if isinstance(op, dict) else {}
+            for ctype, media in body.get("content", {}).items():
+                found = []
+                if "example" in media:
+                    found.append(media["example"])
+                found += [e["value"] for e in media.get("examples", {}).values()]
+                for example in found:
+                    yield method, path, ctype, example
+
+
+def test_every_example_request_is_answered_as_documented(server, doc, contract):
+    found = list(examples(doc))
+    with_examples = {p for _, p, _, _ in found}
+    for path in ("/v1/clips/check", "/v1/prompts/check", "/v1/persons", "/v1/reviews/{decision_id}", "/v1/audits"):
+        assert path in with_examples, (path, with_examples)
+    # A decision awaiting review, for the review example.
+    _, _, review = server.request(
+        "POST", "/v1/prompts/check", {"prompt": "a cat in the style of Collins", "user": "bob"}
+    )
+    assert review["action"] == "review", review
+    values = {"{id}": str(server.collins), "{decision_id}": review["id"]}
+    for method, path, ctype, example in found:
+        assert ctype == "application/json", (path, ctype)
+        concrete = path
+        for name, value in values.items():
+            concrete = concrete.replace(name, value)
+        status, headers, body = server.request(method.upper(), concrete, example)
+        contract.check(method, path, status, headers, body)
+        assert status < 300, (path, example, body)
+    # The README's pre-publish examples: the clip in S3 is allowed, the prompt blocked.
+    status, _, d = server.request(
+        "POST", "/v1/clips/check", {"uri": "s3://clips/gen-42.mp4", "user": "bob", "clip_id": "gen-42"}
+    )
+    assert (status, d["action"], d["clip_id"]) == (200, "allow", "gen-42"), d
+    assert d["attestation"]["statement"]["decision_id"] == d["id"]
+    status, _, d = server.request(
+        "POST", "/v1/prompts/check", {"prompt": "Eileen Collins on the moon", "user": "bob"}
+    )
+    assert (status, d["action"]) == (200, "block"), d
+
+
+def test_every_operation_answers_as_documented(server, doc, contract, clips):
+    collins = server.collins
+    clip = harness.astronaut_zoom(90, clips / "astronaut-zoom-3s.mp4")
+    form, form_type = harness.multipart({"metadata": json.dumps({"user": "bob"})}, {"file": clip})
+
+    def send(method, template, path=None, body=None, raw=None):
+        path = path or template
+        if raw is not None:
+            status, headers, answer = server.raw(method, path, raw[0], raw[1])
+        else:
+            status, headers, answer = server.request(method, path, body)
+        contract.check(method, template, status, headers, answer)
+        return status, answer
+
+    status, blocked = send("POST", "/v1/clips/check", raw=(form, form_type))
+    assert (status, blocked["action"]) == (200, "block"), blocked
+    status, full = send("POST", "/v1/clips/check", "/v1/clips/check?view=full", raw=(form, form_type))
+    assert full["decision"]["action"] == "block" and full["clip"]["frames"], full.keys()
+    status, review = send("POST", "/v1/prompts/check", body={"prompt": "a cat in the style of Collins", "user": "bob"})
+    assert status == 200
+    for view in ("", "?view=full"):
+        send("GET", "/v1/decisions/{id}", f"/v1/decisions/{blocked['id']}{view}")
+        send("GET", "/v1/decisions", f"/v1/decisions?limit=2{view and '&view=full'}")
+        send("GET", "/v1/reviews", f"/v1/reviews?limit=2{view and '&view=full'}")
+    send("GET", "/v1/decisions/{id}", "/v1/decisions/nope")
+    send("GET", "/v1/decisions", "/v1/decisions?since=yesterday")
+    send("GET", "/v1/decisions/{id}/evidence/{n}", f"/v1/decisions/{blocked['id']}/evidence/0")
+    queue = server.request("GET", "/v1/reviews")[2]["decisions"]
+    if queue:
+        send("POST", "/v1/reviews/{decision_id}", f"/v1/reviews/{queue[0]['id']}",
+             {"outcome": "reject", "note": "contract test"})
+    send("POST", "/v1/reviews/{decision_id}", f"/v1/reviews/{blocked['id']}",
+         {"outcome": "approve", "note": ""})
+    send("GET", "/v1/persons")
+    send("GET", "/v1/persons/{id}", f"/v1/persons/{collins}")
+    send("PUT", "/v1/persons/{id}/consents/{user}", f"/v1/persons/{collins}/consents/carol")
+    send("DELETE", "/v1/persons/{id}/consents/{user}", f"/v1/persons/{collins}/consents/carol")
+    status, other = send("POST", "/v1/persons", body={"name": "Jane Placeholder"})
+    send("DELETE", "/v1/persons/{id}", f"/v1/persons/{other['id']}")
+    send("POST", "/v1/persons/{id}/faces", f"/v1/persons/{collins}/faces",
+         raw=harness.multipart({}, {"image": harness.testdata("coffee.png")}))
+    status, key = send("GET", "/v1/attestations/key")
+    allowed = server.request("POST", "/v1/clips/check", {"uri": "s3://clips/gen-42.mp4"})[2]
+    send("POST", "/v1/attestations/verify",
+         body={"attestation": allowed["attestation"], "clip_sha256": allowed["clip_sha256"]})
+    send("POST", "/v1/attestations/verify",
+         body={"attestation": allowed["attestation"], "clip_sha256": "0" * 64})
+    status, audit = send("POST", "/v1/audits", body={"sources": [str(clips)]})
+    send("GET", "/v1/audits/{id}", f"/v1/audits/{audit['id']}")
+    send("GET", "/v1/audits/{id}/report", f"/v1/audits/{audit['id']}/report")
+    send("POST", "/v1/policies/reload")
+    send("GET", "/v1/dashboard")
+    for path in ("/healthz", "/readyz", "/metrics"):
+        send("GET", path)
+    # Errors, each as documented.
+    send("POST", "/v1/prompts/check", body={"prompt": "x", "promt": "y"})
+    send("POST", "/v1/clips/check", body={"uri": "ftp://example.com/a.mp4"})
+    send("POST", "/v1/clips/check", raw=(b"hello", "text/plain"))
+    documented = {
+        (m, p) for p, item in doc["paths"].items() for m in item if m in ("get", "post", "put", "delete")
+    }
+    assert documented - contract.checked == set(), "operations never tried"
+
+
+@pytest.mark.parametrize(
+    "method,path,body,status,code",
+    [
+        ("POST", "/v1/prompts/check", {"prompt": "x", "promt": "y"}, 400, "unknown_field"),
+        ("POST", "/v1/prompts/check", {}, 400, "missing_field"),
+        ("POST", "/v1/clips/check", {"uri": "s3://clips/gen-42.mp4", "size": 1}, 400, "unknown_field"),
+        ("GET", "/v1/decisions?since=2026-11-25", None, 400, "invalid_query"),
+        ("GET", "/v1/decisions?cursor=nope", None, 400, "invalid_query"),
+        ("GET", "/v1/decisions?limit=0", None, 400, "invalid_query"),
+        ("GET", "/v1/decisions?sort=asc", None, 400, "invalid_query"),
+        ("DELETE", "/v1/decisions/abc", None, 405, "method_not_allowed"),
+        ("GET", "/v1/prompts/check", None, 405, "method_not_allowed"),
+        ("GET", "/v1/nothing", None, 404, "not_found"),
+    ],
+)
+def test_bad_requests_get_their_documented_codes(server, method, path, body, status, code):
+    got, headers, answer = server.request(method, path, body)
+    assert (got, answer["error"]["code"]) == (status, code), answer
+    if status == 405:
+        assert headers["Allow"], headers
+    message = answer["error"]["message"]
+    assert not re.search(r"\b(Some|None|Block|Allow|Review|Full|Surname)\b", message), message
+
+
+def test_unknown_multipart_field_and_empty_upload_match_the_json_codes(server, clips):
+    clip = harness.still_clip("coffee.png", 2, clips / "gen-42.mp4")
+    status, _, answer = server.raw("POST", "/v1/clips/check", *harness.multipart({"meta": "{}"}, {"file": clip}))
+    assert (status, answer["error"]["code"]) == (400, "unknown_field"), answer
+    empty = clips / "empty.mp4"
+    empty.write_bytes(b"")
+    status, _, answer = server.raw("POST", "/v1/clips/check", *harness.multipart({}, {"file": empty}))
+    assert (status, answer["error"]["code"]) == (422, "empty"), answer
+
+
+def test_s3_without_credentials_is_a_documented_502(tmp_path, s3):
+    env = {k: v for k, v in s3.env.items() if not k.startswith("AWS_ACCESS") and not k.startswith("AWS_SECRET")}
+    srv = harness.Server({**env, "AWS_EC2_METADATA_DISABLED": "true"})
+    try:
+        status, _, answer = srv.request("POST", "/v1/clips/check", {"uri": "s3://clips/gen-42.mp4"})
+    finally:
+        srv.stop()
+    assert (status, answer["error"]["code"]) == (502, "object_store"), answer
+
