@@ -219,6 +219,7 @@ pub async fn data(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 const SEARCH_SCAN: usize = 2000;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     pub action: Option<Action>,

@@ -216,6 +216,10 @@ def test_every_operation_answers_as_documented(server, doc, contract, clips):
     send("GET", "/v1/audits/{id}/report", f"/v1/audits/{audit['id']}/report")
     send("POST", "/v1/policies/reload")
     send("GET", "/v1/dashboard")
+    send("GET", "/v1/dashboard/decisions", f"/v1/dashboard/decisions?action=block&q={blocked['clip_sha256'][:12]}")
+    send("GET", "/v1/dashboard/decisions", "/v1/dashboard/decisions?since=yesterday")
+    send("GET", "/v1/dashboard/decisions/{id}", f"/v1/dashboard/decisions/{blocked['id']}")
+    send("GET", "/v1/dashboard/decisions/{id}", "/v1/dashboard/decisions/nope")
     for path in ("/healthz", "/readyz", "/metrics"):
         send("GET", path)
     # Errors, each as documented.
