@@ -444,7 +444,7 @@ fn innocent_prompts_are_not_full_name_matches() {
 }
 
 #[test]
-fn term_lists_are_matched_with_the_same_normaliser() {
+fn term_lists_read_the_same_tokens_as_names() {
     let s = prompt_screener();
     let found = s
         .screener()
