@@ -444,7 +444,7 @@ fn innocent_prompts_are_not_full_name_matches() {
 }
 
 #[test]
-fn term_lists_are_matched_with_the_same_normaliser() {
+fn term_lists_read_the_same_tokens_as_names() {
     let s = prompt_screener();
     let found = s
         .screener()
@@ -459,4 +459,27 @@ fn term_lists_are_matched_with_the_same_normaliser() {
         .unwrap()
         .terms
         .is_empty());
+}
+
+#[test]
+fn enrolment_warns_about_everyday_words_not_frequent_names() {
+    // wordfreq's own frequencies: "eileen" 3.3 and "collins" 4.2 are frequent as names,
+    // "stone" 4.8 and "king" 5.2 are words in everyday use.
+    let s = common::service(common::config());
+    let codes = |name: &str| -> Vec<String> {
+        s.registry()
+            .name_warnings(&person(name, &[], &[]))
+            .unwrap()
+            .into_iter()
+            .map(|w| w.code)
+            .collect()
+    };
+    assert!(
+        codes("Eileen Collins").is_empty(),
+        "{:?}",
+        codes("Eileen Collins")
+    );
+    assert_eq!(codes("Emma Stone"), ["common_surname"]);
+    assert_eq!(codes("King"), ["common_single_word"]);
+    assert_eq!(codes("Stephen King"), ["common_phrase", "common_surname"]);
 }

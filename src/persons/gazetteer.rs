@@ -4,7 +4,7 @@
 
 use super::PersonInfo;
 use crate::text::names::{Form, NameIndex, NameIndexBuilder};
-use crate::text::WordFrequencies;
+use crate::text::{WordFrequencies, Words};
 use crate::vocab::{NameMatch, NameStrength, PersonId};
 use std::sync::Arc;
 
@@ -49,14 +49,15 @@ impl Gazetteer {
         }
     }
 
-    /// Registered persons named in `text` (a prompt, or text read from the screen).
+    /// Registered persons named in a text (a prompt, or text read from the screen).
     pub fn find(
         &self,
-        text: &str,
+        words: &Words,
         people: &std::collections::HashMap<PersonId, PersonInfo>,
     ) -> Vec<NameMatch> {
+        let text = words.text();
         let mut out: Vec<NameMatch> = Vec::new();
-        for hit in self.index.find(text, &self.words) {
+        for hit in self.index.find(words, &self.words) {
             let e = &self.entries[hit.key as usize];
             let Some(p) = people.get(&e.person) else {
                 continue;

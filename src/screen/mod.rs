@@ -7,7 +7,6 @@ use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
 use crate::persons::{LivePersons, PersonsError, Registry};
-use crate::text::normalize;
 use crate::text::terms::TermLists;
 use crate::vision::{Vision, VisionError};
 use crate::vocab::{ErrorCode, Failure, ModelKind};
@@ -126,13 +125,12 @@ impl Screener {
         prompt: &str,
         terms: &TermLists,
     ) -> Result<PromptSignals, ScreenError> {
-        let normalized = normalize(prompt);
         let (_, persons) = self.persons.current()?;
-        Ok(PromptSignals {
+        Ok(crate::text::with_words(prompt, |words| PromptSignals {
             text: prompt.to_string(),
-            persons: persons.gazetteer.find(prompt, &persons.people),
-            terms: terms.find(prompt, &normalized),
-        })
+            persons: persons.gazetteer.find(words, &persons.people),
+            terms: terms.find(words),
+        }))
     }
 
     /// Screens one clip. Any decode or inference error is returned: never a partial result.

@@ -182,11 +182,11 @@ impl Store {
     /// The registry's generation: it moves with every change to persons, aliases, consents or
     /// faces, whichever process made it.
     pub fn registry_generation(&self) -> Result<u64, StoreError> {
-        let g: i64 =
-            self.conn()
-                .query_row("SELECT generation FROM registry_generation", [], |r| {
-                    r.get(0)
-                })?;
+        // Read at every check: the statement is prepared once per connection.
+        let g: i64 = self
+            .conn()
+            .prepare_cached("SELECT generation FROM registry_generation")?
+            .query_row([], |r| r.get(0))?;
         Ok(g as u64)
     }
 }

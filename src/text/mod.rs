@@ -1,13 +1,12 @@
-//! Text in prompts and on screen: normalisation against evasions, whole-word phrase matching
-//! for the term lists, and name finding with context (`names`) for the persons gazetteer.
+//! Text in prompts and on screen: words read against evasions (`tokens`), name finding with
+//! context (`names`) for the persons gazetteer, and the term lists (`terms`), both reading the
+//! same tokens.
 
-mod matcher;
+mod fold;
 pub mod names;
-mod normalize;
 pub mod terms;
 mod tokens;
 pub mod wordfreq;
 
-pub use matcher::{Found, Matcher, MatcherError, PhraseSet};
-pub use normalize::{normalize, Normalized};
+pub use tokens::{with_words, Words};
 pub use wordfreq::{WordFreqError, WordFrequencies};

@@ -1,12 +1,14 @@
 //! Words of a text as the name matcher sees them: folded letters with their place in the
 //! original, how they were written (case, look-alikes, digits), and what separates them.
 //!
-//! Unlike [`super::normalize`], digits and symbols at the edges of a word never become
-//! letters here: "Swift!" is the word "swift" followed by "!", and "Hopper1" is "hopper". A
-//! symbol inside a word ("c0ll1n5") is kept, so a look-alike reading can be tried where the
-//! plain one is not a word. CamelCase runs are split into glued pieces ("EileenCollins").
+//! Digits and symbols at the edges of a word never become letters: "Swift!" is the word
+//! "swift" followed by "!", and "Hopper1" is "hopper". A symbol inside a word ("c0ll1n5") is
+//! kept, so a look-alike reading can be tried where the plain one is not a word. CamelCase
+//! runs are split into glued pieces ("EileenCollins"). Names and term lists read the same
+//! tokens.
 
-use super::normalize::{apostrophe, confusable, invisible, leet};
+use super::fold::{apostrophe, confusable, invisible, leet};
+use std::cell::RefCell;
 use std::ops::Range;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -75,11 +77,73 @@ impl Token<'_> {
 
 /// The skeleton of a word: digit and symbol swaps folded (0 o, 1 ! | l i, 3 e, 4 @ a, 5 $ s,
 /// 7 t, 8 b), `l` and `i` one letter. Name words and prompt words are compared this way only
-/// when the plain reading is not already a word.
-pub fn skeleton(word: &str) -> String {
-    word.chars()
-        .map(|c| if c == '8' { 'b' } else { leet(c) })
+/// when the plain reading is not already a word. An iterator, so callers can write it into a
+/// buffer they reuse.
+pub fn skeleton(word: &str) -> impl Iterator<Item = char> + '_ {
+    word.chars().map(|c| if c == '8' { 'b' } else { leet(c) })
+}
+
+/// A text split into tokens once, for the name index and the term lists to read alike.
+pub struct Words<'a> {
+    pub(super) text: &'a str,
+    pub(super) tokens: &'a [Token<'a>],
+}
+
+impl Words<'_> {
+    /// The text the tokens were read from.
+    pub fn text(&self) -> &str {
+        self.text
+    }
+}
+
+/// Buffers [`tokenize`] writes into, kept per thread so a check allocates no fresh ones.
+#[derive(Default)]
+struct Scratch {
+    buf: String,
+    raw: Vec<Raw>,
+    run: Vec<Ch>,
+    /// The tokens' vector, empty between calls: only its allocation is kept.
+    tokens: Vec<Token<'static>>,
+}
+
+/// An empty vector of tokens with `v`'s allocation, for tokens of another buffer. Collecting
+/// a vector's own iterator into a type of the same layout reuses its allocation.
+fn recycle<'b>(mut v: Vec<Token<'_>>) -> Vec<Token<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| -> Token<'b> { unreachable!("the vector was cleared") })
         .collect()
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Calls `f` with the tokens of `text`. The buffers are this thread's, reused from call to
+/// call; a call made from inside `f` gets buffers of its own.
+pub fn with_words<R>(text: &str, f: impl FnOnce(&Words<'_>) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut own = None;
+        let mut shared = cell.try_borrow_mut().ok();
+        let scratch = match shared.as_deref_mut() {
+            Some(s) => s,
+            None => own.insert(Scratch::default()),
+        };
+        let mut tokens = recycle(std::mem::take(&mut scratch.tokens));
+        tokenize(
+            text,
+            &mut scratch.buf,
+            &mut scratch.raw,
+            &mut scratch.run,
+            &mut tokens,
+        );
+        let out = f(&Words {
+            text,
+            tokens: &tokens,
+        });
+        scratch.tokens = recycle(tokens);
+        out
+    })
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -172,17 +236,27 @@ fn caps(chars: &[Ch]) -> Caps {
     }
 }
 
-/// Splits a text into tokens, their words written into `buf` (cleared first).
-pub fn tokenize<'b>(input: &str, buf: &'b mut String) -> Vec<Token<'b>> {
+/// Splits a text into `out`, the tokens' words written into `buf`; `raw` and `run` are
+/// working space. All are cleared first.
+fn tokenize<'b>(
+    input: &str,
+    buf: &'b mut String,
+    raw: &mut Vec<Raw>,
+    run: &mut Vec<Ch>,
+    out: &mut Vec<Token<'b>>,
+) {
     buf.clear();
-    let mut tokens = Vec::with_capacity(input.len() / 5 + 1);
-    let mut run: Vec<Ch> = Vec::with_capacity(32);
+    raw.clear();
+    run.clear();
+    out.clear();
+    let tokens = raw;
     let mut run_altered = false;
     let mut gap_start = 0;
     let mut chars = input.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         let at = i..i + c.len_utf8();
-        if invisible(c) && !c.is_ascii_control() || c == '\u{00AD}' {
+        // Invisible characters inside a word are dropped (ASCII controls separate words).
+        if !c.is_ascii() && invisible(c) {
             run_altered |= !run.is_empty();
             continue;
         }
@@ -195,11 +269,11 @@ pub fn tokenize<'b>(input: &str, buf: &'b mut String) -> Vec<Token<'b>> {
                 chars.next();
                 flush(
                     input,
-                    &mut run,
+                    run,
                     &mut run_altered,
                     &mut gap_start,
                     true,
-                    (buf, &mut tokens),
+                    (buf, tokens),
                 );
                 continue;
             }
@@ -210,46 +284,43 @@ pub fn tokenize<'b>(input: &str, buf: &'b mut String) -> Vec<Token<'b>> {
             let ends_s = run.last().is_some_and(|ch| ch.c == 's');
             flush(
                 input,
-                &mut run,
+                run,
                 &mut run_altered,
                 &mut gap_start,
                 ends_s,
-                (buf, &mut tokens),
+                (buf, tokens),
             );
             continue;
         }
-        if !fold(c, at, &mut run) {
+        if !fold(c, at, run) {
             flush(
                 input,
-                &mut run,
+                run,
                 &mut run_altered,
                 &mut gap_start,
                 false,
-                (buf, &mut tokens),
+                (buf, tokens),
             );
         }
     }
     flush(
         input,
-        &mut run,
+        run,
         &mut run_altered,
         &mut gap_start,
         false,
-        (buf, &mut tokens),
+        (buf, tokens),
     );
     let buf: &'b str = buf;
-    tokens
-        .into_iter()
-        .map(|t| Token {
-            plain: &buf[t.plain],
-            span: t.span,
-            run: t.run.map(|(r, at)| (&buf[r], at)),
-            caps: t.caps,
-            gap: t.gap,
-            possessive: t.possessive,
-            altered: t.altered,
-        })
-        .collect()
+    out.extend(tokens.iter().map(|t| Token {
+        plain: &buf[t.plain.clone()],
+        span: t.span.clone(),
+        run: t.run.clone().map(|(r, at)| (&buf[r], at)),
+        caps: t.caps,
+        gap: t.gap,
+        possessive: t.possessive,
+        altered: t.altered,
+    }));
 }
 
 /// Writes `chars` into `buf`; their byte range there.
@@ -329,7 +400,9 @@ fn flush(
         let gap = if w[0] == 0 {
             Gap {
                 sentence: tokens.is_empty()
-                    || between.contains(['.', '!', '?', ';', ':', '\n'])
+                    || between
+                        .bytes()
+                        .any(|b| matches!(b, b'.' | b'!' | b'?' | b';' | b':' | b'\n'))
                     || lead.iter().any(|c| c.c == '!')
                     || tokens.last().is_some_and(|t| {
                         t.run
@@ -371,10 +444,31 @@ mod tests {
     use super::*;
 
     fn plain(s: &str) -> Vec<String> {
-        tokenize(s, &mut String::new())
-            .into_iter()
-            .map(|t| t.plain.to_string())
-            .collect()
+        with_words(s, |w| {
+            w.tokens.iter().map(|t| t.plain.to_string()).collect()
+        })
+    }
+
+    #[test]
+    fn buffers_are_reused_and_calls_may_nest() {
+        let mut v = recycle(Vec::with_capacity(8));
+        v.push(Token {
+            plain: "x",
+            span: 0..1,
+            run: None,
+            caps: Caps::Lower,
+            gap: Gap::default(),
+            possessive: false,
+            altered: false,
+        });
+        let at = v.as_ptr() as usize;
+        let v: Vec<Token<'static>> = recycle(v);
+        assert!(v.is_empty() && v.capacity() >= 8 && v.as_ptr() as usize == at);
+        let nested = with_words("Taylor Swift", |outer| {
+            let inner = with_words("Grace Hopper", |inner| inner.tokens[1].plain.to_string());
+            (outer.tokens[1].plain.to_string(), inner)
+        });
+        assert_eq!(nested, ("swift".to_string(), "hopper".to_string()));
     }
 
     #[test]
@@ -388,48 +482,55 @@ mod tests {
             ["a", "k", "shot", "at", "60", "fps"]
         );
         assert_eq!(plain("50 Cent!"), ["50", "cent"]);
-        let mut buf = String::new();
-        let t = &tokenize("c0ll1n5", &mut buf)[0];
-        assert_eq!(t.plain, "c0ll1n");
-        assert!(t.altered);
-        assert_eq!(t.run.as_ref().unwrap().0, "c0ll1n5");
-        assert_eq!(skeleton("c0ll1n5"), skeleton("collins"));
+        with_words("c0ll1n5", |w| {
+            let t = &w.tokens[0];
+            assert_eq!(t.plain, "c0ll1n");
+            assert!(t.altered);
+            assert_eq!(t.run.as_ref().unwrap().0, "c0ll1n5");
+        });
+        assert!(skeleton("c0ll1n5").eq(skeleton("collins")));
     }
 
     #[test]
     fn camel_case_hashtags_and_mentions() {
-        let mut buf = String::new();
-        let t = tokenize("#EileenCollins and @GraceHopper", &mut buf);
-        assert_eq!(
-            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
-            ["eileen", "collins", "and", "grace", "hopper"]
-        );
-        assert!(t[0].gap.hashtag && t[1].gap.glued && t[3].gap.mention);
-        assert_eq!(t[0].caps, Caps::Title);
+        with_words("#EileenCollins and @GraceHopper", |w| {
+            let t = w.tokens;
+            assert_eq!(
+                t.iter().map(|t| t.plain).collect::<Vec<_>>(),
+                ["eileen", "collins", "and", "grace", "hopper"]
+            );
+            assert!(t[0].gap.hashtag && t[1].gap.glued && t[3].gap.mention);
+            assert_eq!(t[0].caps, Caps::Title);
+        });
     }
 
     #[test]
     fn possessives_apostrophes_case_and_sentences() {
-        let mut buf = String::new();
-        let t = tokenize("Swift's show. O'Brien and Collins' CAR", &mut buf);
-        assert_eq!(
-            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
-            ["swift", "show", "obrien", "and", "collins", "car"]
-        );
-        assert!(t[0].possessive && t[4].possessive && !t[1].possessive);
-        assert!(t[0].gap.sentence && t[2].gap.sentence && !t[3].gap.sentence);
-        assert_eq!(t[5].caps, Caps::Upper);
+        with_words("Swift's show. O'Brien and Collins' CAR", |w| {
+            let t = w.tokens;
+            assert_eq!(
+                t.iter().map(|t| t.plain).collect::<Vec<_>>(),
+                ["swift", "show", "obrien", "and", "collins", "car"]
+            );
+            assert!(t[0].possessive && t[4].possessive && !t[1].possessive);
+            assert!(t[0].gap.sentence && t[2].gap.sentence && !t[3].gap.sentence);
+            assert_eq!(t[5].caps, Caps::Upper);
+        });
     }
 
     #[test]
     fn look_alikes_invisibles_and_width_are_folded_and_marked() {
-        let mut buf = String::new();
-        let t = tokenize("Ｅｉｌｅｅｎ Соllіns Ta\u{200B}ylor Éilèen", &mut buf);
-        assert_eq!(
-            t.iter().map(|t| t.plain).collect::<Vec<_>>(),
-            ["eileen", "collins", "taylor", "eileen"]
+        with_words(
+            "Ｅｉｌｅｅｎ Соllіns Ta\u{200B}ylor Éilèen",
+            |w| {
+                let t = w.tokens;
+                assert_eq!(
+                    t.iter().map(|t| t.plain).collect::<Vec<_>>(),
+                    ["eileen", "collins", "taylor", "eileen"]
+                );
+                assert!(t[0].altered && t[1].altered && t[2].altered && !t[3].altered);
+                assert_eq!(&"Ｅｉｌｅｅｎ Соllіns"[t[1].span.clone()], "Соllіns");
+            },
         );
-        assert!(t[0].altered && t[1].altered && t[2].altered && !t[3].altered);
-        assert_eq!(&"Ｅｉｌｅｅｎ Соllіns"[t[1].span.clone()], "Соllіns");
     }
 }
