@@ -95,9 +95,14 @@ struct CheckArgs {
     #[arg(long)]
     user: Option<String>,
     /// Print each decision as JSON (one line per clip when there are several), and errors
-    /// as {"error": {"code", "message"}}, on stdout.
+    /// as {"error": {"code", "message"}}, on stdout. The compact decision the API answers
+    /// (action, rules, evidence, attestation) unless --full is given.
     #[arg(long)]
     json: bool,
+    /// With --json: the full decision (every frame's detections, the timings and models), as
+    /// the API's ?view=full; what `policy explain --signals` reads.
+    #[arg(long, requires = "json")]
+    full: bool,
     /// Where an allowed clip's signed attestation goes: a file for one clip, or an existing
     /// folder (CLIP-NAME.attestation.json each). Review and block decisions get none.
     #[arg(long, requires = "clips")]
@@ -172,9 +177,12 @@ enum DecisionsCommand {
         /// At most this many.
         #[arg(long, default_value_t = 20)]
         limit: usize,
-        /// Print the decisions as a JSON array (the full decisions, as `decisions show` does).
+        /// Print the decisions as a JSON array of compact decisions, as the API lists them.
         #[arg(long)]
         json: bool,
+        /// With --json: the full decisions, as `decisions show` prints them.
+        #[arg(long, requires = "json")]
+        full: bool,
     },
     /// One decision in full (JSON).
     Show {
@@ -190,7 +198,7 @@ enum PolicyCommand {
         /// A folder of fixture files instead of the policy's own `tests/`.
         dir: Option<PathBuf>,
     },
-    /// Evaluate saved signals (the JSON of `check --json`, or a policy input) rule by rule.
+    /// Evaluate saved signals (the JSON of `check --json --full`, or a policy input) rule by rule.
     Explain {
         /// The saved JSON file.
         #[arg(long)]

@@ -37,11 +37,11 @@ fn allowed_clips_are_attested_and_any_change_breaks_verification() {
     );
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["decision"]["action"], "allow");
+    assert_eq!(v["action"], "allow");
     assert_eq!(v["attestation"]["statement"]["decision_id"], v["id"]);
     assert_eq!(
         v["attestation"]["statement"]["policy_version"],
-        v["decision"]["policy"]["version"]
+        v["policy"]["version"]
     );
 
     let (ok, out, err) = cli(
@@ -139,6 +139,6 @@ fn blocked_clips_get_no_attestation() {
         "the notice on stderr: {err}"
     );
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["decision"]["action"], "block");
-    assert!(v.get("attestation").is_none() && !att.exists());
+    assert_eq!(v["action"], "block");
+    assert!(v["attestation"].is_null() && !att.exists());
 }

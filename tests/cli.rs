@@ -77,9 +77,9 @@ fn check_exits_by_action_and_with_the_most_severe_of_several_clips() {
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(lines[0]["clip"], cat);
-    assert_eq!(lines[0]["decision"]["decision"]["action"], "allow");
+    assert_eq!(lines[0]["decision"]["action"], "allow");
     assert_eq!(lines[1]["clip"], collins);
-    assert_eq!(lines[1]["decision"]["decision"]["action"], "block");
+    assert_eq!(lines[1]["decision"]["action"], "block");
     // Each is in the log.
     for l in &lines {
         let id = l["decision"]["id"].as_str().unwrap();
@@ -105,7 +105,7 @@ fn check_exits_by_action_and_with_the_most_severe_of_several_clips() {
     );
     assert_eq!(status, 1);
     let lines = json_lines(&out);
-    assert_eq!(lines[0]["decision"]["decision"]["action"], "allow");
+    assert_eq!(lines[0]["decision"]["action"], "allow");
     assert_eq!(lines[1]["clip"], missing.to_str().unwrap());
     assert_eq!(lines[1]["error"]["code"], "not_found", "{}", lines[1]);
 
@@ -259,7 +259,7 @@ fn lists_as_json_read_the_database_without_models() {
     let list: Value = serde_json::from_str(&out).unwrap();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 1, "{out}");
-    assert_eq!(list[0]["decision"]["action"], "block");
+    assert_eq!(list[0]["action"], "block");
     assert_eq!(list[0]["user"], "bob");
     // Times are compared as instants: the second it was made in, written without fractions,
     // includes it (the log writes milliseconds); "until" that second excludes it.

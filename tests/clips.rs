@@ -403,7 +403,7 @@ fn clips_over_the_limits_are_refused_before_decoding() {
 #[test]
 fn cli_check_prints_signals_and_fails_with_one_line_errors() {
     let clip = common::astronaut_zoom_clip();
-    let (ok, out, err) = common::cli(&["check", "--json", clip.to_str().unwrap()], &[]);
+    let (ok, out, err) = common::cli(&["check", "--json", "--full", clip.to_str().unwrap()], &[]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let clip_json = &v["clip"];

@@ -32,7 +32,7 @@ fn cli_and_audit_decisions_to_review_or_block_have_evidence_thumbnails() {
     );
     assert_eq!(status, 20, "{err}");
     let d: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(d["decision"]["action"], "block", "{out}");
+    assert_eq!(d["action"], "block", "{out}");
     let shots = thumbnails(&data, d["id"].as_str().unwrap());
     assert!(!shots.is_empty() && shots.iter().all(|t| is_jpeg(t)));
 

@@ -92,7 +92,14 @@ fn check_decides_on_a_real_clip_and_explain_replays_it() {
     let clip = common::astronaut_zoom_clip();
 
     let (status, json, err) = common::cli_status(
-        &["check", "--json", clip.to_str().unwrap(), "--user", "bob"],
+        &[
+            "check",
+            "--json",
+            "--full",
+            clip.to_str().unwrap(),
+            "--user",
+            "bob",
+        ],
         &env,
     );
     assert_eq!(status, 20, "block exits 20: {err}");
@@ -135,7 +142,14 @@ fn check_decides_on_a_real_clip_and_explain_replays_it() {
     assert!(!ok && err.contains("not allow, review or block"), "{err}");
 
     let (ok, json, _) = cli(
-        &["check", "--json", clip.to_str().unwrap(), "--user", "alice"],
+        &[
+            "check",
+            "--json",
+            "--full",
+            clip.to_str().unwrap(),
+            "--user",
+            "alice",
+        ],
         &env,
     );
     assert!(ok);
@@ -147,6 +161,7 @@ fn check_decides_on_a_real_clip_and_explain_replays_it() {
         &[
             "check",
             "--json",
+            "--full",
             clip.to_str().unwrap(),
             "--prompt",
             "E1leen Co11ins on the moon",

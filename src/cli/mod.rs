@@ -136,6 +136,26 @@ pub fn print_error(e: &anyhow::Error, json: bool) {
     }
 }
 
+/// One decision (compact or full) as `check --json` prints it: pretty for one clip, one line
+/// `{"clip", "decision"}` per clip for several. Serialised from the types, as the API does.
+fn print_decision<T: serde::Serialize>(
+    decision: &T,
+    clip: Option<String>,
+    several: bool,
+) -> anyhow::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Line<'a, T> {
+        clip: Option<String>,
+        decision: &'a T,
+    }
+    if several {
+        println!("{}", serde_json::to_string(&Line { clip, decision })?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(decision)?);
+    }
+    Ok(())
+}
+
 /// Where an allowed clip's attestation goes: the file named, or `<name>.attestation.json` in
 /// the folder named.
 fn attestation_path(out: &Path, clip: &Path) -> PathBuf {
@@ -158,6 +178,7 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
         prompt,
         user,
         json,
+        full,
         attestation_out,
     } = args;
     if let Some(out) = &attestation_out {
@@ -247,14 +268,11 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
             _ => None,
         };
         if json {
-            if several {
-                let line = serde_json::json!({
-                    "clip": clip.map(|c| c.display().to_string()),
-                    "decision": decision,
-                });
-                println!("{line}");
+            let clip = clip.map(|c| c.display().to_string());
+            if full {
+                print_decision(&decision, clip, several)?;
             } else {
-                println!("{}", serde_json::to_string_pretty(&decision)?);
+                print_decision(&decision.summary(), clip, several)?;
             }
             continue;
         }
@@ -338,7 +356,7 @@ pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
 
 pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
     let ctx = Context::open(cfg)?;
-    let (action, user, clip, since, until, origin, limit, json) = match cmd {
+    let (action, user, clip, since, until, origin, limit, json, full) = match cmd {
         DecisionsCommand::Show { id } => {
             match ctx.decisions().get(&id)? {
                 Some(d) => println!("{}", serde_json::to_string_pretty(&d)?),
@@ -355,7 +373,8 @@ pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
             origin,
             limit,
             json,
-        } => (action, user, clip, since, until, origin, limit, json),
+            full,
+        } => (action, user, clip, since, until, origin, limit, json, full),
     };
     let query = DecisionQuery {
         action,
@@ -369,7 +388,12 @@ pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
     };
     let list = ctx.decisions().list(&query)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        if full {
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        } else {
+            let summaries: Vec<_> = list.iter().map(Decision::summary).collect();
+            println!("{}", serde_json::to_string_pretty(&summaries)?);
+        }
         return Ok(());
     }
     for d in list {
@@ -545,8 +569,8 @@ pub fn policy_test(cfg: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Evaluates saved signals rule by rule: a policy input, or a logged decision (`check --json`,
-/// `decisions show`), whose user and declared consents are used as they were.
+/// Evaluates saved signals rule by rule: a policy input, or a logged decision (`check --json
+/// --full`, `decisions show`), whose user and declared consents are used as they were.
 pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> anyhow::Result<()> {
     let policy = Policy::from_config(&cfg.policies)?;
     let text = std::fs::read_to_string(signals)
@@ -556,7 +580,7 @@ pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> any
         Err(_) => {
             let decision: Decision = serde_json::from_str(&text).with_context(|| {
                 format!(
-                    "{}: neither `check --json` output nor a policy input",
+                    "{}: neither a full decision (`check --json --full`, `decisions show`) nor a policy input",
                     signals.display()
                 )
             })?;
