@@ -166,7 +166,8 @@ def main():
             options.add_argument(arg)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         driver.get(base + "/dashboard")
-        wait = WebDriverWait(driver, 30)
+        # Lists are redrawn when they change: an element found may be replaced before it is read.
+        wait = WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,))
         text = lambda i: driver.find_element(By.ID, i).text
         wait.until(lambda d: text("count-block") == "1" and text("count-review") == "2"
                    and text("count-allow") == "1")
