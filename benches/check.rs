@@ -55,6 +55,30 @@ fn cli_report(clip: &Path, data: &Path, runs: usize) {
     );
 }
 
+/// The cost of the closer look at scene starts as a ratio of paired runs, one with it and one
+/// without, alternating: load from other processes then falls on both alike, which two
+/// separate blocks of runs (criterion's) do not ensure on a shared machine.
+fn paired_report(with: &Screener, without: &Screener, clip: &Path, pairs: usize) {
+    let time = |s: &Screener| {
+        let t = std::time::Instant::now();
+        s.screen_clip(clip).unwrap();
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        let (a, b) = (time(with), time(without));
+        on.push(a);
+        off.push(b);
+        ratios.push(a / b);
+    }
+    println!(
+        "\nscene-start look, {pairs} alternating pairs: median {:.0} ms with, {:.0} ms without, median ratio {:.3}",
+        median(on),
+        median(off),
+        median(ratios)
+    );
+}
+
 /// Medians of each stage over `runs` screenings, printed as one table.
 fn stage_report(screener: &Screener, clip: &Path, runs: usize) {
     let all: Vec<clipguard::Signals> = (0..runs)
@@ -112,6 +136,7 @@ fn main() {
     c.bench_function("check_10s_720p_h264_no_scene_start_look", |b| {
         b.iter(|| coarse.screen_clip(&clip).unwrap())
     });
+    paired_report(screener, &coarse, &clip, 15);
     drop(coarse);
 
     let frame = image::open(repo().join(".local/testdata/astronaut.png"))

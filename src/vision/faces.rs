@@ -29,6 +29,10 @@ fn input_size(max_side: u32, w: u32, h: u32) -> (usize, usize) {
 
 pub struct FaceDetector {
     pool: SessionPool,
+    /// Sessions for every other input size (scene starts, enrolment photos): ONNX Runtime
+    /// keeps buffers and plans per session, and one session alternating between a small and a
+    /// 4x larger input paid for the switch on every clip.
+    close: SessionPool,
     max_side: u32,
     threshold: f32,
 }
@@ -43,6 +47,7 @@ impl FaceDetector {
     ) -> Result<Self, VisionError> {
         Ok(Self {
             pool: runtime.pool(name, path)?,
+            close: runtime.pool(name, path)?,
             max_side,
             threshold,
         })
@@ -82,7 +87,12 @@ impl FaceDetector {
             input[[0, 1, y, x]] = g;
             input[[0, 2, y, x]] = b;
         });
-        let mut faces = self.pool.infer(input, |o| match o {
+        let pool = if max_side == self.max_side {
+            &self.pool
+        } else {
+            &self.close
+        };
+        let mut faces = pool.infer(input, |o| match o {
             [heat, scale, offset, lms] => {
                 self.decode(heat, scale, offset, lms, iw as f32, ih as f32)
             }
