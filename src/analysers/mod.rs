@@ -4,9 +4,11 @@
 
 mod faces;
 mod nudity;
+mod text;
 
 pub use faces::FacesAnalyser;
 pub use nudity::NudityAnalyser;
+pub use text::TextAnalyser;
 
 use crate::config::Config;
 use crate::persons::LivePersons;
@@ -96,6 +98,9 @@ pub fn load(
             cfg.persons.match_threshold,
             cfg.faces.scene_min_face_px,
         )));
+    }
+    if cfg.text.enabled {
+        out.push(Box::new(TextAnalyser::new(vision.clone())));
     }
     out
 }

@@ -11,7 +11,8 @@ use crate::text::terms::TermLists;
 use crate::vision::{Vision, VisionError};
 use crate::vocab::{ErrorCode, Failure, ModelKind};
 use crate::vocab::{
-    FrameDetections, ModelInfo, PromptSignals, SampleReason, Signals, StageTimings,
+    FrameDetections, ModelInfo, PromptSignals, SampleReason, Signals, StageTimings, TextNameMatch,
+    TextSignals, TextTermMatch,
 };
 use image::RgbImage;
 use std::collections::HashMap;
@@ -133,6 +134,35 @@ impl Screener {
         }))
     }
 
+    /// Registered persons and terms of `terms` named by the text read on screen, matched line by
+    /// line as prompts are.
+    pub fn screen_text(
+        &self,
+        text: &mut TextSignals,
+        terms: &TermLists,
+    ) -> Result<(), ScreenError> {
+        let (_, persons) = self.persons.current()?;
+        text.persons.clear();
+        text.terms.clear();
+        for track in &text.tracks {
+            let normalized = normalize(&track.text);
+            text.persons.extend(
+                persons
+                    .gazetteer
+                    .find(&track.text, &persons.people)
+                    .into_iter()
+                    .map(|m| TextNameMatch::new(m, track)),
+            );
+            text.terms.extend(
+                terms
+                    .find(&track.text, &normalized)
+                    .into_iter()
+                    .map(|t| TextTermMatch::new(t, track)),
+            );
+        }
+        Ok(())
+    }
+
     /// Screens one clip. Any decode or inference error is returned: never a partial result.
     pub fn screen_clip(&self, path: &Path) -> Result<Signals, ScreenError> {
         let out = self.screen(path);
@@ -192,6 +222,7 @@ impl Screener {
             nudity: Default::default(),
             faces: Default::default(),
             persons: Vec::new(),
+            text: Default::default(),
             models: self.models.clone(),
             timings,
         };
@@ -241,6 +272,7 @@ impl Screener {
                     nudity: Vec::new(),
                     faces: Vec::new(),
                     smallest_face_px: None,
+                    text: Vec::new(),
                 })
                 .collect();
             let results = self.run_analysers(&images)?;
