@@ -149,7 +149,7 @@ impl Screener {
             text.persons.extend(
                 persons
                     .gazetteer
-                    .find(&track.text, &persons.people)
+                    .find(&title_case_capitals(&track.text), &persons.people)
                     .into_iter()
                     .map(|m| TextNameMatch::new(m, track)),
             );
@@ -351,6 +351,45 @@ impl Screener {
     }
 }
 
+/// Captions are often set in capitals, which hides the capitalisation that tells a name from
+/// ordinary words ("EILEEN COLLINS" would read like "eileen collins"); a line with capitals and
+/// no lower case is matched in title case.
+fn title_case_capitals(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.chars().any(char::is_lowercase) || !line.chars().any(char::is_uppercase) {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut in_word = false;
+    for c in line.chars() {
+        if in_word {
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+        in_word = c.is_alphabetic();
+    }
+    out.into()
+}
+
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_case_capitals;
+
+    #[test]
+    fn lines_in_capitals_are_matched_in_title_case() {
+        assert_eq!(
+            title_case_capitals("EILEEN COLLINS LIVE"),
+            "Eileen Collins Live"
+        );
+        assert_eq!(
+            title_case_capitals("O'NEILL: ÉTÉ 2024"),
+            "O'Neill: Été 2024"
+        );
+        assert_eq!(title_case_capitals("Eileen COLLINS"), "Eileen COLLINS");
+        assert_eq!(title_case_capitals("2024 - 25"), "2024 - 25");
+    }
 }
