@@ -26,12 +26,17 @@ pub enum AnalyserError {
 }
 
 /// Which of the sampled, distinct frames an analyser looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FrameNeed {
     /// Every frame analysed (near-duplicates reuse the detections of the frame they repeat).
     Every,
     /// The first frame and the first after each scene cut: for what changes only with the scene.
     SceneChanges,
+    /// Scene starts, and otherwise a frame once at least `interval_s` has passed since the
+    /// last one looked at: for what stays on screen a while (captions) and costs much to look
+    /// for. A frame skipped as too soon is looked at when a near-duplicate of it comes due, so
+    /// what it showed is still seen if it stays.
+    Spaced { interval_s: f64 },
 }
 
 /// A distinct sampled frame as analysers see it.
@@ -100,7 +105,10 @@ pub fn load(
         )));
     }
     if cfg.text.enabled {
-        out.push(Box::new(TextAnalyser::new(vision.clone())));
+        out.push(Box::new(TextAnalyser::new(
+            vision.clone(),
+            cfg.text.interval_s,
+        )));
     }
     out
 }

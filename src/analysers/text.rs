@@ -1,10 +1,10 @@
-//! On-screen text: PP-OCRv4 reads every analysed frame (the sampler has already dropped frames
-//! that barely differ from the last one analysed, so text is read again only when the picture
-//! changed), and the lines are merged over the clip into tracks with their first and last
-//! time. Whom and what the text names is matched at decision time, with the prompt matcher and
+//! On-screen text: PP-OCRv4 reads scene starts and otherwise a changed frame about once a
+//! second (`text.interval_s`; the sampler has already dropped frames that barely differ from
+//! the last one analysed), so a caption that stays a second is read, and the lines are merged
+//! over the clip into tracks with their first and last time. Whom and what the text names is matched at decision time, with the prompt matcher and
 //! the deciding policy's term lists (`Screener::screen_text`).
 
-use super::{Analyser, AnalyserError, Finding, Frame};
+use super::{Analyser, AnalyserError, Finding, Frame, FrameNeed};
 use crate::vision::Vision;
 use crate::vocab::{
     widen, FrameDetections, ModelInfo, ModelKind, Signals, StageTimings, TextTrack,
@@ -14,17 +14,24 @@ use std::time::Instant;
 
 pub struct TextAnalyser {
     vision: Arc<Vision>,
+    interval_s: f64,
 }
 
 impl TextAnalyser {
-    pub fn new(vision: Arc<Vision>) -> Self {
-        Self { vision }
+    pub fn new(vision: Arc<Vision>, interval_s: f64) -> Self {
+        Self { vision, interval_s }
     }
 }
 
 impl Analyser for TextAnalyser {
     fn name(&self) -> &'static str {
         "text"
+    }
+
+    fn frames(&self) -> FrameNeed {
+        FrameNeed::Spaced {
+            interval_s: self.interval_s,
+        }
     }
 
     fn analyse(
@@ -136,7 +143,7 @@ mod tests {
     fn the_same_words_merge_into_one_track_with_first_and_last_time() {
         let frames = vec![
             frame(0.0, &[("EILEEN COLLINS LIVE", 0.9)]),
-            frame(0.5, &[("Eileen  Collins live", 0.95), ("news", 0.8)]),
+            frame(0.5, &[("Eileen  Collins live", 0.95), (" news ", 0.8)]),
             frame(1.0, &[]),
             frame(1.5, &[("EILEEN COLLINS LIVE", 0.7)]),
         ];
@@ -145,6 +152,7 @@ mod tests {
         let t = &tracks[0];
         assert_eq!((t.first_s, t.last_s, t.frames), (0.0, 1.5, 3));
         assert_eq!(t.text, "Eileen  Collins live");
+        assert_eq!(tracks[1].text, "news");
         assert_eq!(t.score, 0.95);
         assert_eq!((tracks[1].text.as_str(), tracks[1].first_s), ("news", 0.5));
     }

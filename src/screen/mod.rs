@@ -244,6 +244,7 @@ impl Screener {
         let mut out: Vec<FrameDetections> = Vec::new();
         let mut by_index: HashMap<u64, usize> = HashMap::new();
         let mut first = true;
+        let mut spaced: Vec<Spacing> = self.analysers.iter().map(|_| Spacing::default()).collect();
         while let Ok(head) = rx.recv() {
             let mut batch = vec![head];
             while batch.len() < QUEUE {
@@ -252,14 +253,28 @@ impl Screener {
                     Err(_) => break,
                 }
             }
-            // The distinct frames of this batch, and which of them start a scene.
-            let mut images: Vec<(&RgbImage, bool)> = Vec::new();
+            // The distinct frames of this batch, which of them start a scene, and when.
+            let mut images: Vec<(&RgbImage, bool, f64)> = Vec::new();
+            let mut stream: Vec<Sampled<'_>> = Vec::new();
             for f in &batch {
-                if let FrameContent::Image(img) = &f.content {
-                    let scene = first || f.reasons.contains(&SampleReason::SceneCut);
-                    images.push((img, scene));
-                    first = false;
+                match &f.content {
+                    FrameContent::Image(img) => {
+                        let scene = first || f.reasons.contains(&SampleReason::SceneCut);
+                        images.push((img, scene, f.time_s));
+                        stream.push(Sampled::Distinct(f.index, img, scene, f.time_s));
+                        first = false;
+                    }
+                    FrameContent::DuplicateOf(of) => stream.push(Sampled::Repeat(*of, f.time_s)),
                 }
+            }
+            // Per analyser: the distinct frames it looks at, and held frames it looks at when
+            // a repeat of them comes due (keyed by the repeat's position in the batch).
+            let mut slots: Vec<Vec<usize>> = Vec::new();
+            let mut late: Vec<Vec<(usize, RgbImage)>> = Vec::new();
+            for (a, sp) in self.analysers.iter().zip(&mut spaced) {
+                let (s, l) = sp.select(a.frames(), &stream);
+                slots.push(s);
+                late.push(l);
             }
             let mut fresh: Vec<FrameDetections> = batch
                 .iter()
@@ -275,24 +290,44 @@ impl Screener {
                     text: Vec::new(),
                 })
                 .collect();
-            let results = self.run_analysers(&images)?;
+            let results = self.run_analysers(&images, slots)?;
             for (stage_times, slots, findings) in results {
                 t.merge(&stage_times);
                 for (slot, finding) in slots.into_iter().zip(findings) {
                     finding(&mut fresh[slot]);
                 }
             }
+            drop(images);
             let mut fresh = fresh.into_iter();
-            for f in batch {
+            for (pos, f) in batch.into_iter().enumerate() {
                 let detections = match f.content {
                     FrameContent::Image(_) => fresh.next().expect("one per distinct frame"),
-                    FrameContent::DuplicateOf(of) => FrameDetections {
-                        index: f.index,
-                        time_s: f.time_s,
-                        reasons: f.reasons,
-                        duplicate_of: Some(of),
-                        ..out[by_index[&of]].clone()
-                    },
+                    FrameContent::DuplicateOf(of) => {
+                        // A spaced analyser now due looks at the frame this one repeats, and
+                        // what it finds is that frame's (and so its repeats') as well.
+                        for (a, held) in self.analysers.iter().zip(&mut late) {
+                            let Some(i) = held.iter().position(|(p, _)| *p == pos) else {
+                                continue;
+                            };
+                            let (_, image) = held.swap_remove(i);
+                            let mut stage = StageTimings::default();
+                            let frame = Frame {
+                                image: &image,
+                                scene_start: false,
+                            };
+                            for finding in a.analyse(&[frame], &mut stage)? {
+                                finding(&mut out[by_index[&of]]);
+                            }
+                            t.merge(&stage);
+                        }
+                        FrameDetections {
+                            index: f.index,
+                            time_s: f.time_s,
+                            reasons: f.reasons,
+                            duplicate_of: Some(of),
+                            ..out[by_index[&of]].clone()
+                        }
+                    }
                 };
                 by_index.insert(detections.index, out.len());
                 out.push(detections);
@@ -307,12 +342,10 @@ impl Screener {
     #[allow(clippy::type_complexity)]
     fn run_analysers(
         &self,
-        images: &[(&RgbImage, bool)],
+        images: &[(&RgbImage, bool, f64)],
+        slots: Vec<Vec<usize>>,
     ) -> Result<Vec<(StageTimings, Vec<usize>, Vec<analysers::Finding>)>, ScreenError> {
-        let run = |a: &dyn Analyser| {
-            let slots: Vec<usize> = (0..images.len())
-                .filter(|&i| a.frames() == FrameNeed::Every || images[i].1)
-                .collect();
+        let run = |a: &dyn Analyser, slots: Vec<usize>| {
             let frames: Vec<Frame<'_>> = slots
                 .iter()
                 .map(|&i| Frame {
@@ -328,16 +361,20 @@ impl Screener {
             Ok::<_, AnalyserError>((t, slots, findings))
         };
         let results = std::thread::scope(|s| {
+            let mut slots = slots.into_iter();
+            let head = slots.next();
             let others: Vec<_> = self
                 .analysers
                 .iter()
                 .skip(1)
-                .map(|a| s.spawn(move || run(a.as_ref())))
+                .zip(slots)
+                .map(|(a, sl)| s.spawn(move || run(a.as_ref(), sl)))
                 .collect();
             let mut all: Vec<_> = self
                 .analysers
                 .first()
-                .map(|a| run(a.as_ref()))
+                .zip(head)
+                .map(|(a, sl)| run(a.as_ref(), sl))
                 .into_iter()
                 .collect();
             all.extend(
@@ -348,6 +385,76 @@ impl Screener {
             all
         });
         Ok(results.into_iter().collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+/// A sampled frame in a batch, as frame selection sees it.
+#[derive(Clone, Copy)]
+enum Sampled<'a> {
+    /// Index, image, whether it starts a scene, time.
+    Distinct(u64, &'a RgbImage, bool, f64),
+    /// A near-duplicate of the frame with this index, at this time.
+    Repeat(u64, f64),
+}
+
+/// When a spaced analyser last looked, and the distinct frame it skipped most recently (a
+/// copy: its near-duplicates may come due in a later batch).
+#[derive(Default)]
+struct Spacing {
+    last_s: Option<f64>,
+    held: Option<(u64, RgbImage)>,
+}
+
+impl Spacing {
+    /// For one batch, in time order: the distinct frames (by position among them) an analyser
+    /// with `need` looks at, and for a spaced one the held frames it looks at instead of a
+    /// repeat of them that comes due (by the repeat's position in the batch).
+    fn select(
+        &mut self,
+        need: FrameNeed,
+        stream: &[Sampled<'_>],
+    ) -> (Vec<usize>, Vec<(usize, RgbImage)>) {
+        let (mut slots, mut late) = (Vec::new(), Vec::new());
+        let mut distinct = 0;
+        for (pos, s) in stream.iter().enumerate() {
+            match (*s, need) {
+                (Sampled::Distinct(..), FrameNeed::Every) => slots.push(distinct),
+                (Sampled::Distinct(_, _, scene, _), FrameNeed::SceneChanges) => {
+                    if scene {
+                        slots.push(distinct);
+                    }
+                }
+                (
+                    Sampled::Distinct(index, image, scene, time),
+                    FrameNeed::Spaced { interval_s },
+                ) => {
+                    if scene || self.due(time, interval_s) {
+                        self.last_s = Some(time);
+                        self.held = None;
+                        slots.push(distinct);
+                    } else {
+                        self.held = Some((index, image.clone()));
+                    }
+                }
+                (Sampled::Repeat(of, time), FrameNeed::Spaced { interval_s }) => {
+                    let repeats_held = self.held.as_ref().is_some_and(|(i, _)| *i == of);
+                    if repeats_held && self.due(time, interval_s) {
+                        self.last_s = Some(time);
+                        let (_, image) = self.held.take().expect("held");
+                        late.push((pos, image));
+                    }
+                }
+                (Sampled::Repeat(..), _) => {}
+            }
+            if matches!(s, Sampled::Distinct(..)) {
+                distinct += 1;
+            }
+        }
+        (slots, late)
+    }
+
+    fn due(&self, time: f64, interval_s: f64) -> bool {
+        self.last_s.is_none_or(|last| time - last >= interval_s)
     }
 }
 
