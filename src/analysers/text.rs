@@ -94,13 +94,13 @@ fn tracks_of(frames: &[FrameDetections]) -> Vec<TextTrack> {
                     t.first_s = t.first_s.min(f.time_s);
                     if score > t.score {
                         t.score = score;
-                        t.text = line.text.clone();
+                        t.text = line.text.trim().to_string();
                     }
                 }
                 None => tracks.push((
                     key,
                     TextTrack {
-                        text: line.text.clone(),
+                        text: line.text.trim().to_string(),
                         score,
                         frames: 1,
                         first_s: f.time_s,

@@ -369,10 +369,12 @@ mod tests {
 
     #[test]
     fn wide_short_images_are_letterboxed() {
-        let p = Prepared::new(&RgbImage::new(900, 40));
+        let wide = RgbImage::new(900, 40);
+        let p = Prepared::new(&wide);
         // new_h = max(900 / 8, 30) * 2 = 224: 92 px of black above and below.
         assert_eq!((p.image.height(), p.top), (224, 92));
-        let p = Prepared::new(&RgbImage::new(640, 360));
+        let frame = RgbImage::new(640, 360);
+        let p = Prepared::new(&frame);
         assert_eq!((p.image.dimensions(), p.top), ((640, 360), 0));
     }
 }
