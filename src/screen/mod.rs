@@ -145,20 +145,14 @@ impl Screener {
         text.persons.clear();
         text.terms.clear();
         for track in &text.tracks {
-            let normalized = normalize(&track.text);
-            text.persons.extend(
-                persons
-                    .gazetteer
-                    .find(&title_case_capitals(&track.text), &persons.people)
-                    .into_iter()
-                    .map(|m| TextNameMatch::new(m, track)),
-            );
-            text.terms.extend(
-                terms
-                    .find(&track.text, &normalized)
-                    .into_iter()
-                    .map(|t| TextTermMatch::new(t, track)),
-            );
+            let named = crate::text::with_words(&title_case_capitals(&track.text), |words| {
+                persons.gazetteer.find(words, &persons.people)
+            });
+            text.persons
+                .extend(named.into_iter().map(|m| TextNameMatch::new(m, track)));
+            let listed = crate::text::with_words(&track.text, |words| terms.find(words));
+            text.terms
+                .extend(listed.into_iter().map(|t| TextTermMatch::new(t, track)));
         }
         Ok(())
     }
