@@ -139,6 +139,10 @@ fn main() {
     g.bench_function("faces_720p_frame", |b| {
         b.iter(|| v.faces.detect(&frame720).unwrap())
     });
+    let reader = v.text.as_ref().expect("text is on by default");
+    g.bench_function("text_720p_frame_without_text", |b| {
+        b.iter(|| reader.read(&frame720).unwrap())
+    });
     let face = v.faces.detect(&frame).unwrap().remove(0);
     let chip = align::chip(&frame, &face);
     g.bench_function("align_chip", |b| b.iter(|| align::chip(&frame, &face)));
