@@ -11,7 +11,7 @@
 mod db;
 mod warp;
 
-pub use db::{DbParams, Quad, REFERENCE as DB_REFERENCE};
+use db::{DbParams, Quad};
 
 use super::resize::resize_exact;
 use super::runtime::{Runtime, SessionPool};
