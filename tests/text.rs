@@ -101,12 +101,12 @@ fn read(signals: &Signals) -> Vec<String> {
         .collect()
 }
 
-/// `clipguard check --json` on `clip` with Eileen Collins registered (its exit code follows
-/// the action, so only the decision printed is looked at).
+/// `clipguard check --json --full` on `clip` with Eileen Collins registered (its exit code
+/// follows the action, so only the decision printed is looked at).
 fn check_with_collins(clip: &std::path::Path) -> serde_json::Value {
     let data = common::data_with_collins();
     let (_, out, err) = common::cli(
-        &["check", "--json", clip.to_str().unwrap()],
+        &["check", "--json", "--full", clip.to_str().unwrap()],
         &[("CLIPGUARD_DATA_DIR", &data)],
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
