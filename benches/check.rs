@@ -1,5 +1,6 @@
 //! `cargo bench --bench check` (or `make bench`): the end-to-end check of a 10 s 1280x720 H.264
-//! clip with all three models (and without the closer look for small faces at scene starts), each model on its own, and a per-stage report (medians over
+//! clip with every analyser (and without the closer look for small faces at scene starts, and
+//! without on-screen text), each model on its own, and a per-stage report (medians over
 //! repeated runs) with the frames analysed, and `clipguard check` run as its own process for
 //! its wall time and peak RSS.
 //!
@@ -138,6 +139,16 @@ fn main() {
     });
     paired_report(screener, &coarse, &clip, 15);
     drop(coarse);
+    // The same check without on-screen text, for its cost. The screener alone: the default
+    // policy reads on-screen text, so a service without it would refuse that policy.
+    let mut cfg = common::config();
+    cfg.text.enabled = false;
+    let ctx = clipguard::service::Context::open(cfg).unwrap();
+    let no_text = Screener::load(&ctx.cfg, ctx.registry().clone()).unwrap();
+    c.bench_function("check_10s_720p_h264_no_text", |b| {
+        b.iter(|| no_text.screen_clip(&clip).unwrap())
+    });
+    drop(no_text);
 
     let frame = image::open(repo().join(".local/testdata/astronaut.png"))
         .unwrap()
@@ -152,6 +163,10 @@ fn main() {
     });
     g.bench_function("faces_720p_frame", |b| {
         b.iter(|| v.faces.detect(&frame720).unwrap())
+    });
+    let reader = v.text.as_ref().expect("text is on by default");
+    g.bench_function("text_720p_frame_without_text", |b| {
+        b.iter(|| reader.read(&frame720).unwrap())
     });
     let face = v.faces.detect(&frame).unwrap().remove(0);
     let chip = align::chip(&frame, &face);

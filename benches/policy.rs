@@ -59,6 +59,8 @@ fn heavy() -> PolicyInput {
                 faces_too_small: 0,
             },
             coverage: Default::default(),
+            // No text on screen: every text rule still runs its `exists` over the empty lists.
+            text: Default::default(),
             persons: vec![
                 person(1, PersonKind::PublicFigure, 0.55),
                 person(2, PersonKind::PublicFigure, 0.58),

@@ -154,3 +154,74 @@ fn nudity_and_faces_match_the_python_packages() {
     check_nudity(&v.nudity, &refs);
     check_faces(&v.faces, &refs);
 }
+
+#[derive(Deserialize)]
+struct RefLine {
+    #[serde(rename = "box")]
+    quad: [[f32; 2]; 4],
+    text: String,
+    score: f32,
+}
+
+/// PP-OCRv4 against the `rapidocr_onnxruntime` package at its own settings (detection at a
+/// shorter side of 736) on the images models/parity/reference.py drew or fetched: the same
+/// strings, corners within 3 px, scores within 0.01.
+#[test]
+fn text_matches_rapidocr() {
+    use clipguard::vision::ocr::{TextModels, TextReader, REFERENCE_DET};
+    use clipguard::vision::{Manifest, Runtime};
+    use clipguard::vocab::ModelKind;
+    let path = parity_dir().join("ocr.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `make test` (it runs models/parity/reference.py)",
+            path.display()
+        )
+    });
+    let refs: BTreeMap<String, Vec<RefLine>> = serde_json::from_str(&text).unwrap();
+    assert!(refs.len() >= 5, "{} images", refs.len());
+    let cfg = common::config();
+    let runtime = Runtime::init(&cfg.runtime).unwrap();
+    let manifest = Manifest::load(&cfg.models.manifest, &cfg.models.dir).unwrap();
+    let model = |k| {
+        let (info, path) = manifest.get(k);
+        (info.name.as_str(), path)
+    };
+    let models = TextModels {
+        det: model(ModelKind::TextDetect),
+        cls: model(ModelKind::TextClassify),
+        rec: model(ModelKind::TextRecognize),
+    };
+    let reader = TextReader::load(&runtime, models, REFERENCE_DET).unwrap();
+    let (mut lines, mut max_box, mut max_score) = (0, 0.0f32, 0.0f32);
+    let mut wrong = Vec::new();
+    for (name, want) in &refs {
+        let got = reader.read(&image(name)).unwrap();
+        if got.len() != want.len() {
+            wrong.push(format!(
+                "{name}: {} lines, the reference {}",
+                got.len(),
+                want.len()
+            ));
+        }
+        for (g, w) in got.iter().zip(want) {
+            let mut corner = 0.0f32;
+            for (p, q) in g.quad.iter().zip(&w.quad) {
+                corner = corner.max((p.x - q[0]).abs()).max((p.y - q[1]).abs());
+            }
+            let score = (g.score - w.score).abs();
+            if g.text != w.text || corner > 3.0 || score > 1e-2 {
+                wrong.push(format!(
+                    "{name}: {:?} {} at {:?}, the reference {:?} {} at {:?}",
+                    g.text, g.score, g.quad, w.text, w.score, w.quad
+                ));
+            }
+            max_box = max_box.max(corner);
+            max_score = max_score.max(score);
+            lines += 1;
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    eprintln!("text parity: {lines} lines, corners within {max_box} px, scores within {max_score}");
+    assert!(lines >= 10, "parity needs at least 10 lines, got {lines}");
+}

@@ -785,7 +785,7 @@ fn the_dashboard_page_is_self_contained_and_its_data_needs_a_role() {
     let d = Api::with_key(port, &auditor).get("/v1/dashboard").json;
     assert_eq!(d["per_minute"].as_array().unwrap().len(), 60);
     assert_eq!(d["policy"]["name"], "default");
-    assert_eq!(d["models"].as_array().unwrap().len(), 3);
+    assert_eq!(d["models"].as_array().unwrap().len(), 6);
     assert!(d["policy_rules"]
         .as_array()
         .unwrap()

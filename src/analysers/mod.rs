@@ -4,9 +4,11 @@
 
 mod faces;
 mod nudity;
+mod text;
 
 pub use faces::FacesAnalyser;
 pub use nudity::NudityAnalyser;
+pub use text::TextAnalyser;
 
 use crate::config::Config;
 use crate::persons::LivePersons;
@@ -24,12 +26,17 @@ pub enum AnalyserError {
 }
 
 /// Which of the sampled, distinct frames an analyser looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FrameNeed {
     /// Every frame analysed (near-duplicates reuse the detections of the frame they repeat).
     Every,
     /// The first frame and the first after each scene cut: for what changes only with the scene.
     SceneChanges,
+    /// Scene starts, and otherwise a frame once at least `interval_s` has passed since the
+    /// last one looked at: for what stays on screen a while (captions) and costs much to look
+    /// for. A frame skipped as too soon is looked at when a near-duplicate of it comes due, so
+    /// what it showed is still seen if it stays.
+    Spaced { interval_s: f64 },
 }
 
 /// A distinct sampled frame as analysers see it.
@@ -95,6 +102,12 @@ pub fn load(
             persons.clone(),
             cfg.persons.match_threshold,
             cfg.faces.scene_min_face_px,
+        )));
+    }
+    if cfg.text.enabled {
+        out.push(Box::new(TextAnalyser::new(
+            vision.clone(),
+            cfg.text.interval_s,
         )));
     }
     out

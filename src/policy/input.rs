@@ -7,7 +7,7 @@ use crate::vocab::TermMatch;
 use crate::vocab::{
     CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals, Signals,
 };
-use crate::vocab::{NameMatch, PersonSighting};
+use crate::vocab::{NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -34,6 +34,8 @@ pub struct ClipView {
     pub nudity: BTreeMap<NudityClass, ClassPeak>,
     pub faces: FaceSummary,
     pub persons: Vec<PersonSighting>,
+    /// Text read on screen.
+    pub text: TextView,
     /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
     pub coverage: CoverageView,
 }
@@ -94,6 +96,18 @@ impl CoverageView {
             smallest_face_px_scene_starts: c.faces.map_or(0.0, |f| f64::from(f.scene_starts_px)),
         }
     }
+}
+
+/// On-screen text as policies see it: each distinct line with when it was on screen, and the
+/// persons and terms it names (as for prompts, with the line and times).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TextView {
+    pub lines: Vec<TextTrack>,
+    pub persons: Vec<TextNameMatch>,
+    pub terms: Vec<TextTermMatch>,
+    /// Term categories found on screen.
+    pub categories: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -162,6 +176,12 @@ impl ClipView {
             nudity: s.nudity.clone(),
             faces: s.faces.clone(),
             persons: s.persons.clone(),
+            text: TextView {
+                lines: s.text.tracks.clone(),
+                persons: s.text.persons.clone(),
+                terms: s.text.terms.clone(),
+                categories: categories_of(s.text.terms.iter().map(|t| &t.category)),
+            },
             coverage: CoverageView::of(&s.sampling.coverage),
         }
     }
@@ -180,7 +200,11 @@ impl PromptView {
 
 /// The distinct categories of the terms found, sorted.
 pub(crate) fn categories(terms: &[TermMatch]) -> Vec<String> {
-    let mut c: Vec<String> = terms.iter().map(|t| t.category.clone()).collect();
+    categories_of(terms.iter().map(|t| &t.category))
+}
+
+fn categories_of<'a>(found: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut c: Vec<String> = found.cloned().collect();
     c.sort();
     c.dedup();
     c

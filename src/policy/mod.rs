@@ -13,7 +13,7 @@ mod template;
 mod values;
 
 pub use fixtures::{run_fixtures, FixtureOutcome};
-pub use input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext};
+pub use input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext, TextView};
 pub use live::{LivePolicy, Reloaded};
 
 use crate::text::terms::{ListFiles, TermLists};
@@ -437,6 +437,38 @@ pub(crate) fn version(policy: &[u8], lists: &ListFiles) -> String {
     hex::encode(h.finalize())
 }
 
+/// On-screen text naming person 1 and showing listed terms, for `input_samples`.
+fn sample_text(
+    bbox: crate::vocab::BBox,
+    name: &dyn Fn(i64, crate::vocab::NameStrength) -> crate::vocab::NameMatch,
+) -> input::TextView {
+    use crate::vocab::{NameStrength, TermMatch, TextNameMatch, TextTermMatch, TextTrack};
+    let line = TextTrack {
+        text: "Person 1 minors sexual".into(),
+        score: 0.95,
+        frames: 4,
+        first_s: 1.0,
+        last_s: 3.0,
+        bbox,
+    };
+    let term = |c: &str| TermMatch {
+        category: c.into(),
+        term: "term".into(),
+        start: 0,
+        end: 4,
+        text: "term".into(),
+    };
+    input::TextView {
+        persons: vec![TextNameMatch::new(name(1, NameStrength::Full), &line)],
+        terms: ["minors", "sexual"]
+            .iter()
+            .map(|c| TextTermMatch::new(term(c), &line))
+            .collect(),
+        categories: vec!["minors".into(), "sexual".into()],
+        lines: vec![line],
+    }
+}
+
 /// Inputs every rule must evaluate on without error: everything present and alarming,
 /// and nothing present.
 fn input_samples() -> Vec<PolicyInput> {
@@ -506,6 +538,7 @@ fn input_samples() -> Vec<PolicyInput> {
                 sighting(1, PersonKind::PublicFigure),
                 sighting(2, PersonKind::PrivateIndividual),
             ],
+            text: sample_text(bbox, &name),
             coverage: CoverageView {
                 complete: false,
                 problems: vec!["3 frames decoded with errors between 2.10 s and 2.40 s".into()],

@@ -4,11 +4,11 @@
 //! string from the input. The types match what `cel::to_value` gives (unsigned integers are
 //! `uint`, enums their serde names), which a test checks field by field.
 
-use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext};
+use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext, TextView};
 use crate::vocab::BBox;
 use crate::vocab::TermMatch;
 use crate::vocab::{ClassPeak, FaceSummary};
-use crate::vocab::{NameMatch, PersonSighting};
+use crate::vocab::{NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
 };
@@ -139,6 +139,56 @@ fn term(t: &TermMatch) -> V<'_> {
     ])
 }
 
+fn text_line(t: &TextTrack) -> V<'_> {
+    map([
+        ("text", s(&t.text)),
+        ("score", d(t.score)),
+        ("frames", u(t.frames.into())),
+        ("first_s", d(t.first_s)),
+        ("last_s", d(t.last_s)),
+        ("bbox", bbox(&t.bbox)),
+    ])
+}
+
+fn text_name(m: &TextNameMatch) -> V<'_> {
+    map([
+        ("person_id", i(m.person_id)),
+        ("name", s(&m.name)),
+        ("kind", s(m.kind.as_str())),
+        ("allowed_users", strings(&m.allowed_users)),
+        ("alias", s(&m.alias)),
+        ("strength", s(m.strength.as_str())),
+        ("score", d(m.score)),
+        ("reasons", strings(&m.reasons)),
+        ("exact", b(m.exact)),
+        ("text", s(&m.text)),
+        ("line", s(&m.line)),
+        ("first_s", d(m.first_s)),
+        ("last_s", d(m.last_s)),
+        ("bbox", bbox(&m.bbox)),
+    ])
+}
+
+fn text_term(t: &TextTermMatch) -> V<'_> {
+    map([
+        ("category", s(&t.category)),
+        ("term", s(&t.term)),
+        ("text", s(&t.text)),
+        ("line", s(&t.line)),
+        ("first_s", d(t.first_s)),
+        ("last_s", d(t.last_s)),
+    ])
+}
+
+fn text(t: &TextView) -> V<'_> {
+    map([
+        ("lines", list(t.lines.iter().map(text_line))),
+        ("persons", list(t.persons.iter().map(text_name))),
+        ("terms", list(t.terms.iter().map(text_term))),
+        ("categories", strings(&t.categories)),
+    ])
+}
+
 pub(crate) fn clip(c: &ClipView) -> V<'_> {
     let nudity: HashMap<CelMapKey<'_>, V<'_>> = c
         .nudity
@@ -153,6 +203,7 @@ pub(crate) fn clip(c: &ClipView) -> V<'_> {
         ("nudity", Box::new(CelMap::from(nudity))),
         ("faces", faces(&c.faces)),
         ("persons", list(c.persons.iter().map(sighting))),
+        ("text", text(&c.text)),
         ("coverage", coverage(&c.coverage)),
     ])
 }

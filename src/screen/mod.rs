@@ -11,7 +11,8 @@ use crate::text::terms::TermLists;
 use crate::vision::{Vision, VisionError};
 use crate::vocab::{ErrorCode, Failure, ModelKind};
 use crate::vocab::{
-    FrameDetections, ModelInfo, PromptSignals, SampleReason, Signals, StageTimings,
+    FrameDetections, ModelInfo, PromptSignals, SampleReason, Signals, StageTimings, TextNameMatch,
+    TextSignals, TextTermMatch,
 };
 use image::RgbImage;
 use std::collections::HashMap;
@@ -133,6 +134,29 @@ impl Screener {
         }))
     }
 
+    /// Registered persons and terms of `terms` named by the text read on screen, matched line by
+    /// line as prompts are.
+    pub fn screen_text(
+        &self,
+        text: &mut TextSignals,
+        terms: &TermLists,
+    ) -> Result<(), ScreenError> {
+        let (_, persons) = self.persons.current()?;
+        text.persons.clear();
+        text.terms.clear();
+        for track in &text.tracks {
+            let named = crate::text::with_words(&title_case_capitals(&track.text), |words| {
+                persons.gazetteer.find(words, &persons.people)
+            });
+            text.persons
+                .extend(named.into_iter().map(|m| TextNameMatch::new(m, track)));
+            let listed = crate::text::with_words(&track.text, |words| terms.find(words));
+            text.terms
+                .extend(listed.into_iter().map(|t| TextTermMatch::new(t, track)));
+        }
+        Ok(())
+    }
+
     /// Screens one clip. Any decode or inference error is returned: never a partial result.
     pub fn screen_clip(&self, path: &Path) -> Result<Signals, ScreenError> {
         let out = self.screen(path);
@@ -192,6 +216,7 @@ impl Screener {
             nudity: Default::default(),
             faces: Default::default(),
             persons: Vec::new(),
+            text: Default::default(),
             models: self.models.clone(),
             timings,
         };
@@ -213,6 +238,7 @@ impl Screener {
         let mut out: Vec<FrameDetections> = Vec::new();
         let mut by_index: HashMap<u64, usize> = HashMap::new();
         let mut first = true;
+        let mut spaced: Vec<Spacing> = self.analysers.iter().map(|_| Spacing::default()).collect();
         while let Ok(head) = rx.recv() {
             let mut batch = vec![head];
             while batch.len() < QUEUE {
@@ -221,14 +247,28 @@ impl Screener {
                     Err(_) => break,
                 }
             }
-            // The distinct frames of this batch, and which of them start a scene.
-            let mut images: Vec<(&RgbImage, bool)> = Vec::new();
+            // The distinct frames of this batch, which of them start a scene, and when.
+            let mut images: Vec<(&RgbImage, bool, f64)> = Vec::new();
+            let mut stream: Vec<Sampled<'_>> = Vec::new();
             for f in &batch {
-                if let FrameContent::Image(img) = &f.content {
-                    let scene = first || f.reasons.contains(&SampleReason::SceneCut);
-                    images.push((img, scene));
-                    first = false;
+                match &f.content {
+                    FrameContent::Image(img) => {
+                        let scene = first || f.reasons.contains(&SampleReason::SceneCut);
+                        images.push((img, scene, f.time_s));
+                        stream.push(Sampled::Distinct(f.index, img, scene, f.time_s));
+                        first = false;
+                    }
+                    FrameContent::DuplicateOf(of) => stream.push(Sampled::Repeat(*of, f.time_s)),
                 }
+            }
+            // Per analyser: the distinct frames it looks at, and held frames it looks at when
+            // a repeat of them comes due (keyed by the repeat's position in the batch).
+            let mut slots: Vec<Vec<usize>> = Vec::new();
+            let mut late: Vec<Vec<(usize, RgbImage)>> = Vec::new();
+            for (a, sp) in self.analysers.iter().zip(&mut spaced) {
+                let (s, l) = sp.select(a.frames(), &stream);
+                slots.push(s);
+                late.push(l);
             }
             let mut fresh: Vec<FrameDetections> = batch
                 .iter()
@@ -241,26 +281,47 @@ impl Screener {
                     nudity: Vec::new(),
                     faces: Vec::new(),
                     smallest_face_px: None,
+                    text: Vec::new(),
                 })
                 .collect();
-            let results = self.run_analysers(&images)?;
+            let results = self.run_analysers(&images, slots)?;
             for (stage_times, slots, findings) in results {
                 t.merge(&stage_times);
                 for (slot, finding) in slots.into_iter().zip(findings) {
                     finding(&mut fresh[slot]);
                 }
             }
+            drop(images);
             let mut fresh = fresh.into_iter();
-            for f in batch {
+            for (pos, f) in batch.into_iter().enumerate() {
                 let detections = match f.content {
                     FrameContent::Image(_) => fresh.next().expect("one per distinct frame"),
-                    FrameContent::DuplicateOf(of) => FrameDetections {
-                        index: f.index,
-                        time_s: f.time_s,
-                        reasons: f.reasons,
-                        duplicate_of: Some(of),
-                        ..out[by_index[&of]].clone()
-                    },
+                    FrameContent::DuplicateOf(of) => {
+                        // A spaced analyser now due looks at the frame this one repeats, and
+                        // what it finds is that frame's (and so its repeats') as well.
+                        for (a, held) in self.analysers.iter().zip(&mut late) {
+                            let Some(i) = held.iter().position(|(p, _)| *p == pos) else {
+                                continue;
+                            };
+                            let (_, image) = held.swap_remove(i);
+                            let mut stage = StageTimings::default();
+                            let frame = Frame {
+                                image: &image,
+                                scene_start: false,
+                            };
+                            for finding in a.analyse(&[frame], &mut stage)? {
+                                finding(&mut out[by_index[&of]]);
+                            }
+                            t.merge(&stage);
+                        }
+                        FrameDetections {
+                            index: f.index,
+                            time_s: f.time_s,
+                            reasons: f.reasons,
+                            duplicate_of: Some(of),
+                            ..out[by_index[&of]].clone()
+                        }
+                    }
                 };
                 by_index.insert(detections.index, out.len());
                 out.push(detections);
@@ -275,12 +336,10 @@ impl Screener {
     #[allow(clippy::type_complexity)]
     fn run_analysers(
         &self,
-        images: &[(&RgbImage, bool)],
+        images: &[(&RgbImage, bool, f64)],
+        slots: Vec<Vec<usize>>,
     ) -> Result<Vec<(StageTimings, Vec<usize>, Vec<analysers::Finding>)>, ScreenError> {
-        let run = |a: &dyn Analyser| {
-            let slots: Vec<usize> = (0..images.len())
-                .filter(|&i| a.frames() == FrameNeed::Every || images[i].1)
-                .collect();
+        let run = |a: &dyn Analyser, slots: Vec<usize>| {
             let frames: Vec<Frame<'_>> = slots
                 .iter()
                 .map(|&i| Frame {
@@ -296,16 +355,20 @@ impl Screener {
             Ok::<_, AnalyserError>((t, slots, findings))
         };
         let results = std::thread::scope(|s| {
+            let mut slots = slots.into_iter();
+            let head = slots.next();
             let others: Vec<_> = self
                 .analysers
                 .iter()
                 .skip(1)
-                .map(|a| s.spawn(move || run(a.as_ref())))
+                .zip(slots)
+                .map(|(a, sl)| s.spawn(move || run(a.as_ref(), sl)))
                 .collect();
             let mut all: Vec<_> = self
                 .analysers
                 .first()
-                .map(|a| run(a.as_ref()))
+                .zip(head)
+                .map(|(a, sl)| run(a.as_ref(), sl))
                 .into_iter()
                 .collect();
             all.extend(
@@ -319,6 +382,115 @@ impl Screener {
     }
 }
 
+/// A sampled frame in a batch, as frame selection sees it.
+#[derive(Clone, Copy)]
+enum Sampled<'a> {
+    /// Index, image, whether it starts a scene, time.
+    Distinct(u64, &'a RgbImage, bool, f64),
+    /// A near-duplicate of the frame with this index, at this time.
+    Repeat(u64, f64),
+}
+
+/// When a spaced analyser last looked, and the distinct frame it skipped most recently (a
+/// copy: its near-duplicates may come due in a later batch).
+#[derive(Default)]
+struct Spacing {
+    last_s: Option<f64>,
+    held: Option<(u64, RgbImage)>,
+}
+
+impl Spacing {
+    /// For one batch, in time order: the distinct frames (by position among them) an analyser
+    /// with `need` looks at, and for a spaced one the held frames it looks at instead of a
+    /// repeat of them that comes due (by the repeat's position in the batch).
+    fn select(
+        &mut self,
+        need: FrameNeed,
+        stream: &[Sampled<'_>],
+    ) -> (Vec<usize>, Vec<(usize, RgbImage)>) {
+        let (mut slots, mut late) = (Vec::new(), Vec::new());
+        let mut distinct = 0;
+        for (pos, s) in stream.iter().enumerate() {
+            match (*s, need) {
+                (Sampled::Distinct(..), FrameNeed::Every) => slots.push(distinct),
+                (Sampled::Distinct(_, _, scene, _), FrameNeed::SceneChanges) => {
+                    if scene {
+                        slots.push(distinct);
+                    }
+                }
+                (
+                    Sampled::Distinct(index, image, scene, time),
+                    FrameNeed::Spaced { interval_s },
+                ) => {
+                    if scene || self.due(time, interval_s) {
+                        self.last_s = Some(time);
+                        self.held = None;
+                        slots.push(distinct);
+                    } else {
+                        self.held = Some((index, image.clone()));
+                    }
+                }
+                (Sampled::Repeat(of, time), FrameNeed::Spaced { interval_s }) => {
+                    let repeats_held = self.held.as_ref().is_some_and(|(i, _)| *i == of);
+                    if repeats_held && self.due(time, interval_s) {
+                        self.last_s = Some(time);
+                        let (_, image) = self.held.take().expect("held");
+                        late.push((pos, image));
+                    }
+                }
+                (Sampled::Repeat(..), _) => {}
+            }
+            if matches!(s, Sampled::Distinct(..)) {
+                distinct += 1;
+            }
+        }
+        (slots, late)
+    }
+
+    fn due(&self, time: f64, interval_s: f64) -> bool {
+        self.last_s.is_none_or(|last| time - last >= interval_s)
+    }
+}
+
+/// Captions are often set in capitals, which hides the capitalisation that tells a name from
+/// ordinary words ("EILEEN COLLINS" would read like "eileen collins"); a line with capitals and
+/// no lower case is matched in title case.
+fn title_case_capitals(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.chars().any(char::is_lowercase) || !line.chars().any(char::is_uppercase) {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut in_word = false;
+    for c in line.chars() {
+        if in_word {
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+        in_word = c.is_alphabetic();
+    }
+    out.into()
+}
+
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_case_capitals;
+
+    #[test]
+    fn lines_in_capitals_are_matched_in_title_case() {
+        assert_eq!(
+            title_case_capitals("EILEEN COLLINS LIVE"),
+            "Eileen Collins Live"
+        );
+        assert_eq!(
+            title_case_capitals("O'NEILL: ÉTÉ 2024"),
+            "O'Neill: Été 2024"
+        );
+        assert_eq!(title_case_capitals("Eileen COLLINS"), "Eileen COLLINS");
+        assert_eq!(title_case_capitals("2024 - 25"), "2024 - 25");
+    }
 }

@@ -327,6 +327,11 @@ impl CheckService {
             .as_deref()
             .map(|p| self.screener.screen_prompt(p, &policy.terms))
             .transpose()?;
+        let mut clip = clip;
+        if let Some((_, signals)) = clip.as_mut() {
+            self.screener
+                .screen_text(&mut signals.text, &policy.terms)?;
+        }
         let started = Instant::now();
         let input = PolicyInput::new(
             clip.as_ref().map(|(_, s)| s),

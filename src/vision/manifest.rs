@@ -55,7 +55,14 @@ impl Manifest {
             };
             models.push((info, path));
         }
-        for kind in [ModelKind::Nudity, ModelKind::Faces, ModelKind::Embed] {
+        for kind in [
+            ModelKind::Nudity,
+            ModelKind::Faces,
+            ModelKind::Embed,
+            ModelKind::TextDetect,
+            ModelKind::TextClassify,
+            ModelKind::TextRecognize,
+        ] {
             if !models.iter().any(|(m, _)| m.kind == kind) {
                 return Err(err(format!("no model of kind {kind:?}")));
             }
@@ -95,7 +102,14 @@ mod tests {
         std::fs::write(dir.path().join("m.onnx"), b"not a model").unwrap();
         let manifest = dir.path().join("models.toml");
         let mut text = String::new();
-        for kind in ["nudity", "faces", "embed"] {
+        for kind in [
+            "nudity",
+            "faces",
+            "embed",
+            "text_detect",
+            "text_classify",
+            "text_recognize",
+        ] {
             text += &format!(
                 "[[model]]\nname = \"{kind}\"\nkind = \"{kind}\"\nfile = \"m.onnx\"\n\
                  sha256 = \"{}\"\npackage = \"p\"\nversion = \"1\"\n",

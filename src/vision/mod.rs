@@ -8,6 +8,7 @@ pub mod embed;
 pub mod faces;
 pub mod manifest;
 pub mod nudity;
+pub mod ocr;
 pub mod resize;
 pub mod runtime;
 
@@ -17,6 +18,7 @@ pub use embed::Embedder;
 pub use faces::FaceDetector;
 pub use manifest::Manifest;
 pub use nudity::NudityDetector;
+pub use ocr::TextReader;
 pub use runtime::Runtime;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,8 @@ pub struct Vision {
     pub nudity: NudityDetector,
     pub faces: FaceDetector,
     pub embedder: Embedder,
+    /// Loaded only when on-screen text is analysed.
+    pub text: Option<TextReader>,
     /// Faces with a shorter box side below this are not embedded (too small to be reliable).
     pub min_embed_px: f32,
 }
@@ -77,11 +81,26 @@ impl Vision {
         )?;
         let (e, e_path) = manifest.get(ModelKind::Embed);
         let embedder = Embedder::load(&runtime, &e.name, e_path)?;
+        let text = if cfg.text.enabled {
+            let (d, d_path) = manifest.get(ModelKind::TextDetect);
+            let (c, c_path) = manifest.get(ModelKind::TextClassify);
+            let (r, r_path) = manifest.get(ModelKind::TextRecognize);
+            let models = ocr::TextModels {
+                det: (&d.name, d_path),
+                cls: (&c.name, c_path),
+                rec: (&r.name, r_path),
+            };
+            let limit = ocr::DetLimit::Max(cfg.text.det_max_side);
+            Some(TextReader::load(&runtime, models, limit)?)
+        } else {
+            None
+        };
         Ok(Self {
             manifest,
             nudity,
             faces,
             embedder,
+            text,
             min_embed_px: cfg.faces.min_embed_px,
         })
     }

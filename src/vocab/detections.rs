@@ -39,6 +39,18 @@ pub struct Point {
     pub y: f32,
 }
 
+/// A line of text read in a frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TextLine {
+    pub text: String,
+    /// Mean probability of its characters (0-1).
+    pub score: f32,
+    /// The line's axis-aligned bounds, in frame pixels.
+    pub bbox: BBox,
+    /// Its corners (top-left, top-right, bottom-right, bottom-left): lines may be tilted.
+    pub quad: [Point; 4],
+}
+
 /// A detected face. Landmarks: left eye, right eye, nose tip, left and right mouth corners,
 /// in image orientation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -144,6 +156,13 @@ pub enum ModelKind {
     Nudity,
     Faces,
     Embed,
+    /// PP-OCRv4 text detection, the upside-down classifier and recognition.
+    #[serde(rename = "text_detect")]
+    TextDetect,
+    #[serde(rename = "text_classify")]
+    TextClassify,
+    #[serde(rename = "text_recognize")]
+    TextRecognize,
 }
 
 impl ModelKind {
@@ -152,6 +171,9 @@ impl ModelKind {
             ModelKind::Nudity => "nudity",
             ModelKind::Faces => "faces",
             ModelKind::Embed => "embed",
+            ModelKind::TextDetect => "text_detect",
+            ModelKind::TextClassify => "text_classify",
+            ModelKind::TextRecognize => "text_recognize",
         }
     }
 }

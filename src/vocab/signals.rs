@@ -2,8 +2,9 @@
 //! aggregates. Policies read these; nothing here decides.
 
 use super::{
-    BBox, Embedding, Face, FaceMatch, MediaInfo, ModelInfo, NameMatch, NudityClass,
-    NudityDetection, PersonSighting, SampleReason, SamplingStats, TermMatch,
+    BBox, Embedding, Face, FaceMatch, MediaInfo, ModelInfo, NameMatch, NameStrength, NudityClass,
+    NudityDetection, PersonId, PersonKind, PersonSighting, SampleReason, SamplingStats, TermMatch,
+    TextLine,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -18,6 +19,9 @@ pub struct Signals {
     pub faces: FaceSummary,
     /// Registered persons whose face was matched, closest first.
     pub persons: Vec<PersonSighting>,
+    /// Text read on screen, and who and what it names.
+    #[serde(default)]
+    pub text: TextSignals,
     pub models: Vec<ModelInfo>,
     pub timings: StageTimings,
 }
@@ -36,6 +40,9 @@ pub struct FrameDetections {
     /// given the scale it ran at (absent when faces are not analysed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smallest_face_px: Option<f32>,
+    /// Lines of text read in the frame, in reading order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text: Vec<TextLine>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -71,6 +78,99 @@ pub struct FaceSummary {
     pub max_faces_in_frame: u32,
     pub faces_embedded: u32,
     pub faces_too_small: u32,
+}
+
+/// On-screen text over the clip: each distinct line once with when it was on screen, and the
+/// registered persons and listed terms it names (matched as prompts are).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct TextSignals {
+    pub tracks: Vec<TextTrack>,
+    pub persons: Vec<TextNameMatch>,
+    pub terms: Vec<TextTermMatch>,
+}
+
+/// The same text read in one or more analysed frames.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct TextTrack {
+    pub text: String,
+    /// The best reading's score (0-1).
+    pub score: f64,
+    /// Analysed frames it was read in.
+    pub frames: u32,
+    pub first_s: f64,
+    pub last_s: f64,
+    /// Where it was first read.
+    pub bbox: BBox,
+}
+
+/// A registered person named on screen: the name match, and the line and times it was in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct TextNameMatch {
+    pub person_id: PersonId,
+    pub name: String,
+    pub kind: PersonKind,
+    pub allowed_users: Vec<String>,
+    pub alias: String,
+    pub strength: NameStrength,
+    /// As for prompts: how likely the text means this person (0-1), and why.
+    pub score: f64,
+    pub reasons: Vec<String>,
+    pub exact: bool,
+    /// The words that named them, and the whole line.
+    pub text: String,
+    pub line: String,
+    pub first_s: f64,
+    pub last_s: f64,
+    pub bbox: BBox,
+}
+
+impl TextNameMatch {
+    pub fn new(m: NameMatch, track: &TextTrack) -> Self {
+        Self {
+            person_id: m.person_id,
+            name: m.name,
+            kind: m.kind,
+            allowed_users: m.allowed_users,
+            alias: m.alias,
+            strength: m.strength,
+            score: m.score,
+            reasons: m.reasons,
+            exact: m.exact,
+            text: m.text,
+            line: track.text.clone(),
+            first_s: track.first_s,
+            last_s: track.last_s,
+            bbox: track.bbox,
+        }
+    }
+}
+
+/// A listed term on screen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct TextTermMatch {
+    pub category: String,
+    pub term: String,
+    pub text: String,
+    pub line: String,
+    pub first_s: f64,
+    pub last_s: f64,
+}
+
+impl TextTermMatch {
+    pub fn new(t: TermMatch, track: &TextTrack) -> Self {
+        Self {
+            category: t.category,
+            term: t.term,
+            text: t.text,
+            line: track.text.clone(),
+            first_s: track.first_s,
+            last_s: track.last_s,
+        }
+    }
 }
 
 /// What a prompt says: persons named and listed terms, with spans in the original text.
