@@ -59,21 +59,7 @@ fn clip(photo: &str, px: u32, (w, h): (u32, u32), (cx, cy): (f32, f32)) -> PathB
     imageops::overlay(&mut frame, &head, x, y);
     let png = out.with_extension("png");
     frame.save(&png).unwrap();
-    common::ffmpeg(&[
-        "-loop",
-        "1",
-        "-i",
-        png.to_str().unwrap(),
-        "-t",
-        "2",
-        "-r",
-        "25",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        out.to_str().unwrap(),
-    ]);
+    common::encode_still(&png, "null", 2, "small face", &out);
     out
 }
 

@@ -202,28 +202,33 @@ pub fn still_clip(image: &str, seconds: u32, w: u32, h: u32, tag: &str) -> PathB
 pub fn still_clip_vf(image: &str, vf: &str, seconds: u32, tag: &str) -> PathBuf {
     let out = clips_dir().join(format!("{image}-{seconds}s-{tag}.mp4"));
     if !out.exists() {
-        let src = testdata(image);
-        ffmpeg(&[
-            "-loop",
-            "1",
-            "-i",
-            src.to_str().unwrap(),
-            "-vf",
-            vf,
-            "-t",
-            &seconds.to_string(),
-            "-r",
-            "25",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-metadata",
-            &format!("title={tag}"),
-            out.to_str().unwrap(),
-        ]);
+        encode_still(&testdata(image), vf, seconds, tag, &out);
     }
     out
+}
+
+/// Encodes the image at `src` through the filter `vf` as a `seconds` long H.264 clip at 25 fps
+/// to `out`, with `tag` as its title.
+pub fn encode_still(src: &Path, vf: &str, seconds: u32, tag: &str, out: &Path) {
+    ffmpeg(&[
+        "-loop",
+        "1",
+        "-i",
+        src.to_str().unwrap(),
+        "-vf",
+        vf,
+        "-t",
+        &seconds.to_string(),
+        "-r",
+        "25",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-metadata",
+        &format!("title={tag}"),
+        out.to_str().unwrap(),
+    ]);
 }
 
 /// A blocking client for a server started by `start_server`.
