@@ -361,7 +361,6 @@ impl Default for ClassifiersConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CategoriesConfig {
-    pub enabled: bool,
     /// Scene starts, and a changed frame once this many seconds have passed since the last one
     /// embedded (CLIP costs about 50 ms a frame here). Below two sampling intervals, so what
     /// is on screen for a second is seen.
@@ -373,7 +372,6 @@ pub struct CategoriesConfig {
 impl Default for CategoriesConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
             interval_s: 0.9,
             batch: 4,
         }
@@ -493,9 +491,6 @@ impl Config {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect();
-        }
-        if let Some(v) = get("CLIPGUARD_CATEGORIES_ENABLED") {
-            self.categories.enabled = parse("CLIPGUARD_CATEGORIES_ENABLED", v)?;
         }
         if let Some(v) = get("CLIPGUARD_FACES_MAX_SIDE") {
             self.faces.max_side = parse("CLIPGUARD_FACES_MAX_SIDE", v)?;

@@ -131,12 +131,10 @@ pub fn load(
         vision.clone(),
         cfg.classifiers.interval_s,
     )));
-    if cfg.categories.enabled {
-        out.push(Box::new(CategoriesAnalyser::new(
-            vision.clone(),
-            categories.clone(),
-            cfg.categories.interval_s,
-        )));
-    }
+    out.push(Box::new(CategoriesAnalyser::new(
+        vision.clone(),
+        categories.clone(),
+        cfg.categories.interval_s,
+    )));
     out
 }

@@ -541,6 +541,13 @@ fn sample_keys(sample: &mut PolicyInput, reads: &[&str]) {
     for read in reads {
         let parts: Vec<&str> = read.split('.').collect();
         match parts.as_slice() {
+            ["classifiers", name] => {
+                sample
+                    .signals
+                    .classifiers
+                    .entry(name.to_string())
+                    .or_default();
+            }
             ["classifiers", name, label] => {
                 sample
                     .signals
@@ -732,6 +739,55 @@ mod tests {
             "{err}"
         );
         assert!(signal_fields(&["xsignals.a + my.signals.b"]).is_empty());
+    }
+
+    #[test]
+    fn classifier_keys_are_checked_and_categories_sampled() {
+        let p = load_str(&format!(
+            "{RULE}  - {{id: n, category: c, action: review, message: m, when: 'signals.classifiers.open_nsfw.nsfw.max_score > params.limit'}}\n\
+             \x20 - {{id: k, category: c, action: review, message: m, when: 'signals.categories.weapons.score > 0.9 || signals.classifiers.open_nsfw.exists(l, l == \"x\")'}}\n"
+        ))
+        .expect("rules naming keys absent from the samples still validate");
+        assert_eq!(
+            p.rules[0].reads,
+            vec![
+                "classifiers",
+                "classifiers.open_nsfw",
+                "classifiers.open_nsfw.nsfw"
+            ]
+        );
+        assert_eq!(
+            p.rules[1].reads,
+            vec![
+                "categories",
+                "categories.weapons",
+                "classifiers",
+                "classifiers.open_nsfw"
+            ]
+        );
+        let provided = [
+            "categories",
+            "classifiers",
+            "classifiers.open_nsfw",
+            "classifiers.open_nsfw.sfw",
+            "classifiers.open_nsfw.nsfw",
+        ];
+        assert!(
+            p.require_signals(&provided).is_ok(),
+            "a category may come later"
+        );
+        let err = p.require_signals(&provided[..4]).unwrap_err().to_string();
+        assert!(
+            err.contains("signals.classifiers.open_nsfw.nsfw")
+                && err.contains("classifiers.open_nsfw.sfw")
+                && !err.contains("categories"),
+            "{err}"
+        );
+        let err = p
+            .require_signals(&["categories", "classifiers"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("signals.classifiers.open_nsfw,"), "{err}");
     }
 
     #[test]
