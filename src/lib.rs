@@ -10,6 +10,7 @@ pub mod audit;
 pub mod config;
 pub mod digest;
 pub mod http;
+pub mod logs;
 pub mod media;
 pub mod metrics;
 pub mod objects;
