@@ -60,6 +60,8 @@ test: setup testdata parity-reference lint
 	# a real server and its answers checked against their schemas) and the Python client's tests.
 	$(PY) -m pytest -q tests/api clients/python/tests
 	$(PY) tests/browser/dashboard.py
+	# The Kubernetes manifests against the API schemas of Kubernetes 1.30 (unknown fields refused).
+	$(PY) -m kubernetes_validate -k 1.30 --strict deploy/kubernetes/*.yaml
 
 lint:
 	cargo fmt --check
