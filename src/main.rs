@@ -32,7 +32,8 @@ With --json, an error is printed on stdout as {\"error\": {\"code\": \"...\", \"
     after_help = EXIT_CODES
 )]
 struct Cli {
-    /// TOML configuration file (defaults work from the repository root after `make setup`).
+    /// TOML configuration file; relative paths in it are relative to its folder. Every key can
+    /// also be set by environment: CLIPGUARD_<SECTION>__<KEY> (`clipguard config show`).
     #[arg(long, global = true, env = "CLIPGUARD_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
