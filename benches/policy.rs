@@ -61,6 +61,8 @@ fn heavy() -> PolicyInput {
             coverage: Default::default(),
             // No text on screen: every text rule still runs its `exists` over the empty lists.
             text: Default::default(),
+            // No banked content matched: the hash rules run their `exists` over an empty list.
+            hash_matches: Vec::new(),
             persons: vec![
                 person(1, PersonKind::PublicFigure, 0.55),
                 person(2, PersonKind::PublicFigure, 0.58),

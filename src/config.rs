@@ -36,6 +36,7 @@ pub struct Config {
     pub nudity: NudityConfig,
     pub faces: FacesConfig,
     pub text: TextConfig,
+    pub hashes: HashesConfig,
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
 }
@@ -51,6 +52,7 @@ impl Default for Config {
             nudity: Default::default(),
             faces: Default::default(),
             text: Default::default(),
+            hashes: Default::default(),
             persons: Default::default(),
             policies: Default::default(),
         }
@@ -328,6 +330,30 @@ impl Default for TextConfig {
     }
 }
 
+/// PDQ hashes of analysed frames, matched against the banks of known content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashesConfig {
+    /// Hash every analysed frame (about 11 ms per 720p frame) and match the banks.
+    pub enabled: bool,
+    /// A frame matches a banked hash at this Hamming distance (of 256 bits) or less: 31 is
+    /// the threshold Meta's PDQ and vPDQ tools use.
+    pub max_distance: u32,
+    /// Hashes of lower quality (0-100), from flat or featureless frames, are not matched, on
+    /// either side: they match unrelated pictures. 50 is vPDQ's default.
+    pub min_quality: u8,
+}
+
+impl Default for HashesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_distance: 31,
+            min_quality: 50,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FacesConfig {
@@ -431,6 +457,9 @@ impl Config {
         }
         if let Some(v) = get("CLIPGUARD_MAX_FILE_BYTES") {
             self.media.max_file_bytes = parse("CLIPGUARD_MAX_FILE_BYTES", v)?;
+        }
+        if let Some(v) = get("CLIPGUARD_HASHES_ENABLED") {
+            self.hashes.enabled = parse("CLIPGUARD_HASHES_ENABLED", v)?;
         }
         if let Some(v) = get("CLIPGUARD_TEXT_ENABLED") {
             self.text.enabled = parse("CLIPGUARD_TEXT_ENABLED", v)?;

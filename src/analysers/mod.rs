@@ -3,10 +3,12 @@
 //! one is a module here and a line in [`load`].
 
 mod faces;
+mod hashes;
 mod nudity;
 mod text;
 
 pub use faces::FacesAnalyser;
+pub use hashes::HashesAnalyser;
 pub use nudity::NudityAnalyser;
 pub use text::TextAnalyser;
 
@@ -109,6 +111,9 @@ pub fn load(
             vision.clone(),
             cfg.text.interval_s,
         )));
+    }
+    if cfg.hashes.enabled {
+        out.push(Box::new(HashesAnalyser));
     }
     out
 }

@@ -5,6 +5,7 @@
 mod attestations;
 mod audits;
 pub mod auth;
+mod banks;
 mod checks;
 mod dashboard;
 mod decisions;
@@ -268,6 +269,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(persons::enrol_faces)
     .service(persons::grant_consent)
     .service(persons::revoke_consent)
+    .service(banks::create_bank)
+    .service(banks::list_banks)
+    .service(banks::remove_bank)
+    .service(banks::import_hashes)
+    .service(banks::bank_decision)
     .service(attestations::public_key)
     .service(attestations::verify)
     .service(audits::start_audit)
@@ -316,6 +322,7 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     let policy = service.policy().clone();
     policy.watch(Duration::from_secs(2));
     service.persons().watch(Duration::from_secs(2));
+    service.screener().banks().watch(Duration::from_secs(2));
     let mut hup =
         actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::hangup())?;
     let on_hup = policy.clone();

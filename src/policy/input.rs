@@ -7,7 +7,7 @@ use crate::vocab::TermMatch;
 use crate::vocab::{
     CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals, Signals,
 };
-use crate::vocab::{NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
+use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -36,6 +36,8 @@ pub struct ClipView {
     pub persons: Vec<PersonSighting>,
     /// Text read on screen.
     pub text: TextView,
+    /// Banked known content the clip matches, one entry per bank item.
+    pub hash_matches: Vec<HashMatch>,
     /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
     pub coverage: CoverageView,
 }
@@ -182,6 +184,7 @@ impl ClipView {
                 terms: s.text.terms.clone(),
                 categories: categories_of(s.text.terms.iter().map(|t| &t.category)),
             },
+            hash_matches: s.hash_matches.clone(),
             coverage: CoverageView::of(&s.sampling.coverage),
         }
     }

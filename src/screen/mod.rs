@@ -3,7 +3,8 @@
 //! analysers run side by side on each batch. It knows analysers only through their trait.
 
 use crate::analysers::{self, Analyser, AnalyserError, Frame, FrameNeed};
-use crate::config::{Config, MediaConfig};
+use crate::banks::{Banks, BanksError, LiveBanks};
+use crate::config::{Config, HashesConfig, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
 use crate::persons::{LivePersons, PersonsError, Registry};
@@ -30,6 +31,8 @@ pub enum ScreenError {
     Persons(#[from] PersonsError),
     #[error(transparent)]
     Enrol(#[from] enrol::EnrolError),
+    #[error(transparent)]
+    Banks(#[from] BanksError),
 }
 
 impl From<AnalyserError> for ScreenError {
@@ -48,6 +51,7 @@ impl Failure for ScreenError {
             ScreenError::Vision(_) => ErrorCode::Inference,
             ScreenError::Persons(e) => e.code(),
             ScreenError::Enrol(e) => e.code(),
+            ScreenError::Banks(e) => e.code(),
         }
     }
 }
@@ -57,6 +61,8 @@ pub struct Screener {
     vision: Arc<Vision>,
     analysers: Vec<Box<dyn Analyser>>,
     persons: Arc<LivePersons>,
+    banks: Arc<LiveBanks>,
+    hashes: HashesConfig,
     models: Vec<ModelInfo>,
 }
 
@@ -65,19 +71,22 @@ pub struct Screener {
 const QUEUE: usize = 4;
 
 impl Screener {
-    /// Loads and verifies the models, and takes a snapshot of `registry` for matching (faces
-    /// embedded by another model than the one loaded are left out).
-    pub fn load(cfg: &Config, registry: Registry) -> Result<Self, ScreenError> {
+    /// Loads and verifies the models, and takes snapshots of `registry` (faces embedded by
+    /// another model than the one loaded are left out) and of `banks` for matching.
+    pub fn load(cfg: &Config, registry: Registry, banks: Banks) -> Result<Self, ScreenError> {
         let vision = Arc::new(Vision::load(cfg)?);
         let embed_model = vision.manifest.get(ModelKind::Embed).0.sha256.clone();
         let persons = Arc::new(LivePersons::load(registry, embed_model)?);
         let analysers = analysers::load(cfg, &vision, &persons);
         let models = vision.manifest.models().cloned().collect();
+        let banks = Arc::new(LiveBanks::load(banks, cfg.hashes.min_quality)?);
         Ok(Self {
             media: cfg.media.clone(),
             vision,
             analysers,
             persons,
+            banks,
+            hashes: cfg.hashes.clone(),
             models,
         })
     }
@@ -89,6 +98,10 @@ impl Screener {
 
     pub fn persons(&self) -> &Arc<LivePersons> {
         &self.persons
+    }
+
+    pub fn banks(&self) -> &Arc<LiveBanks> {
+        &self.banks
     }
 
     pub fn media_config(&self) -> &MediaConfig {
@@ -157,6 +170,20 @@ impl Screener {
         Ok(())
     }
 
+    /// The bank items the clip's frame hashes match, against the banks as they are now
+    /// (`hash_matches`, with the time taken as the `hash_match` stage).
+    pub fn screen_hashes(&self, signals: &mut Signals) -> Result<(), ScreenError> {
+        let t0 = Instant::now();
+        let set = self.banks.current()?;
+        signals.hash_matches = set.match_clip(
+            &signals.frames,
+            self.hashes.max_distance,
+            self.hashes.min_quality,
+        );
+        signals.timings.add("hash_match", ms(t0));
+        Ok(())
+    }
+
     /// Screens one clip. Any decode or inference error is returned: never a partial result.
     pub fn screen_clip(&self, path: &Path) -> Result<Signals, ScreenError> {
         let out = self.screen(path);
@@ -217,6 +244,7 @@ impl Screener {
             faces: Default::default(),
             persons: Vec::new(),
             text: Default::default(),
+            hash_matches: Vec::new(),
             models: self.models.clone(),
             timings,
         };
@@ -282,6 +310,8 @@ impl Screener {
                     faces: Vec::new(),
                     smallest_face_px: None,
                     text: Vec::new(),
+                    pdq: None,
+                    pdq_centre: None,
                 })
                 .collect();
             let results = self.run_analysers(&images, slots)?;

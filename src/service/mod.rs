@@ -331,6 +331,7 @@ impl CheckService {
         if let Some((_, signals)) = clip.as_mut() {
             self.screener
                 .screen_text(&mut signals.text, &policy.terms)?;
+            self.screener.screen_hashes(signals)?;
         }
         let started = Instant::now();
         let input = PolicyInput::new(

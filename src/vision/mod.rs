@@ -9,6 +9,7 @@ pub mod faces;
 pub mod manifest;
 pub mod nudity;
 pub mod ocr;
+pub mod pdq;
 pub mod resize;
 pub mod runtime;
 
