@@ -1,7 +1,7 @@
 //! `cargo bench --bench banks`: PDQ hashing and bank matching on the 10 s 1280x720 H.264 clip
 //! of the check bench, before (no banks) and after 1M banked hashes, in one run. Reports
 //! medians: the screening with and without hashing in alternating pairs (the extra `pdq`
-//! stage), matching the clip against empty banks and against 1M hashes, the import and the
+//! stage), one frame's hashes alone, matching the clip against empty banks and against 1M hashes, the import and the
 //! snapshot rebuild, and one lookup in the multi-index against a linear scan of the same hashes.
 //!
 //! The same library calls as the CLI and the server: `Screener::screen_clip`,
@@ -75,6 +75,28 @@ fn main() {
         median(pdq_ms.clone()),
         median(pdq_ms) / analysed as f64,
         median(match_ms)
+    );
+
+    // One 720p frame alone, on this thread: the reference-exact hash and the centre's.
+    let frame = image::imageops::resize(
+        &common::rgb("astronaut.png"),
+        1280,
+        720,
+        image::imageops::FilterType::Triangle,
+    );
+    let (mut full, mut centre) = (vec![], vec![]);
+    for _ in 0..30 {
+        let t = Instant::now();
+        std::hint::black_box(clipguard::vision::pdq::hash(&frame));
+        full.push(ms(t));
+        let t = Instant::now();
+        std::hint::black_box(clipguard::vision::pdq::hash_centre(&frame));
+        centre.push(ms(t));
+    }
+    println!(
+        "  one 1280x720 frame alone: PDQ hash {:.2} ms, centre hash {:.2} ms (medians of 30)",
+        median(full),
+        median(centre)
     );
 
     // 1M banked hashes: random ones in items of PER_ITEM (the clip's frames are unrelated to
