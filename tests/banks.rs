@@ -307,3 +307,37 @@ fn hash_files_are_imported_by_the_cli_and_malformed_lines_are_named() {
     assert_ne!(status, 0);
     assert!(err.contains("no decision with id nope"), "{err}");
 }
+
+#[test]
+fn a_clip_banked_through_a_running_server_is_blocked_at_its_next_check_without_screening_again() {
+    let data = common::data_dir();
+    let (_server, port) = common::start_server(&[("CLIPGUARD_DATA_DIR", data.as_os_str())]);
+    let api = common::Api::new(port);
+    let clip = common::astronaut_zoom_clip();
+    let first = api.check_clip(&clip, None);
+    assert_eq!(
+        (first.status, first.json["action"].as_str()),
+        (200, Some("allow"))
+    );
+
+    let bank = serde_json::json!({"name": "blocked", "source": "decisions", "action": "block"});
+    assert_eq!(api.post_json("/v1/banks", &bank).status, 201);
+    let added = api.post_json(
+        "/v1/banks/blocked/decisions",
+        &serde_json::json!({"decision_id": first.json["id"]}),
+    );
+    assert_eq!(added.status, 200, "{}", added.json);
+    assert!(added.json["added"].as_u64().unwrap() > 0);
+
+    // The same bytes again: the signals come from the cache, the banks as they are now.
+    let again = api.check_clip(&clip, None);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json["action"], "block", "{}", again.json);
+    assert_eq!(again.json["rules"][0]["rule"], "known-content");
+    assert_eq!(again.headers["x-clipguard-cache"], "hit");
+    assert_ne!(again.json["id"], first.json["id"]);
+
+    // Removing the bank allows it again.
+    assert_eq!(api.delete("/v1/banks/blocked").status, 204);
+    assert_eq!(api.check_clip(&clip, None).json["action"], "allow");
+}

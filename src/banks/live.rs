@@ -33,6 +33,12 @@ impl LiveBanks {
         Ok(self.snapshot().1)
     }
 
+    /// The generation of the banks as they are now (the snapshot rebuilt first if it moved).
+    pub fn generation(&self) -> Result<u64, BanksError> {
+        self.refresh()?;
+        Ok(self.snapshot().0)
+    }
+
     fn snapshot(&self) -> (u64, Arc<BankSet>) {
         let c = self.current.read().unwrap_or_else(|p| p.into_inner());
         (c.0, c.1.clone())

@@ -170,6 +170,11 @@ impl Screener {
         Ok(())
     }
 
+    /// The banks' generation as of now (refreshing the snapshot if it moved).
+    pub fn banks_generation(&self) -> Result<u64, ScreenError> {
+        Ok(self.banks.generation()?)
+    }
+
     /// The bank items the clip's frame hashes match, against the banks as they are now
     /// (`hash_matches`, with the time taken as the `hash_match` stage).
     pub fn screen_hashes(&self, signals: &mut Signals) -> Result<(), ScreenError> {
