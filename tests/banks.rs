@@ -116,6 +116,26 @@ fn pdq_hashes_equal_the_reference_on_identical_frames() {
     assert_eq!(low, ["gradient", "grey"]);
 }
 
+#[test]
+fn the_centre_hash_is_the_hash_of_the_central_90_percent() {
+    for name in ["astronaut.png", "chelsea.png", "coffee.png"] {
+        let frame = image::imageops::resize(
+            &common::rgb(name),
+            1280,
+            720,
+            image::imageops::FilterType::Triangle,
+        );
+        let crop = image::imageops::crop_imm(&frame, 64, 36, 1152, 648).to_image();
+        let centre = clipguard::vision::pdq::hash_centre(&frame);
+        let d = centre
+            .hash
+            .distance(&clipguard::vision::pdq::hash(&crop).hash);
+        eprintln!("{name}: centre hash {d} bits from the crop's");
+        assert!(d <= 8, "{name}: {d}");
+        assert!(centre.quality >= 50, "{name}: {}", centre.quality);
+    }
+}
+
 fn env(data: &Path) -> [(&'static str, &Path); 1] {
     [("CLIPGUARD_DATA_DIR", data)]
 }
