@@ -184,7 +184,13 @@ fn main() {
     let mut cfg = common::config();
     cfg.text.enabled = false;
     let ctx = clipguard::service::Context::open(cfg).unwrap();
-    let no_text = Screener::load(&ctx.cfg, ctx.registry().clone(), ctx.categories()).unwrap();
+    let no_text = Screener::load(
+        &ctx.cfg,
+        ctx.registry().clone(),
+        ctx.categories(),
+        ctx.banks(),
+    )
+    .unwrap();
     c.bench_function("check_10s_720p_h264_no_text", |b| {
         b.iter(|| no_text.screen_clip(&clip).unwrap())
     });

@@ -64,6 +64,8 @@ fn heavy() -> PolicyInput {
             // No classifier enabled and no category defined: their rules see empty maps.
             classifiers: Default::default(),
             categories: Default::default(),
+            // No banked content matched: the hash rules run their `exists` over an empty list.
+            hash_matches: Vec::new(),
             persons: vec![
                 person(1, PersonKind::PublicFigure, 0.55),
                 person(2, PersonKind::PublicFigure, 0.58),

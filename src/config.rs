@@ -43,6 +43,7 @@ pub struct Config {
     pub text: TextConfig,
     pub classifiers: ClassifiersConfig,
     pub categories: CategoriesConfig,
+    pub hashes: HashesConfig,
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
     pub log: LogConfig,
@@ -61,6 +62,7 @@ impl Default for Config {
             text: Default::default(),
             classifiers: Default::default(),
             categories: Default::default(),
+            hashes: Default::default(),
             persons: Default::default(),
             policies: Default::default(),
             log: Default::default(),
@@ -381,6 +383,30 @@ impl Default for CategoriesConfig {
         Self {
             interval_s: 0.9,
             batch: 4,
+        }
+    }
+}
+
+/// PDQ hashes of analysed frames, matched against the banks of known content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashesConfig {
+    /// Hash every analysed frame (about 11 ms per 720p frame) and match the banks.
+    pub enabled: bool,
+    /// A frame matches a banked hash at this Hamming distance (of 256 bits) or less: 31 is
+    /// the threshold Meta's PDQ and vPDQ tools use.
+    pub max_distance: u32,
+    /// Hashes of lower quality (0-100), from flat or featureless frames, are not matched, on
+    /// either side: they match unrelated pictures. 50 is vPDQ's default.
+    pub min_quality: u8,
+}
+
+impl Default for HashesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_distance: 31,
+            min_quality: 50,
         }
     }
 }

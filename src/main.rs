@@ -70,6 +70,9 @@ enum Command {
     /// Categories defined by example images (scored with CLIP in every clip).
     #[command(subcommand)]
     Categories(CategoriesCommand),
+    /// Banks of known content (PDQ hashes) that screened clips are matched against.
+    #[command(subcommand)]
+    Banks(BanksCommand),
     /// Policies: test fixtures, explain a decision.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -321,6 +324,47 @@ enum CategoriesCommand {
     Delete { name: String },
 }
 
+#[derive(Subcommand)]
+enum BanksCommand {
+    /// Create a bank.
+    Create {
+        /// Its name (unique).
+        name: String,
+        /// Where its hashes come from, for reviewers (a ThreatExchange privacy group...).
+        #[arg(long)]
+        source: String,
+        /// What policies are told to do with matching content: block, review or allow.
+        #[arg(long, default_value = "block")]
+        action: Action,
+    },
+    /// List the banks with their hash and item counts (or a JSON array with --json).
+    List {
+        /// Print the banks as a JSON array, as `GET /v1/banks` answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a file of hex PDQ hashes into a bank, all or nothing: one hash per line,
+    /// optionally followed by its quality and the item it belongs to (`hash,quality,item`).
+    Import {
+        /// The bank's name.
+        name: String,
+        /// The hash file.
+        file: PathBuf,
+    },
+    /// Add the frame hashes of a decided clip (a blocked one, say) to a bank.
+    AddDecision {
+        /// The bank's name.
+        name: String,
+        /// The decision's id.
+        decision: String,
+    },
+    /// Remove a bank and its hashes.
+    Remove {
+        /// The bank's name.
+        name: String,
+    },
+}
+
 impl Command {
     /// Whether the command reads the configuration: completions and new keys work without one
     /// (and before `make setup`).
@@ -335,6 +379,7 @@ impl Command {
             Command::Decisions(DecisionsCommand::List { json, .. })
             | Command::Persons(PersonsCommand::List { json })
             | Command::Categories(CategoriesCommand::List { json }) => *json,
+            Command::Banks(BanksCommand::List { json }) => *json,
             // These print JSON already.
             Command::Decisions(DecisionsCommand::Show { .. })
             | Command::Persons(PersonsCommand::Show { .. })
@@ -430,6 +475,7 @@ fn run(command: Command, cfg: Option<Config>) -> anyhow::Result<u8> {
         Command::Decisions(cmd) => cli::decisions(cfg()?, cmd),
         Command::Persons(cmd) => cli::persons(cfg()?, cmd),
         Command::Categories(cmd) => cli::categories(cfg()?, cmd),
+        Command::Banks(cmd) => cli::banks(cfg()?, cmd),
         Command::Models => cli::models(&cfg()?),
     };
     done.map(|()| cli::exit::OK)

@@ -11,8 +11,11 @@ use common::{start_server, Api};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// A photograph and three variants of it (mirrored, two crops), as example images.
+/// A photograph and three variants of it (mirrored, two crops), as example images (files of
+/// their own for each call: tests run side by side).
 fn examples(name: &str) -> Vec<PathBuf> {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let img = common::rgb(name);
     let (w, h) = img.dimensions();
     let variants = [
@@ -25,7 +28,7 @@ fn examples(name: &str) -> Vec<PathBuf> {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let p = common::clips_dir().join(format!("example-{i}-{name}.png"));
+            let p = common::clips_dir().join(format!("example-{call}-{i}-{name}.png"));
             v.save(&p).unwrap();
             p
         })
@@ -39,9 +42,6 @@ fn paths(v: &[PathBuf]) -> Vec<&Path> {
 /// Scenes of still images one after the other (hard cuts), 1280x720 H.264 at 25 fps.
 fn scenes(name: &str, parts: &[(&str, u32)]) -> PathBuf {
     let out = common::clips_dir().join(format!("{name}.mp4"));
-    if out.exists() {
-        return out;
-    }
     let mut args: Vec<String> = Vec::new();
     let mut filter = String::new();
     for (i, (image, seconds)) in parts.iter().enumerate() {

@@ -173,7 +173,7 @@ fn layers_depend_downward_only() {
         graph["metrics"]
     );
     for low in [
-        "vocab", "media", "vision", "persons", "text", "store", "attest", "policy",
+        "vocab", "media", "vision", "persons", "banks", "text", "store", "attest", "policy",
     ] {
         for high in ["service", "http", "audit", "screen"] {
             assert!(!graph[low].contains(high), "{low} imports {high}");

@@ -518,6 +518,15 @@ fn api_keys_roles_and_policy_reload() {
     assert_eq!((r.status, r.code()), (403, "forbidden"));
     let r = auditor.post_json("/v1/policies/reload", &json!({}));
     assert_eq!((r.status, r.code()), (403, "forbidden"));
+    // Banks of known content are the admin's.
+    let bank = json!({"name": "b", "source": "tests", "action": "block"});
+    for who in [&checker, &auditor] {
+        let r = who.post_json("/v1/banks", &bank);
+        assert_eq!((r.status, r.code()), (403, "forbidden"));
+        assert_eq!(who.get("/v1/banks").status, 403);
+    }
+    assert_eq!(admin.post_json("/v1/banks", &bank).status, 201);
+    assert_eq!(admin.get("/v1/banks").json[0]["name"], "b");
 
     // A broken policy is refused and the running one stays.
     let before = admin.get("/readyz").json["policy"]["version"].clone();

@@ -5,12 +5,14 @@
 mod categories;
 mod classifiers;
 mod faces;
+mod hashes;
 mod nudity;
 mod text;
 
 pub use categories::CategoriesAnalyser;
 pub use classifiers::ClassifiersAnalyser;
 pub use faces::FacesAnalyser;
+pub use hashes::HashesAnalyser;
 pub use nudity::NudityAnalyser;
 pub use text::TextAnalyser;
 
@@ -136,5 +138,8 @@ pub fn load(
         categories.clone(),
         cfg.categories.interval_s,
     )));
+    if cfg.hashes.enabled {
+        out.push(Box::new(HashesAnalyser));
+    }
     out
 }

@@ -138,6 +138,8 @@ mod tests {
                     quad: [Point { x: 0.0, y: 0.0 }; 4],
                 })
                 .collect(),
+            pdq: None,
+            pdq_centre: None,
         }
     }
 

@@ -2,9 +2,12 @@
 
 mod progress;
 
-use crate::{AuditArgs, CategoriesCommand, CheckArgs, DecisionsCommand, PersonsCommand};
+use crate::{
+    AuditArgs, BanksCommand, CategoriesCommand, CheckArgs, DecisionsCommand, PersonsCommand,
+};
 use anyhow::Context as _;
 use clipguard::attest::{self, AttestError};
+use clipguard::banks::{BanksError, NewBank};
 use clipguard::config::Role;
 use clipguard::media::MediaError;
 use clipguard::objects::ObjectError;
@@ -106,6 +109,7 @@ fn error_code(e: &anyhow::Error) -> &'static str {
             StoreError,
             PersonsError,
             clipguard::categories::CategoriesError,
+            BanksError,
             PolicyError,
             AttestError,
             ObjectError
@@ -593,6 +597,72 @@ pub fn persons(cfg: Config, cmd: PersonsCommand) -> anyhow::Result<()> {
                 "imported {n} persons in {:.2} s",
                 started.elapsed().as_secs_f64()
             );
+        }
+    }
+    Ok(())
+}
+
+pub fn banks(cfg: Config, cmd: BanksCommand) -> anyhow::Result<()> {
+    let ctx = Context::open(cfg)?;
+    let banks = ctx.banks();
+    match cmd {
+        BanksCommand::Create {
+            name,
+            source,
+            action,
+        } => {
+            let b = banks.create(&NewBank {
+                name,
+                source,
+                action,
+            })?;
+            println!(
+                "created bank {} ({}, {})",
+                b.name,
+                b.source,
+                b.action.as_str()
+            );
+        }
+        BanksCommand::List { json: true } => {
+            println!("{}", serde_json::to_string_pretty(&banks.list()?)?)
+        }
+        BanksCommand::List { json: false } => {
+            for b in banks.list()? {
+                println!(
+                    "{:<24} {:<7} {:>9} hashes {:>7} items  {}",
+                    b.name,
+                    b.action.as_str(),
+                    b.hashes,
+                    b.items,
+                    b.source
+                );
+            }
+        }
+        BanksCommand::Import { name, file } => {
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let started = Instant::now();
+            let added = banks
+                .import(&name, std::io::BufReader::new(f))
+                .with_context(|| format!("importing {}", file.display()))?;
+            println!(
+                "read {} hashes, {} new to bank {} ({:.2} s)",
+                added.read,
+                added.added,
+                added.bank,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        BanksCommand::AddDecision { name, decision } => {
+            let added = banks.add_decision(&name, &decision)?;
+            println!(
+                "added {} of the {} frame hashes of decision {decision} to bank {}",
+                added.added, added.read, added.bank
+            );
+        }
+        BanksCommand::Remove { name } => {
+            banks.remove(&name)?;
+            println!("removed bank {name}");
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! typed errors are mapped to statuses here and nowhere else.
 
 use crate::attest::AttestError;
+use crate::banks::BanksError;
 use crate::categories::CategoriesError;
 use crate::media::MediaError;
 use crate::objects::ObjectError;
@@ -160,6 +161,7 @@ from_failure!(
     ScreenError,
     StoreError,
     PersonsError,
+    BanksError,
     PolicyError,
     PoolError,
     ObjectError,

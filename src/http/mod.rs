@@ -5,6 +5,7 @@
 mod attestations;
 mod audits;
 pub mod auth;
+mod banks;
 mod categories;
 mod checks;
 mod dashboard;
@@ -276,6 +277,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(categories::list_categories)
     .service(categories::get_category)
     .service(categories::delete_category)
+    .service(banks::create_bank)
+    .service(banks::list_banks)
+    .service(banks::remove_bank)
+    .service(banks::import_hashes)
+    .service(banks::bank_decision)
     .service(attestations::public_key)
     .service(attestations::verify)
     .service(audits::start_audit)
@@ -359,6 +365,7 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     let policy = service.policy().clone();
     policy.watch(Duration::from_secs(2));
     service.persons().watch(Duration::from_secs(2));
+    service.screener().banks().watch(Duration::from_secs(2));
     let mut hup =
         actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::hangup())?;
     let on_hup = policy.clone();

@@ -8,7 +8,7 @@ use crate::vocab::{
     CategoryPeak, CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals,
     ScorePeak, Signals,
 };
-use crate::vocab::{NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
+use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -41,6 +41,8 @@ pub struct ClipView {
     pub classifiers: BTreeMap<String, BTreeMap<String, ScorePeak>>,
     /// Each category defined by example at its best frame: `categories.weapons.score`.
     pub categories: BTreeMap<String, CategoryPeak>,
+    /// Banked known content the clip matches, one entry per bank item.
+    pub hash_matches: Vec<HashMatch>,
     /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
     pub coverage: CoverageView,
 }
@@ -189,6 +191,7 @@ impl ClipView {
             },
             classifiers: s.classifiers.clone(),
             categories: s.categories.clone(),
+            hash_matches: s.hash_matches.clone(),
             coverage: CoverageView::of(&s.sampling.coverage),
         }
     }

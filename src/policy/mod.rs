@@ -672,6 +672,21 @@ fn input_samples() -> Vec<PolicyInput> {
                 },
             )]
             .into(),
+            hash_matches: ["block", "review"]
+                .iter()
+                .map(|a| crate::vocab::HashMatch {
+                    bank: format!("{a}-bank"),
+                    source: "ThreatExchange".into(),
+                    action: serde_json::from_value(serde_json::json!(a)).expect("an action"),
+                    item: "decision:0190".into(),
+                    frames: 12,
+                    query_share: 0.6,
+                    bank_share: 0.9,
+                    best_distance: 4,
+                    first_s: 0.5,
+                    last_s: 9.5,
+                })
+                .collect(),
             coverage: CoverageView {
                 complete: false,
                 problems: vec!["3 frames decoded with errors between 2.10 s and 2.40 s".into()],

@@ -8,7 +8,7 @@ use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestConte
 use crate::vocab::BBox;
 use crate::vocab::TermMatch;
 use crate::vocab::{CategoryPeak, ClassPeak, FaceSummary, ScorePeak};
-use crate::vocab::{NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
+use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
 };
@@ -198,6 +198,21 @@ fn text_term(t: &TextTermMatch) -> V<'_> {
     ])
 }
 
+fn hash_match(m: &HashMatch) -> V<'_> {
+    map([
+        ("bank", s(&m.bank)),
+        ("source", s(&m.source)),
+        ("action", s(m.action.as_str())),
+        ("item", s(&m.item)),
+        ("frames", u(m.frames.into())),
+        ("query_share", d(m.query_share)),
+        ("bank_share", d(m.bank_share)),
+        ("best_distance", u(m.best_distance.into())),
+        ("first_s", d(m.first_s)),
+        ("last_s", d(m.last_s)),
+    ])
+}
+
 fn text(t: &TextView) -> V<'_> {
     map([
         ("lines", list(t.lines.iter().map(text_line))),
@@ -243,6 +258,7 @@ pub(crate) fn clip(c: &ClipView) -> V<'_> {
         ("text", text(&c.text)),
         ("classifiers", Box::new(CelMap::from(classifiers))),
         ("categories", Box::new(CelMap::from(categories))),
+        ("hash_matches", list(c.hash_matches.iter().map(hash_match))),
         ("coverage", coverage(&c.coverage)),
     ])
 }

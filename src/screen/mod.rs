@@ -3,8 +3,9 @@
 //! analysers run side by side on each batch. It knows analysers only through their trait.
 
 use crate::analysers::{self, Analyser, AnalyserError, Frame, FrameNeed};
+use crate::banks::{Banks, BanksError, LiveBanks};
 use crate::categories::{self, Categories, CategoriesError, LiveCategories};
-use crate::config::{Config, MediaConfig};
+use crate::config::{Config, HashesConfig, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
 use crate::persons::{LivePersons, PersonsError, Registry};
@@ -33,6 +34,8 @@ pub enum ScreenError {
     Enrol(#[from] enrol::EnrolError),
     #[error(transparent)]
     Categories(#[from] CategoriesError),
+    #[error(transparent)]
+    Banks(#[from] BanksError),
 }
 
 impl From<AnalyserError> for ScreenError {
@@ -53,6 +56,7 @@ impl Failure for ScreenError {
             ScreenError::Persons(e) => e.code(),
             ScreenError::Enrol(e) => e.code(),
             ScreenError::Categories(e) => e.code(),
+            ScreenError::Banks(e) => e.code(),
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct Screener {
     analysers: Vec<Box<dyn Analyser>>,
     persons: Arc<LivePersons>,
     categories: Arc<LiveCategories>,
+    banks: Arc<LiveBanks>,
+    hashes: HashesConfig,
     models: Vec<ModelInfo>,
 }
 
@@ -77,6 +83,7 @@ impl Screener {
         cfg: &Config,
         registry: Registry,
         categories: Categories,
+        banks: Banks,
     ) -> Result<Self, ScreenError> {
         let vision = Arc::new(Vision::load(cfg)?);
         let embed_model = vision.manifest.get(ModelKind::Embed).0.sha256.clone();
@@ -88,12 +95,15 @@ impl Screener {
         )?);
         let analysers = analysers::load(cfg, &vision, &persons, &categories);
         let models = vision.manifest.models().cloned().collect();
+        let banks = Arc::new(LiveBanks::load(banks, cfg.hashes.min_quality)?);
         Ok(Self {
             media: cfg.media.clone(),
             vision,
             analysers,
             persons,
             categories,
+            banks,
+            hashes: cfg.hashes.clone(),
             models,
         })
     }
@@ -105,6 +115,10 @@ impl Screener {
 
     pub fn persons(&self) -> &Arc<LivePersons> {
         &self.persons
+    }
+
+    pub fn banks(&self) -> &Arc<LiveBanks> {
+        &self.banks
     }
 
     pub fn media_config(&self) -> &MediaConfig {
@@ -199,6 +213,25 @@ impl Screener {
         Ok(())
     }
 
+    /// The banks' generation as of now (refreshing the snapshot if it moved).
+    pub fn banks_generation(&self) -> Result<u64, ScreenError> {
+        Ok(self.banks.generation()?)
+    }
+
+    /// The bank items the clip's frame hashes match, against the banks as they are now
+    /// (`hash_matches`, with the time taken as the `hash_match` stage).
+    pub fn screen_hashes(&self, signals: &mut Signals) -> Result<(), ScreenError> {
+        let t0 = Instant::now();
+        let set = self.banks.current()?;
+        signals.hash_matches = set.match_clip(
+            &signals.frames,
+            self.hashes.max_distance,
+            self.hashes.min_quality,
+        );
+        signals.timings.add("hash_match", ms(t0));
+        Ok(())
+    }
+
     /// Screens one clip. Any decode or inference error is returned: never a partial result.
     pub fn screen_clip(&self, path: &Path) -> Result<Signals, ScreenError> {
         let out = self.screen(path);
@@ -262,6 +295,7 @@ impl Screener {
             classifiers: Default::default(),
             categories: Default::default(),
             categories_version: None,
+            hash_matches: Vec::new(),
             models: self.models.clone(),
             timings,
         };
@@ -329,6 +363,8 @@ impl Screener {
                     text: Vec::new(),
                     classifiers: Default::default(),
                     categories: Default::default(),
+                    pdq: None,
+                    pdq_centre: None,
                 })
                 .collect();
             let results = self.run_analysers(&images, slots)?;

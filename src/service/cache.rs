@@ -4,7 +4,8 @@
 //! Two levels, because they depend on different things. What a clip contains (its `Signals`)
 //! depends on its bytes, the models and the persons registry, so that is the entry's key. The
 //! decision also depends on the policy and the request, so decisions are remembered inside the
-//! entry under (policy version, request): a policy reload then re-decides from the cached
+//! entry under (policy version, banks generation, request): a policy reload or a change to
+//! the banks of known content (matched at decision time) then re-decides from the cached
 //! signals in microseconds instead of screening the clip again.
 
 use crate::vocab::{CheckRequest, Decision, Signals};
@@ -51,17 +52,27 @@ const DECISIONS_PER_CLIP: usize = 16;
 
 pub struct Entry {
     signals: tokio::sync::OnceCell<Arc<Signals>>,
-    decisions: Mutex<HashMap<(String, CheckRequest), Decision>>,
+    decisions: Mutex<HashMap<(String, u64, CheckRequest), Decision>>,
     created: Instant,
 }
 
 impl Entry {
-    /// The decision already made (and logged) for this request under this policy version.
-    pub fn decision(&self, policy_version: &str, request: &CheckRequest) -> Option<Decision> {
+    /// The decision already made (and logged) for this request under this policy version
+    /// and banks generation.
+    pub fn decision(
+        &self,
+        policy_version: &str,
+        banks_generation: u64,
+        request: &CheckRequest,
+    ) -> Option<Decision> {
         self.decisions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(policy_version.to_string(), request.clone()))
+            .get(&(
+                policy_version.to_string(),
+                banks_generation,
+                request.clone(),
+            ))
             .cloned()
     }
 
@@ -72,7 +83,8 @@ impl Entry {
         let _ = self.signals.set(signals);
     }
 
-    pub fn remember(&self, request: &CheckRequest, decision: &Decision) {
+    /// Remembers a decision made with the banks at `banks_generation` (or later).
+    pub fn remember(&self, banks_generation: u64, request: &CheckRequest, decision: &Decision) {
         let mut decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
         // Retries repeat one request; many different requests for one clip are not retries,
         // and each decision holds the clip's signals: keep memory bounded.
@@ -80,7 +92,11 @@ impl Entry {
             decisions.clear();
         }
         decisions.insert(
-            (decision.decision.policy.version.clone(), request.clone()),
+            (
+                decision.decision.policy.version.clone(),
+                banks_generation,
+                request.clone(),
+            ),
             decision.clone(),
         );
     }

@@ -7,6 +7,7 @@ use super::intake::Intake;
 use super::pool::Pool;
 use super::CheckService;
 use crate::attest::{AttestError, Signer};
+use crate::banks::Banks;
 use crate::categories::Categories;
 use crate::config::Config;
 use crate::objects::Roots;
@@ -77,6 +78,11 @@ impl Context {
         Categories::new(self.store.clone())
     }
 
+    /// The banks of known content (no model or snapshot loaded).
+    pub fn banks(&self) -> Banks {
+        Banks::new(self.store.clone())
+    }
+
     /// Everything checking needs: the policy in force, the verified models, the registry
     /// snapshot, the signing key (created in the data folder on first use), a pool of
     /// `workers` screenings with `queue` waiting, and the clip cache.
@@ -86,6 +92,7 @@ impl Context {
             cfg,
             self.registry.clone(),
             self.categories(),
+            self.banks(),
         )?);
         let policy = Arc::new(LivePolicy::load(&cfg.policies, &screener.policy_fields())?);
         let persons = screener.persons().clone();

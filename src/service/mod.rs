@@ -255,8 +255,9 @@ impl CheckService {
         // A repeated pre-publish check gets the decision already logged for it; an audit
         // always logs its own.
         let version = self.policy.current().version.clone();
+        let banks = self.screener.banks_generation()?;
         if let Some(logged) = entry
-            .decision(&version, &request)
+            .decision(&version, banks, &request)
             .filter(|_| origin == Origin::Check)
         {
             return Ok(Checked {
@@ -272,7 +273,7 @@ impl CheckService {
         .await
         .map_err(|_| CheckError::ShuttingDown)??;
         if origin == Origin::Check {
-            entry.remember(&request, &decision);
+            entry.remember(banks, &request, &decision);
         }
         self.evidence(origin, &decision, clip).await;
         Ok(Checked {
@@ -336,6 +337,7 @@ impl CheckService {
         if let Some((_, signals)) = clip.as_mut() {
             self.screener
                 .screen_text(&mut signals.text, &policy.terms)?;
+            self.screener.screen_hashes(signals)?;
         }
         let started = Instant::now();
         let input = PolicyInput::new(

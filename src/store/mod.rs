@@ -1,5 +1,6 @@
 //! The embedded database (SQLite, WAL mode) with versioned schema migrations: the persons
-//! registry (queries in `persons::registry`), the decision log and reviews (`decisions`).
+//! registry (queries in `persons::registry`), the decision log and reviews (`decisions`), and
+//! the banks of known content (queries in `banks`).
 
 mod decisions;
 
@@ -157,6 +158,26 @@ fn migrations() -> Migrations<'static> {
              CREATE TRIGGER categories_del AFTER DELETE ON categories BEGIN UPDATE category_generation SET generation = generation + 1; END;
              CREATE TRIGGER category_examples_ins AFTER INSERT ON category_examples BEGIN UPDATE category_generation SET generation = generation + 1; END;
              CREATE TRIGGER category_examples_del AFTER DELETE ON category_examples BEGIN UPDATE category_generation SET generation = generation + 1; END;",
+        ),
+        // Banks of known content by PDQ hash. The generation moves with every change (the
+        // bank code bumps it in the same transaction, once per import rather than per row).
+        M::up(
+            "CREATE TABLE hash_banks (
+                 id INTEGER PRIMARY KEY,
+                 name TEXT NOT NULL UNIQUE,
+                 source TEXT NOT NULL,
+                 action TEXT NOT NULL CHECK (action IN ('allow', 'review', 'block')),
+                 created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+             );
+             CREATE TABLE bank_hashes (
+                 bank_id INTEGER NOT NULL REFERENCES hash_banks(id) ON DELETE CASCADE,
+                 item TEXT NOT NULL,
+                 pdq BLOB NOT NULL CHECK (length(pdq) = 32),
+                 quality INTEGER NOT NULL CHECK (quality BETWEEN 0 AND 100),
+                 PRIMARY KEY (bank_id, item, pdq)
+             ) WITHOUT ROWID;
+             CREATE TABLE banks_generation (generation INTEGER NOT NULL);
+             INSERT INTO banks_generation VALUES (1);",
         ),
     ])
 }

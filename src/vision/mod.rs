@@ -11,6 +11,7 @@ pub mod faces;
 pub mod manifest;
 pub mod nudity;
 pub mod ocr;
+pub mod pdq;
 pub mod pil;
 pub mod preprocess;
 pub mod resize;

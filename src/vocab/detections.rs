@@ -208,3 +208,110 @@ impl Embedding {
             .sqrt()
     }
 }
+
+/// A PDQ perceptual hash (Meta's 256-bit image hash): near-identical pictures have hashes a
+/// small Hamming distance apart. Written as 64 hex digits in the byte order of Meta's
+/// reference tools and ThreatExchange hash files.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pdq(pub [u8; 32]);
+
+impl Pdq {
+    pub fn distance(&self, other: &Pdq) -> u32 {
+        self.words()
+            .iter()
+            .zip(other.words())
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum()
+    }
+
+    /// The hash as four 64-bit words (bits of the hex form from the left, in order).
+    pub fn words(&self) -> [u64; 4] {
+        std::array::from_fn(|i| {
+            u64::from_be_bytes(self.0[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+        })
+    }
+
+    pub fn from_words(w: [u64; 4]) -> Self {
+        let mut out = [0u8; 32];
+        for (i, x) in w.iter().enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&x.to_be_bytes());
+        }
+        Pdq(out)
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl std::str::FromStr for Pdq {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 64 {
+            return Err(format!(
+                "a PDQ hash is 64 hex digits, not {} characters: {s:?}",
+                s.len()
+            ));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out)
+            .map_err(|e| format!("a PDQ hash is 64 hex digits ({e}): {s:?}"))?;
+        Ok(Pdq(out))
+    }
+}
+
+impl std::fmt::Debug for Pdq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pdq({})", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for Pdq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Pdq {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Pdq {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A frame's PDQ hash and its quality (0-100, as Meta's tools give it): a featureless frame
+/// (a flat colour, a fade) has low quality, and its hash matches too much to be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FramePdq {
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
+    pub hash: Pdq,
+    pub quality: u8,
+}
+
+#[cfg(test)]
+mod pdq_tests {
+    use super::Pdq;
+
+    #[test]
+    fn hex_words_and_distance_agree() {
+        let h: Pdq = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+            .parse()
+            .unwrap();
+        assert_eq!(Pdq::from_words(h.words()), h);
+        assert_eq!(h.words()[0], 0xf8f8f0cee0f4a84f);
+        assert_eq!(h.distance(&h), 0);
+        let mut w = h.words();
+        w[3] ^= 0b1011;
+        assert_eq!(h.distance(&Pdq::from_words(w)), 3);
+        assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{h}\""));
+        assert!("f8f8".parse::<Pdq>().unwrap_err().contains("64 hex digits"));
+        assert!(format!("{:0>64}", "g").parse::<Pdq>().is_err());
+    }
+}

@@ -91,6 +91,7 @@ codes! {
     Enrolment = "enrolment" => Unprocessable,
     InvalidPerson = "invalid_person" => Unprocessable,
     InvalidCategory = "invalid_category" => Unprocessable,
+    InvalidBank = "invalid_bank" => Unprocessable,
     InvalidPolicy = "invalid_policy" => Unprocessable,
     ObjectStore = "object_store" => Upstream,
     Busy = "busy" => Unavailable,

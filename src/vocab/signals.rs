@@ -2,9 +2,9 @@
 //! aggregates. Policies read these; nothing here decides.
 
 use super::{
-    BBox, Embedding, Face, FaceMatch, MediaInfo, ModelInfo, NameMatch, NameStrength, NudityClass,
-    NudityDetection, PersonId, PersonKind, PersonSighting, SampleReason, SamplingStats, TermMatch,
-    TextLine,
+    Action, BBox, Embedding, Face, FaceMatch, FramePdq, MediaInfo, ModelInfo, NameMatch,
+    NameStrength, NudityClass, NudityDetection, PersonId, PersonKind, PersonSighting, SampleReason,
+    SamplingStats, TermMatch, TextLine,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,6 +32,9 @@ pub struct Signals {
     /// defined).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories_version: Option<String>,
+    /// Banked known content the clip matches (by PDQ hashes), one entry per bank item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hash_matches: Vec<HashMatch>,
     pub models: Vec<ModelInfo>,
     pub timings: StageTimings,
 }
@@ -59,6 +62,13 @@ pub struct FrameDetections {
     /// Each category's scores in this frame, when categories looked at it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub categories: BTreeMap<String, CategoryScore>,
+    /// The frame's PDQ hash, for matching against banks of known content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdq: Option<FramePdq>,
+    /// The PDQ hash of the frame's central 90%: banked with the frame's, so that a re-upload
+    /// with its borders cropped off is recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdq_centre: Option<FramePdq>,
 }
 
 /// A frame against a category: cosine similarity (CLIP image embeddings) to the nearest
@@ -154,6 +164,52 @@ pub struct TextTrack {
     pub last_s: f64,
     /// Where it was first read.
     pub bbox: BBox,
+}
+
+/// A bank item (a banked clip's frames, or one banked image) that the clip matches, measured
+/// as vPDQ does: the share of the clip's frames that match the item, and the share of the
+/// item's hashes that the clip matches. A re-upload of a banked clip scores high on both; a
+/// banked clip cut into a longer one scores high on `bank_share`; a banked image shown in a
+/// clip has `bank_share` 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct HashMatch {
+    pub bank: String,
+    /// Where the bank's hashes came from (a ThreatExchange privacy group, decisions...).
+    pub source: String,
+    /// What the bank's owner wants done with matching content.
+    pub action: Action,
+    /// The item matched: `decision:<id>` for a decided clip's frames, or the item named in
+    /// the imported file (its third column, else `line:<n>`).
+    pub item: String,
+    /// Distinct hashed frames of the clip that match one of the item's hashes (quality at
+    /// least the floor), and their share of all such frames (0-1).
+    pub frames: u32,
+    pub query_share: f64,
+    /// Share of the item's distinct hashes that one of the clip's frames matches (0-1).
+    pub bank_share: f64,
+    /// The smallest Hamming distance between a clip frame and the item (0-256).
+    pub best_distance: u32,
+    /// When the first and last matching frames are.
+    pub first_s: f64,
+    pub last_s: f64,
+}
+
+impl Default for HashMatch {
+    fn default() -> Self {
+        Self {
+            bank: String::new(),
+            source: String::new(),
+            action: Action::Block,
+            item: String::new(),
+            frames: 0,
+            query_share: 0.0,
+            bank_share: 0.0,
+            best_distance: 0,
+            first_s: 0.0,
+            last_s: 0.0,
+        }
+    }
 }
 
 /// A registered person named on screen: the name match, and the line and times it was in.

@@ -235,6 +235,20 @@ def test_every_operation_answers_as_documented(server, doc, contract, clips):
     send("GET", "/v1/categories/{name}", "/v1/categories/contract")
     send("DELETE", "/v1/categories/{name}", "/v1/categories/contract")
     send("GET", "/v1/categories/{name}", "/v1/categories/contract")
+    status, bank = send("POST", "/v1/banks", body={"name": "contract", "source": "tests", "action": "review"})
+    send("POST", "/v1/banks", body={"name": "contract", "source": "tests", "action": "review"})
+    hashes = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22,100,bridge\n"
+    status, added = send("POST", "/v1/banks/{name}/hashes", "/v1/banks/contract/hashes", raw=(hashes.encode(), "text/plain"))
+    assert (status, added["added"]) == (200, 1), added
+    status, bad = send("POST", "/v1/banks/{name}/hashes", "/v1/banks/contract/hashes", raw=(b"f8f8\n", "text/plain"))
+    assert (status, bad["error"]["code"]) == (422, "invalid_bank") and "line 1" in bad["error"]["message"], bad
+    status, added = send("POST", "/v1/banks/{name}/decisions", "/v1/banks/contract/decisions", body={"decision_id": blocked["id"]})
+    assert status == 200 and added["added"] > 0, added
+    send("POST", "/v1/banks/{name}/decisions", "/v1/banks/contract/decisions", body={"decision_id": "nope"})
+    status, banks = send("GET", "/v1/banks")
+    assert any(b["name"] == "contract" and b["items"] == 3 for b in banks), banks  # bridge, the decision, its centres
+    send("DELETE", "/v1/banks/{name}", "/v1/banks/contract")
+    send("DELETE", "/v1/banks/{name}", "/v1/banks/contract")
     status, key = send("GET", "/v1/attestations/key")
     allowed = server.request("POST", "/v1/clips/check", {"uri": "s3://clips/gen-42.mp4"})[2]
     send("POST", "/v1/attestations/verify",
