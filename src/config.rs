@@ -38,6 +38,28 @@ pub struct Config {
     pub text: TextConfig,
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
+    pub store: StoreConfig,
+    pub attestation: AttestationConfig,
+}
+
+/// Where decisions, reviews and the registry live.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/db` for a PostgreSQL server shared by several
+    /// replicas (env `CLIPGUARD_DATABASE_URL`); none: SQLite in the data folder.
+    pub url: Option<String>,
+}
+
+/// The attestation signing key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttestationConfig {
+    /// A file holding the hex ed25519 seed (a Kubernetes Secret, mode 0600), env
+    /// `CLIPGUARD_ATTESTATION_KEY_FILE`. Required with a PostgreSQL store, where replicas must
+    /// sign with one key; without one the embedded default creates `attestation.key` in the
+    /// data folder.
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -53,6 +75,8 @@ impl Default for Config {
             text: Default::default(),
             persons: Default::default(),
             policies: Default::default(),
+            store: Default::default(),
+            attestation: Default::default(),
         }
     }
 }
@@ -395,6 +419,13 @@ impl Config {
         }
         if let Some(v) = get("CLIPGUARD_DATA_DIR") {
             self.data_dir = v.into();
+        }
+        if let Some(v) = get("CLIPGUARD_DATABASE_URL") {
+            self.store.url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get("CLIPGUARD_ATTESTATION_KEY_FILE") {
+            self.attestation.key_file =
+                Some(v.into()).filter(|v: &PathBuf| !v.as_os_str().is_empty());
         }
         if let Some(v) = get("ORT_DYLIB_PATH") {
             self.runtime.onnxruntime = v.into();
