@@ -505,3 +505,93 @@ impl Registry {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persons::enrol::Enrolment;
+
+    fn registry(store: Store) -> Registry {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let words = Words::from_manifest(
+            &root.join("models/models.toml"),
+            &root.join(".local/models"),
+        );
+        Registry::new(std::sync::Arc::new(store), words)
+    }
+
+    fn person(name: &str) -> NewPerson {
+        NewPerson {
+            name: name.into(),
+            aliases: vec![format!("{name} Jr"), format!("{name} Jr")],
+            kind: PersonKind::PublicFigure,
+            allowed_users: vec!["alice".into()],
+            always_match: vec!["Prince".into()],
+        }
+    }
+
+    #[test]
+    fn the_registry_reads_back_what_was_written_on_either_backend() {
+        for (store, _db) in crate::store::test_stores() {
+            let r = registry(store);
+            let face = |v: f32| Enrolment {
+                image_sha256: format!("img{v}"),
+                embedding: Embedding(vec![v; 4]),
+            };
+            let a = r
+                .add_with_faces(&person("Ada"), "m1", &[face(1.0)])
+                .unwrap();
+            let b = r.add(&person("Bob")).unwrap();
+            assert_ne!(a, b);
+            let g = r.generation().unwrap();
+            r.set_consent(b, "carol", true).unwrap();
+            r.set_consent(b, "carol", true).unwrap();
+            r.set_consent(b, "alice", false).unwrap();
+            assert!(r.generation().unwrap() > g);
+            let face_id = r
+                .add_face(b, "img2", "m2", &Embedding(vec![2.0; 4]))
+                .unwrap();
+            // Enrolling the same image again replaces its embedding under the same id.
+            assert_eq!(
+                r.add_face(b, "img2", "m1", &Embedding(vec![3.0; 4]))
+                    .unwrap(),
+                face_id
+            );
+            r.set_always_match(b, "Bobby", true).unwrap();
+
+            let got = r.get(b).unwrap();
+            assert_eq!(got.name, "Bob");
+            assert_eq!(got.aliases, ["Bob Jr", "Bobby", "Prince"]);
+            assert_eq!(got.always_match, ["Bobby", "Prince"]);
+            assert_eq!(got.allowed_users, ["carol"]);
+            assert_eq!(got.faces.len(), 1);
+            assert_eq!(got.faces[0].model_sha256, "m1");
+            assert!(got.created_at.ends_with('Z'), "{}", got.created_at);
+
+            let list = r.list().unwrap();
+            assert_eq!(list.len(), 2);
+            assert_eq!((list[0].0.id, list[0].1, list[0].2), (a, 2, 1));
+            assert_eq!(list[0].0.allowed_users, ["alice"]);
+            assert_eq!(list[1].0.allowed_users, ["carol"]);
+
+            let (snapshot, stale) = r.snapshot("m1").unwrap();
+            assert_eq!(
+                (snapshot.people.len(), snapshot.faces.len(), stale),
+                (2, 2, 0)
+            );
+            let (_, stale) = r.snapshot("m2").unwrap();
+            assert_eq!(stale, 2);
+
+            assert!(matches!(
+                r.set_consent(999, "x", true),
+                Err(PersonsError::NotFound(999))
+            ));
+            let bad = "{\"name\": \"Cy\"}\n{\"name\": \"\"}\n";
+            assert!(r.import("bad.jsonl", bad.as_bytes()).is_err());
+            assert_eq!(r.list().unwrap().len(), 2, "a failed import adds no one");
+            r.remove(a).unwrap();
+            assert!(matches!(r.remove(a), Err(PersonsError::NotFound(_))));
+            assert!(matches!(r.get(a), Err(PersonsError::NotFound(_))));
+        }
+    }
+}
