@@ -150,6 +150,9 @@ pub struct ServerConfig {
     /// API keys, stored as sha256 (make one with `clipguard keys new`). None: open, which is
     /// only allowed on a loopback address.
     pub api_keys: Vec<ApiKey>,
+    /// Seconds a replica holds an audit job without renewing its lease: after a kill, another
+    /// replica (or this one, restarted) resumes the job this long after.
+    pub audit_lease_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -166,6 +169,7 @@ impl Default for ServerConfig {
             shutdown_timeout_s: 60,
             upload_timeout_s: 30,
             api_keys: Vec::new(),
+            audit_lease_s: 30,
         }
     }
 }
@@ -453,6 +457,9 @@ impl Config {
         }
         if let Some(v) = get("CLIPGUARD_CACHE_CLIPS") {
             self.server.cache_clips = parse("CLIPGUARD_CACHE_CLIPS", v)?;
+        }
+        if let Some(v) = get("CLIPGUARD_AUDIT_LEASE_S") {
+            self.server.audit_lease_s = parse("CLIPGUARD_AUDIT_LEASE_S", v)?;
         }
         if let Some(v) = get("CLIPGUARD_UPLOAD_TIMEOUT_S") {
             self.server.upload_timeout_s = parse("CLIPGUARD_UPLOAD_TIMEOUT_S", v)?;

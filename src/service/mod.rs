@@ -147,6 +147,11 @@ impl CheckService {
         })
     }
 
+    /// The database, for what is not a decision (the service's audit jobs).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
     pub fn decisions(&self) -> &dyn DecisionLog {
         self.store.as_ref()
     }
