@@ -76,8 +76,8 @@ lint:
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
 
-bench: setup testdata
-	cargo bench
+bench: setup testdata pg
+	CLIPGUARD_TEST_DATABASE_URL=$$(cat $(PG_DIR)/url) cargo bench
 
 # Memory soak: 1,000 distinct clips through the service with the cache off; fails if RSS grows
 # 5% or more over the second half. CLIPGUARD_SOAK_KIND=720p uses the 10 s 720p clip.

@@ -57,6 +57,13 @@ fn replicas_share_decisions_reviews_consent_and_key() {
     let r = a.post_json("/v1/prompts/check", &prompt);
     assert_eq!(r.json["action"], "allow", "{}", r.json);
 
+    // A clip checked on A (the store is read on the way, from async code) is logged for B.
+    let cat = common::still_clip("chelsea.png", 2, 320, 240, "replicas");
+    let r = a.check_clip(&cat, Some(json!({"user": "bob"})));
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = b.get(&format!("/v1/decisions/{}", r.json["id"].as_str().unwrap()));
+    assert_eq!(r.status, 200, "{}", r.json);
+
     // A review decision made on A, approved on B: A sees the review and its queue is empty.
     let r = a.post_json(
         "/v1/prompts/check",
@@ -86,7 +93,7 @@ fn a_shared_store_without_a_key_file_is_refused() {
         return;
     };
     let (status, _, err) = common::cli_status(
-        &["prompt", "Eileen Collins"],
+        &["check", "--prompt", "Eileen Collins"],
         &[("CLIPGUARD_DATABASE_URL", std::path::Path::new(&db.url))],
     );
     assert_ne!(status, 0);

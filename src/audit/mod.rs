@@ -168,7 +168,8 @@ fn feed(
                 running.push(audit_one(service.clone(), clip, before));
             }
             match running.next().await {
-                Some(Ok(line)) => on_line(line)?,
+                // The report may be in PostgreSQL, whose client must not block a runtime thread.
+                Some(Ok(line)) => tokio::task::block_in_place(|| on_line(line))?,
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             }
@@ -243,7 +244,10 @@ async fn audit_one(
             limit: 1,
             ..Default::default()
         };
-        let last = service.decisions().list(&q).ok()?.into_iter().next()?;
+        let last = tokio::task::block_in_place(|| service.decisions().list(&q))
+            .ok()?
+            .into_iter()
+            .next()?;
         Some(Previous {
             decision_id: last.id,
             action: last.decision.action,

@@ -209,10 +209,15 @@ impl CheckService {
         deadline: Instant,
     ) -> Result<Checked, CheckError> {
         let clip = Arc::new(source.materialise(&self.intake).await?);
+        // The generation is read from the store, which must not block an async thread.
+        let screener = self.screener.clone();
+        let persons_generation = tokio::task::spawn_blocking(move || screener.persons_generation())
+            .await
+            .map_err(|_| CheckError::ShuttingDown)??;
         let key = ClipKey {
             clip_sha256: clip.sha256.clone(),
             models: self.model_set.clone(),
-            persons_generation: self.screener.persons_generation()?,
+            persons_generation,
         };
         let screened = self
             .cache

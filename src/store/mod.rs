@@ -352,8 +352,10 @@ impl Store {
             .parse()
             .map_err(|e: postgres::Error| open(e.to_string()))?;
         let manager = r2d2_postgres::PostgresConnectionManager::new(config, postgres::NoTls);
+        // Connections are opened as concurrent work needs them, up to 16.
         let pool = r2d2::Pool::builder()
             .max_size(16)
+            .min_idle(Some(1))
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(manager)
             .map_err(|e| open(e.to_string()))?;
