@@ -250,7 +250,7 @@ fn launch(state: &AppState, spec: JobSpec) -> Result<AuditStatus, ApiError> {
         .spawn(move || {
             let heartbeat = Heartbeat::start(store.clone(), id.clone(), owner.clone(), lease_s);
             let result = match heartbeat {
-                Ok(_) => audit::run(&service, &opts, job.as_ref()),
+                Ok(_renewing) => audit::run(&service, &opts, job.as_ref()),
                 Err(e) => Err(audit::AuditError::Report {
                     path: format!("audit {id}"),
                     reason: format!("cannot keep its lease: {e}"),
