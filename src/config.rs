@@ -36,6 +36,8 @@ pub struct Config {
     pub nudity: NudityConfig,
     pub faces: FacesConfig,
     pub text: TextConfig,
+    pub classifiers: ClassifiersConfig,
+    pub categories: CategoriesConfig,
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
     pub store: StoreConfig,
@@ -73,6 +75,8 @@ impl Default for Config {
             nudity: Default::default(),
             faces: Default::default(),
             text: Default::default(),
+            classifiers: Default::default(),
+            categories: Default::default(),
             persons: Default::default(),
             policies: Default::default(),
             store: Default::default(),
@@ -356,6 +360,52 @@ impl Default for TextConfig {
     }
 }
 
+/// Generic image classifiers declared in the models manifest (`kind = "classifier"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifiersConfig {
+    /// The classifiers to run, by their manifest name; none by default (each costs inference
+    /// on every frame it looks at: open_nsfw about 15 ms a frame here).
+    pub enabled: Vec<String>,
+    /// 0: every analysed frame. Otherwise scene starts, and a changed frame once this many
+    /// seconds have passed since the last one classified.
+    pub interval_s: f64,
+    /// Frames per inference call.
+    pub batch: usize,
+}
+
+impl Default for ClassifiersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: Vec::new(),
+            interval_s: 0.0,
+            batch: 4,
+        }
+    }
+}
+
+/// Categories defined by example images, scored with the CLIP image encoder. The encoder is
+/// loaded, and frames embedded, only while at least one category is defined.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CategoriesConfig {
+    /// Scene starts, and a changed frame once this many seconds have passed since the last one
+    /// embedded (CLIP costs about 50 ms a frame here). Below two sampling intervals, so what
+    /// is on screen for a second is seen.
+    pub interval_s: f64,
+    /// Frames per inference call.
+    pub batch: usize,
+}
+
+impl Default for CategoriesConfig {
+    fn default() -> Self {
+        Self {
+            interval_s: 0.9,
+            batch: 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FacesConfig {
@@ -472,6 +522,13 @@ impl Config {
         }
         if let Some(v) = get("CLIPGUARD_TEXT_ENABLED") {
             self.text.enabled = parse("CLIPGUARD_TEXT_ENABLED", v)?;
+        }
+        if let Some(v) = get("CLIPGUARD_CLASSIFIERS") {
+            self.classifiers.enabled = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         if let Some(v) = get("CLIPGUARD_FACES_MAX_SIDE") {
             self.faces.max_side = parse("CLIPGUARD_FACES_MAX_SIDE", v)?;

@@ -7,6 +7,7 @@
 pub mod analysers;
 pub mod attest;
 pub mod audit;
+pub mod categories;
 pub mod config;
 pub mod digest;
 pub mod http;

@@ -65,6 +65,9 @@ enum Command {
     /// The protected-persons registry.
     #[command(subcommand)]
     Persons(PersonsCommand),
+    /// Categories defined by example images (scored with CLIP in every clip).
+    #[command(subcommand)]
+    Categories(CategoriesCommand),
     /// Policies: test fixtures, explain a decision.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -278,16 +281,46 @@ enum PersonsCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum CategoriesCommand {
+    /// Define a category by at least 3 example images (and optional counter-examples).
+    Create {
+        /// Lower-case letters, digits and _: policies read signals.categories.<name>.
+        name: String,
+        /// An image of what the category catches (repeatable; at least 3).
+        #[arg(long = "example", required = true)]
+        examples: Vec<PathBuf>,
+        /// An image of a look-alike that must not count (repeatable).
+        #[arg(long = "counter-example")]
+        counter_examples: Vec<PathBuf>,
+        /// What the category is for, for reviewers.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the categories and the set's version (or JSON with --json).
+    List {
+        /// Print `{"version", "categories"}` as `GET /v1/categories` answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one category (JSON).
+    Show { name: String },
+    /// Delete a category and its examples.
+    Delete { name: String },
+}
+
 impl Command {
     /// Whether the user asked for JSON: errors are then printed as JSON too.
     fn json(&self) -> bool {
         match self {
             Command::Check(a) => a.json,
             Command::Decisions(DecisionsCommand::List { json, .. })
-            | Command::Persons(PersonsCommand::List { json }) => *json,
+            | Command::Persons(PersonsCommand::List { json })
+            | Command::Categories(CategoriesCommand::List { json }) => *json,
             // These print JSON already.
             Command::Decisions(DecisionsCommand::Show { .. })
-            | Command::Persons(PersonsCommand::Show { .. }) => true,
+            | Command::Persons(PersonsCommand::Show { .. })
+            | Command::Categories(CategoriesCommand::Show { .. }) => true,
             _ => false,
         }
     }
@@ -370,6 +403,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit(args) => cli::audit(cfg()?, args),
         Command::Decisions(cmd) => cli::decisions(cfg()?, cmd),
         Command::Persons(cmd) => cli::persons(cfg()?, cmd),
+        Command::Categories(cmd) => cli::categories(cfg()?, cmd),
         Command::Models => cli::models(&cfg()?),
     };
     done.map(|()| cli::exit::OK)

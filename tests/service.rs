@@ -463,30 +463,12 @@ fn bad_input_gets_a_clear_error_and_nothing_accepted_is_lost() {
     );
 }
 
-/// Makes a key with `clipguard keys new` and returns (key, config lines).
-fn new_key(role: &str, name: &str) -> (String, String) {
-    let (ok, out, err) = common::cli(&["keys", "new", "--role", role, "--name", name], &[]);
-    assert!(ok, "{err}");
-    let key = out
-        .lines()
-        .find_map(|l| l.strip_prefix("# cg_"))
-        .map(|k| format!("cg_{k}"))
-        .expect("the key is printed");
-    let config: String = out
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert!(!config.contains(&key), "the config holds only the hash");
-    (key, config)
-}
-
 #[test]
 fn api_keys_roles_and_policy_reload() {
     let dir = tempfile::tempdir().unwrap();
-    let (checker, c1) = new_key("checker", "pipeline");
-    let (auditor, c2) = new_key("auditor", "trust-and-safety");
-    let (admin, c3) = new_key("admin", "ops");
+    let (checker, c1) = common::new_key("checker", "pipeline");
+    let (auditor, c2) = common::new_key("auditor", "trust-and-safety");
+    let (admin, c3) = common::new_key("admin", "ops");
     let config = dir.path().join("clipguard.toml");
     std::fs::write(&config, format!("{c1}{c2}{c3}")).unwrap();
     // A policies folder of our own, to break.
@@ -764,8 +746,8 @@ fn overload_is_answered_503_with_retry_after() {
 #[test]
 fn the_dashboard_page_is_self_contained_and_its_data_needs_a_role() {
     let dir = tempfile::tempdir().unwrap();
-    let (checker, c1) = new_key("checker", "pipeline");
-    let (auditor, c2) = new_key("auditor", "ops");
+    let (checker, c1) = common::new_key("checker", "pipeline");
+    let (auditor, c2) = common::new_key("auditor", "ops");
     let config = dir.path().join("clipguard.toml");
     std::fs::write(&config, format!("{c1}{c2}")).unwrap();
     let (_server, port) = start_server(&[("CLIPGUARD_CONFIG", config.as_os_str())]);

@@ -2,6 +2,7 @@
 //! typed errors are mapped to statuses here and nowhere else.
 
 use crate::attest::AttestError;
+use crate::categories::CategoriesError;
 use crate::media::MediaError;
 use crate::objects::ObjectError;
 use crate::persons::PersonsError;
@@ -156,7 +157,8 @@ from_failure!(
     PoolError,
     ObjectError,
     CheckError,
-    AttestError
+    AttestError,
+    CategoriesError
 );
 
 impl From<std::io::Error> for ApiError {

@@ -5,6 +5,7 @@
 mod attestations;
 mod audits;
 pub mod auth;
+mod categories;
 mod checks;
 mod dashboard;
 mod decisions;
@@ -270,6 +271,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(persons::enrol_faces)
     .service(persons::grant_consent)
     .service(persons::revoke_consent)
+    .service(categories::create_category)
+    .service(categories::list_categories)
+    .service(categories::get_category)
+    .service(categories::delete_category)
     .service(attestations::public_key)
     .service(attestations::verify)
     .service(audits::start_audit)

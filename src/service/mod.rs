@@ -15,6 +15,7 @@ pub use evidence::thumbnails_of_evidence;
 pub use intake::{Clip, ClipLocation, ClipSource, Intake};
 
 use crate::attest::{self, AttestError, Signer};
+use crate::categories::{Categories, CategoriesError, Category, NewCategory};
 use crate::metrics;
 use crate::objects::ObjectError;
 use crate::persons::{enrol::Enrolment, LivePersons, NewPerson, PersonsError, Registry};
@@ -44,6 +45,8 @@ pub enum CheckError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Persons(#[from] PersonsError),
+    #[error(transparent)]
+    Categories(#[from] CategoriesError),
     #[error(transparent)]
     Attest(#[from] AttestError),
     #[error(transparent)]
@@ -88,6 +91,7 @@ impl Failure for CheckError {
             CheckError::Screen(e) => e.code(),
             CheckError::Store(e) => e.code(),
             CheckError::Persons(e) => e.code(),
+            CheckError::Categories(e) => e.code(),
             CheckError::Attest(e) => e.code(),
             CheckError::Pool(e) => e.code(),
             CheckError::Deadline { .. } => ErrorCode::DeadlineExceeded,
@@ -209,15 +213,21 @@ impl CheckService {
         deadline: Instant,
     ) -> Result<Checked, CheckError> {
         let clip = Arc::new(source.materialise(&self.intake).await?);
-        // The generation is read from the store, which must not block an async thread.
+        // Both are read from the store, which must not block an async thread.
         let screener = self.screener.clone();
-        let persons_generation = tokio::task::spawn_blocking(move || screener.persons_generation())
-            .await
-            .map_err(|_| CheckError::ShuttingDown)??;
+        let (persons_generation, categories_version) = tokio::task::spawn_blocking(move || {
+            Ok::<_, CheckError>((
+                screener.persons_generation()?,
+                screener.categories_version()?,
+            ))
+        })
+        .await
+        .map_err(|_| CheckError::ShuttingDown)??;
         let key = ClipKey {
             clip_sha256: clip.sha256.clone(),
             models: self.model_set.clone(),
             persons_generation,
+            categories_version,
         };
         let screened = self
             .cache
@@ -451,6 +461,33 @@ impl CheckService {
                     .add_face(person, &e.image_sha256, &model, &e.embedding)
             })
             .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The categories defined by example.
+    pub fn categories(&self) -> &Categories {
+        self.screener.categories().categories()
+    }
+
+    /// Creates a category from example and counter-example images, all or nothing: every
+    /// image is embedded before anything is stored.
+    pub fn create_category(
+        &self,
+        name: &str,
+        description: &str,
+        created_by: &str,
+        examples: &[&Path],
+        counter_examples: &[&Path],
+    ) -> Result<Category, CheckError> {
+        let new = NewCategory {
+            name: name.to_string(),
+            description: description.to_string(),
+            created_by: created_by.to_string(),
+            examples: self.screener.embed_examples(examples)?,
+            counter_examples: self.screener.embed_examples(counter_examples)?,
+        };
+        Ok(self
+            .categories()
+            .create(&new, self.screener.categories().model_sha256())?)
     }
 
     fn embed_model(&self) -> String {

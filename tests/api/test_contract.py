@@ -205,6 +205,16 @@ def test_every_operation_answers_as_documented(server, doc, contract, clips):
     send("DELETE", "/v1/persons/{id}", f"/v1/persons/{other['id']}")
     send("POST", "/v1/persons/{id}/faces", f"/v1/persons/{collins}/faces",
          raw=harness.multipart({}, {"image": harness.testdata("coffee.png")}))
+    examples = [("example", harness.testdata(n)) for n in ("coffee.png", "chelsea.png", "rocket.jpg")]
+    send("POST", "/v1/categories",
+         raw=harness.multipart({"name": "contract", "description": "contract test"}, examples))
+    send("POST", "/v1/categories", raw=harness.multipart({"name": "contract"}, examples))
+    send("POST", "/v1/categories", raw=harness.multipart({"name": "too_few"}, examples[:2]))
+    status, listed = send("GET", "/v1/categories")
+    assert [c["name"] for c in listed["categories"]] == ["contract"] and listed["version"], listed
+    send("GET", "/v1/categories/{name}", "/v1/categories/contract")
+    send("DELETE", "/v1/categories/{name}", "/v1/categories/contract")
+    send("GET", "/v1/categories/{name}", "/v1/categories/contract")
     status, key = send("GET", "/v1/attestations/key")
     allowed = server.request("POST", "/v1/clips/check", {"uri": "s3://clips/gen-42.mp4"})[2]
     send("POST", "/v1/attestations/verify",

@@ -155,6 +155,24 @@ impl Drop for ServerGuard {
     }
 }
 
+/// Makes a key with `clipguard keys new` and returns (key, config lines).
+pub fn new_key(role: &str, name: &str) -> (String, String) {
+    let (ok, out, err) = cli(&["keys", "new", "--role", role, "--name", name], &[]);
+    assert!(ok, "{err}");
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("# cg_"))
+        .map(|k| format!("cg_{k}"))
+        .expect("the key is printed");
+    let config: String = out
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!config.contains(&key), "the config holds only the hash");
+    (key, config)
+}
+
 /// A folder of generated clips that lives for the whole test binary.
 pub fn clips_dir() -> &'static Path {
     static D: OnceLock<tempfile::TempDir> = OnceLock::new();
