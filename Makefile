@@ -15,7 +15,7 @@ export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 # The throwaway PostgreSQL server the store and replica tests use (tests/pg/cluster.sh).
 PG_DIR := $(LOCAL)/pg
 
-.PHONY: setup system venv models testdata run test lint bench soak fuzz parity-reference clean-local pg pg-stop
+.PHONY: setup system venv models testdata run test lint bench soak fuzz parity-reference image clean-local pg pg-stop
 
 setup: system venv models
 
@@ -73,6 +73,8 @@ test: setup testdata parity-reference lint pg
 	# a real server and its answers checked against their schemas) and the Python client's tests.
 	$(PY) -m pytest -q tests/api clients/python/tests
 	$(PY) tests/browser/dashboard.py
+	# The Kubernetes manifests against the API schemas of Kubernetes 1.30 (unknown fields refused).
+	$(PY) -m kubernetes_validate -k 1.30 --strict deploy/kubernetes/*.yaml
 
 lint:
 	cargo fmt --check
@@ -96,6 +98,19 @@ fuzz: setup
 			--out $(LOCAL)/fuzz/$$t --minutes $(FUZZ_MINUTES); \
 		cat $(LOCAL)/fuzz/$$t/stats.log; \
 	done
+
+# The container image, from Debian packages only (mmdebstrap, podman import): binary, ONNX
+# Runtime, models, policies and a config pointing at them; saved as an OCI archive in
+# .local/image and smoke-tested. Not part of `make test`: it needs root and minutes.
+IMAGE_APT_PACKAGES := mmdebstrap podman uidmap curl
+image: setup testdata
+	@if ! dpkg -s $(IMAGE_APT_PACKAGES) >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(IMAGE_APT_PACKAGES) >/dev/null; \
+	fi
+	cargo build --release --bin clipguard
+	deploy/image/build.sh
 
 clean-local:
 	rm -rf $(LOCAL)

@@ -62,7 +62,7 @@ fn main() {
     ));
     let key = common::clips_dir().join("attestation.key");
     std::fs::write(&key, "07".repeat(32)).unwrap();
-    let no_cache = ("CLIPGUARD_CACHE_CLIPS", OsStr::new("0"));
+    let no_cache = ("CLIPGUARD_SERVER__CACHE_CLIPS", OsStr::new("0"));
     println!(
         "replicas load benchmark: 10 s 1280x720 H.264 clips, {clients} clients, {seconds} s per run, {} cores",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -81,7 +81,7 @@ fn main() {
     let shared = vec![
         no_cache,
         ("CLIPGUARD_DATABASE_URL", OsStr::new(&db.url)),
-        ("CLIPGUARD_ATTESTATION_KEY_FILE", key.as_os_str()),
+        ("CLIPGUARD_ATTESTATION__KEY_FILE", key.as_os_str()),
     ];
     let (_servers, ports) = replicas(&[shared.clone(), shared], &clips[0]);
     report(

@@ -11,6 +11,7 @@ pub mod categories;
 pub mod config;
 pub mod digest;
 pub mod http;
+pub mod logs;
 pub mod media;
 pub mod metrics;
 pub mod objects;

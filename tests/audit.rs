@@ -342,7 +342,7 @@ fn the_service_runs_audits_as_jobs() {
     let data = common::data_with_collins();
     let (_server, port) = common::start_server(&[
         ("CLIPGUARD_DATA_DIR", data.as_os_str()),
-        ("CLIPGUARD_FILE_ROOTS", c.dir.as_os_str()),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", c.dir.as_os_str()),
     ]);
     let api = common::Api::new(port);
     let r = api.post_json(
@@ -507,8 +507,8 @@ fn a_service_audit_interrupted_by_a_kill_resumes_at_the_next_start() {
     let data = common::data_dir();
     let env = [
         ("CLIPGUARD_DATA_DIR", data.as_os_str()),
-        ("CLIPGUARD_FILE_ROOTS", c.dir.as_os_str()),
-        ("CLIPGUARD_AUDIT_LEASE_S", OsStr::new("2")),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", c.dir.as_os_str()),
+        ("CLIPGUARD_SERVER__AUDIT_LEASE_S", OsStr::new("2")),
     ];
     killed_audit_is_finished_by_another_server(&env, &env, false);
 }
@@ -525,9 +525,9 @@ fn an_audit_whose_replica_is_killed_is_finished_by_another() {
     std::fs::write(&key, "07".repeat(32)).unwrap();
     let env = [
         ("CLIPGUARD_DATABASE_URL", OsStr::new(&db.url)),
-        ("CLIPGUARD_ATTESTATION_KEY_FILE", key.as_os_str()),
-        ("CLIPGUARD_FILE_ROOTS", c.dir.as_os_str()),
-        ("CLIPGUARD_AUDIT_LEASE_S", OsStr::new("2")),
+        ("CLIPGUARD_ATTESTATION__KEY_FILE", key.as_os_str()),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", c.dir.as_os_str()),
+        ("CLIPGUARD_SERVER__AUDIT_LEASE_S", OsStr::new("2")),
     ];
     killed_audit_is_finished_by_another_server(&env, &env, true);
 }

@@ -207,7 +207,7 @@ fn check_and_policy_explain_show_both_kinds_of_signal() {
     let clip = cat_clip();
     let env: [(&str, &Path); 2] = [
         ("CLIPGUARD_DATA_DIR", data.as_path()),
-        ("CLIPGUARD_CLASSIFIERS", Path::new("open_nsfw")),
+        ("CLIPGUARD_CLASSIFIERS__ENABLED", Path::new("open_nsfw")),
     ];
     let (status, out, err) =
         common::cli_status(&["check", "--json", "--full", clip.to_str().unwrap()], &env);

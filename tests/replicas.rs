@@ -24,7 +24,7 @@ fn replicas_share_decisions_reviews_consent_and_key() {
     let key = key_file(common::clips_dir());
     let env = [
         ("CLIPGUARD_DATABASE_URL", OsStr::new(&db.url)),
-        ("CLIPGUARD_ATTESTATION_KEY_FILE", key.as_os_str()),
+        ("CLIPGUARD_ATTESTATION__KEY_FILE", key.as_os_str()),
     ];
     let (_a, port_a) = start_server(&env);
     let (_b, port_b) = start_server(&env);
@@ -97,5 +97,5 @@ fn a_shared_store_without_a_key_file_is_refused() {
         &[("CLIPGUARD_DATABASE_URL", std::path::Path::new(&db.url))],
     );
     assert_ne!(status, 0);
-    assert!(err.contains("CLIPGUARD_ATTESTATION_KEY_FILE"), "{err}");
+    assert!(err.contains("CLIPGUARD_ATTESTATION__KEY_FILE"), "{err}");
 }

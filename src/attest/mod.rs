@@ -67,7 +67,7 @@ impl Signer {
                 path: "attestation.key_file".into(),
                 reason: "a PostgreSQL store is shared by replicas, which must sign with one key: \
                          name a file of 64 hex digits (`openssl rand -hex 32`) in config \
-                         (env CLIPGUARD_ATTESTATION_KEY_FILE)"
+                         (attestation.key_file, env CLIPGUARD_ATTESTATION__KEY_FILE)"
                     .into(),
             }),
             None => Self::load_or_create(data_dir),

@@ -29,6 +29,12 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The effective configuration as TOML, secrets redacted.
+pub fn config_show(cfg: &Config) -> anyhow::Result<()> {
+    print!("{}", toml::to_string_pretty(&cfg.redacted())?);
+    Ok(())
+}
+
 pub fn new_key(role: Role, name: &str) {
     let key = clipguard::http::auth::new_key();
     println!("# Give this key to {name}; it is shown only once:\n# {key}\n");

@@ -94,13 +94,28 @@ impl LivePolicy {
         let live = Arc::clone(self);
         std::thread::spawn(move || {
             let mut seen = live.current().version.clone();
+            let mut unreadable: Option<String> = None;
             loop {
                 std::thread::sleep(every);
-                let Ok(bytes) = std::fs::read(live.cfg.policy_file()) else {
-                    continue;
-                };
-                let Ok(lists) = ListFiles::read(&live.cfg.lists_dir()) else {
-                    continue;
+                let file = live.cfg.policy_file();
+                let read = std::fs::read(&file)
+                    .map_err(|e| format!("{}: {e}", file.display()))
+                    .and_then(|bytes| {
+                        let lists = ListFiles::read(&live.cfg.lists_dir());
+                        Ok((bytes, lists.map_err(|e| e.to_string())?))
+                    });
+                let (bytes, lists) = match read {
+                    Ok(files) => {
+                        unreadable = None;
+                        files
+                    }
+                    Err(e) => {
+                        if unreadable.as_ref() != Some(&e) {
+                            tracing::error!(error = %e, "cannot read the policy files; the running policy stays");
+                            unreadable = Some(e);
+                        }
+                        continue;
+                    }
                 };
                 let on_disk = super::version(&bytes, &lists);
                 if on_disk != seen {

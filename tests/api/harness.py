@@ -97,7 +97,7 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         full_env = {k: v for k, v in os.environ.items() if k != "CLIPGUARD_CONFIG"}
         full_env.update(
-            {"CLIPGUARD_BIND": f"127.0.0.1:{port}", "CLIPGUARD_DATA_DIR": str(self.data)}
+            {"CLIPGUARD_SERVER__BIND": f"127.0.0.1:{port}", "CLIPGUARD_DATA_DIR": str(self.data)}
         )
         full_env.update(env or {})
         self.log = open(self.data / "server.log", "wb")

@@ -130,7 +130,7 @@ pub fn start_server(env: &[(&str, &std::ffi::OsStr)]) -> (ServerGuard, u16) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipguard"));
     cmd.arg("serve")
         .current_dir(repo())
-        .env("CLIPGUARD_BIND", format!("127.0.0.1:{port}"))
+        .env("CLIPGUARD_SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("CLIPGUARD_DATA_DIR", data_dir())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
