@@ -10,10 +10,12 @@ VENV := $(LOCAL)/venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libavfilter-dev libavdevice-dev clang libclang-dev pkg-config python3-venv \
-	chromium chromium-driver fonts-dejavu-core
+	chromium chromium-driver fonts-dejavu-core postgresql
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
+# The throwaway PostgreSQL server the store and replica tests use (tests/pg/cluster.sh).
+PG_DIR := $(LOCAL)/pg
 
-.PHONY: setup system venv models testdata run test lint bench soak fuzz parity-reference image clean-local
+.PHONY: setup system venv models testdata run test lint bench soak fuzz parity-reference image clean-local pg pg-stop
 
 setup: system venv models
 
@@ -54,8 +56,17 @@ parity-reference: testdata
 	@$(PY) models/parity/reference.py --images $(LOCAL)/testdata --models $(LOCAL)/models \
 		--out $(LOCAL)/parity/reference.json
 
-test: setup testdata parity-reference lint
-	cargo test --release
+# A PostgreSQL server for the tests: created on first use under $(PG_DIR) on a free loopback
+# port, reused while it runs (each test makes its own scratch database); `make pg-stop` stops it.
+pg: system
+	@tests/pg/cluster.sh start $(PG_DIR) >/dev/null
+
+pg-stop:
+	@tests/pg/cluster.sh stop $(PG_DIR)
+
+# The PostgreSQL tests fail rather than skip here when the server is missing.
+test: setup testdata parity-reference lint pg
+	CLIPGUARD_TEST_DATABASE_URL=$$(cat $(PG_DIR)/url) CLIPGUARD_REQUIRE_POSTGRES=1 cargo test --release
 	# The binary the tests just built: `cargo run` would rebuild it without the dev-dependencies' features.
 	target/release/clipguard policy test
 	# The HTTP contract (the OpenAPI document validated, then every documented operation sent to
@@ -69,8 +80,8 @@ lint:
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
 
-bench: setup testdata
-	cargo bench
+bench: setup testdata pg
+	CLIPGUARD_TEST_DATABASE_URL=$$(cat $(PG_DIR)/url) cargo bench
 
 # Memory soak: 1,000 distinct clips through the service with the cache off; fails if RSS grows
 # 5% or more over the second half. CLIPGUARD_SOAK_KIND=720p uses the 10 s 720p clip.

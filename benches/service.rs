@@ -9,85 +9,12 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod load;
 
 use common::{start_server, Api};
+use load::{percentile, run_level};
 use std::ffi::OsStr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-struct Level {
-    clients: usize,
-    ok: Vec<f64>,
-    /// Server-side screening time of each successful check.
-    screening: Vec<f64>,
-    busy: usize,
-    failed: usize,
-    seconds: f64,
-}
-
-fn run_level(port: u16, clips: &Arc<Vec<PathBuf>>, clients: usize, seconds: f64) -> Level {
-    let next = Arc::new(AtomicUsize::new(0));
-    let end = Instant::now() + Duration::from_secs_f64(seconds);
-    let started = Instant::now();
-    let threads: Vec<_> = (0..clients)
-        .map(|_| {
-            let (clips, next) = (clips.clone(), next.clone());
-            std::thread::spawn(move || {
-                let api = Api::new(port);
-                let (mut ok, mut screening, mut busy, mut failed) = (vec![], vec![], 0, 0);
-                while Instant::now() < end {
-                    let clip = &clips[next.fetch_add(1, Ordering::SeqCst) % clips.len()];
-                    let t = Instant::now();
-                    match api.try_check_clip(clip) {
-                        Some(r) if r.status == 200 => {
-                            ok.push(t.elapsed().as_secs_f64() * 1e3);
-                            screening.push(r.json["clip"]["timings"]["total_ms"].as_f64().unwrap());
-                        }
-                        Some(r) if r.status == 503 => {
-                            busy += 1;
-                            let wait: u64 = r
-                                .headers
-                                .get("retry-after")
-                                .and_then(|v| v.to_str().ok()?.parse().ok())
-                                .unwrap_or(1);
-                            std::thread::sleep(Duration::from_secs(wait));
-                        }
-                        _ => failed += 1,
-                    }
-                }
-                (ok, screening, busy, failed)
-            })
-        })
-        .collect();
-    let mut level = Level {
-        clients,
-        ok: vec![],
-        screening: vec![],
-        busy: 0,
-        failed: 0,
-        seconds: 0.0,
-    };
-    for t in threads {
-        let (ok, screening, busy, failed) = t.join().unwrap();
-        level.ok.extend(ok);
-        level.screening.extend(screening);
-        level.busy += busy;
-        level.failed += failed;
-    }
-    level.seconds = started.elapsed().as_secs_f64();
-    level.ok.sort_by(f64::total_cmp);
-    level.screening.sort_by(f64::total_cmp);
-    level
-}
 
 fn peak_rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -128,7 +55,7 @@ fn main() {
     );
     let mut overhead = None;
     for clients in [1, 2, 4, 16] {
-        let l = run_level(port, &clips, clients, seconds);
+        let l = run_level(&[port], &clips, clients, seconds);
         println!(
             "{:>7} {:>10.2} {:>8.0} {:>8.0} {:>8.0} {:>6} {:>7}",
             l.clients,

@@ -47,6 +47,28 @@ pub struct Config {
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
     pub log: LogConfig,
+    pub store: StoreConfig,
+    pub attestation: AttestationConfig,
+}
+
+/// Where decisions, reviews, the registry and audit jobs live.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/db` for a PostgreSQL server shared by several
+    /// replicas (env `CLIPGUARD_DATABASE_URL` or `CLIPGUARD_STORE__URL`); none: SQLite in the
+    /// data folder.
+    pub url: Option<String>,
+}
+
+/// The attestation signing key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttestationConfig {
+    /// A file holding the hex ed25519 seed (a Kubernetes Secret, mode 0600). Required with a
+    /// PostgreSQL store, where replicas must sign with one key; without one the embedded
+    /// default creates `attestation.key` in the data folder.
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -66,6 +88,8 @@ impl Default for Config {
             persons: Default::default(),
             policies: Default::default(),
             log: Default::default(),
+            store: Default::default(),
+            attestation: Default::default(),
         }
     }
 }
@@ -139,6 +163,9 @@ pub struct ServerConfig {
     /// API keys, stored as sha256 (make one with `clipguard keys new`). None: open, which is
     /// only allowed on a loopback address.
     pub api_keys: Vec<ApiKey>,
+    /// Seconds a replica holds an audit job without renewing its lease: after a kill, another
+    /// replica (or this one, restarted) resumes the job this long after.
+    pub audit_lease_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -155,6 +182,7 @@ impl Default for ServerConfig {
             shutdown_timeout_s: 60,
             upload_timeout_s: 30,
             api_keys: Vec::new(),
+            audit_lease_s: 30,
         }
     }
 }
@@ -479,10 +507,15 @@ const NOT_SETTINGS: &[&str] = &[
     "CLIPGUARD_BIN",
     "CLIPGUARD_SOAK_",
     "CLIPGUARD_BENCH_",
+    "CLIPGUARD_TEST_",
+    "CLIPGUARD_REQUIRE_POSTGRES",
 ];
 
 /// Settings with a conventional variable of their own.
-pub const ENV_ALIASES: &[(&str, &str)] = &[("ORT_DYLIB_PATH", "runtime.onnxruntime")];
+pub const ENV_ALIASES: &[(&str, &str)] = &[
+    ("ORT_DYLIB_PATH", "runtime.onnxruntime"),
+    ("CLIPGUARD_DATABASE_URL", "store.url"),
+];
 
 /// Settings that are paths (or lists of paths). A relative one is resolved against the config
 /// file's folder when the file sets it, else against the install prefix: never against the
@@ -494,6 +527,7 @@ const PATH_SETTINGS: &[&str] = &[
     "models.dir",
     "policies.dir",
     "server.file_roots",
+    "attestation.key_file",
 ];
 
 /// Keys whose values `config show` hides wherever they are, alone or as a word of the key
@@ -963,7 +997,14 @@ mod tests {
         let tree = defaults_tree();
         for setting in PATH_SETTINGS {
             let key: Vec<String> = setting.split('.').map(str::to_string).collect();
-            assert!(lookup(&tree, &key).is_some(), "{setting}");
+            // An optional file (no default, such as the attestation key) names a section that
+            // exists.
+            let section = &key[..key.len() - 1];
+            assert!(
+                lookup(&tree, &key).is_some()
+                    || lookup(&tree, section).is_some_and(|v| v.is_table()),
+                "{setting}"
+            );
         }
     }
 

@@ -6,6 +6,7 @@ mod common;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -425,15 +426,37 @@ fn lists_and_globs_name_clips() {
     assert!(!ok && err.contains("/no/such/folder"), "{err}");
 }
 
-#[test]
-fn a_service_audit_interrupted_by_a_kill_resumes_at_the_next_start() {
+/// The report of a service audit so far: its clip lines, by key (each key once), and its
+/// summary once done.
+fn service_report(api: &common::Api, id: &str) -> (BTreeMap<String, Value>, Option<Value>) {
+    let text = reqwest::blocking::get(format!("{}/v1/audits/{id}/report", api.base))
+        .unwrap()
+        .text()
+        .unwrap();
+    let (mut lines, mut summary) = (BTreeMap::new(), None);
+    for l in text.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        if let Some(s) = v.get("summary") {
+            summary = Some(s.clone());
+            continue;
+        }
+        let key = v["key"].as_str().unwrap().to_string();
+        assert!(lines.insert(key.clone(), v).is_none(), "{key} twice");
+    }
+    (lines, summary)
+}
+
+/// Starts an audit of the corpus on a server started with `env_a`, kills it (SIGKILL) a few
+/// clips in, starts (or, `b_first`, has already started) a server with `env_b`, and waits
+/// for that one to finish the audit: every clip reported exactly once.
+fn killed_audit_is_finished_by_another_server(
+    env_a: &[(&str, &OsStr)],
+    env_b: &[(&str, &OsStr)],
+    b_first: bool,
+) {
     let c = corpus();
-    let data = common::data_dir();
-    let env = [
-        ("CLIPGUARD_DATA_DIR", data.as_os_str()),
-        ("CLIPGUARD_SERVER__FILE_ROOTS", c.dir.as_os_str()),
-    ];
-    let (mut server, port) = common::start_server(&env);
+    let (mut a, port) = common::start_server(env_a);
+    let mut b = b_first.then(|| common::start_server(env_b));
     let api = common::Api::new(port);
     let r = api.post_json(
         "/v1/audits",
@@ -441,25 +464,25 @@ fn a_service_audit_interrupted_by_a_kill_resumes_at_the_next_start() {
     );
     assert_eq!(r.status, 202, "{}", r.json);
     let id = r.json["id"].as_str().unwrap().to_string();
-    let report = data.join("audits").join(format!("{id}.jsonl"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while std::fs::read_to_string(&report).map_or(0, |t| t.lines().count()) < 10 {
+    while service_report(&api, &id).0.len() < 10 {
         assert!(
             std::time::Instant::now() < deadline,
             "the audit does not progress"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    server.0.kill().unwrap();
-    server.0.wait().unwrap();
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+
+    let (_b, port) = b.take().unwrap_or_else(|| common::start_server(env_b));
+    let api = common::Api::new(port);
+    let (lines, summary) = service_report(&api, &id);
     assert!(
-        clipguard::audit::report::read_summary(&report).is_none(),
+        summary.is_none() && lines.len() < 50,
         "killed before the end"
     );
-
-    let (_server, port) = common::start_server(&env);
-    let api = common::Api::new(port);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     let status = loop {
         let s = api.get(&format!("/v1/audits/{id}")).json;
         if s["state"] == "done" {
@@ -473,6 +496,38 @@ fn a_service_audit_interrupted_by_a_kill_resumes_at_the_next_start() {
         status["summary"]["resumed"].as_u64().unwrap() >= 10,
         "{status}"
     );
-    let (lines, _) = read_report(&report);
+    let (lines, summary) = service_report(&api, &id);
     assert_eq!(lines.keys().cloned().collect::<BTreeSet<_>>(), c.all());
+    assert_eq!(summary.unwrap()["clips"], 50);
+}
+
+#[test]
+fn a_service_audit_interrupted_by_a_kill_resumes_at_the_next_start() {
+    let c = corpus();
+    let data = common::data_dir();
+    let env = [
+        ("CLIPGUARD_DATA_DIR", data.as_os_str()),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", c.dir.as_os_str()),
+        ("CLIPGUARD_SERVER__AUDIT_LEASE_S", OsStr::new("2")),
+    ];
+    killed_audit_is_finished_by_another_server(&env, &env, false);
+}
+
+/// Two replicas on one PostgreSQL database: the one that did not start the audit leaves it
+/// alone while its replica lives, and finishes it after that replica is killed.
+#[test]
+fn an_audit_whose_replica_is_killed_is_finished_by_another() {
+    let Some(db) = clipguard::store::scratch::ScratchDatabase::create() else {
+        return;
+    };
+    let c = corpus();
+    let key = common::clips_dir().join("attestation.key");
+    std::fs::write(&key, "07".repeat(32)).unwrap();
+    let env = [
+        ("CLIPGUARD_DATABASE_URL", OsStr::new(&db.url)),
+        ("CLIPGUARD_ATTESTATION__KEY_FILE", key.as_os_str()),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", c.dir.as_os_str()),
+        ("CLIPGUARD_SERVER__AUDIT_LEASE_S", OsStr::new("2")),
+    ];
+    killed_audit_is_finished_by_another_server(&env, &env, true);
 }

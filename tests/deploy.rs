@@ -101,10 +101,6 @@ fn str_of(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v:?}"))
 }
 
-/// Set by the manifests for the PostgreSQL store of issue 17 (branch issue-17-pg), whose
-/// `store.url` this branch's configuration does not have yet; goes when both are merged.
-const NOT_YET_SETTINGS: &[&str] = &["CLIPGUARD_DATABASE_URL"];
-
 /// The configuration a pod template's first container runs with: its ConfigMap's file and
 /// its environment (values from the Secret), loaded as the binary loads it.
 fn pod_config(all: &BTreeMap<(String, String), Value>, pod: &Value) -> Config {
@@ -123,7 +119,7 @@ fn pod_config(all: &BTreeMap<(String, String), Value>, pod: &Value) -> Config {
         };
         if name == "CLIPGUARD_CONFIG" {
             config_path = Some(value);
-        } else if name.starts_with("CLIPGUARD_") && !NOT_YET_SETTINGS.contains(&name) {
+        } else if name.starts_with("CLIPGUARD_") {
             vars.push((name.into(), value.into()));
         }
     }

@@ -46,22 +46,51 @@ pub fn key_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+fn key_error(path: &Path, reason: String) -> AttestError {
+    AttestError::Key {
+        path: path.display().to_string(),
+        reason,
+    }
+}
+
 impl Signer {
+    /// The key `key_file` holds; without one, the data folder's (created on first use), unless
+    /// the store is `shared` by replicas: each would make its own key, so that is refused.
+    pub fn configured(
+        key_file: Option<&Path>,
+        data_dir: &Path,
+        shared: bool,
+    ) -> Result<Self, AttestError> {
+        match key_file {
+            Some(path) => Self::load(path),
+            None if shared => Err(AttestError::Key {
+                path: "attestation.key_file".into(),
+                reason: "a PostgreSQL store is shared by replicas, which must sign with one key: \
+                         name a file of 64 hex digits (`openssl rand -hex 32`) in config \
+                         (attestation.key_file, env CLIPGUARD_ATTESTATION__KEY_FILE)"
+                    .into(),
+            }),
+            None => Self::load_or_create(data_dir),
+        }
+    }
+
+    /// Reads a hex ed25519 seed from `path`.
+    pub fn load(path: &Path) -> Result<Self, AttestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| key_error(path, e.to_string()))?;
+        let seed: [u8; 32] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| key_error(path, "not a hex ed25519 seed".into()))?;
+        Ok(Self {
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
     pub fn load_or_create(data_dir: &Path) -> Result<Self, AttestError> {
         let (secret, public) = key_paths(data_dir);
-        let err = |path: &Path, reason: String| AttestError::Key {
-            path: path.display().to_string(),
-            reason,
-        };
+        let err = key_error;
         if secret.exists() {
-            let text = std::fs::read_to_string(&secret).map_err(|e| err(&secret, e.to_string()))?;
-            let seed: [u8; 32] = hex::decode(text.trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| err(&secret, "not a hex ed25519 seed".into()))?;
-            return Ok(Self {
-                key: SigningKey::from_bytes(&seed),
-            });
+            return Self::load(&secret);
         }
         std::fs::create_dir_all(data_dir).map_err(|e| err(data_dir, e.to_string()))?;
         let mut seed = [0u8; 32];

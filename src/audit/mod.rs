@@ -15,6 +15,15 @@ use crate::store::DecisionQuery;
 use crate::vocab::{Action, CheckRequest, ErrorCode, Failure, Origin, Timestamp};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 pub use report::{Line, LineError, Previous, Summary};
+
+/// Where an audit's report goes.
+#[derive(Debug, Clone)]
+pub enum ReportTo {
+    /// A JSON-lines file (the CLI).
+    File(PathBuf),
+    /// The service's job `id` in the store, held by replica `owner`.
+    Job { id: String, owner: String },
+}
 pub use shard::Shard;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,11 +53,11 @@ impl AuditError {
 #[derive(Debug, Clone)]
 pub struct AuditOptions {
     pub sources: Vec<String>,
-    pub out: PathBuf,
+    pub report: ReportTo,
     /// Clips screened at once.
     pub concurrency: usize,
     pub shard: Option<Shard>,
-    /// Carry on from an existing report instead of starting over.
+    /// Carry on from an existing report file instead of starting over (a job always does).
     pub resume: bool,
     /// Compare each clip's new action with its last logged decision.
     pub compare: bool,
@@ -85,10 +94,17 @@ pub fn run(
     if let Some(s) = &opts.shard {
         clips.retain(|c| s.contains(&c.name()));
     }
-    let (mut writer, done) = if opts.resume {
-        report::resume(&opts.out)?
-    } else {
-        (report::Writer::create(&opts.out)?, Vec::new())
+    let (mut writer, done): (Box<dyn report::Sink>, Vec<Line>) = match &opts.report {
+        ReportTo::File(path) if opts.resume => {
+            let (w, done) = report::resume(path)?;
+            (Box::new(w), done)
+        }
+        ReportTo::File(path) => (Box::new(report::Writer::create(path)?), Vec::new()),
+        ReportTo::Job { id, owner } => {
+            let sink = report::JobSink::new(service.store().clone(), id, owner);
+            let done = sink.lines()?;
+            (Box::new(sink), done)
+        }
     };
     let mut summary = Summary {
         shard: opts.shard.map(|s| s.to_string()),
@@ -108,9 +124,7 @@ pub fn run(
     crate::metrics::AUDIT_REMAINING.add(todo.len() as i64);
     let remaining = todo.len() as u64;
     let result = feed(service, opts, &rt, todo, |line| {
-        writer
-            .line(&line)
-            .map_err(|e| AuditError::report(&opts.out, e))?;
+        writer.line(&line)?;
         summary.add(&line);
         crate::metrics::audited(line.action.map_or("error", Action::as_str));
         observer.clip(&line, &summary);
@@ -129,9 +143,7 @@ pub fn run(
     } else {
         0.0
     };
-    writer
-        .summary(&summary)
-        .map_err(|e| AuditError::report(&opts.out, e))?;
+    writer.summary(&summary)?;
     Ok(summary)
 }
 
@@ -156,7 +168,8 @@ fn feed(
                 running.push(audit_one(service.clone(), clip, before));
             }
             match running.next().await {
-                Some(Ok(line)) => on_line(line)?,
+                // The report may be in PostgreSQL, whose client must not block a runtime thread.
+                Some(Ok(line)) => tokio::task::block_in_place(|| on_line(line))?,
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             }
@@ -231,7 +244,10 @@ async fn audit_one(
             limit: 1,
             ..Default::default()
         };
-        let last = service.decisions().list(&q).ok()?.into_iter().next()?;
+        let last = tokio::task::block_in_place(|| service.decisions().list(&q))
+            .ok()?
+            .into_iter()
+            .next()?;
         Some(Previous {
             decision_id: last.id,
             action: last.decision.action,

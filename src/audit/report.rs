@@ -104,33 +104,105 @@ impl Summary {
     }
 }
 
+/// Where report lines go as clips finish.
+pub trait Sink: Send {
+    fn line(&mut self, line: &Line) -> Result<(), AuditError>;
+    fn summary(&mut self, summary: &Summary) -> Result<(), AuditError>;
+}
+
+/// A summary as the report's last line.
+pub fn summary_line(summary: &Summary) -> String {
+    serde_json::to_string(&SummaryLine {
+        summary: summary.clone(),
+    })
+    .expect("a summary serialises")
+}
+
+/// The report of a service job, in the store: a line per clip, once, written only while this
+/// replica holds the job.
+pub struct JobSink {
+    store: std::sync::Arc<crate::store::Store>,
+    id: String,
+    owner: String,
+}
+
+impl JobSink {
+    pub fn new(store: std::sync::Arc<crate::store::Store>, id: &str, owner: &str) -> Self {
+        Self {
+            store,
+            id: id.to_string(),
+            owner: owner.to_string(),
+        }
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> AuditError {
+        AuditError::Report {
+            path: format!("audit {}", self.id),
+            reason: e.to_string(),
+        }
+    }
+
+    /// The lines recorded so far (by this replica or one before it).
+    pub fn lines(&self) -> Result<Vec<Line>, AuditError> {
+        self.store
+            .audit_lines(&self.id)
+            .map_err(|e| self.error(e))?
+            .iter()
+            .map(|l| serde_json::from_str(l).map_err(|e| self.error(e)))
+            .collect()
+    }
+}
+
+impl Sink for JobSink {
+    fn line(&mut self, line: &Line) -> Result<(), AuditError> {
+        let text = serde_json::to_string(line).expect("a report line serialises");
+        self.store
+            .record_audit_line(&self.id, &self.owner, &line.key, &text)
+            .map_err(|e| self.error(e))
+    }
+
+    fn summary(&mut self, summary: &Summary) -> Result<(), AuditError> {
+        let text = serde_json::to_string(summary).expect("a summary serialises");
+        self.store
+            .finish_audit(&self.id, &self.owner, Some(&text), None)
+            .map_err(|e| self.error(e))
+    }
+}
+
 /// Appends lines to the report, one whole line per write.
 pub struct Writer {
     file: std::fs::File,
+    path: std::path::PathBuf,
 }
 
 impl Writer {
     /// A new report (an existing one is replaced).
     pub fn create(path: &Path) -> Result<Self, AuditError> {
         let file = std::fs::File::create(path).map_err(|e| AuditError::report(path, e))?;
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+        })
     }
+}
 
-    pub fn line(&mut self, line: &Line) -> std::io::Result<()> {
+impl Sink for Writer {
+    fn line(&mut self, line: &Line) -> Result<(), AuditError> {
         let mut text = serde_json::to_vec(line).expect("a report line serialises");
         text.push(b'\n');
-        self.file.write_all(&text)?;
-        self.file.flush()
+        self.file
+            .write_all(&text)
+            .and_then(|_| self.file.flush())
+            .map_err(|e| AuditError::report(&self.path, e))
     }
 
-    pub fn summary(&mut self, summary: &Summary) -> std::io::Result<()> {
-        let mut text = serde_json::to_vec(&SummaryLine {
-            summary: summary.clone(),
-        })
-        .expect("a summary serialises");
+    fn summary(&mut self, summary: &Summary) -> Result<(), AuditError> {
+        let mut text = summary_line(summary).into_bytes();
         text.push(b'\n');
-        self.file.write_all(&text)?;
-        self.file.sync_all()
+        self.file
+            .write_all(&text)
+            .and_then(|_| self.file.sync_all())
+            .map_err(|e| AuditError::report(&self.path, e))
     }
 }
 
@@ -177,7 +249,13 @@ pub fn resume(path: &Path) -> Result<(Writer, Vec<Line>), AuditError> {
     file.set_len(keep).map_err(err)?;
     let mut file = file;
     std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)).map_err(err)?;
-    Ok((Writer { file }, lines))
+    Ok((
+        Writer {
+            file,
+            path: path.to_path_buf(),
+        },
+        lines,
+    ))
 }
 
 /// Keys already in a report.

@@ -10,9 +10,8 @@ mod live;
 pub use index::{BankSet, MultiIndex};
 pub use live::LiveBanks;
 
-use crate::store::{DecisionLog, Store, StoreError};
+use crate::store::{vals, Db, DecisionLog, Store, StoreError};
 use crate::vocab::{Action, ErrorCode, Failure, FramePdq, Pdq};
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use std::sync::Arc;
@@ -45,12 +44,6 @@ impl Failure for BanksError {
                 ErrorCode::InvalidBank
             }
         }
-    }
-}
-
-impl From<rusqlite::Error> for BanksError {
-    fn from(e: rusqlite::Error) -> Self {
-        BanksError::Store(e.into())
     }
 }
 
@@ -115,19 +108,18 @@ impl Banks {
                 "name where the bank's hashes come from (source)".into(),
             ));
         }
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        let inserted = tx.execute(
-            "INSERT INTO hash_banks (name, source, action) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO NOTHING",
-            params![name, b.source.trim(), b.action.as_str()],
-        )?;
-        if inserted == 0 {
-            return Err(BanksError::Exists(name.to_string()));
-        }
-        bump(&tx)?;
-        tx.commit()?;
-        drop(conn);
+        self.store.transaction(|db| {
+            let inserted = db.execute(
+                "INSERT INTO hash_banks (name, source, action) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO NOTHING",
+                vals![name, b.source.trim(), b.action.as_str()],
+            )?;
+            if inserted == 0 {
+                return Err(BanksError::Exists(name.to_string()));
+            }
+            bump(db)?;
+            Ok(())
+        })?;
         self.get(name)
     }
 
@@ -139,47 +131,38 @@ impl Banks {
     }
 
     pub fn list(&self) -> Result<Vec<Bank>, BanksError> {
-        let conn = self.store.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT b.name, b.source, b.action, b.created_at,
-                    (SELECT count(*) FROM bank_hashes h WHERE h.bank_id = b.id),
-                    (SELECT count(DISTINCT item) FROM bank_hashes h WHERE h.bank_id = b.id)
-             FROM hash_banks b ORDER BY b.name",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
+        let rows = self.store.with(|db| {
+            db.query(
+                "SELECT b.name, b.source, b.action, b.created_at,
+                        (SELECT count(*) FROM bank_hashes h WHERE h.bank_id = b.id),
+                        (SELECT count(DISTINCT item) FROM bank_hashes h WHERE h.bank_id = b.id)
+                 FROM hash_banks b ORDER BY b.name",
+                &[],
+            )
         })?;
-        rows.map(|r| {
-            let (name, source, action, created_at, hashes, items) = r?;
-            Ok(Bank {
-                action: parse_action(&action)?,
-                name,
-                source,
-                hashes: hashes as u64,
-                items: items as u64,
-                created_at,
+        rows.iter()
+            .map(|r| {
+                Ok(Bank {
+                    action: parse_action(&r.text(2)?)?,
+                    name: r.text(0)?,
+                    source: r.text(1)?,
+                    hashes: r.int(4)? as u64,
+                    items: r.int(5)? as u64,
+                    created_at: r.text(3)?,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     /// Removes a bank and its hashes.
     pub fn remove(&self, name: &str) -> Result<(), BanksError> {
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        if tx.execute("DELETE FROM hash_banks WHERE name = ?1", [name])? == 0 {
-            return Err(BanksError::NotFound(name.to_string()));
-        }
-        bump(&tx)?;
-        tx.commit()?;
-        Ok(())
+        self.store.transaction(|db| {
+            if db.execute("DELETE FROM hash_banks WHERE name = ?1", vals![name])? == 0 {
+                return Err(BanksError::NotFound(name.to_string()));
+            }
+            bump(db)?;
+            Ok(())
+        })
     }
 
     /// Imports a hash file into a bank, all or nothing: a malformed line refuses the whole file,
@@ -191,26 +174,22 @@ impl Banks {
 
     /// Adds hashes to a bank (hashes it already holds for the same item are skipped).
     pub fn add(&self, bank: &str, hashes: &[Banked]) -> Result<Added, BanksError> {
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        let id: i64 = tx
-            .query_row("SELECT id FROM hash_banks WHERE name = ?1", [bank], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .ok_or_else(|| BanksError::NotFound(bank.to_string()))?;
-        let mut added = 0;
-        {
-            let mut ins = tx.prepare_cached(
-                "INSERT OR IGNORE INTO bank_hashes (bank_id, item, pdq, quality)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?;
+        let added = self.store.transaction(|db| {
+            let id = db
+                .query_opt("SELECT id FROM hash_banks WHERE name = ?1", vals![bank])?
+                .ok_or_else(|| BanksError::NotFound(bank.to_string()))?
+                .int(0)?;
+            let mut added = 0;
             for h in hashes {
-                added += ins.execute(params![id, h.item, &h.pdq.hash.0[..], h.pdq.quality])?;
+                added += db.execute(
+                    "INSERT INTO bank_hashes (bank_id, item, pdq, quality)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                    vals![id, &h.item, &h.pdq.hash.0[..], i64::from(h.pdq.quality)],
+                )?;
             }
-        }
-        bump(&tx)?;
-        tx.commit()?;
+            bump(db)?;
+            Ok::<_, BanksError>(added)
+        })?;
         Ok(Added {
             bank: bank.to_string(),
             read: hashes.len() as u64,
@@ -260,40 +239,40 @@ impl Banks {
 
     /// The banks' generation: it moves with every change to any bank.
     pub fn generation(&self) -> Result<u64, BanksError> {
-        let g: i64 = self
-            .store
-            .conn()
-            .prepare_cached("SELECT generation FROM banks_generation")?
-            .query_row([], |r| r.get(0))?;
+        let g = self.store.with(|db| {
+            db.query_one("SELECT generation FROM banks_generation", &[])?
+                .int(0)
+        })?;
         Ok(g as u64)
     }
 
     /// Every bank's hashes of at least `min_quality`, indexed for matching.
     pub fn snapshot(&self, min_quality: u8) -> Result<BankSet, BanksError> {
-        let conn = self.store.conn();
+        let (bank_rows, hash_rows) = self.store.with(|db| {
+            Ok::<_, StoreError>((
+                db.query("SELECT id, name, source, action FROM hash_banks", &[])?,
+                db.query(
+                    "SELECT bank_id, item, pdq FROM bank_hashes WHERE quality >= ?1
+                     ORDER BY bank_id, item",
+                    vals![i64::from(min_quality)],
+                )?,
+            ))
+        })?;
         let mut banks = Vec::new();
-        let mut st = conn.prepare("SELECT id, name, source, action FROM hash_banks")?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let action: String = r.get(3)?;
+        for r in &bank_rows {
             banks.push((
-                r.get::<_, i64>(0)?,
+                r.int(0)?,
                 index::BankMeta {
-                    name: r.get(1)?,
-                    source: r.get(2)?,
-                    action: parse_action(&action)?,
+                    name: r.text(1)?,
+                    source: r.text(2)?,
+                    action: parse_action(&r.text(3)?)?,
                 },
             ));
         }
-        let mut st = conn.prepare(
-            "SELECT bank_id, item, pdq FROM bank_hashes WHERE quality >= ?1
-             ORDER BY bank_id, item",
-        )?;
-        let mut rows = st.query([min_quality])?;
         let mut entries = Vec::new();
-        while let Some(r) = rows.next()? {
-            let bank: i64 = r.get(0)?;
-            let blob: Vec<u8> = r.get(2)?;
+        for r in &hash_rows {
+            let bank = r.int(0)?;
+            let blob = r.blob(2)?;
             let pdq: [u8; 32] = blob
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("a banked hash is not 32 bytes".into()))?;
@@ -303,7 +282,7 @@ impl Banks {
                 .ok_or_else(|| {
                     StoreError::Corrupt(format!("a banked hash names no bank ({bank})"))
                 })?;
-            entries.push((pos, r.get::<_, String>(1)?, Pdq(pdq)));
+            entries.push((pos, r.text(1)?, Pdq(pdq)));
         }
         Ok(BankSet::build(
             banks.into_iter().map(|(_, m)| m).collect(),
@@ -312,10 +291,10 @@ impl Banks {
     }
 }
 
-fn bump(tx: &rusqlite::Transaction<'_>) -> Result<(), rusqlite::Error> {
-    tx.execute(
+fn bump(db: &mut dyn Db) -> Result<(), StoreError> {
+    db.execute(
         "UPDATE banks_generation SET generation = generation + 1",
-        [],
+        &[],
     )?;
     Ok(())
 }
@@ -417,32 +396,35 @@ mod tests {
         assert!(e.to_string().contains("no hash"), "{e}");
     }
 
+    /// On both backends (PostgreSQL when the test server is up).
     #[test]
     fn banks_store_hashes_move_the_generation_and_refuse_unknown_names() {
-        let banks = Banks::new(Arc::new(Store::in_memory().unwrap()));
-        let g0 = banks.generation().unwrap();
-        let new = NewBank {
-            name: "te-group-1".into(),
-            source: "ThreatExchange privacy group 1".into(),
-            action: Action::Block,
-        };
-        banks.create(&new).unwrap();
-        assert_eq!(banks.create(&new).unwrap_err().code(), ErrorCode::Conflict);
-        let file = format!("{H1},90,clip-1\n{H2},90,clip-1\n{H1},90,clip-1\n{H2},10\n");
-        let added = banks.import("te-group-1", file.as_bytes()).unwrap();
-        assert_eq!((added.read, added.added), (4, 3));
-        let b = banks.get("te-group-1").unwrap();
-        assert_eq!((b.hashes, b.items, b.action), (3, 2, Action::Block));
-        assert!(banks.generation().unwrap() > g0);
-        assert_eq!(
-            banks.import("nope", file.as_bytes()).unwrap_err().code(),
-            ErrorCode::NotFound
-        );
-        // The quality floor leaves the low-quality hash out of the snapshot.
-        assert_eq!(banks.snapshot(50).unwrap().len(), 2);
-        assert_eq!(banks.snapshot(0).unwrap().len(), 3);
-        banks.remove("te-group-1").unwrap();
-        assert!(banks.list().unwrap().is_empty());
-        assert_eq!(banks.snapshot(0).unwrap().len(), 0);
+        for (store, _db) in crate::store::test_stores() {
+            let banks = Banks::new(Arc::new(store));
+            let g0 = banks.generation().unwrap();
+            let new = NewBank {
+                name: "te-group-1".into(),
+                source: "ThreatExchange privacy group 1".into(),
+                action: Action::Block,
+            };
+            banks.create(&new).unwrap();
+            assert_eq!(banks.create(&new).unwrap_err().code(), ErrorCode::Conflict);
+            let file = format!("{H1},90,clip-1\n{H2},90,clip-1\n{H1},90,clip-1\n{H2},10\n");
+            let added = banks.import("te-group-1", file.as_bytes()).unwrap();
+            assert_eq!((added.read, added.added), (4, 3));
+            let b = banks.get("te-group-1").unwrap();
+            assert_eq!((b.hashes, b.items, b.action), (3, 2, Action::Block));
+            assert!(banks.generation().unwrap() > g0);
+            assert_eq!(
+                banks.import("nope", file.as_bytes()).unwrap_err().code(),
+                ErrorCode::NotFound
+            );
+            // The quality floor leaves the low-quality hash out of the snapshot.
+            assert_eq!(banks.snapshot(50).unwrap().len(), 2);
+            assert_eq!(banks.snapshot(0).unwrap().len(), 3);
+            banks.remove("te-group-1").unwrap();
+            assert!(banks.list().unwrap().is_empty());
+            assert_eq!(banks.snapshot(0).unwrap().len(), 0);
+        }
     }
 }

@@ -53,12 +53,6 @@ impl Failure for CategoriesError {
     }
 }
 
-impl From<rusqlite::Error> for CategoriesError {
-    fn from(e: rusqlite::Error) -> Self {
-        CategoriesError::Store(e.into())
-    }
-}
-
 /// One example image as kept: its hash (the same picture twice counts once) and embedding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {

@@ -2,8 +2,7 @@
 //! running screeners to rebuild their set.
 
 use super::{CategoriesError, Category, CategorySet, Example, NewCategory, Scored};
-use crate::store::Store;
-use rusqlite::{params, OptionalExtension};
+use crate::store::{vals, Store, StoreError};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -30,68 +29,65 @@ impl Categories {
     /// transaction.
     pub fn create(&self, c: &NewCategory, model_sha256: &str) -> Result<Category, CategoriesError> {
         c.validate()?;
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM categories WHERE name = ?1)",
-            [&c.name],
-            |r| r.get(0),
-        )?;
-        if exists {
-            return Err(CategoriesError::Exists(c.name.clone()));
-        }
-        tx.execute(
-            "INSERT INTO categories (name, description, created_by) VALUES (?1, ?2, ?3)",
-            params![c.name, c.description.trim(), c.created_by],
-        )?;
-        {
-            let mut insert = tx.prepare(
-                "INSERT OR IGNORE INTO category_examples
-                 (category, counter, image_sha256, model_sha256, embedding)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+        self.store.transaction(|db| {
+            if db
+                .query_opt("SELECT 1 FROM categories WHERE name = ?1", vals![&c.name])?
+                .is_some()
+            {
+                return Err(CategoriesError::Exists(c.name.clone()));
+            }
+            db.execute(
+                "INSERT INTO categories (name, description, created_by) VALUES (?1, ?2, ?3)",
+                vals![&c.name, c.description.trim(), &c.created_by],
             )?;
-            for (counter, set) in [(0, &c.examples), (1, &c.counter_examples)] {
+            for (counter, set) in [(0i64, &c.examples), (1, &c.counter_examples)] {
                 for Example {
                     image_sha256,
                     embedding,
                 } in set
                 {
-                    insert.execute(params![
-                        c.name,
-                        counter,
-                        image_sha256,
-                        model_sha256,
-                        blob(embedding)
-                    ])?;
+                    db.execute(
+                        "INSERT INTO category_examples
+                         (category, counter, image_sha256, model_sha256, embedding)
+                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                        vals![
+                            &c.name,
+                            counter,
+                            image_sha256,
+                            model_sha256,
+                            blob(embedding)
+                        ],
+                    )?;
                 }
             }
-        }
-        tx.commit()?;
-        drop(conn);
+            Ok(())
+        })?;
         self.get(&c.name)
     }
 
     pub fn list(&self) -> Result<Vec<Category>, CategoriesError> {
-        let conn = self.store.conn();
-        let mut stmt = conn.prepare(
-            "SELECT c.name, c.description, c.created_by, c.created_at,
-                    (SELECT COUNT(*) FROM category_examples e WHERE e.category = c.name AND counter = 0),
-                    (SELECT COUNT(*) FROM category_examples e WHERE e.category = c.name AND counter = 1)
-             FROM categories c ORDER BY c.name",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
+        let rows = self.store.with(|db| {
+            db.query(
+                "SELECT c.name, c.description, c.created_by, c.created_at,
+                        (SELECT COUNT(*) FROM category_examples e WHERE e.category = c.name AND counter = 0),
+                        (SELECT COUNT(*) FROM category_examples e WHERE e.category = c.name AND counter = 1)
+                 FROM categories c ORDER BY c.name",
+                &[],
+            )
+        })?;
+        rows.iter()
+            .map(|r| {
                 Ok(Category {
-                    name: r.get(0)?,
-                    description: r.get(1)?,
-                    created_by: r.get(2)?,
-                    created_at: r.get(3)?,
-                    examples: r.get::<_, i64>(4)? as usize,
-                    counter_examples: r.get::<_, i64>(5)? as usize,
+                    name: r.text(0)?,
+                    description: r.text(1)?,
+                    created_by: r.text(2)?,
+                    created_at: r.text(3)?,
+                    examples: r.int(4)? as usize,
+                    counter_examples: r.int(5)? as usize,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+            })
+            .collect::<Result<_, StoreError>>()
+            .map_err(Into::into)
     }
 
     pub fn get(&self, name: &str) -> Result<Category, CategoriesError> {
@@ -104,8 +100,7 @@ impl Categories {
     pub fn delete(&self, name: &str) -> Result<(), CategoriesError> {
         let n = self
             .store
-            .conn()
-            .execute("DELETE FROM categories WHERE name = ?1", [name])?;
+            .with(|db| db.execute("DELETE FROM categories WHERE name = ?1", vals![name]))?;
         if n == 0 {
             return Err(CategoriesError::NotFound(name.to_string()));
         }
@@ -114,12 +109,11 @@ impl Categories {
 
     /// Moves with every change to categories or their examples, whichever process made it.
     pub fn generation(&self) -> Result<u64, CategoriesError> {
-        let g: Option<i64> = self
-            .store
-            .conn()
-            .prepare_cached("SELECT generation FROM category_generation")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
+        let g = self.store.with(|db| {
+            db.query_opt("SELECT generation FROM category_generation", &[])?
+                .map(|r| r.int(0))
+                .transpose()
+        })?;
         Ok(g.unwrap_or_default() as u64)
     }
 
@@ -127,19 +121,20 @@ impl Categories {
     /// model cannot be compared with its embeddings: their categories are left out, and
     /// counted in the second value.
     pub fn snapshot(&self, model_sha256: &str) -> Result<(CategorySet, usize), CategoriesError> {
-        let conn = self.store.conn();
-        let mut stmt = conn.prepare(
-            "SELECT category, counter, model_sha256, embedding FROM category_examples
-             ORDER BY category, counter, image_sha256",
-        )?;
+        let rows = self.store.with(|db| {
+            db.query(
+                "SELECT category, counter, model_sha256, embedding FROM category_examples
+                 ORDER BY category, counter, image_sha256",
+                &[],
+            )
+        })?;
         let mut categories: Vec<Scored> = Vec::new();
         let mut stale: Vec<String> = Vec::new();
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let name: String = r.get(0)?;
-            let counter: i64 = r.get(1)?;
-            let model: String = r.get(2)?;
-            let embedding = unblob(&r.get::<_, Vec<u8>>(3)?);
+        for r in rows {
+            let name = r.text(0)?;
+            let counter = r.int(1)?;
+            let model = r.text(2)?;
+            let embedding = unblob(&r.blob(3)?);
             if model != model_sha256 {
                 if !stale.contains(&name) {
                     stale.push(name);
@@ -178,7 +173,12 @@ mod tests {
 
     #[test]
     fn create_list_snapshot_delete() {
-        let cats = Categories::new(Arc::new(Store::in_memory().unwrap()));
+        for (store, _db) in crate::store::test_stores() {
+            create_list_snapshot_delete_on(Categories::new(Arc::new(store)));
+        }
+    }
+
+    fn create_list_snapshot_delete_on(cats: Categories) {
         let g0 = cats.generation().unwrap();
         let new = NewCategory {
             name: "cat".into(),

@@ -351,7 +351,7 @@ pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
     let service = ctx.service(concurrency, concurrency)?;
     let opts = clipguard::audit::AuditOptions {
         sources,
-        out: out.clone(),
+        report: clipguard::audit::ReportTo::File(out.clone()),
         concurrency,
         shard,
         resume,

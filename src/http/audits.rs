@@ -1,13 +1,16 @@
 //! Audits as background jobs: the same audit as `clipguard audit`, run on the service's
 //! screening pool (taking a slot only when one is free, so pre-publish checks come first),
-//! with its report in the data folder and its progress here.
+//! with its spec and report in the store. One replica runs a job, holding a lease it renews;
+//! when a replica dies, another claims the job once the lease runs out and resumes it from the
+//! report lines already recorded (`store::audits`).
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::audit::{self, AuditOptions, Line, Observer, Shard, Summary};
+use crate::audit::{self, AuditOptions, Line, Observer, ReportTo, Shard, Summary};
 use crate::config::Role;
 use crate::policy::LivePolicy;
+use crate::store::{AuditJob, Store, StoreError};
 use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -149,15 +152,15 @@ pub async fn start_audit(
             .clamp(1, state.service.pool().workers().max(1)),
         started_at: crate::vocab::now_rfc3339(),
     };
-    let dir = state.data_dir.join("audits");
-    std::fs::create_dir_all(&dir)?;
-    let text = serde_json::to_vec_pretty(&spec).expect("a job spec serialises");
-    std::fs::write(dir.join(format!("{}.json", spec.id)), text)?;
-    let status = launch(&state, spec, false)?;
+    let text = serde_json::to_string(&spec).expect("a job spec serialises");
+    let (store, id) = (state.service.store().clone(), spec.id.clone());
+    let (replica, lease_s) = (state.replica.clone(), state.audit_lease_s);
+    web::block(move || store.create_audit(&id, &text, &replica, lease_s)).await??;
+    let status = launch(&state, spec)?;
     Ok(HttpResponse::Accepted().json(status))
 }
 
-/// An audit job as started, kept beside its report so a restart can resume it.
+/// An audit job as started, kept in the store so any replica can resume it.
 #[derive(Debug, Serialize, Deserialize)]
 struct JobSpec {
     id: String,
@@ -172,8 +175,34 @@ struct JobSpec {
     started_at: String,
 }
 
-/// Runs a job on its own thread (the screening itself on the service's pool).
-fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, ApiError> {
+/// Renews this replica's lease on a job every third of it, until dropped.
+struct Heartbeat {
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Heartbeat {
+    fn start(store: Arc<Store>, id: String, owner: String, lease_s: u64) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let every = std::time::Duration::from_millis(lease_s * 1000 / 3);
+        std::thread::Builder::new()
+            .name(format!("lease-{id}"))
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every)
+                {
+                    match store.renew_audit(&id, &owner, lease_s) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => tracing::warn!(audit = %id, error = %e, "cannot renew the audit's lease"),
+                    }
+                }
+            })?;
+        Ok(Self { _stop: tx })
+    }
+}
+
+/// Runs a job held by this replica on its own thread (the screening itself on the service's
+/// pool), resuming from the lines already in its report.
+fn launch(state: &AppState, spec: JobSpec) -> Result<AuditStatus, ApiError> {
     let service = match &spec.policies {
         None => state.service.clone(),
         Some(dir) => {
@@ -188,10 +217,13 @@ fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, 
     let id = spec.id.clone();
     let opts = AuditOptions {
         sources: spec.sources,
-        out: state.data_dir.join("audits").join(format!("{id}.jsonl")),
+        report: ReportTo::Job {
+            id: id.clone(),
+            owner: state.replica.clone(),
+        },
         concurrency: spec.concurrency,
         shard: spec.shard,
-        resume,
+        resume: true,
         compare: spec.compare,
         max_file_bytes: state.service.intake().max_file_bytes,
     };
@@ -208,10 +240,27 @@ fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, 
     };
     let job = Arc::new(Job(Mutex::new(status.clone())));
     state.audits.insert(id.clone(), job.clone());
+    let (store, owner, lease_s) = (
+        state.service.store().clone(),
+        state.replica.clone(),
+        state.audit_lease_s,
+    );
     std::thread::Builder::new()
         .name(format!("audit-{id}"))
         .spawn(move || {
-            let result = audit::run(&service, &opts, job.as_ref());
+            let heartbeat = Heartbeat::start(store.clone(), id.clone(), owner.clone(), lease_s);
+            let result = match heartbeat {
+                Ok(_renewing) => audit::run(&service, &opts, job.as_ref()),
+                Err(e) => Err(audit::AuditError::Report {
+                    path: format!("audit {id}"),
+                    reason: format!("cannot keep its lease: {e}"),
+                }),
+            };
+            if let Err(e) = &result {
+                if let Err(e) = store.finish_audit(&id, &owner, None, Some(&e.to_string())) {
+                    tracing::error!(audit = %id, error = %e, "cannot record the audit's failure");
+                }
+            }
             job.update(|s| {
                 s.finished_at = Some(crate::vocab::now_rfc3339());
                 match result {
@@ -230,36 +279,61 @@ fn launch(state: &AppState, spec: JobSpec, resume: bool) -> Result<AuditStatus, 
     Ok(status)
 }
 
-/// Resumes the audits a stop interrupted (their report has no summary yet), from their
-/// reports: no clip is lost or done twice.
-pub fn resume_interrupted(state: &AppState) {
-    let Ok(entries) = std::fs::read_dir(state.data_dir.join("audits")) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.extension().is_none_or(|x| x != "json") {
-            continue;
-        }
-        let spec: JobSpec = match std::fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "unreadable audit job skipped");
-                continue;
+/// Claims, every half lease, the jobs whose replica stopped renewing its lease (killed, or
+/// this replica before a restart), and resumes them here: no clip is lost or done twice.
+pub fn watch_jobs(state: web::Data<AppState>) -> std::io::Result<()> {
+    let every = std::time::Duration::from_millis((state.audit_lease_s * 500).max(500));
+    std::thread::Builder::new()
+        .name("audit-claims".into())
+        .spawn(move || loop {
+            loop {
+                match state
+                    .service
+                    .store()
+                    .claim_audit(&state.replica, state.audit_lease_s)
+                {
+                    Ok(Some(job)) => resume(&state, job),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot look for audits to resume");
+                        break;
+                    }
+                }
             }
-        };
-        if audit::report::read_summary(&path.with_extension("jsonl")).is_some() {
-            continue;
-        }
-        let id = spec.id.clone();
-        match launch(state, spec, true) {
-            Ok(_) => tracing::info!(audit = %id, "resuming an interrupted audit"),
-            Err(e) => tracing::error!(audit = %id, error = %e, "cannot resume audit"),
+            std::thread::sleep(every);
+        })?;
+    Ok(())
+}
+
+fn resume(state: &AppState, job: AuditJob) {
+    let launched = serde_json::from_str::<JobSpec>(&job.spec)
+        .map_err(|e| format!("unreadable job spec: {e}"))
+        .and_then(|spec| launch(state, spec).map_err(|e| e.to_string()));
+    match launched {
+        Ok(_) => tracing::info!(audit = %job.id, "resuming an interrupted audit"),
+        Err(e) => {
+            tracing::error!(audit = %job.id, error = %e, "cannot resume audit");
+            let _ = state
+                .service
+                .store()
+                .finish_audit(&job.id, &state.replica, None, Some(&e));
         }
     }
+}
+
+/// A job and its report lines so far, from the store.
+fn stored(store: &Store, id: &str) -> Result<Option<(AuditJob, Vec<Line>)>, StoreError> {
+    let Some(job) = store.audit(id)? else {
+        return Ok(None);
+    };
+    let lines = store
+        .audit_lines(id)?
+        .iter()
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| StoreError::Corrupt(format!("audit line: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some((job, lines)))
 }
 
 #[utoipa::path(
@@ -277,35 +351,42 @@ pub async fn get_audit(
     caller.require(Role::Auditor)?;
     if let Some(job) = state.audits.get(id.as_str()) {
         let status = job.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        return Ok(HttpResponse::Ok().json(status));
+        // A job this replica lost to another is read from the store like any other.
+        if status.state != AuditState::Failed {
+            return Ok(HttpResponse::Ok().json(status));
+        }
     }
-    // An audit finished before a restart: its spec and its report's summary say the rest.
-    let path = report_path(&state, &id)?;
-    let spec: Option<JobSpec> = std::fs::read(path.with_extension("json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    match audit::report::read_summary(&path) {
-        Some(summary) => Ok(HttpResponse::Ok().json(AuditStatus {
-            id: id.to_string(),
-            state: AuditState::Done,
-            sources: spec
-                .as_ref()
-                .map(|s| s.requested.clone())
-                .unwrap_or_default(),
-            total: summary.clips,
-            summary,
-            error: None,
-            started_at: spec.map(|s| s.started_at).unwrap_or_default(),
-            finished_at: None,
-            report: format!("/v1/audits/{id}/report"),
-        })),
-        None => Err(ApiError::not_found(format!("no audit {id}"))),
-    }
-}
-
-fn report_path(state: &AppState, id: &str) -> Result<std::path::PathBuf, ApiError> {
-    uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(format!("no audit {id}")))?;
-    Ok(state.data_dir.join("audits").join(format!("{id}.jsonl")))
+    let store = state.service.store().clone();
+    let key = id.clone();
+    let Some((job, lines)) = web::block(move || stored(&store, &key)).await?? else {
+        return Err(ApiError::not_found(format!("no audit {id}")));
+    };
+    let spec: JobSpec = serde_json::from_str(&job.spec)
+        .map_err(|e| StoreError::Corrupt(format!("audit job spec: {e}")))?;
+    let summary = match &job.summary {
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| StoreError::Corrupt(format!("audit summary: {e}")))?,
+        None => lines.iter().fold(Summary::default(), |mut s, l| {
+            s.add(l);
+            s
+        }),
+    };
+    let state = match job.state.as_str() {
+        "done" => AuditState::Done,
+        "failed" => AuditState::Failed,
+        _ => AuditState::Running,
+    };
+    Ok(HttpResponse::Ok().json(AuditStatus {
+        id: id.to_string(),
+        state,
+        sources: spec.requested,
+        total: summary.clips,
+        summary,
+        error: job.error,
+        started_at: spec.started_at,
+        finished_at: job.finished_at,
+        report: format!("/v1/audits/{id}/report"),
+    }))
 }
 
 #[utoipa::path(
@@ -324,10 +405,29 @@ pub async fn get_report(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Auditor)?;
-    let path = report_path(&state, &id)?;
-    let text = web::block(move || std::fs::read(path))
-        .await?
-        .map_err(|_| ApiError::not_found(format!("no report for audit {id}")))?;
+    let store = state.service.store().clone();
+    let key = id.clone();
+    let found = web::block(move || -> Result<_, StoreError> {
+        let Some(job) = store.audit(&key)? else {
+            return Ok(None);
+        };
+        Ok(Some((job.summary, store.audit_lines(&key)?)))
+    })
+    .await??;
+    let Some((summary, lines)) = found else {
+        return Err(ApiError::not_found(format!("no report for audit {id}")));
+    };
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    if let Some(s) = summary {
+        let summary: Summary = serde_json::from_str(&s)
+            .map_err(|e| StoreError::Corrupt(format!("audit summary: {e}")))?;
+        text.push_str(&audit::report::summary_line(&summary));
+        text.push('\n');
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/x-ndjson")
         .body(text))

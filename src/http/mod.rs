@@ -26,7 +26,6 @@ use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
 use auth::{Caller, Keys};
 use error::ApiError;
 use std::net::ToSocketAddrs;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -37,8 +36,11 @@ pub struct AppState {
     pub service: Arc<CheckService>,
     /// How long an upload may send nothing before it is answered 408.
     pub upload_timeout: Duration,
-    pub data_dir: PathBuf,
-    /// Audit jobs started since the service started.
+    /// This process's name for the audit jobs it holds (new at every start).
+    pub replica: String,
+    /// How long a replica holds an audit job without renewing its lease.
+    pub audit_lease_s: u64,
+    /// Audit jobs run here since the service started.
     audits: dashmap::DashMap<String, Arc<audits::Job>>,
 }
 
@@ -380,10 +382,11 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     let state = web::Data::new(AppState {
         service,
         upload_timeout: Duration::from_secs(cfg.server.upload_timeout_s.max(1)),
-        data_dir: cfg.data_dir.clone(),
+        replica: uuid::Uuid::now_v7().to_string(),
+        audit_lease_s: cfg.server.audit_lease_s.max(1),
         audits: Default::default(),
     });
-    audits::resume_interrupted(&state);
+    audits::watch_jobs(state.clone())?;
     let keys = web::Data::new(Keys::new(&cfg.server.api_keys));
     tracing::info!(
         %bind,

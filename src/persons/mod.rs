@@ -50,12 +50,6 @@ impl Failure for PersonsError {
     }
 }
 
-impl From<rusqlite::Error> for PersonsError {
-    fn from(e: rusqlite::Error) -> Self {
-        PersonsError::Store(e.into())
-    }
-}
-
 /// What screening needs to know about a person, beside the face index and the gazetteer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersonInfo {

@@ -2,11 +2,10 @@
 //! faces, and the snapshot screening uses.
 
 use super::{ExactIndex, FaceIndex, Gazetteer, GazetteerName, PersonInfo, Persons, PersonsError};
-use crate::store::Store;
+use crate::store::{vals, Db, Store};
 use crate::text::names::{ambiguity, Ambiguity};
 use crate::text::WordFrequencies;
 use crate::vocab::{Embedding, PersonId, PersonKind};
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -135,41 +134,42 @@ impl NewPerson {
 }
 
 /// NotFound unless a person with this id is registered.
-fn must_exist(conn: &rusqlite::Connection, id: PersonId) -> Result<(), PersonsError> {
-    let exists: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM persons WHERE id = ?1)",
-        [id],
-        |r| r.get(0),
-    )?;
-    if exists {
+fn must_exist(db: &mut dyn Db, id: PersonId) -> Result<(), PersonsError> {
+    if db
+        .query_opt("SELECT 1 FROM persons WHERE id = ?1", vals![id])?
+        .is_some()
+    {
         Ok(())
     } else {
         Err(PersonsError::NotFound(id))
     }
 }
 
-fn insert(tx: &rusqlite::Transaction<'_>, p: &NewPerson) -> rusqlite::Result<PersonId> {
-    tx.prepare_cached("INSERT INTO persons (name, kind) VALUES (?1, ?2)")?
-        .execute(params![p.name.trim(), p.kind.as_str()])?;
-    let id = tx.last_insert_rowid();
-    let mut alias = tx.prepare_cached(
-        "INSERT OR IGNORE INTO person_aliases (person_id, alias) VALUES (?1, ?2)",
-    )?;
+fn insert(db: &mut dyn Db, p: &NewPerson) -> Result<PersonId, PersonsError> {
+    let id = db
+        .query_one(
+            "INSERT INTO persons (name, kind) VALUES (?1, ?2) RETURNING id",
+            vals![p.name.trim(), p.kind.as_str()],
+        )?
+        .int(0)?;
     for a in &p.aliases {
-        alias.execute(params![id, a.trim()])?;
+        db.execute(
+            "INSERT INTO person_aliases (person_id, alias) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            vals![id, a.trim()],
+        )?;
     }
     for a in &p.always_match {
-        tx.prepare_cached(
-            "INSERT INTO person_aliases (person_id, alias, always_match) VALUES (?1, ?2, 1)
-             ON CONFLICT (person_id, alias) DO UPDATE SET always_match = 1",
-        )?
-        .execute(params![id, a.trim()])?;
+        db.execute(
+            "INSERT INTO person_aliases (person_id, alias, always_match) VALUES (?1, ?2, TRUE)
+             ON CONFLICT (person_id, alias) DO UPDATE SET always_match = TRUE",
+            vals![id, a.trim()],
+        )?;
     }
-    let mut consent = tx.prepare_cached(
-        "INSERT OR IGNORE INTO person_consents (person_id, user_id) VALUES (?1, ?2)",
-    )?;
     for u in &p.allowed_users {
-        consent.execute(params![id, u.trim()])?;
+        db.execute(
+            "INSERT INTO person_consents (person_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            vals![id, u.trim()],
+        )?;
     }
     Ok(id)
 }
@@ -192,12 +192,6 @@ impl Registry {
     pub fn name_warnings(&self, p: &NewPerson) -> Result<Vec<NameWarning>, PersonsError> {
         let mut out = Vec::new();
         let names = std::iter::once(&p.name).chain(&p.aliases);
-        let conn = self.store.conn();
-        let mut taken = conn.prepare_cached(
-            "SELECT p.name FROM persons p WHERE lower(p.name) = lower(?1)
-             UNION SELECT p.name FROM person_aliases a JOIN persons p ON p.id = a.person_id
-             WHERE lower(a.alias) = lower(?1) LIMIT 1",
-        )?;
         let words = self.words()?;
         for name in names {
             let name = name.trim();
@@ -216,7 +210,16 @@ impl Registry {
                     message: a.message().to_string(),
                 });
             }
-            let other: Option<String> = taken.query_row([name], |r| r.get(0)).optional()?;
+            let other = self.store.with(|db| {
+                db.query_opt(
+                    "SELECT p.name FROM persons p WHERE lower(p.name) = lower(?1)
+                     UNION SELECT p.name FROM person_aliases a JOIN persons p ON p.id = a.person_id
+                     WHERE lower(a.alias) = lower(?1) LIMIT 1",
+                    vals![name],
+                )?
+                .map(|r| r.text(0))
+                .transpose()
+            })?;
             if let Some(other) = other {
                 out.push(NameWarning {
                     name: name.to_string(),
@@ -240,23 +243,20 @@ impl Registry {
         if alias.is_empty() {
             return Err(PersonsError::Invalid("the alias is empty".into()));
         }
-        let conn = self.store.conn();
-        must_exist(&conn, id)?;
-        conn.execute(
-            "INSERT INTO person_aliases (person_id, alias, always_match) VALUES (?1, ?2, ?3)
-             ON CONFLICT (person_id, alias) DO UPDATE SET always_match = excluded.always_match",
-            params![id, alias, always],
-        )?;
-        Ok(())
+        self.store.transaction(|db| {
+            must_exist(db, id)?;
+            db.execute(
+                "INSERT INTO person_aliases (person_id, alias, always_match) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (person_id, alias) DO UPDATE SET always_match = excluded.always_match",
+                vals![id, alias, always],
+            )?;
+            Ok(())
+        })
     }
 
     pub fn add(&self, p: &NewPerson) -> Result<PersonId, PersonsError> {
         p.validate().map_err(PersonsError::Invalid)?;
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        let id = insert(&tx, p)?;
-        tx.commit()?;
-        Ok(id)
+        self.store.transaction(|db| insert(db, p))
     }
 
     /// Adds a person together with their enrolled faces in one transaction: a failure leaves
@@ -268,133 +268,125 @@ impl Registry {
         faces: &[super::enrol::Enrolment],
     ) -> Result<PersonId, PersonsError> {
         p.validate().map_err(PersonsError::Invalid)?;
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        let id = insert(&tx, p)?;
-        for f in faces {
-            tx.execute(
-                "INSERT INTO person_faces (person_id, image_sha256, model_sha256, embedding) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (person_id, image_sha256) DO NOTHING",
-                params![id, f.image_sha256, model_sha256, embedding_blob(&f.embedding)],
-            )?;
-        }
-        tx.commit()?;
-        Ok(id)
+        self.store.transaction(|db| {
+            let id = insert(db, p)?;
+            for f in faces {
+                db.execute(
+                    "INSERT INTO person_faces (person_id, image_sha256, model_sha256, embedding) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (person_id, image_sha256) DO NOTHING",
+                    vals![id, &f.image_sha256, model_sha256, embedding_blob(&f.embedding)],
+                )?;
+            }
+            Ok(id)
+        })
     }
 
     /// Imports one person per JSONL line in a single transaction: all or nothing.
     pub fn import(&self, source: &str, reader: impl BufRead) -> Result<usize, PersonsError> {
-        let mut conn = self.store.conn();
-        let tx = conn.transaction()?;
-        let mut n = 0;
-        for (i, line) in reader.lines().enumerate() {
-            let err = |reason: String| PersonsError::Import {
-                path: source.to_string(),
-                line: i + 1,
-                reason,
-            };
-            let line = line.map_err(|e| err(e.to_string()))?;
-            if line.trim().is_empty() {
-                continue;
+        self.store.transaction(|db| {
+            let mut n = 0;
+            for (i, line) in reader.lines().enumerate() {
+                let err = |reason: String| PersonsError::Import {
+                    path: source.to_string(),
+                    line: i + 1,
+                    reason,
+                };
+                let line = line.map_err(|e| err(e.to_string()))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let p: NewPerson = serde_json::from_str(&line).map_err(|e| err(e.to_string()))?;
+                p.validate().map_err(err)?;
+                insert(db, &p)?;
+                n += 1;
             }
-            let p: NewPerson = serde_json::from_str(&line).map_err(|e| err(e.to_string()))?;
-            p.validate().map_err(err)?;
-            insert(&tx, &p)?;
-            n += 1;
-        }
-        tx.commit()?;
-        Ok(n)
+            Ok(n)
+        })
     }
 
     pub fn get(&self, id: PersonId) -> Result<Person, PersonsError> {
-        let conn = self.store.conn();
-        let row = conn
-            .query_row(
-                "SELECT name, kind, created_at FROM persons WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )
-            .optional()?
-            .ok_or(PersonsError::NotFound(id))?;
-        let strings = |sql: &str| -> Result<Vec<String>, PersonsError> {
-            let mut st = conn.prepare(sql)?;
-            let v = st
-                .query_map([id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(v)
-        };
-        let aliases =
-            strings("SELECT alias FROM person_aliases WHERE person_id = ?1 ORDER BY alias")?;
-        let always_match = strings(
-            "SELECT alias FROM person_aliases WHERE person_id = ?1 AND always_match ORDER BY alias",
-        )?;
-        let allowed_users =
-            strings("SELECT user_id FROM person_consents WHERE person_id = ?1 ORDER BY user_id")?;
-        let mut st = conn.prepare(
-            "SELECT id, image_sha256, model_sha256, created_at FROM person_faces WHERE person_id = ?1 ORDER BY id",
-        )?;
-        let faces = st
-            .query_map([id], |r| {
-                Ok(EnrolledFace {
-                    id: r.get(0)?,
-                    image_sha256: r.get(1)?,
-                    model_sha256: r.get(2)?,
-                    created_at: r.get(3)?,
+        self.store.with(|db| {
+            let row = db
+                .query_opt(
+                    "SELECT name, kind, created_at FROM persons WHERE id = ?1",
+                    vals![id],
+                )?
+                .ok_or(PersonsError::NotFound(id))?;
+            let mut strings = |sql: &str| -> Result<Vec<String>, PersonsError> {
+                Ok(db
+                    .query(sql, vals![id])?
+                    .iter()
+                    .map(|r| r.text(0))
+                    .collect::<Result<_, _>>()?)
+            };
+            let aliases =
+                strings("SELECT alias FROM person_aliases WHERE person_id = ?1 ORDER BY alias")?;
+            let always_match = strings(
+                "SELECT alias FROM person_aliases WHERE person_id = ?1 AND always_match ORDER BY alias",
+            )?;
+            let allowed_users = strings(
+                "SELECT user_id FROM person_consents WHERE person_id = ?1 ORDER BY user_id",
+            )?;
+            let faces = db
+                .query(
+                    "SELECT id, image_sha256, model_sha256, created_at FROM person_faces WHERE person_id = ?1 ORDER BY id",
+                    vals![id],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(EnrolledFace {
+                        id: r.int(0)?,
+                        image_sha256: r.text(1)?,
+                        model_sha256: r.text(2)?,
+                        created_at: r.text(3)?,
+                    })
                 })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(Person {
-            id,
-            name: row.0,
-            kind: row.1.parse().map_err(PersonsError::Invalid)?,
-            aliases,
-            always_match,
-            allowed_users,
-            faces,
-            created_at: row.2,
-            warnings: Vec::new(),
+                .collect::<Result<_, crate::store::StoreError>>()?;
+            Ok(Person {
+                id,
+                name: row.text(0)?,
+                kind: row.text(1)?.parse().map_err(PersonsError::Invalid)?,
+                aliases,
+                always_match,
+                allowed_users,
+                faces,
+                created_at: row.text(2)?,
+                warnings: Vec::new(),
+            })
         })
     }
 
     /// Every person with alias and face counts, by id.
     pub fn list(&self) -> Result<Vec<(PersonInfo, usize, usize)>, PersonsError> {
-        let conn = self.store.conn();
-        let mut st = conn.prepare(
-            "SELECT p.id, p.name, p.kind,
-                    (SELECT count(*) FROM person_aliases a WHERE a.person_id = p.id),
-                    (SELECT count(*) FROM person_faces f WHERE f.person_id = p.id),
-                    (SELECT group_concat(user_id, char(31)) FROM person_consents c WHERE c.person_id = p.id)
-             FROM persons p ORDER BY p.id",
-        )?;
-        let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(id, name, kind, aliases, faces, users)| {
+        let (people, consents) = self.store.with(|db| {
+            let people = db.query(
+                "SELECT p.id, p.name, p.kind,
+                        (SELECT count(*) FROM person_aliases a WHERE a.person_id = p.id),
+                        (SELECT count(*) FROM person_faces f WHERE f.person_id = p.id)
+                 FROM persons p ORDER BY p.id",
+                &[],
+            )?;
+            let consents = db.query(
+                "SELECT person_id, user_id FROM person_consents ORDER BY person_id, user_id",
+                &[],
+            )?;
+            Ok::<_, crate::store::StoreError>((people, consents))
+        })?;
+        let mut allowed: HashMap<PersonId, Vec<String>> = HashMap::new();
+        for r in consents {
+            allowed.entry(r.int(0)?).or_default().push(r.text(1)?);
+        }
+        people
+            .into_iter()
+            .map(|r| {
+                let id = r.int(0)?;
                 let info = PersonInfo {
                     id,
-                    name,
-                    kind: kind.parse().map_err(PersonsError::Invalid)?,
-                    allowed_users: users
-                        .map(|u| u.split('\u{1f}').map(str::to_string).collect())
-                        .unwrap_or_default(),
+                    name: r.text(1)?,
+                    kind: r.text(2)?.parse().map_err(PersonsError::Invalid)?,
+                    allowed_users: allowed.remove(&id).unwrap_or_default(),
                 };
-                Ok((info, aliases as usize, faces as usize))
+                Ok((info, r.int(3)? as usize, r.int(4)? as usize))
             })
             .collect()
     }
@@ -402,8 +394,7 @@ impl Registry {
     pub fn remove(&self, id: PersonId) -> Result<(), PersonsError> {
         let n = self
             .store
-            .conn()
-            .execute("DELETE FROM persons WHERE id = ?1", [id])?;
+            .with(|db| db.execute("DELETE FROM persons WHERE id = ?1", vals![id]))?;
         if n == 0 {
             return Err(PersonsError::NotFound(id));
         }
@@ -416,20 +407,22 @@ impl Registry {
         if user.is_empty() {
             return Err(PersonsError::Invalid("the user is empty".into()));
         }
-        let conn = self.store.conn();
-        must_exist(&conn, id)?;
-        if allowed {
-            conn.execute(
-                "INSERT OR IGNORE INTO person_consents (person_id, user_id) VALUES (?1, ?2)",
-                params![id, user],
-            )?;
-        } else {
-            conn.execute(
-                "DELETE FROM person_consents WHERE person_id = ?1 AND user_id = ?2",
-                params![id, user],
-            )?;
-        }
-        Ok(())
+        self.store.transaction(|db| {
+            must_exist(db, id)?;
+            if allowed {
+                db.execute(
+                    "INSERT INTO person_consents (person_id, user_id) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                    vals![id, user],
+                )?;
+            } else {
+                db.execute(
+                    "DELETE FROM person_consents WHERE person_id = ?1 AND user_id = ?2",
+                    vals![id, user],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Stores one face embedding for a person (once per source image).
@@ -440,14 +433,17 @@ impl Registry {
         model_sha256: &str,
         e: &Embedding,
     ) -> Result<i64, PersonsError> {
-        let conn = self.store.conn();
-        must_exist(&conn, id)?;
-        conn.execute(
-            "INSERT INTO person_faces (person_id, image_sha256, model_sha256, embedding) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (person_id, image_sha256) DO UPDATE SET embedding = excluded.embedding, model_sha256 = excluded.model_sha256",
-            params![id, image_sha256, model_sha256, embedding_blob(e)],
-        )?;
-        Ok(conn.last_insert_rowid())
+        self.store.transaction(|db| {
+            must_exist(db, id)?;
+            Ok(db
+                .query_one(
+                    "INSERT INTO person_faces (person_id, image_sha256, model_sha256, embedding) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (person_id, image_sha256) DO UPDATE SET embedding = excluded.embedding, model_sha256 = excluded.model_sha256
+                     RETURNING id",
+                    vals![id, image_sha256, model_sha256, embedding_blob(e)],
+                )?
+                .int(0)?)
+        })
     }
 
     /// Moves with every change to the registry (see `store`'s triggers).
@@ -463,28 +459,32 @@ impl Registry {
             .into_iter()
             .map(|(p, _, _)| (p.id, p))
             .collect();
-        let conn = self.store.conn();
+        let (aliases, faces) = self.store.with(|db| {
+            let aliases = db.query(
+                "SELECT person_id, alias, always_match FROM person_aliases",
+                &[],
+            )?;
+            let faces = db.query(
+                "SELECT person_id, model_sha256, embedding FROM person_faces ORDER BY id",
+                &[],
+            )?;
+            Ok::<_, crate::store::StoreError>((aliases, faces))
+        })?;
         let mut names: Vec<(PersonId, String, bool)> = people
             .values()
             .map(|p| (p.id, p.name.clone(), false))
             .collect();
-        let mut st = conn.prepare("SELECT person_id, alias, always_match FROM person_aliases")?;
-        for row in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-            names.push(row?);
+        for r in aliases {
+            names.push((r.int(0)?, r.text(1)?, r.bool(2)?));
         }
         let mut index = ExactIndex::default();
         let mut stale = 0;
-        let mut st = conn
-            .prepare("SELECT person_id, model_sha256, embedding FROM person_faces ORDER BY id")?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
-            let model: String = r.get(1)?;
-            if model != model_sha256 {
+        for r in faces {
+            if r.text(1)? != model_sha256 {
                 stale += 1;
                 continue;
             }
-            let blob: Vec<u8> = r.get(2)?;
-            index.add(r.get(0)?, &blob_embedding(&blob));
+            index.add(r.int(0)?, &blob_embedding(&r.blob(2)?));
         }
         let gazetteer = Gazetteer::build(
             names.iter().map(|(id, n, always)| GazetteerName {
@@ -503,5 +503,95 @@ impl Registry {
             },
             stale,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persons::enrol::Enrolment;
+
+    fn registry(store: Store) -> Registry {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let words = Words::from_manifest(
+            &root.join("models/models.toml"),
+            &root.join(".local/models"),
+        );
+        Registry::new(std::sync::Arc::new(store), words)
+    }
+
+    fn person(name: &str) -> NewPerson {
+        NewPerson {
+            name: name.into(),
+            aliases: vec![format!("{name} Jr"), format!("{name} Jr")],
+            kind: PersonKind::PublicFigure,
+            allowed_users: vec!["alice".into()],
+            always_match: vec!["Prince".into()],
+        }
+    }
+
+    #[test]
+    fn the_registry_reads_back_what_was_written_on_either_backend() {
+        for (store, _db) in crate::store::test_stores() {
+            let r = registry(store);
+            let face = |v: f32| Enrolment {
+                image_sha256: format!("img{v}"),
+                embedding: Embedding(vec![v; 4]),
+            };
+            let a = r
+                .add_with_faces(&person("Ada"), "m1", &[face(1.0)])
+                .unwrap();
+            let b = r.add(&person("Bob")).unwrap();
+            assert_ne!(a, b);
+            let g = r.generation().unwrap();
+            r.set_consent(b, "carol", true).unwrap();
+            r.set_consent(b, "carol", true).unwrap();
+            r.set_consent(b, "alice", false).unwrap();
+            assert!(r.generation().unwrap() > g);
+            let face_id = r
+                .add_face(b, "img2", "m2", &Embedding(vec![2.0; 4]))
+                .unwrap();
+            // Enrolling the same image again replaces its embedding under the same id.
+            assert_eq!(
+                r.add_face(b, "img2", "m1", &Embedding(vec![3.0; 4]))
+                    .unwrap(),
+                face_id
+            );
+            r.set_always_match(b, "Bobby", true).unwrap();
+
+            let got = r.get(b).unwrap();
+            assert_eq!(got.name, "Bob");
+            assert_eq!(got.aliases, ["Bob Jr", "Bobby", "Prince"]);
+            assert_eq!(got.always_match, ["Bobby", "Prince"]);
+            assert_eq!(got.allowed_users, ["carol"]);
+            assert_eq!(got.faces.len(), 1);
+            assert_eq!(got.faces[0].model_sha256, "m1");
+            assert!(got.created_at.ends_with('Z'), "{}", got.created_at);
+
+            let list = r.list().unwrap();
+            assert_eq!(list.len(), 2);
+            assert_eq!((list[0].0.id, list[0].1, list[0].2), (a, 2, 1));
+            assert_eq!(list[0].0.allowed_users, ["alice"]);
+            assert_eq!(list[1].0.allowed_users, ["carol"]);
+
+            let (snapshot, stale) = r.snapshot("m1").unwrap();
+            assert_eq!(
+                (snapshot.people.len(), snapshot.faces.len(), stale),
+                (2, 2, 0)
+            );
+            let (_, stale) = r.snapshot("m2").unwrap();
+            assert_eq!(stale, 2);
+
+            assert!(matches!(
+                r.set_consent(999, "x", true),
+                Err(PersonsError::NotFound(999))
+            ));
+            let bad = "{\"name\": \"Cy\"}\n{\"name\": \"\"}\n";
+            assert!(r.import("bad.jsonl", bad.as_bytes()).is_err());
+            assert_eq!(r.list().unwrap().len(), 2, "a failed import adds no one");
+            r.remove(a).unwrap();
+            assert!(matches!(r.remove(a), Err(PersonsError::NotFound(_))));
+            assert!(matches!(r.get(a), Err(PersonsError::NotFound(_))));
+        }
     }
 }

@@ -55,7 +55,7 @@ pub struct Context {
 impl Context {
     /// Opens the database (migrating it if needed). Loads no model.
     pub fn open(cfg: Config) -> Result<Self, ContextError> {
-        let store = Arc::new(Store::open(&cfg.data_dir)?);
+        let store = Arc::new(Store::connect(cfg.store.url.as_deref(), &cfg.data_dir)?);
         let words = Words::from_manifest(&cfg.models.manifest, &cfg.models.dir);
         let registry = Registry::new(store.clone(), words);
         Ok(Self {
@@ -113,7 +113,11 @@ impl Context {
             persons,
             screener,
             policy,
-            signer: Arc::new(Signer::load_or_create(&cfg.data_dir)?),
+            signer: Arc::new(Signer::configured(
+                cfg.attestation.key_file.as_deref(),
+                &cfg.data_dir,
+                cfg.store.url.is_some(),
+            )?),
             pool: Arc::new(Pool::new(workers, queue)),
             cache: Arc::new(SignalsCache::new(cfg.server.cache_clips)),
             intake: Intake {

@@ -151,6 +151,11 @@ impl CheckService {
         })
     }
 
+    /// The database, for what is not a decision (the service's audit jobs).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
     pub fn decisions(&self) -> &dyn DecisionLog {
         self.store.as_ref()
     }
@@ -208,11 +213,21 @@ impl CheckService {
         deadline: Instant,
     ) -> Result<Checked, CheckError> {
         let clip = Arc::new(source.materialise(&self.intake).await?);
+        // Both are read from the store, which must not block an async thread.
+        let screener = self.screener.clone();
+        let (persons_generation, categories_version) = tokio::task::spawn_blocking(move || {
+            Ok::<_, CheckError>((
+                screener.persons_generation()?,
+                screener.categories_version()?,
+            ))
+        })
+        .await
+        .map_err(|_| CheckError::ShuttingDown)??;
         let key = ClipKey {
             clip_sha256: clip.sha256.clone(),
             models: self.model_set.clone(),
-            persons_generation: self.screener.persons_generation()?,
-            categories_version: self.screener.categories_version()?,
+            persons_generation,
+            categories_version,
         };
         let screened = self
             .cache

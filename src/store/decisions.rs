@@ -1,9 +1,9 @@
 //! The decision log: every decision is committed here before it is returned. Behind a trait
 //! so a shared database can serve several replicas; SQLite is the embedded default.
 
+use super::sql::{vals, Db, Row};
 use super::{Store, StoreError};
 use crate::vocab::{Action, Decision, Origin, Review, Timestamp};
-use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 
 /// A small JPEG crop of a frame that made a rule match, kept for block and review decisions.
@@ -104,15 +104,10 @@ fn parse(body: String, review: Option<String>) -> Result<Decision, StoreError> {
     Ok(d)
 }
 
-fn rows(
-    st: &mut rusqlite::Statement<'_>,
-    params: impl rusqlite::Params,
-) -> Result<Vec<Decision>, StoreError> {
-    st.query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))?
-        .map(|row| {
-            let (body, review) = row?;
-            parse(body, review)
-        })
+/// Decisions from rows of (body, review body).
+fn decisions(rows: Vec<Row>) -> Result<Vec<Decision>, StoreError> {
+    rows.into_iter()
+        .map(|r| parse(r.text(0)?, r.opt_text(1)?))
         .collect()
 }
 
@@ -124,27 +119,17 @@ fn limit(n: usize) -> i64 {
     }
 }
 
-impl Store {
-    /// Where a page cursor (a decision id) sits in the order: its time and id.
-    fn cursor<'a>(
-        &self,
-        after: Option<&'a str>,
-    ) -> Result<(Option<String>, Option<&'a str>), StoreError> {
-        let Some(id) = after else {
-            return Ok((None, None));
-        };
-        let at: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT created_at FROM decisions WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match at {
-            Some(at) => Ok((Some(at), Some(id))),
-            None => Err(StoreError::BadCursor(id.to_string())),
-        }
+/// Where a page cursor (a decision id) sits in the order: its time and id.
+fn cursor(
+    db: &mut dyn Db,
+    after: Option<&str>,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    let Some(id) = after else {
+        return Ok((None, None));
+    };
+    match db.query_opt("SELECT created_at FROM decisions WHERE id = ?1", vals![id])? {
+        Some(at) => Ok((Some(at.text(0)?), Some(id.to_string()))),
+        None => Err(StoreError::BadCursor(id.to_string())),
     }
 }
 
@@ -156,108 +141,114 @@ impl DecisionLog for Store {
             serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
         let shadow: Vec<&str> = d.decision.shadow.iter().map(|m| m.rule.as_str()).collect();
-        self.conn().execute(
-            "INSERT INTO decisions (id, created_at, origin, user_id, clip_sha256, action, policy_name, policy_version, rules, body, shadow_rules, clip_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                d.id,
-                d.created_at,
-                d.origin.as_str(),
-                d.user,
-                d.clip_sha256,
-                d.decision.action.as_str(),
-                d.decision.policy.name,
-                d.decision.policy.version,
-                rules.join(","),
-                body,
-                shadow.join(","),
-                d.clip_id
-            ],
-        )?;
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO decisions (id, created_at, origin, user_id, clip_sha256, action, policy_name, policy_version, rules, body, shadow_rules, clip_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                vals![
+                    &d.id,
+                    &d.created_at,
+                    d.origin.as_str(),
+                    &d.user,
+                    &d.clip_sha256,
+                    d.decision.action.as_str(),
+                    &d.decision.policy.name,
+                    &d.decision.policy.version,
+                    rules.join(","),
+                    body,
+                    shadow.join(","),
+                    &d.clip_id
+                ],
+            )
+        })?;
         Ok(())
     }
 
     fn get(&self, id: &str) -> Result<Option<Decision>, StoreError> {
-        let row: Option<(String, Option<String>)> = self
-            .conn()
-            .query_row(
+        let row = self.with(|db| {
+            db.query_opt(
                 "SELECT d.body, r.body FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
                  WHERE d.id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                vals![id],
             )
-            .optional()?;
-        row.map(|(d, r)| parse(d, r)).transpose()
+        })?;
+        row.map(|r| parse(r.text(0)?, r.opt_text(1)?)).transpose()
     }
 
     fn list(&self, q: &DecisionQuery) -> Result<Vec<Decision>, StoreError> {
-        let (after_at, after_id) = self.cursor(q.after.as_deref())?;
-        let conn = self.conn();
-        // Times compare as strings: the log and `Timestamp::log_key` write them alike.
-        let mut st = conn.prepare_cached(
-            "SELECT d.body, r.body FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
-             WHERE (?1 IS NULL OR d.action = ?1) AND (?2 IS NULL OR d.user_id = ?2)
-               AND (?3 IS NULL OR d.clip_sha256 = ?3) AND (?4 IS NULL OR d.created_at >= ?4)
-               AND (?5 IS NULL OR d.origin = ?5) AND (?6 IS NULL OR d.created_at < ?6)
-               AND (?7 IS NULL OR d.clip_id = ?7)
-               AND (?8 IS NULL OR d.created_at < ?8 OR (d.created_at = ?8 AND d.id < ?9))
-               AND (?11 IS NULL
-                    OR instr(',' || d.rules || ',' || d.shadow_rules || ',', ',' || ?11 || ',') > 0)
-             ORDER BY d.created_at DESC, d.id DESC LIMIT ?10",
-        )?;
-        rows(
-            &mut st,
-            params![
-                q.action.map(Action::as_str),
-                q.user,
-                q.clip_sha256,
-                q.since.map(|t| t.log_key()),
-                q.origin.map(Origin::as_str),
-                q.until.map(|t| t.log_key()),
-                q.clip_id,
-                after_at,
-                after_id,
-                limit(q.limit),
-                q.rule
-            ],
-        )
+        let rows = self.with(|db| {
+            let (after_at, after_id) = cursor(db, q.after.as_deref())?;
+            // Times compare as strings: the log and `Timestamp::log_key` write them alike.
+            db.query(
+                "SELECT d.body, r.body FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR d.action = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR d.user_id = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR d.clip_sha256 = ?3)
+                   AND (CAST(?4 AS TEXT) IS NULL OR d.created_at >= ?4)
+                   AND (CAST(?5 AS TEXT) IS NULL OR d.origin = ?5)
+                   AND (CAST(?6 AS TEXT) IS NULL OR d.created_at < ?6)
+                   AND (CAST(?7 AS TEXT) IS NULL OR d.clip_id = ?7)
+                   AND (CAST(?8 AS TEXT) IS NULL OR d.created_at < ?8
+                        OR (d.created_at = ?8 AND d.id < CAST(?9 AS TEXT)))
+                   AND (CAST(?11 AS TEXT) IS NULL
+                        OR instr(',' || d.rules || ',' || d.shadow_rules || ',', ',' || ?11 || ',') > 0)
+                 ORDER BY d.created_at DESC, d.id DESC LIMIT ?10",
+                vals![
+                    q.action.map(Action::as_str),
+                    &q.user,
+                    &q.clip_sha256,
+                    q.since.map(|t| t.log_key()),
+                    q.origin.map(Origin::as_str),
+                    q.until.map(|t| t.log_key()),
+                    &q.clip_id,
+                    after_at,
+                    after_id,
+                    limit(q.limit),
+                    &q.rule
+                ],
+            )
+        })?;
+        decisions(rows)
     }
 
     fn review_page(&self, q: &ReviewQuery) -> Result<Vec<Decision>, StoreError> {
-        let (after_at, after_id) = self.cursor(q.after.as_deref())?;
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT d.body, NULL FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
-             WHERE d.action = 'review' AND r.decision_id IS NULL
-               AND (?1 IS NULL OR d.origin = ?1) AND (?2 IS NULL OR d.clip_id = ?2)
-               AND (?3 IS NULL OR d.created_at > ?3 OR (d.created_at = ?3 AND d.id > ?4))
-             ORDER BY d.created_at, d.id LIMIT ?5",
-        )?;
-        rows(
-            &mut st,
-            params![
-                q.origin.map(Origin::as_str),
-                q.clip_id,
-                after_at,
-                after_id,
-                limit(q.limit)
-            ],
-        )
+        let rows = self.with(|db| {
+            let (after_at, after_id) = cursor(db, q.after.as_deref())?;
+            db.query(
+                "SELECT d.body, NULL FROM decisions d LEFT JOIN reviews r ON r.decision_id = d.id
+                 WHERE d.action = 'review' AND r.decision_id IS NULL
+                   AND (CAST(?1 AS TEXT) IS NULL OR d.origin = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR d.clip_id = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR d.created_at > ?3
+                        OR (d.created_at = ?3 AND d.id > CAST(?4 AS TEXT)))
+                 ORDER BY d.created_at, d.id LIMIT ?5",
+                vals![
+                    q.origin.map(Origin::as_str),
+                    &q.clip_id,
+                    after_at,
+                    after_id,
+                    limit(q.limit)
+                ],
+            )
+        })?;
+        decisions(rows)
     }
 
     fn record_review(&self, r: &Review) -> Result<(), StoreError> {
         let body = serde_json::to_string(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let inserted = self.conn().execute(
-            "INSERT INTO reviews (decision_id, outcome, reviewer, created_at, body)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (decision_id) DO NOTHING",
-            params![
-                r.decision_id,
-                r.outcome.as_str(),
-                r.reviewer,
-                r.created_at,
-                body
-            ],
-        )?;
+        let inserted = self.with(|db| {
+            db.execute(
+                "INSERT INTO reviews (decision_id, outcome, reviewer, created_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (decision_id) DO NOTHING",
+                vals![
+                    &r.decision_id,
+                    r.outcome.as_str(),
+                    &r.reviewer,
+                    &r.created_at,
+                    body
+                ],
+            )
+        })?;
         if inserted == 0 {
             return Err(StoreError::Conflict(format!(
                 "decision {} has already been reviewed",
@@ -268,66 +259,71 @@ impl DecisionLog for Store {
     }
 
     fn record_thumbnails(&self, decision_id: &str, t: &[Thumbnail]) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO evidence_thumbnails (decision_id, n, rule, time_s, jpeg)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
+        self.transaction(|db| {
             for (n, th) in t.iter().enumerate() {
-                st.execute(params![decision_id, n as i64, th.rule, th.time_s, th.jpeg])?;
+                db.execute(
+                    "INSERT INTO evidence_thumbnails (decision_id, n, rule, time_s, jpeg)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (decision_id, n) DO UPDATE
+                     SET rule = excluded.rule, time_s = excluded.time_s, jpeg = excluded.jpeg",
+                    vals![
+                        decision_id,
+                        n as i64,
+                        &th.rule,
+                        th.time_s,
+                        th.jpeg.as_slice()
+                    ],
+                )?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn thumbnail(&self, decision_id: &str, n: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|db| {
+            db.query_opt(
                 "SELECT jpeg FROM evidence_thumbnails WHERE decision_id = ?1 AND n = ?2",
-                params![decision_id, n as i64],
-                |r| r.get(0),
-            )
-            .optional()?)
+                vals![decision_id, n as i64],
+            )?
+            .map(|r| r.blob(0))
+            .transpose()
+        })
     }
 
     fn thumbnail_count(&self, decision_id: &str) -> Result<usize, StoreError> {
-        let n: i64 = self.conn().query_row(
-            "SELECT count(*) FROM evidence_thumbnails WHERE decision_id = ?1",
-            [decision_id],
-            |r| r.get(0),
-        )?;
+        let n = self.with(|db| {
+            db.query_one(
+                "SELECT count(*) FROM evidence_thumbnails WHERE decision_id = ?1",
+                vals![decision_id],
+            )?
+            .int(0)
+        })?;
         Ok(n as usize)
     }
 
     fn thumbnail_index(&self, decision_id: &str) -> Result<Vec<(String, f64)>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT rule, time_s FROM evidence_thumbnails WHERE decision_id = ?1 ORDER BY n",
-        )?;
-        let rows = st.query_map([decision_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|db| {
+            db.query(
+                "SELECT rule, time_s FROM evidence_thumbnails WHERE decision_id = ?1 ORDER BY n",
+                vals![decision_id],
+            )?
+            .into_iter()
+            .map(|r| Ok((r.text(0)?, r.real(1)?)))
+            .collect()
+        })
     }
 
     fn per_minute(&self, since: &str, origin: Origin) -> Result<Vec<MinuteCounts>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT substr(created_at, 1, 16) AS m, action, count(*) FROM decisions
-             WHERE created_at >= ?1 AND origin = ?2 GROUP BY m, action ORDER BY m",
-        )?;
-        let mut out: Vec<MinuteCounts> = Vec::new();
-        let rows = st.query_map(params![since, origin.as_str()], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
+        let rows = self.with(|db| {
+            db.query(
+                "SELECT substr(created_at, 1, 16) AS m, action, count(*) FROM decisions
+                 WHERE created_at >= ?1 AND origin = ?2 GROUP BY m, action ORDER BY m",
+                vals![since, origin.as_str()],
+            )
         })?;
+        let mut out: Vec<MinuteCounts> = Vec::new();
         for row in rows {
-            let (minute, action, n) = row?;
+            let (minute, action, n) = (row.text(0)?, row.text(1)?, row.int(2)?);
             if out.last().is_none_or(|m| m.minute != minute) {
                 out.push(MinuteCounts {
                     minute,
@@ -345,18 +341,19 @@ impl DecisionLog for Store {
     }
 
     fn rule_counts(&self, since: &str, origin: Origin) -> Result<RuleCounts, StoreError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT rules, shadow_rules FROM decisions
-             WHERE created_at >= ?1 AND origin = ?2 AND (rules != '' OR shadow_rules != '')",
-        )?;
-        let mut out = RuleCounts::default();
-        let rows = st.query_map(params![since, origin.as_str()], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        let rows = self.with(|db| {
+            db.query(
+                "SELECT rules, shadow_rules FROM decisions
+                 WHERE created_at >= ?1 AND origin = ?2 AND (rules != '' OR shadow_rules != '')",
+                vals![since, origin.as_str()],
+            )
         })?;
+        let mut out = RuleCounts::default();
         for row in rows {
-            let (rules, shadow) = row?;
-            for (list, into) in [(rules, &mut out.enforce), (shadow, &mut out.shadow)] {
+            for (list, into) in [
+                (row.text(0)?, &mut out.enforce),
+                (row.text(1)?, &mut out.shadow),
+            ] {
                 for r in list.split(',').filter(|r| !r.is_empty()) {
                     *into.entry(r.to_string()).or_default() += 1;
                 }
@@ -392,6 +389,18 @@ mod tests {
     #[test]
     fn decisions_survive_a_reopen_and_are_queryable() {
         let dir = tempfile::tempdir().unwrap();
+        let scratch = crate::store::scratch::ScratchDatabase::create();
+        let mut openers: Vec<Box<dyn Fn() -> Store>> =
+            vec![Box::new(|| Store::open(dir.path()).unwrap())];
+        if let Some(db) = &scratch {
+            openers.push(Box::new(|| Store::postgres(&db.url).unwrap()));
+        }
+        for open in openers {
+            queryable_after_a_reopen(open);
+        }
+    }
+
+    fn queryable_after_a_reopen(open: impl Fn() -> Store) {
         let (mut a, mut b, mut c) = (
             decision(Action::Allow, "alice", "c1"),
             decision(Action::Block, "bob", "c2"),
@@ -401,13 +410,13 @@ mod tests {
             d.created_at = format!("2026-11-24T10:00:{t}.000Z");
         }
         {
-            let s = Store::open(dir.path()).unwrap();
+            let s = open();
             for d in [&a, &b, &c] {
                 s.record(d).unwrap();
             }
             assert!(s.record(&a).is_err(), "an id is logged once");
         }
-        let s = Store::open(dir.path()).unwrap();
+        let s = open();
         assert_eq!(s.get(&b.id).unwrap().unwrap().user.as_deref(), Some("bob"));
         assert!(s.get("nope").unwrap().is_none());
         let ids = |q: DecisionQuery| {
@@ -460,7 +469,12 @@ mod tests {
 
     #[test]
     fn times_compare_exactly_and_pages_cover_the_log_once() {
-        let s = Store::in_memory().unwrap();
+        for (s, _db) in crate::store::test_stores() {
+            times_compare_exactly_and_pages_cover_the_log_once_on(&s);
+        }
+    }
+
+    fn times_compare_exactly_and_pages_cover_the_log_once_on(s: &Store) {
         let mut all = Vec::new();
         for (n, at) in [
             "05:14:36.900",
@@ -547,7 +561,12 @@ mod tests {
 
     #[test]
     fn reviews_clear_the_queue_once() {
-        let s = Store::in_memory().unwrap();
+        for (s, _db) in crate::store::test_stores() {
+            reviews_clear_the_queue_once_on(&s);
+        }
+    }
+
+    fn reviews_clear_the_queue_once_on(s: &Store) {
         let (mut a, mut b) = (
             decision(Action::Review, "alice", "c1"),
             decision(Action::Review, "bob", "c2"),
@@ -565,7 +584,7 @@ mod tests {
                 .map(|d| d.id)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(queue(&s), vec![a.id.clone(), b.id.clone()]);
+        assert_eq!(queue(s), vec![a.id.clone(), b.id.clone()]);
         let review = Review {
             decision_id: a.id.clone(),
             outcome: crate::vocab::ReviewOutcome::Reject,
@@ -575,7 +594,7 @@ mod tests {
             attestation: None,
         };
         s.record_review(&review).unwrap();
-        assert_eq!(queue(&s), vec![b.id.clone()]);
+        assert_eq!(queue(s), vec![b.id.clone()]);
         let err = s.record_review(&review).unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
         let got = s.get(&a.id).unwrap().unwrap();

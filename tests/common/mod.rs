@@ -314,13 +314,15 @@ impl Api {
         self.try_send(self.client.post(format!("{}{path}", self.base)).json(body))
     }
 
+    /// Uploads a clip for checking, asking for the full decision (with the screening's
+    /// timings, which the load benchmarks read); None if the server did not answer.
     pub fn try_check_clip(&self, clip: &Path) -> Option<Reply> {
         let form = reqwest::blocking::multipart::Form::new()
             .file("file", clip)
             .ok()?;
         self.try_send(
             self.client
-                .post(format!("{}/v1/clips/check", self.base))
+                .post(format!("{}/v1/clips/check?view=full", self.base))
                 .multipart(form),
         )
     }
