@@ -5,7 +5,7 @@
 use crate::vocab::NudityClass;
 use crate::vocab::TermMatch;
 use crate::vocab::{
-    CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals, Signals,
+    CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals, Provenance, Signals,
 };
 use crate::vocab::{NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,8 @@ pub struct ClipView {
     pub text: TextView,
     /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
     pub coverage: CoverageView,
+    /// The clip's Content Credentials (C2PA manifest) and whether they hold.
+    pub provenance: Provenance,
 }
 
 /// The clip's coverage as policies see it (the full detail stays in the decision's signals).
@@ -183,6 +185,7 @@ impl ClipView {
                 categories: categories_of(s.text.terms.iter().map(|t| &t.category)),
             },
             coverage: CoverageView::of(&s.sampling.coverage),
+            provenance: s.provenance.clone(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! analysers run side by side on each batch. It knows analysers only through their trait.
 
 use crate::analysers::{self, Analyser, AnalyserError, Frame, FrameNeed};
+use crate::attest::c2pa::{CredentialError, Credentials};
 use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
@@ -30,6 +31,8 @@ pub enum ScreenError {
     Persons(#[from] PersonsError),
     #[error(transparent)]
     Enrol(#[from] enrol::EnrolError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
 }
 
 impl From<AnalyserError> for ScreenError {
@@ -48,6 +51,7 @@ impl Failure for ScreenError {
             ScreenError::Vision(_) => ErrorCode::Inference,
             ScreenError::Persons(e) => e.code(),
             ScreenError::Enrol(e) => e.code(),
+            ScreenError::Credentials(e) => e.code(),
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct Screener {
     analysers: Vec<Box<dyn Analyser>>,
     persons: Arc<LivePersons>,
     models: Vec<ModelInfo>,
+    /// Reads each clip's Content Credentials against the trust anchors, and signs.
+    credentials: Arc<Credentials>,
 }
 
 /// Frames waiting between the decoder and inference: enough to batch, small enough that a
@@ -73,12 +79,14 @@ impl Screener {
         let persons = Arc::new(LivePersons::load(registry, embed_model)?);
         let analysers = analysers::load(cfg, &vision, &persons);
         let models = vision.manifest.models().cloned().collect();
+        let credentials = Arc::new(Credentials::load_or_create(&cfg.data_dir, &cfg.c2pa)?);
         Ok(Self {
             media: cfg.media.clone(),
             vision,
             analysers,
             persons,
             models,
+            credentials,
         })
     }
 
@@ -97,6 +105,10 @@ impl Screener {
 
     pub fn vision(&self) -> &Vision {
         &self.vision
+    }
+
+    pub fn credentials(&self) -> &Arc<Credentials> {
+        &self.credentials
     }
 
     /// The fields of the policy view that screenings fill: the core ones and the enabled
@@ -217,9 +229,13 @@ impl Screener {
             faces: Default::default(),
             persons: Vec::new(),
             text: Default::default(),
+            provenance: Default::default(),
             models: self.models.clone(),
             timings,
         };
+        let t0 = Instant::now();
+        signals.provenance = self.credentials.read(path);
+        signals.timings.add("provenance", ms(t0));
         for a in &self.analysers {
             let t0 = Instant::now();
             a.finish(&mut signals)?;
