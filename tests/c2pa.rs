@@ -144,9 +144,18 @@ fn an_allowed_clip_gets_content_credentials_that_hold_until_a_media_byte_changes
         "{out}"
     );
 
-    // Screening the published clip reads the credentials back into the signals.
+    // Screening the published clip reads the credentials back into the signals; publishing
+    // it again keeps them, as the parent of a new manifest.
+    let republished = data.join("republished.mp4");
     let (status, json, err) = cli(
-        &["check", "--json", "--full", published.to_str().unwrap()],
+        &[
+            "check",
+            "--json",
+            "--full",
+            published.to_str().unwrap(),
+            "--c2pa-out",
+            republished.to_str().unwrap(),
+        ],
         &data,
     );
     assert_eq!(status, 0, "{err}");
@@ -159,6 +168,15 @@ fn an_allowed_clip_gets_content_credentials_that_hold_until_a_media_byte_changes
     assert_eq!(p["software_agents"][0], "Sora 2");
     assert_eq!(p["clipguard_decision"], id);
     assert_eq!(p["problems"], serde_json::json!([]));
+
+    let (status, out, err) = cli(&["verify", republished.to_str().unwrap()], &data);
+    assert_eq!(status, 0, "{out}{err}");
+    // Read by a clipguard with another chain (the test's screener): it holds, but nothing
+    // vouches for the signer.
+    let kept = common::screener().credentials().read(&republished);
+    assert_eq!(kept.state, clipguard::vocab::ProvenanceState::Valid);
+    assert_eq!(kept.actions, ["c2pa.opened"]);
+    assert_eq!(kept.ingredients[0].relationship, "parentOf");
 
     // The Content Authenticity Initiative's own SDK agrees.
     let root = data.join("c2pa-root.pem");
@@ -175,6 +193,9 @@ fn an_allowed_clip_gets_content_credentials_that_hold_until_a_media_byte_changes
     assert_eq!(recorded["action"], "allow");
     assert_eq!(recorded["coverage"]["complete"], true);
     assert_eq!(recorded["attestation"], decision["attestation"], "{r}");
+    let r = reference(&republished, &root);
+    assert_eq!(r["state"], "Trusted", "{r}");
+    assert_eq!(r["actions"][0]["action"], "c2pa.opened", "{r}");
 
     // One changed bit of the media: the manifest no longer holds, for either reader.
     let tampered = data.join("tampered.mp4");
