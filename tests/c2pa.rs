@@ -176,6 +176,8 @@ fn an_allowed_clip_gets_content_credentials_that_hold_until_a_media_byte_changes
     let kept = common::screener().credentials().read(&republished);
     assert_eq!(kept.state, clipguard::vocab::ProvenanceState::Valid);
     assert_eq!(kept.actions, ["c2pa.opened"]);
+    assert_eq!(kept.digital_source_types, [TRAINED], "from the parent");
+    assert_eq!(kept.software_agents, ["Sora 2"], "from the parent");
     assert_eq!(kept.ingredients[0].relationship, "parentOf");
 
     // The Content Authenticity Initiative's own SDK agrees.

@@ -385,24 +385,29 @@ fn provenance_of(reader: &Reader) -> Provenance {
         p.issuer = sig.issuer.clone().unwrap_or_default();
         p.common_name = sig.common_name.clone().unwrap_or_default();
     }
-    for a in m.assertions() {
-        if !a.label().starts_with("c2pa.actions") {
-            continue;
-        }
-        let Ok(v) = a.value() else { continue };
-        for action in v["actions"].as_array().into_iter().flatten() {
-            if let Some(name) = action["action"].as_str() {
-                p.actions.push(name.to_string());
+    // The active manifest's actions; the source types and agents of its ingredients' manifests
+    // too, so a clip re-signed as an edit still says how it was first made.
+    let earlier = reader.iter_manifests().filter(|x| x.label() != m.label());
+    for (n, manifest) in std::iter::once(m).chain(earlier).enumerate() {
+        for a in manifest.assertions() {
+            if !a.label().starts_with("c2pa.actions") {
+                continue;
             }
-            if let Some(t) = action["digitalSourceType"].as_str() {
-                if !p.digital_source_types.iter().any(|x| x == t) {
-                    p.digital_source_types.push(t.to_string());
+            let Ok(v) = a.value() else { continue };
+            for action in v["actions"].as_array().into_iter().flatten() {
+                if let (0, Some(name)) = (n, action["action"].as_str()) {
+                    p.actions.push(name.to_string());
                 }
-            }
-            let agent = &action["softwareAgent"];
-            if let Some(name) = agent["name"].as_str().or(agent.as_str()) {
-                if !p.software_agents.iter().any(|x| x == name) {
-                    p.software_agents.push(name.to_string());
+                if let Some(t) = action["digitalSourceType"].as_str() {
+                    if !p.digital_source_types.iter().any(|x| x == t) {
+                        p.digital_source_types.push(t.to_string());
+                    }
+                }
+                let agent = &action["softwareAgent"];
+                if let Some(name) = agent["name"].as_str().or(agent.as_str()) {
+                    if !p.software_agents.iter().any(|x| x == name) {
+                        p.software_agents.push(name.to_string());
+                    }
                 }
             }
         }

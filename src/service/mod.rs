@@ -449,6 +449,13 @@ impl CheckService {
             .store
             .get(decision_id)?
             .ok_or_else(|| CheckError::NoDecision(decision_id.to_string()))?;
+        if decision.clip_sha256.is_none() {
+            return Err(CheckError::OtherClip {
+                id: decision.id,
+                checked: "no clip (a prompt check)".into(),
+                actual: clip_sha256.to_string(),
+            });
+        }
         let approval = decision
             .review
             .as_ref()

@@ -64,10 +64,11 @@ pub struct Provenance {
     pub common_name: String,
     /// The actions recorded (`c2pa.created`, `c2pa.edited`, ...), in order.
     pub actions: Vec<String>,
-    /// The IPTC digital source types the actions declare, e.g.
+    /// The IPTC digital source types declared by the actions of the manifest and of its
+    /// ingredients' manifests, e.g.
     /// `http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia`.
     pub digital_source_types: Vec<String>,
-    /// The software agents named by the actions (the model or tool that made the clip).
+    /// The software agents those actions name (the model or tool that made the clip).
     pub software_agents: Vec<String>,
     /// The assets this one was made from.
     pub ingredients: Vec<ProvenanceIngredient>,
