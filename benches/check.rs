@@ -1,6 +1,6 @@
 //! `cargo bench --bench check` (or `make bench`): the end-to-end check of a 10 s 1280x720 H.264
-//! clip with every analyser (and without the closer look for small faces at scene starts, and
-//! without on-screen text), each model on its own, and a per-stage report (medians over
+//! clip with every analyser (and without the closer look for small faces at scene starts,
+//! without on-screen text, with open_nsfw on, with 10 categories defined), each model on its own, and a per-stage report (medians over
 //! repeated runs) with the frames analysed, and `clipguard check` run as its own process for
 //! its wall time and peak RSS.
 //!
@@ -56,10 +56,10 @@ fn cli_report(clip: &Path, data: &Path, runs: usize) {
     );
 }
 
-/// The cost of the closer look at scene starts as a ratio of paired runs, one with it and one
-/// without, alternating: load from other processes then falls on both alike, which two
-/// separate blocks of runs (criterion's) do not ensure on a shared machine.
-fn paired_report(with: &Screener, without: &Screener, clip: &Path, pairs: usize) {
+/// The cost of a feature (`what`) as a ratio of paired runs, one with it and one without,
+/// alternating: load from other processes then falls on both alike, which two separate blocks
+/// of runs (criterion's) do not ensure on a shared machine.
+fn paired_report(what: &str, with: &Screener, without: &Screener, clip: &Path, pairs: usize) {
     let time = |s: &Screener| {
         let t = std::time::Instant::now();
         s.screen_clip(clip).unwrap();
@@ -73,7 +73,7 @@ fn paired_report(with: &Screener, without: &Screener, clip: &Path, pairs: usize)
         ratios.push(a / b);
     }
     println!(
-        "\nscene-start look, {pairs} alternating pairs: median {:.0} ms with, {:.0} ms without, median ratio {:.3}",
+        "\n{what}, {pairs} alternating pairs: median {:.0} ms with, {:.0} ms without, median ratio {:.3}",
         median(on),
         median(off),
         median(ratios)
@@ -119,6 +119,43 @@ fn stage_report(screener: &Screener, clip: &Path, runs: usize) {
     println!("  (decoding runs beside inference, and nudity beside faces: stages overlap)");
 }
 
+/// `n` categories, each from 3 variants (whole, mirrored, cropped) of one test photograph.
+fn define_categories(service: &clipguard::service::CheckService, n: usize) {
+    let photos = [
+        "chelsea.png",
+        "coffee.png",
+        "rocket.jpg",
+        "camera.png",
+        "grace_hopper.jpg",
+        "text.png",
+        "page.png",
+    ];
+    let dir = common::clips_dir();
+    for i in 0..n {
+        let img = common::rgb(photos[i % photos.len()]);
+        let (w, h) = img.dimensions();
+        let side = 5 + i as u32;
+        let variants = [
+            image::imageops::flip_horizontal(&img),
+            image::imageops::crop_imm(&img, w / side, h / side, w / 2, h / 2).to_image(),
+            image::imageops::crop_imm(&img, 0, 0, w * 3 / 4, h * 3 / 4).to_image(),
+        ];
+        let paths: Vec<std::path::PathBuf> = variants
+            .iter()
+            .enumerate()
+            .map(|(j, v)| {
+                let p = dir.join(format!("category{i}-{j}.png"));
+                v.save(&p).unwrap();
+                p
+            })
+            .collect();
+        let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+        service
+            .create_category(&format!("category_{i}"), "", "bench", &refs, &[])
+            .unwrap();
+    }
+}
+
 fn main() {
     let clip = common::astronaut_zoom_clip();
     // First, while this process is small: a child's peak RSS counts what it shared with its
@@ -140,18 +177,37 @@ fn main() {
     c.bench_function("check_10s_720p_h264_no_scene_start_look", |b| {
         b.iter(|| coarse.screen_clip(&clip).unwrap())
     });
-    paired_report(screener, &coarse, &clip, 15);
+    paired_report("scene-start look", screener, &coarse, &clip, 15);
     drop(coarse);
     // The same check without on-screen text, for its cost. The screener alone: the default
     // policy reads on-screen text, so a service without it would refuse that policy.
     let mut cfg = common::config();
     cfg.text.enabled = false;
     let ctx = clipguard::service::Context::open(cfg).unwrap();
-    let no_text = Screener::load(&ctx.cfg, ctx.registry().clone()).unwrap();
+    let no_text = Screener::load(&ctx.cfg, ctx.registry().clone(), ctx.categories()).unwrap();
     c.bench_function("check_10s_720p_h264_no_text", |b| {
         b.iter(|| no_text.screen_clip(&clip).unwrap())
     });
     drop(no_text);
+
+    // Unsafe content beyond nudity: open_nsfw on every analysed frame, and 10 categories
+    // defined by example (CLIP at scene starts and every 0.9 s), each against the default.
+    let mut cfg = common::config();
+    cfg.classifiers.enabled = vec!["open_nsfw".into()];
+    let nsfw = common::service(cfg).screener().clone();
+    c.bench_function("check_10s_720p_h264_open_nsfw", |b| {
+        b.iter(|| nsfw.screen_clip(&clip).unwrap())
+    });
+    paired_report("open_nsfw on", &nsfw, screener, &clip, 10);
+    drop(nsfw);
+    let categories = common::service(common::config());
+    define_categories(&categories, 10);
+    let categories = categories.screener().clone();
+    c.bench_function("check_10s_720p_h264_10_categories", |b| {
+        b.iter(|| categories.screen_clip(&clip).unwrap())
+    });
+    paired_report("10 categories", &categories, screener, &clip, 10);
+    drop(categories);
 
     let frame = image::open(repo().join(".local/testdata/astronaut.png"))
         .unwrap()

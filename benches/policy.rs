@@ -62,6 +62,9 @@ fn heavy() -> PolicyInput {
             provenance: Default::default(),
             // No text on screen: every text rule still runs its `exists` over the empty lists.
             text: Default::default(),
+            // No classifier enabled and no category defined: their rules see empty maps.
+            classifiers: Default::default(),
+            categories: Default::default(),
             persons: vec![
                 person(1, PersonKind::PublicFigure, 0.55),
                 person(2, PersonKind::PublicFigure, 0.58),

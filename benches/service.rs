@@ -111,7 +111,7 @@ fn main() {
         64,
         "load",
     ));
-    let (server, port) = start_server(&[("CLIPGUARD_CACHE_CLIPS", OsStr::new("0"))]);
+    let (server, port) = start_server(&[("CLIPGUARD_SERVER__CACHE_CLIPS", OsStr::new("0"))]);
     let api = Api::new(port);
     let ready = api.get("/readyz").json;
     println!(

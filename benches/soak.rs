@@ -79,7 +79,7 @@ fn main() {
     let bases = Arc::new(bases(&kind));
     let dir = Arc::new(common::clips_dir().join("soak"));
     std::fs::create_dir_all(dir.as_ref()).unwrap();
-    let (server, port) = start_server(&[("CLIPGUARD_CACHE_CLIPS", OsStr::new("0"))]);
+    let (server, port) = start_server(&[("CLIPGUARD_SERVER__CACHE_CLIPS", OsStr::new("0"))]);
     let pid = server.0.id();
     let api = Api::new(port);
     // Warm-up: one clip of each base creates the sessions and sees each input shape once.

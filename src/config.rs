@@ -1,25 +1,30 @@
-//! One typed configuration: defaults that work from the repository root after `make setup`,
-//! an optional TOML file, then environment overrides (`CLIPGUARD_*`).
+//! One typed configuration: defaults (paths relative to the install prefix), an optional TOML
+//! file (paths relative to its folder), then environment overrides: every key is also a
+//! `CLIPGUARD_<SECTION>__<KEY>` variable, derived from the structure.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// Each message is complete on its own: the cause is part of it, not a `source` that error
+/// chains would print a second time.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("invalid config file {path}: {source}")]
+    #[error("invalid config file {}: {error}", path.display())]
     Parse {
         path: PathBuf,
-        source: toml::de::Error,
+        error: toml::de::Error,
     },
-    #[error("invalid value {value:?} for environment variable {var}: {reason}")]
-    Env {
-        var: &'static str,
-        value: String,
+    #[error("invalid value in environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error("environment variable {var} names no setting ({key}): {reason}")]
+    UnknownEnv {
+        var: String,
+        key: String,
         reason: String,
     },
 }
@@ -36,9 +41,12 @@ pub struct Config {
     pub nudity: NudityConfig,
     pub faces: FacesConfig,
     pub text: TextConfig,
+    pub classifiers: ClassifiersConfig,
+    pub categories: CategoriesConfig,
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
     pub c2pa: C2paConfig,
+    pub log: LogConfig,
 }
 
 impl Default for Config {
@@ -52,9 +60,12 @@ impl Default for Config {
             nudity: Default::default(),
             faces: Default::default(),
             text: Default::default(),
+            classifiers: Default::default(),
+            categories: Default::default(),
             persons: Default::default(),
             policies: Default::default(),
             c2pa: Default::default(),
+            log: Default::default(),
         }
     }
 }
@@ -360,6 +371,52 @@ impl Default for TextConfig {
     }
 }
 
+/// Generic image classifiers declared in the models manifest (`kind = "classifier"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifiersConfig {
+    /// The classifiers to run, by their manifest name; none by default (each costs inference
+    /// on every frame it looks at: open_nsfw about 15 ms a frame here).
+    pub enabled: Vec<String>,
+    /// 0: every analysed frame. Otherwise scene starts, and a changed frame once this many
+    /// seconds have passed since the last one classified.
+    pub interval_s: f64,
+    /// Frames per inference call.
+    pub batch: usize,
+}
+
+impl Default for ClassifiersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: Vec::new(),
+            interval_s: 0.0,
+            batch: 4,
+        }
+    }
+}
+
+/// Categories defined by example images, scored with the CLIP image encoder. The encoder is
+/// loaded, and frames embedded, only while at least one category is defined.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CategoriesConfig {
+    /// Scene starts, and a changed frame once this many seconds have passed since the last one
+    /// embedded (CLIP costs about 50 ms a frame here). Below two sampling intervals, so what
+    /// is on screen for a second is seen.
+    pub interval_s: f64,
+    /// Frames per inference call.
+    pub batch: usize,
+}
+
+impl Default for CategoriesConfig {
+    fn default() -> Self {
+        Self {
+            interval_s: 0.9,
+            batch: 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FacesConfig {
@@ -391,108 +448,561 @@ impl Default for FacesConfig {
     }
 }
 
+/// How the service logs (stderr). `RUST_LOG` still chooses the levels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` (one object per line) for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every setting is also an environment variable: `CLIPGUARD_` then the path of its key in
+/// the TOML file, in capitals, sections separated by `__` (`server.bind` is
+/// `CLIPGUARD_SERVER__BIND`). Derived from the file's structure, so new settings need no code.
+pub const ENV_PREFIX: &str = "CLIPGUARD_";
+
+/// Variables under the prefix that are not settings: the config file's own, and those of the
+/// clients, the API test harness and the benchmarks, which share a shell with the service.
+const NOT_SETTINGS: &[&str] = &[
+    "CLIPGUARD_CONFIG",
+    "CLIPGUARD_URL",
+    "CLIPGUARD_API_KEY",
+    "CLIPGUARD_BIN",
+    "CLIPGUARD_SOAK_",
+    "CLIPGUARD_BENCH_",
+];
+
+/// Settings with a conventional variable of their own.
+pub const ENV_ALIASES: &[(&str, &str)] = &[("ORT_DYLIB_PATH", "runtime.onnxruntime")];
+
+/// Settings that are paths (or lists of paths). A relative one is resolved against the config
+/// file's folder when the file sets it, else against the install prefix: never against the
+/// working directory, so the service finds its files wherever it is started.
+const PATH_SETTINGS: &[&str] = &[
+    "data_dir",
+    "runtime.onnxruntime",
+    "models.manifest",
+    "models.dir",
+    "policies.dir",
+    "server.file_roots",
+];
+
+/// Keys whose values `config show` hides wherever they are, alone or as a word of the key
+/// (`key_password`, `client_secret`); any URL's password is hidden too.
+const SECRET_KEYS: &[&str] = &["sha256", "password", "secret", "token"];
+
+/// The folder the default paths (`policies`, `.local/models`...) are relative to: the folder
+/// above `bin/` for an installed binary (`/opt/clipguard/bin/clipguard` gives
+/// `/opt/clipguard`), else the source tree the binary was built in.
+pub fn install_prefix() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let bin = exe.parent()?;
+            (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_path_buf))?
+        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// The setting an environment variable names, as a key path, or None for a variable that is
+/// not about settings.
+pub fn env_setting(var: &str) -> Option<Vec<String>> {
+    if let Some((_, key)) = ENV_ALIASES.iter().find(|(v, _)| *v == var) {
+        return Some(key.split('.').map(str::to_string).collect());
+    }
+    let rest = var.strip_prefix(ENV_PREFIX)?;
+    if NOT_SETTINGS
+        .iter()
+        .any(|n| var == *n || (n.ends_with('_') && var.starts_with(n)))
+    {
+        return None;
+    }
+    Some(rest.split("__").map(str::to_ascii_lowercase).collect())
+}
+
+/// The variable that sets a key path (the inverse of [`env_setting`], aliases aside).
+pub fn env_var(key: &[&str]) -> String {
+    format!("{ENV_PREFIX}{}", key.join("__").to_ascii_uppercase())
+}
+
 impl Config {
-    /// Defaults, then the TOML file if given, then environment overrides.
+    /// Defaults, then the TOML file if given, then environment overrides; relative paths
+    /// resolved (see `PATH_SETTINGS`).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut cfg = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.into(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.into(),
-                    source,
-                })?
-            }
-            None => Config::default(),
-        };
-        cfg.apply_env(|k| std::env::var(k).ok())?;
-        Ok(cfg)
+        Self::load_from(file, std::env::vars_os(), &install_prefix())
     }
 
-    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value.parse().map_err(|e: T::Err| ConfigError::Env {
-                var,
-                reason: e.to_string(),
-                value,
+    /// [`Config::load`] with the environment and the install prefix given, for tests.
+    pub fn load_from(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+        prefix: &Path,
+    ) -> Result<Self, ConfigError> {
+        let mut tree = defaults_tree();
+        resolve_paths(&mut tree, prefix);
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                path: path.into(),
+                error,
+            })?;
+            let parse = |error| ConfigError::Parse {
+                path: path.into(),
+                error,
+            };
+            // Parsed as the typed config first: a typo is reported with its line.
+            toml::from_str::<Config>(&text).map_err(parse)?;
+            let mut layer: toml::Table = toml::from_str(&text).map_err(parse)?;
+            let dir = std::path::absolute(path)
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .unwrap_or_default();
+            resolve_paths(&mut layer, &dir);
+            merge(&mut tree, layer);
+        }
+        let mut vars: Vec<_> = vars
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+            .filter_map(|(k, v)| Some((env_setting(&k)?, k, v)))
+            .collect();
+        vars.sort_by(|a, b| a.1.cmp(&b.1));
+        for (key, var, value) in vars {
+            let value = value.into_string().map_err(|_| ConfigError::Env {
+                var: var.clone(),
+                reason: "not UTF-8".into(),
+            })?;
+            let is_path = PATH_SETTINGS.contains(&key.join(".").as_str());
+            let parsed = env_value(&value, lookup(&tree, &key), is_path);
+            let mut layer = toml::Table::new();
+            insert(&mut layer, &key, parsed);
+            resolve_paths(&mut layer, prefix);
+            let mut candidate = tree.clone();
+            merge(&mut candidate, layer);
+            // Each variable is tried on its own, so an error names the variable at fault.
+            if let Err(e) = toml::Value::Table(candidate.clone()).try_into::<Config>() {
+                return Err(env_error(var, &key, e));
+            }
+            tree = candidate;
+        }
+        toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Env {
+                var: "the environment".into(),
+                reason: e.message().to_string(),
             })
-        }
-        if let Some(v) = get("CLIPGUARD_BIND") {
-            self.server.bind = v;
-        }
-        if let Some(v) = get("CLIPGUARD_DATA_DIR") {
-            self.data_dir = v.into();
-        }
-        if let Some(v) = get("ORT_DYLIB_PATH") {
-            self.runtime.onnxruntime = v.into();
-        }
-        if let Some(v) = get("CLIPGUARD_PROVIDERS") {
-            self.runtime.providers = v.split(',').map(|s| s.trim().to_string()).collect();
-        }
-        if let Some(v) = get("CLIPGUARD_INTRA_THREADS") {
-            self.runtime.intra_threads = parse("CLIPGUARD_INTRA_THREADS", v)?;
-        }
-        if let Some(v) = get("CLIPGUARD_MODELS_DIR") {
-            self.models.dir = v.into();
-        }
-        if let Some(v) = get("CLIPGUARD_POLICIES_DIR") {
-            self.policies.dir = v.into();
-        }
-        if let Some(v) = get("CLIPGUARD_WORKERS") {
-            self.server.workers = parse("CLIPGUARD_WORKERS", v)?;
-        }
-        if let Some(v) = get("CLIPGUARD_QUEUE") {
-            self.server.queue = parse("CLIPGUARD_QUEUE", v)?;
-        }
-        if let Some(v) = get("CLIPGUARD_DEADLINE_S") {
-            self.server.deadline_s = parse("CLIPGUARD_DEADLINE_S", v)?;
-        }
-        if let Some(v) = get("CLIPGUARD_CACHE_CLIPS") {
-            self.server.cache_clips = parse("CLIPGUARD_CACHE_CLIPS", v)?;
-        }
-        if let Some(v) = get("CLIPGUARD_UPLOAD_TIMEOUT_S") {
-            self.server.upload_timeout_s = parse("CLIPGUARD_UPLOAD_TIMEOUT_S", v)?;
-        }
-        if let Some(v) = get("CLIPGUARD_FILE_ROOTS") {
-            self.server.file_roots = std::env::split_paths(&v).collect();
-        }
-        if let Some(v) = get("CLIPGUARD_MAX_FILE_BYTES") {
-            self.media.max_file_bytes = parse("CLIPGUARD_MAX_FILE_BYTES", v)?;
-        }
-        if let Some(v) = get("CLIPGUARD_TEXT_ENABLED") {
-            self.text.enabled = parse("CLIPGUARD_TEXT_ENABLED", v)?;
-        }
-        if let Some(v) = get("CLIPGUARD_FACES_MAX_SIDE") {
-            self.faces.max_side = parse("CLIPGUARD_FACES_MAX_SIDE", v)?;
-        }
-        Ok(())
     }
+
+    /// The effective configuration as TOML, with API key hashes, passwords, secrets and tokens
+    /// (and the password of any URL, e.g. a database's) replaced by `<redacted>`.
+    pub fn redacted(&self) -> toml::Table {
+        let mut tree = to_tree(self);
+        redact_table(&mut tree);
+        tree
+    }
+}
+
+fn to_tree(cfg: &Config) -> toml::Table {
+    match toml::Value::try_from(cfg) {
+        Ok(toml::Value::Table(t)) => t,
+        // Every field of Config serialises to TOML (a test checks it).
+        _ => toml::Table::new(),
+    }
+}
+
+fn defaults_tree() -> toml::Table {
+    to_tree(&Config::default())
+}
+
+fn lookup<'a>(tree: &'a toml::Table, key: &[String]) -> Option<&'a toml::Value> {
+    let (last, sections) = key.split_last()?;
+    let mut table = tree;
+    for s in sections {
+        table = table.get(s)?.as_table()?;
+    }
+    table.get(last)
+}
+
+fn insert(tree: &mut toml::Table, key: &[String], value: toml::Value) {
+    let Some((last, sections)) = key.split_last() else {
+        return;
+    };
+    let mut table = tree;
+    for s in sections {
+        let entry = table
+            .entry(s.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(t) = entry else {
+            return;
+        };
+        table = t;
+    }
+    table.insert(last.clone(), value);
+}
+
+/// Tables merge key by key; anything else is replaced.
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+/// An environment value typed like the setting it replaces: strings stay strings (a policy
+/// named `2026` is not a number), numbers and booleans are read as TOML, and a list is a TOML
+/// array (`["cuda", "cpu"]`), comma-separated (`cuda,cpu`), or for paths colon-separated like
+/// `PATH`.
+fn env_value(value: &str, current: Option<&toml::Value>, is_path: bool) -> toml::Value {
+    let as_toml = || {
+        toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+    };
+    let string = || toml::Value::String(value.to_string());
+    match current {
+        Some(toml::Value::String(_)) => string(),
+        Some(toml::Value::Array(_)) if is_path && !value.trim_start().starts_with('[') => {
+            toml::Value::Array(
+                std::env::split_paths(value)
+                    .map(|p| toml::Value::String(p.to_string_lossy().into_owned()))
+                    .collect(),
+            )
+        }
+        Some(toml::Value::Array(_)) if !value.trim_start().starts_with('[') => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        _ => as_toml().unwrap_or_else(string),
+    }
+}
+
+fn env_error(var: String, key: &[String], e: toml::de::Error) -> ConfigError {
+    let reason = e.message().to_string();
+    if !reason.starts_with("unknown field") {
+        return ConfigError::Env { var, reason };
+    }
+    let dotted = key.join(".");
+    // A name without sections (CLIPGUARD_WORKERS, CLIPGUARD_FACES_MAX_SIDE) is most likely
+    // meant for the one setting whose key, or section and key, it spells.
+    let mut leaves = Vec::new();
+    leaf_keys(&defaults_tree(), &mut Vec::new(), &mut leaves);
+    let matches: Vec<&Vec<String>> = leaves
+        .iter()
+        .filter(|leaf| {
+            key.len() == 1
+                && (leaf.last() == Some(&key[0])
+                    || leaf.len() > 1 && leaf[leaf.len() - 2..].join("_") == key[0])
+        })
+        .collect();
+    let hint = match matches.as_slice() {
+        [one] => {
+            let parts: Vec<&str> = one.iter().map(String::as_str).collect();
+            format!("; did you mean {}?", env_var(&parts))
+        }
+        _ => String::new(),
+    };
+    ConfigError::UnknownEnv {
+        var,
+        key: dotted,
+        reason: format!("{reason}{hint}"),
+    }
+}
+
+fn leaf_keys(table: &toml::Table, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    for (k, v) in table {
+        path.push(k.clone());
+        match v {
+            toml::Value::Table(t) => leaf_keys(t, path, out),
+            _ => out.push(path.clone()),
+        }
+        path.pop();
+    }
+}
+
+fn resolve_paths(tree: &mut toml::Table, base: &Path) {
+    let resolve = |v: &mut toml::Value| {
+        if let toml::Value::String(s) = v {
+            if !s.is_empty() && Path::new(s.as_str()).is_relative() {
+                *s = base.join(&*s).to_string_lossy().into_owned();
+            }
+        }
+    };
+    for setting in PATH_SETTINGS {
+        let key: Vec<String> = setting.split('.').map(str::to_string).collect();
+        let Some(value) = lookup_mut(tree, &key) else {
+            continue;
+        };
+        match value {
+            toml::Value::Array(items) => items.iter_mut().for_each(resolve),
+            v => resolve(v),
+        }
+    }
+}
+
+fn lookup_mut<'a>(tree: &'a mut toml::Table, key: &[String]) -> Option<&'a mut toml::Value> {
+    let (last, sections) = key.split_last()?;
+    let mut table = tree;
+    for s in sections {
+        table = table.get_mut(s)?.as_table_mut()?;
+    }
+    table.get_mut(last)
+}
+
+fn redact_table(table: &mut toml::Table) {
+    for (k, v) in table.iter_mut() {
+        let secret = SECRET_KEYS
+            .iter()
+            .any(|s| k == s || k.ends_with(&format!("_{s}")) || k.starts_with(&format!("{s}_")));
+        if secret {
+            *v = toml::Value::String("<redacted>".into());
+        } else {
+            redact_value(v);
+        }
+    }
+}
+
+fn redact_value(v: &mut toml::Value) {
+    match v {
+        toml::Value::Table(t) => redact_table(t),
+        toml::Value::Array(items) => items.iter_mut().for_each(redact_value),
+        toml::Value::String(s) => {
+            if let Some(hidden) = redact_url_password(s) {
+                *s = hidden;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `scheme://user:password@host...` with the password hidden; None when there is none.
+fn redact_url_password(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..authority_end].rfind('@')?;
+    let (user, _password) = rest[..at].split_once(':')?;
+    Some(format!("{scheme}://{user}:<redacted>{}", &rest[at..]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
 
-    #[test]
-    fn env_overrides_and_rejects_bad_numbers() {
-        let mut cfg = Config::default();
-        cfg.apply_env(|k| (k == "CLIPGUARD_INTRA_THREADS").then(|| "3".to_string()))
-            .unwrap();
-        assert_eq!(cfg.runtime.intra_threads, 3);
-        let err = cfg
-            .apply_env(|k| (k == "CLIPGUARD_INTRA_THREADS").then(|| "many".to_string()))
-            .unwrap_err();
-        assert!(err.to_string().contains("CLIPGUARD_INTRA_THREADS"), "{err}");
+    fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs.iter().map(|(k, v)| (k.into(), v.into())).collect()
+    }
+
+    fn load(file: Option<&Path>, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load_from(file, env(pairs), Path::new("/opt/clipguard"))
     }
 
     #[test]
-    fn unknown_keys_in_file_are_refused() {
-        let err = toml::from_str::<Config>("[media]\nmax_duraton_s = 3\n").unwrap_err();
-        assert!(err.to_string().contains("max_duraton_s"), "{err}");
+    fn variables_override_the_file_typed_like_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clipguard.toml");
+        std::fs::write(&file, "[server]\nworkers = 7\nqueue = 3\n").unwrap();
+        let cfg = load(
+            Some(&file),
+            &[
+                ("CLIPGUARD_SERVER__WORKERS", "3"),
+                ("CLIPGUARD_MEDIA__SAMPLE_FPS", "1.5"),
+                ("CLIPGUARD_MEDIA__MAX_DURATION_S", "60"),
+                ("CLIPGUARD_RUNTIME__PROVIDERS", "cuda, cpu"),
+                ("CLIPGUARD_POLICIES__NAME", "2026"),
+                ("CLIPGUARD_TEXT__ENABLED", "false"),
+                ("CLIPGUARD_LOG__FORMAT", "json"),
+                ("ORT_DYLIB_PATH", "/usr/lib/libonnxruntime.so"),
+                // Not settings: the clients' and the benchmarks' variables.
+                ("CLIPGUARD_URL", "http://x"),
+                ("CLIPGUARD_SOAK_KIND", "720p"),
+                ("HOME", "/root"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.server.workers, 3);
+        assert_eq!(cfg.server.queue, 3, "the file's value stays");
+        assert_eq!(cfg.media.sample_fps, 1.5);
+        assert_eq!(cfg.media.max_duration_s, 60.0);
+        assert_eq!(cfg.runtime.providers, ["cuda", "cpu"]);
+        assert_eq!(cfg.policies.name, "2026");
+        assert!(!cfg.text.enabled);
+        assert_eq!(cfg.log.format, LogFormat::Json);
+        assert_eq!(
+            cfg.runtime.onnxruntime,
+            Path::new("/usr/lib/libonnxruntime.so")
+        );
+    }
+
+    #[test]
+    fn every_setting_has_a_variable() {
+        let mut leaves = Vec::new();
+        leaf_keys(&defaults_tree(), &mut Vec::new(), &mut leaves);
+        assert!(leaves.len() > 40, "{leaves:?}");
+        for key in leaves {
+            let parts: Vec<&str> = key.iter().map(String::as_str).collect();
+            let var = env_var(&parts);
+            assert_eq!(env_setting(&var), Some(key.clone()));
+            // A value of the right type that differs from the default: the variable must win.
+            let (value, expect) = match lookup(&defaults_tree(), &key).unwrap() {
+                _ if parts == ["log", "format"] => ("json".into(), toml::Value::from("json")),
+                toml::Value::String(_) => ("/elsewhere".into(), toml::Value::from("/elsewhere")),
+                toml::Value::Integer(i) => ((i + 1).to_string(), toml::Value::from(i + 1)),
+                toml::Value::Float(f) => ((f + 0.5).to_string(), toml::Value::from(f + 0.5)),
+                toml::Value::Boolean(b) => ((!b).to_string(), toml::Value::from(!b)),
+                toml::Value::Array(_) => ("[]".into(), toml::Value::Array(Vec::new())),
+                other => panic!("{var}: unexpected default {other:?}"),
+            };
+            let cfg = load(None, &[(&var, &value)]).unwrap_or_else(|e| panic!("{var}: {e}"));
+            let got = lookup(&to_tree(&cfg), &key).cloned();
+            match (got, expect) {
+                // f32 settings come back rounded to f32.
+                (Some(toml::Value::Float(g)), toml::Value::Float(e)) => {
+                    assert!((g - e).abs() < 1e-6, "{var}: {g} != {e}")
+                }
+                (got, expect) => assert_eq!(got, Some(expect), "{var}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = load(None, &[("CLIPGUARD_RUNTIME__INTRA_THREADS", "many")]).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Env { var, .. } if var == "CLIPGUARD_RUNTIME__INTRA_THREADS"),
+            "{err}"
+        );
+        let err = load(None, &[("CLIPGUARD_LOG__FORMAT", "xml")]).unwrap_err();
+        assert!(err.to_string().contains("CLIPGUARD_LOG__FORMAT"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_variable_is_refused_with_the_likely_name() {
+        let err = load(None, &[("CLIPGUARD_SERVER__BNID", "0.0.0.0:80")]).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ConfigError::UnknownEnv { .. }), "{text}");
+        assert!(text.contains("CLIPGUARD_SERVER__BNID"), "{text}");
+        assert!(text.contains("server.bnid"), "{text}");
+        for (old, new) in [
+            ("CLIPGUARD_WORKERS", "CLIPGUARD_SERVER__WORKERS"),
+            ("CLIPGUARD_FACES_MAX_SIDE", "CLIPGUARD_FACES__MAX_SIDE"),
+            ("CLIPGUARD_POLICIES_DIR", "CLIPGUARD_POLICIES__DIR"),
+        ] {
+            let err = load(None, &[(old, "1")]).unwrap_err().to_string();
+            assert!(
+                err.contains(old) && err.contains(&format!("did you mean {new}?")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_typo_in_the_file_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[media]\n\nmax_duraton_s = 3\n").unwrap();
+        let err = load(Some(&file), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("max_duraton_s") && err.contains("line 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file_or_the_prefix_never_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clipguard.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"state\"\n[policies]\ndir = \"/etc/clipguard/policies\"\n\
+             [server]\nfile_roots = [\"clips\", \"/srv/clips\"]\n",
+        )
+        .unwrap();
+        let cfg = load(Some(&file), &[("CLIPGUARD_MODELS__DIR", "weights")]).unwrap();
+        let env_roots = load(None, &[("CLIPGUARD_SERVER__FILE_ROOTS", "in:/srv/b")]).unwrap();
+        assert_eq!(
+            env_roots.server.file_roots,
+            [PathBuf::from("/opt/clipguard/in"), PathBuf::from("/srv/b")]
+        );
+        assert_eq!(cfg.data_dir, dir.path().join("state"));
+        assert_eq!(cfg.policies.dir, Path::new("/etc/clipguard/policies"));
+        assert_eq!(
+            cfg.server.file_roots,
+            [dir.path().join("clips"), PathBuf::from("/srv/clips")]
+        );
+        assert_eq!(cfg.models.dir, Path::new("/opt/clipguard/weights"));
+        assert_eq!(
+            cfg.models.manifest,
+            Path::new("/opt/clipguard/models/models.toml")
+        );
+        assert_eq!(
+            cfg.runtime.onnxruntime,
+            Path::new("/opt/clipguard/.local/models/libonnxruntime.so.1.31.1")
+        );
+    }
+
+    #[test]
+    fn every_path_setting_exists() {
+        let tree = defaults_tree();
+        for setting in PATH_SETTINGS {
+            let key: Vec<String> = setting.split('.').map(str::to_string).collect();
+            assert!(lookup(&tree, &key).is_some(), "{setting}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut cfg = Config::default();
+        cfg.server.api_keys.push(ApiKey {
+            name: "ci".into(),
+            role: Role::Checker,
+            sha256: "ab".repeat(32),
+        });
+        let shown = toml::to_string(&cfg.redacted()).unwrap();
+        assert!(!shown.contains(&"ab".repeat(32)), "{shown}");
+        assert!(
+            shown.contains("name = \"ci\"") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+
+        let mut tree: toml::Table = toml::from_str(
+            "[store]\nurl = \"postgres://clipguard:s3cret@db:5432/clipguard?sslmode=require\"\n\
+             [c2pa]\nkey_password = \"hunter2\"\nother = \"https://example.com/a@b\"\n",
+        )
+        .unwrap();
+        redact_table(&mut tree);
+        let shown = toml::to_string(&tree).unwrap();
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://clipguard:<redacted>@db:5432/clipguard?sslmode=require"),
+            "{shown}"
+        );
+        assert!(shown.contains("https://example.com/a@b"), "{shown}");
     }
 }

@@ -7,9 +7,11 @@
 pub mod analysers;
 pub mod attest;
 pub mod audit;
+pub mod categories;
 pub mod config;
 pub mod digest;
 pub mod http;
+pub mod logs;
 pub mod media;
 pub mod metrics;
 pub mod objects;

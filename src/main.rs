@@ -3,6 +3,7 @@
 
 mod cli;
 
+use anyhow::Context as _;
 use clap::{CommandFactory, Parser, Subcommand};
 use clipguard::config::Role;
 use clipguard::vocab::PersonKind;
@@ -31,7 +32,8 @@ With --json, an error is printed on stdout as {\"error\": {\"code\": \"...\", \"
     after_help = EXIT_CODES
 )]
 struct Cli {
-    /// TOML configuration file (defaults work from the repository root after `make setup`).
+    /// TOML configuration file; relative paths in it are relative to its folder. Every key can
+    /// also be set by environment: CLIPGUARD_<SECTION>__<KEY> (`clipguard config show`).
     #[arg(long, global = true, env = "CLIPGUARD_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -66,6 +68,9 @@ enum Command {
     /// The protected-persons registry.
     #[command(subcommand)]
     Persons(PersonsCommand),
+    /// Categories defined by example images (scored with CLIP in every clip).
+    #[command(subcommand)]
+    Categories(CategoriesCommand),
     /// Policies: test fixtures, explain a decision.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -78,11 +83,21 @@ enum Command {
     /// Re-screen stored clips in bulk and report what the policy decides for each.
     #[command(arg_required_else_help = true)]
     Audit(AuditArgs),
+    /// The configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a completion script for a shell, e.g. `clipguard completions bash > /etc/bash_completion.d/clipguard`.
     Completions {
         /// The shell to complete in.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults, file, environment) as TOML, paths
+    /// resolved, API key hashes and passwords redacted.
+    Show,
 }
 
 #[derive(clap::Args)]
@@ -288,16 +303,52 @@ enum PersonsCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum CategoriesCommand {
+    /// Define a category by at least 3 example images (and optional counter-examples).
+    Create {
+        /// Lower-case letters, digits and _: policies read signals.categories.<name>.
+        name: String,
+        /// An image of what the category catches (repeatable; at least 3).
+        #[arg(long = "example", required = true)]
+        examples: Vec<PathBuf>,
+        /// An image of a look-alike that must not count (repeatable).
+        #[arg(long = "counter-example")]
+        counter_examples: Vec<PathBuf>,
+        /// What the category is for, for reviewers.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the categories and the set's version (or JSON with --json).
+    List {
+        /// Print `{"version", "categories"}` as `GET /v1/categories` answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one category (JSON).
+    Show { name: String },
+    /// Delete a category and its examples.
+    Delete { name: String },
+}
+
 impl Command {
+    /// Whether the command reads the configuration: completions and new keys work without one
+    /// (and before `make setup`).
+    fn needs_config(&self) -> bool {
+        !matches!(self, Command::Completions { .. } | Command::Keys(_))
+    }
+
     /// Whether the user asked for JSON: errors are then printed as JSON too.
     fn json(&self) -> bool {
         match self {
             Command::Check(a) => a.json,
             Command::Decisions(DecisionsCommand::List { json, .. })
-            | Command::Persons(PersonsCommand::List { json }) => *json,
+            | Command::Persons(PersonsCommand::List { json })
+            | Command::Categories(CategoriesCommand::List { json }) => *json,
             // These print JSON already.
             Command::Decisions(DecisionsCommand::Show { .. })
-            | Command::Persons(PersonsCommand::Show { .. }) => true,
+            | Command::Persons(PersonsCommand::Show { .. })
+            | Command::Categories(CategoriesCommand::Show { .. }) => true,
             _ => false,
         }
     }
@@ -308,21 +359,28 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    let json = cli.command.json();
+    // Loaded once, before logging starts (its format is a setting), so a mistake in it is
+    // reported once.
+    let cfg = cli
+        .command
+        .needs_config()
+        .then(|| Config::load(cli.config.as_deref()));
+    let format = match &cfg {
+        Some(Ok(cfg)) => cfg.log.format,
+        _ => clipguard::config::LogFormat::Text,
+    };
     let default_level = if matches!(cli.command, Command::Serve) {
         "info"
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
-    let json = cli.command.json();
-    match run(cli) {
+    clipguard::logs::init(format, default_level);
+    let done = match cfg.transpose() {
+        Ok(cfg) => run(cli.command, cfg),
+        Err(e) => Err(e.into()),
+    };
+    match done {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             cli::print_error(&e, json);
@@ -353,10 +411,10 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(cli::exit::USAGE)
 }
 
-fn run(cli: Cli) -> anyhow::Result<u8> {
-    // Read only by the commands that need it: completions work before `make setup`.
-    let cfg = || Config::load(cli.config.as_deref());
-    let done = match cli.command {
+fn run(command: Command, cfg: Option<Config>) -> anyhow::Result<u8> {
+    // Present exactly when `needs_config` says so.
+    let cfg = || cfg.context("internal: the configuration was not loaded");
+    let done = match command {
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "clipguard", &mut std::io::stdout());
@@ -367,6 +425,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             cli::new_key(role, &name);
             Ok(())
         }
+        Command::Config(ConfigCommand::Show) => cli::config_show(&cfg()?),
         Command::Check(args) => return cli::check(cfg()?, args),
         Command::Verify {
             attestation,
@@ -380,6 +439,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit(args) => cli::audit(cfg()?, args),
         Command::Decisions(cmd) => cli::decisions(cfg()?, cmd),
         Command::Persons(cmd) => cli::persons(cfg()?, cmd),
+        Command::Categories(cmd) => cli::categories(cfg()?, cmd),
         Command::Models => cli::models(&cfg()?),
     };
     done.map(|()| cli::exit::OK)

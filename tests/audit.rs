@@ -341,7 +341,7 @@ fn the_service_runs_audits_as_jobs() {
     let data = common::data_with_collins();
     let (_server, port) = common::start_server(&[
         ("CLIPGUARD_DATA_DIR", data.as_os_str()),
-        ("CLIPGUARD_FILE_ROOTS", c.dir.as_os_str()),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", c.dir.as_os_str()),
     ]);
     let api = common::Api::new(port);
     let r = api.post_json(
@@ -431,7 +431,7 @@ fn a_service_audit_interrupted_by_a_kill_resumes_at_the_next_start() {
     let data = common::data_dir();
     let env = [
         ("CLIPGUARD_DATA_DIR", data.as_os_str()),
-        ("CLIPGUARD_FILE_ROOTS", c.dir.as_os_str()),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", c.dir.as_os_str()),
     ];
     let (mut server, port) = common::start_server(&env);
     let api = common::Api::new(port);

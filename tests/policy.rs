@@ -70,7 +70,7 @@ fn a_broken_policy_is_refused_by_the_cli_with_the_rule_named() {
         ),
     )
     .unwrap();
-    let (ok, _, err) = cli(&["policy", "test"], &[("CLIPGUARD_POLICIES_DIR", &dir)]);
+    let (ok, _, err) = cli(&["policy", "test"], &[("CLIPGUARD_POLICIES__DIR", &dir)]);
     assert!(!ok);
     assert!(
         err.contains("likeness-private-individual") && err.contains("persns"),
@@ -228,7 +228,7 @@ fn the_service_reloads_safely_by_api_sighup_and_file_change() {
     let dir = policies_copy();
     let file = dir.join("default.yaml");
     let original = std::fs::read_to_string(&file).unwrap();
-    let (server, port) = common::start_server(&[("CLIPGUARD_POLICIES_DIR", dir.as_os_str())]);
+    let (server, port) = common::start_server(&[("CLIPGUARD_POLICIES__DIR", dir.as_os_str())]);
     let v0 = ready_version(port);
 
     let (status, body) = common::http(port, "POST", "/v1/policies/reload").unwrap();

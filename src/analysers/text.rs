@@ -127,6 +127,8 @@ mod tests {
             nudity: Vec::new(),
             faces: Vec::new(),
             smallest_face_px: None,
+            classifiers: Default::default(),
+            categories: Default::default(),
             text: lines
                 .iter()
                 .map(|&(text, score)| TextLine {

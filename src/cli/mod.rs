@@ -2,7 +2,7 @@
 
 mod progress;
 
-use crate::{AuditArgs, CheckArgs, DecisionsCommand, PersonsCommand};
+use crate::{AuditArgs, CategoriesCommand, CheckArgs, DecisionsCommand, PersonsCommand};
 use anyhow::Context as _;
 use clipguard::attest::{self, AttestError};
 use clipguard::config::Role;
@@ -26,6 +26,12 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
     let ctx = Context::open(cfg)?;
     let service = ctx.service(ctx.cfg.server.workers, ctx.cfg.server.queue)?;
     actix_web::rt::System::new().block_on(clipguard::http::serve(&ctx.cfg, service))?;
+    Ok(())
+}
+
+/// The effective configuration as TOML, secrets redacted.
+pub fn config_show(cfg: &Config) -> anyhow::Result<()> {
+    print!("{}", toml::to_string_pretty(&cfg.redacted())?);
     Ok(())
 }
 
@@ -99,6 +105,7 @@ fn error_code(e: &anyhow::Error) -> &'static str {
             ScreenError,
             StoreError,
             PersonsError,
+            clipguard::categories::CategoriesError,
             PolicyError,
             AttestError,
             ObjectError,
@@ -503,6 +510,70 @@ pub fn models(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub fn categories(cfg: Config, cmd: CategoriesCommand) -> anyhow::Result<()> {
+    let ctx = Context::open(cfg)?;
+    let categories = ctx.categories();
+    match cmd {
+        CategoriesCommand::Create {
+            name,
+            examples,
+            counter_examples,
+            description,
+        } => {
+            fn paths(v: &[PathBuf]) -> Vec<&Path> {
+                v.iter().map(PathBuf::as_path).collect()
+            }
+            let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let c = ctx.service(1, 1)?.create_category(
+                &name,
+                &description,
+                &who,
+                &paths(&examples),
+                &paths(&counter_examples),
+            )?;
+            println!(
+                "created category {} with {} example(s) and {} counter-example(s)",
+                c.name, c.examples, c.counter_examples
+            );
+        }
+        CategoriesCommand::List { json } => {
+            let list = categories.list()?;
+            // The version needs the encoder's sha256 from the manifest, not the model itself.
+            let manifest =
+                clipguard::vision::Manifest::load(&ctx.cfg.models.manifest, &ctx.cfg.models.dir)?;
+            let encoder = manifest
+                .image_encoder()
+                .map(|(m, _, _)| m.sha256.clone())
+                .unwrap_or_default();
+            let version = categories.snapshot(&encoder)?.0.version;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"version": version, "categories": list})
+                );
+            } else if list.is_empty() {
+                println!("no categories defined");
+            } else {
+                println!("category set version {version}");
+                for c in list {
+                    println!(
+                        "{:<24} {:>3} example(s) {:>3} counter-example(s)  {}",
+                        c.name, c.examples, c.counter_examples, c.description
+                    );
+                }
+            }
+        }
+        CategoriesCommand::Show { name } => {
+            println!("{}", serde_json::to_string_pretty(&categories.get(&name)?)?)
+        }
+        CategoriesCommand::Delete { name } => {
+            categories.delete(&name)?;
+            println!("deleted category {name}");
+        }
+    }
+    Ok(())
+}
+
 pub fn persons(cfg: Config, cmd: PersonsCommand) -> anyhow::Result<()> {
     let ctx = Context::open(cfg)?;
     let reg = ctx.registry();
@@ -672,6 +743,22 @@ pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> any
         &policy.version[..12],
         input.request.user
     );
+    // The scores rules threshold that no detection list shows: classifier labels and
+    // categories defined by example, at their peaks.
+    for (name, labels) in &input.signals.classifiers {
+        for (label, p) in labels {
+            println!(
+                "  classifier {name}.{label}: {:.3} at {:.2} s (frame {})",
+                p.max_score, p.time_s, p.frame
+            );
+        }
+    }
+    for (name, c) in &input.signals.categories {
+        println!(
+            "  category {name}: similarity {:.3} (counter-examples {:.3}) at {:.2} s (frame {}), {} frame(s)",
+            c.score, c.counter_score, c.time_s, c.frame, c.frames
+        );
+    }
     for (rule, outcome) in policy.rules.iter().zip(policy.explain(&input)) {
         let mode = if rule.mode == Mode::Shadow {
             " [shadow]"

@@ -2,6 +2,7 @@
 //! typed errors are mapped to statuses here and nowhere else.
 
 use crate::attest::AttestError;
+use crate::categories::CategoriesError;
 use crate::media::MediaError;
 use crate::objects::ObjectError;
 use crate::persons::PersonsError;
@@ -88,6 +89,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // Inside the request's span: the log line carries its id. Store and io failures end
+        // here as 500s, so each is logged with its cause.
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(code = self.code.as_str(), error = %self.message, "answered 503");
+        } else if self.status().is_server_error() {
+            tracing::error!(code = self.code.as_str(), error = %self.message, "answered {}", self.status().as_u16());
+        }
         let mut res = HttpResponse::build(self.status());
         if let Some(s) = self.retry_after_s {
             res.insert_header(("Retry-After", s.to_string()));
@@ -156,7 +164,8 @@ from_failure!(
     PoolError,
     ObjectError,
     CheckError,
-    AttestError
+    AttestError,
+    CategoriesError
 );
 
 impl From<std::io::Error> for ApiError {

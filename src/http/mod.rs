@@ -5,6 +5,7 @@
 mod attestations;
 mod audits;
 pub mod auth;
+mod categories;
 mod checks;
 mod dashboard;
 mod decisions;
@@ -18,6 +19,8 @@ use crate::policy::Reloaded;
 use crate::service::CheckService;
 use crate::vocab::ErrorCode;
 use actix_web::dev::Service;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, App, HttpResponse, HttpServer, Responder};
 use auth::{Caller, Keys};
 use error::ApiError;
@@ -25,6 +28,7 @@ use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 pub use openapi::ApiDoc;
 
@@ -269,6 +273,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(persons::enrol_faces)
     .service(persons::grant_consent)
     .service(persons::revoke_consent)
+    .service(categories::create_category)
+    .service(categories::list_categories)
+    .service(categories::get_category)
+    .service(categories::delete_category)
     .service(attestations::public_key)
     .service(attestations::verify)
     .service(audits::start_audit)
@@ -278,6 +286,41 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(dashboard::data)
     .service(dashboard::search)
     .service(dashboard::detail);
+}
+
+/// The header that carries a request's id, in both directions.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The caller's `X-Request-Id` when it is a plausible id (1 to 128 visible ASCII characters,
+/// so it cannot forge log lines), else a new UUID.
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// One line per request; a 5xx at error level (503, the service being busy, at warn), so no
+/// server failure goes unlogged.
+fn access_log(
+    id: &str,
+    method: &str,
+    path: &str,
+    route: &str,
+    status: StatusCode,
+    elapsed: Duration,
+) {
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    let status = status.as_u16();
+    if status == 503 {
+        tracing::warn!(target: "clipguard::access", request_id = id, method, path, route, status, ms, "request refused");
+    } else if status >= 500 {
+        tracing::error!(target: "clipguard::access", request_id = id, method, path, route, status, ms, "request failed");
+    } else {
+        tracing::info!(target: "clipguard::access", request_id = id, method, path, route, status, ms, "request");
+    }
 }
 
 /// True when every address `bind` resolves to is a loopback address.
@@ -350,21 +393,26 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
             .wrap_fn(|req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
-                let fut = srv.call(req);
+                let path = req.path().to_string();
+                let id = request_id(req.headers());
+                let span = tracing::info_span!("request", request_id = %id);
+                let fut = span.in_scope(|| srv.call(req)).instrument(span);
                 async move {
-                    let res = fut.await?;
+                    let mut res = fut.await?;
                     let route = res
                         .request()
                         .match_pattern()
                         .unwrap_or_else(|| "unmatched".into());
+                    let status = res.status();
                     crate::metrics::HTTP_REQUESTS
-                        .with_label_values(&[
-                            route.as_str(),
-                            method.as_str(),
-                            res.status().as_str(),
-                        ])
+                        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
                         .inc();
-                    crate::metrics::HTTP_SECONDS.observe(started.elapsed().as_secs_f64());
+                    let elapsed = started.elapsed();
+                    crate::metrics::HTTP_SECONDS.observe(elapsed.as_secs_f64());
+                    if let Ok(value) = HeaderValue::from_str(&id) {
+                        res.headers_mut().insert(REQUEST_ID.clone(), value);
+                    }
+                    access_log(&id, &method, &path, &route, status, elapsed);
                     Ok(res)
                 }
             })

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "clipguard",
-        description = "Screens AI-generated video for public figures' likeness and unsafe content before it is published. Decisions are compact (`DecisionSummary`: the action at the top, the rules with their evidence, the attestation) unless `view=full` asks for the full `Decision` with the per-frame signals. Lists are pages: pass `next_cursor` back as `cursor`. Errors are `{\"error\": {\"code\", \"message\"}}`, each code with one status. With API keys configured, send `Authorization: Bearer <key>` (or `X-API-Key`); roles are checker < auditor < admin."
+        description = "Screens AI-generated video for public figures' likeness and unsafe content before it is published. Decisions are compact (`DecisionSummary`: the action at the top, the rules with their evidence, the attestation) unless `view=full` asks for the full `Decision` with the per-frame signals. Lists are pages: pass `next_cursor` back as `cursor`. Errors are `{\"error\": {\"code\", \"message\"}}`, each code with one status. With API keys configured, send `Authorization: Bearer <key>` (or `X-API-Key`); roles are checker < auditor < admin. Every answer carries `X-Request-Id`: the request's own when it sent a plausible one (1 to 128 visible ASCII characters), else a new UUID; the service's log lines for the request carry the same id."
     ),
     paths(
         super::healthz,
@@ -29,6 +29,10 @@ use utoipa::{Modify, OpenApi};
         super::persons::enrol_faces,
         super::persons::grant_consent,
         super::persons::revoke_consent,
+        super::categories::create_category,
+        super::categories::list_categories,
+        super::categories::get_category,
+        super::categories::delete_category,
         super::attestations::public_key,
         super::attestations::verify,
         super::audits::start_audit,
@@ -41,7 +45,7 @@ use utoipa::{Modify, OpenApi};
     ),
     // Types only parameters name are not collected from the paths.
     components(schemas(super::decisions::View)),
-    modifiers(&Security)
+    modifiers(&Security, &RequestId)
 )]
 pub struct ApiDoc;
 
@@ -58,5 +62,36 @@ impl Modify for Security {
             "api_key_header",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
+    }
+}
+
+/// Every answer carries `X-Request-Id` (added by the server's middleware, for every route).
+struct RequestId;
+
+impl Modify for RequestId {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{HeaderBuilder, ObjectBuilder, Type};
+        let header = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(
+                "The request's id: the one sent, if plausible, else a new UUID. Log lines carry it.",
+            ))
+            .build();
+        for item in api.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                for response in op.responses.responses.values_mut() {
+                    if let utoipa::openapi::RefOr::T(r) = response {
+                        r.headers.insert("X-Request-Id".into(), header.clone());
+                    }
+                }
+            }
+        }
     }
 }

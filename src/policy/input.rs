@@ -5,7 +5,8 @@
 use crate::vocab::NudityClass;
 use crate::vocab::TermMatch;
 use crate::vocab::{
-    CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals, Provenance, Signals,
+    CategoryPeak, CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals,
+    Provenance, ScorePeak, Signals,
 };
 use crate::vocab::{NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,10 @@ pub struct ClipView {
     pub persons: Vec<PersonSighting>,
     /// Text read on screen.
     pub text: TextView,
+    /// Each enabled classifier's labels at their peak: `classifiers.open_nsfw.nsfw.max_score`.
+    pub classifiers: BTreeMap<String, BTreeMap<String, ScorePeak>>,
+    /// Each category defined by example at its best frame: `categories.weapons.score`.
+    pub categories: BTreeMap<String, CategoryPeak>,
     /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
     pub coverage: CoverageView,
     /// The clip's Content Credentials (C2PA manifest) and whether they hold.
@@ -184,6 +189,8 @@ impl ClipView {
                 terms: s.text.terms.clone(),
                 categories: categories_of(s.text.terms.iter().map(|t| &t.category)),
             },
+            classifiers: s.classifiers.clone(),
+            categories: s.categories.clone(),
             coverage: CoverageView::of(&s.sampling.coverage),
             provenance: s.provenance.clone(),
         }

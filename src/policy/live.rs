@@ -13,7 +13,7 @@ use std::time::Duration;
 pub struct LivePolicy {
     cfg: PoliciesConfig,
     /// The fields of `signals` the enabled analysers fill: a policy reading others is refused.
-    provided: Vec<&'static str>,
+    provided: Vec<String>,
     current: RwLock<Arc<Policy>>,
 }
 
@@ -27,7 +27,7 @@ pub struct Reloaded {
 
 impl LivePolicy {
     /// The configured policy, refused if it reads signals outside `provided`.
-    pub fn load(cfg: &PoliciesConfig, provided: &[&'static str]) -> Result<Self, PolicyError> {
+    pub fn load(cfg: &PoliciesConfig, provided: &[String]) -> Result<Self, PolicyError> {
         let live = Self::candidate(cfg, provided)?;
         let policy = live.current();
         metrics::policy_loaded(&policy.name, &policy.version);
@@ -36,7 +36,7 @@ impl LivePolicy {
 
     /// A policy that is not the one in force (say, an audit's candidate): loaded the same way,
     /// but not announced in the metrics as the policy in force.
-    pub fn candidate(cfg: &PoliciesConfig, provided: &[&'static str]) -> Result<Self, PolicyError> {
+    pub fn candidate(cfg: &PoliciesConfig, provided: &[String]) -> Result<Self, PolicyError> {
         let policy = Policy::from_config(cfg)?;
         policy.require_signals(provided)?;
         Ok(Self {
@@ -94,13 +94,28 @@ impl LivePolicy {
         let live = Arc::clone(self);
         std::thread::spawn(move || {
             let mut seen = live.current().version.clone();
+            let mut unreadable: Option<String> = None;
             loop {
                 std::thread::sleep(every);
-                let Ok(bytes) = std::fs::read(live.cfg.policy_file()) else {
-                    continue;
-                };
-                let Ok(lists) = ListFiles::read(&live.cfg.lists_dir()) else {
-                    continue;
+                let file = live.cfg.policy_file();
+                let read = std::fs::read(&file)
+                    .map_err(|e| format!("{}: {e}", file.display()))
+                    .and_then(|bytes| {
+                        let lists = ListFiles::read(&live.cfg.lists_dir());
+                        Ok((bytes, lists.map_err(|e| e.to_string())?))
+                    });
+                let (bytes, lists) = match read {
+                    Ok(files) => {
+                        unreadable = None;
+                        files
+                    }
+                    Err(e) => {
+                        if unreadable.as_ref() != Some(&e) {
+                            tracing::error!(error = %e, "cannot read the policy files; the running policy stays");
+                            unreadable = Some(e);
+                        }
+                        continue;
+                    }
                 };
                 let on_disk = super::version(&bytes, &lists);
                 if on_disk != seen {

@@ -246,15 +246,30 @@ impl Policy {
     /// Refuses a policy whose rules read clip signals that no enabled analyser provides (say,
     /// `signals.persons` with the faces analyser off): such a rule could never match, and a
     /// clip would be allowed without the check the policy's author intended.
-    pub fn require_signals(&self, provided: &[&str]) -> Result<(), PolicyError> {
+    pub fn require_signals<S: AsRef<str>>(&self, provided: &[S]) -> Result<(), PolicyError> {
         for rule in &self.rules {
-            if let Some(missing) = rule.reads.iter().find(|f| !provided.contains(&f.as_str())) {
+            // Categories are defined at run time: one a rule names may come later; while it
+            // is missing, the rule fails, which never ends in allow.
+            if let Some(missing) = rule.reads.iter().find(|f| {
+                !f.starts_with("categories.") && !provided.iter().any(|p| p.as_ref() == f.as_str())
+            }) {
                 return Err(PolicyError::Rule {
                     path: self.path.display().to_string(),
                     rule: rule.id.clone(),
                     problem: format!(
-                        "reads signals.{missing}, which no enabled analyser provides (enabled: {})",
-                        provided.join(", ")
+                        "reads signals.{missing}, which no enabled analyser provides (provided: {})",
+                        provided
+                            .iter()
+                            .map(|p| p.as_ref())
+                            .filter(|p| {
+                                // For a key below a field, list that field's keys only.
+                                match missing.split_once('.') {
+                                    Some((field, _)) => p.starts_with(&format!("{field}.")),
+                                    None => !p.contains('.'),
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
             }
@@ -265,7 +280,13 @@ impl Policy {
     /// Runs every rule on the sample inputs: each must evaluate to a bool and render its
     /// message, or the policy is refused.
     fn validate(&self) -> Result<(), PolicyError> {
-        for sample in input_samples() {
+        let reads: Vec<&str> = self
+            .rules
+            .iter()
+            .flat_map(|r| r.reads.iter().map(String::as_str))
+            .collect();
+        for mut sample in input_samples() {
+            sample_keys(&mut sample, &reads);
             for (rule, outcome) in self.rules.iter().zip(self.explain(&sample)) {
                 if let RuleOutcome::Failed(problem) = outcome {
                     return Err(PolicyError::Rule {
@@ -435,6 +456,21 @@ fn signal_fields(sources: &[&str]) -> Vec<String> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
+            // Keys named with dots below map-valued fields: a classifier and its label (known at
+            // load, so checked), a category (defined at run time: only sampled in validation).
+            let depth = match field.as_str() {
+                "classifiers" => 2,
+                "categories" => 1,
+                _ => 0,
+            };
+            if depth > 0 {
+                for key in dotted_keys(&rest[field.len()..], depth) {
+                    let key = format!("{field}.{key}");
+                    if !out.contains(&key) {
+                        out.push(key);
+                    }
+                }
+            }
             if !field.is_empty() && !out.contains(&field) {
                 out.push(field);
             }
@@ -442,6 +478,33 @@ fn signal_fields(sources: &[&str]) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The paths of up to `depth` `.name` segments at the start of `rest` (`.a.b` gives `a` and
+/// `a.b`); a segment followed by `(` is a method or macro (`.exists(`), not a key.
+fn dotted_keys(rest: &str, depth: usize) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut path = String::new();
+    let mut rest = rest;
+    for _ in 0..depth {
+        let Some(after) = rest.strip_prefix('.') else {
+            break;
+        };
+        let seg: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &after[seg.len()..];
+        if seg.is_empty() || rest.starts_with('(') {
+            break;
+        }
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(&seg);
+        keys.push(path.clone());
+    }
+    keys
 }
 
 /// Deepest nesting of brackets in an expression (strings skipped).
@@ -508,6 +571,52 @@ fn sample_text(
 
 /// Inputs every rule must evaluate on without error: everything present and alarming,
 /// and nothing present.
+/// Puts the classifier labels and categories that rules name with dots into a sample input,
+/// so validation evaluates those rules past the lookup.
+fn sample_keys(sample: &mut PolicyInput, reads: &[&str]) {
+    use crate::vocab::{CategoryPeak, ScorePeak};
+    for read in reads {
+        let parts: Vec<&str> = read.split('.').collect();
+        match parts.as_slice() {
+            ["classifiers", name] => {
+                sample
+                    .signals
+                    .classifiers
+                    .entry(name.to_string())
+                    .or_default();
+            }
+            ["classifiers", name, label] => {
+                sample
+                    .signals
+                    .classifiers
+                    .entry(name.to_string())
+                    .or_default()
+                    .insert(
+                        label.to_string(),
+                        ScorePeak {
+                            max_score: 0.7,
+                            time_s: 2.5,
+                            frame: 5,
+                        },
+                    );
+            }
+            ["categories", name] => {
+                sample.signals.categories.insert(
+                    name.to_string(),
+                    CategoryPeak {
+                        score: 0.9,
+                        counter_score: 0.5,
+                        time_s: 3.0,
+                        frame: 6,
+                        frames: 2,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
 fn input_samples() -> Vec<PolicyInput> {
     use crate::vocab::TermMatch;
     use crate::vocab::{BBox, NudityClass};
@@ -576,6 +685,30 @@ fn input_samples() -> Vec<PolicyInput> {
                 sighting(2, PersonKind::PrivateIndividual),
             ],
             text: sample_text(bbox, &name),
+            classifiers: [(
+                "sample_classifier".to_string(),
+                [(
+                    "unsafe".to_string(),
+                    crate::vocab::ScorePeak {
+                        max_score: 0.9,
+                        time_s: 1.5,
+                        frame: 3,
+                    },
+                )]
+                .into(),
+            )]
+            .into(),
+            categories: [(
+                "sample_category".to_string(),
+                crate::vocab::CategoryPeak {
+                    score: 0.95,
+                    counter_score: 0.4,
+                    time_s: 4.0,
+                    frame: 8,
+                    frames: 3,
+                },
+            )]
+            .into(),
             coverage: CoverageView {
                 complete: false,
                 problems: vec!["3 frames decoded with errors between 2.10 s and 2.40 s".into()],
@@ -662,6 +795,55 @@ mod tests {
             "{err}"
         );
         assert!(signal_fields(&["xsignals.a + my.signals.b"]).is_empty());
+    }
+
+    #[test]
+    fn classifier_keys_are_checked_and_categories_sampled() {
+        let p = load_str(&format!(
+            "{RULE}  - {{id: n, category: c, action: review, message: m, when: 'signals.classifiers.open_nsfw.nsfw.max_score > params.limit'}}\n\
+             \x20 - {{id: k, category: c, action: review, message: m, when: 'signals.categories.weapons.score > 0.9 || signals.classifiers.open_nsfw.exists(l, l == \"x\")'}}\n"
+        ))
+        .expect("rules naming keys absent from the samples still validate");
+        assert_eq!(
+            p.rules[0].reads,
+            vec![
+                "classifiers",
+                "classifiers.open_nsfw",
+                "classifiers.open_nsfw.nsfw"
+            ]
+        );
+        assert_eq!(
+            p.rules[1].reads,
+            vec![
+                "categories",
+                "categories.weapons",
+                "classifiers",
+                "classifiers.open_nsfw"
+            ]
+        );
+        let provided = [
+            "categories",
+            "classifiers",
+            "classifiers.open_nsfw",
+            "classifiers.open_nsfw.sfw",
+            "classifiers.open_nsfw.nsfw",
+        ];
+        assert!(
+            p.require_signals(&provided).is_ok(),
+            "a category may come later"
+        );
+        let err = p.require_signals(&provided[..4]).unwrap_err().to_string();
+        assert!(
+            err.contains("signals.classifiers.open_nsfw.nsfw")
+                && err.contains("classifiers.open_nsfw.sfw")
+                && !err.contains("categories"),
+            "{err}"
+        );
+        let err = p
+            .require_signals(&["categories", "classifiers"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("signals.classifiers.open_nsfw,"), "{err}");
     }
 
     #[test]

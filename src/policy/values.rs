@@ -7,7 +7,9 @@
 use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext, TextView};
 use crate::vocab::BBox;
 use crate::vocab::TermMatch;
-use crate::vocab::{ClassPeak, FaceSummary, Provenance, ProvenanceIngredient};
+use crate::vocab::{
+    CategoryPeak, ClassPeak, FaceSummary, Provenance, ProvenanceIngredient, ScorePeak,
+};
 use crate::vocab::{NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
@@ -68,6 +70,24 @@ fn peak<'a>(p: &ClassPeak) -> V<'a> {
         ("time_s", d(p.time_s)),
         ("frames", u(p.frames.into())),
         ("bbox", bbox(&p.bbox)),
+    ])
+}
+
+fn score_peak<'a>(p: &ScorePeak) -> V<'a> {
+    map([
+        ("max_score", d(p.max_score)),
+        ("time_s", d(p.time_s)),
+        ("frame", u(p.frame)),
+    ])
+}
+
+fn category<'a>(p: &CategoryPeak) -> V<'a> {
+    map([
+        ("score", d(p.score)),
+        ("counter_score", d(p.counter_score)),
+        ("time_s", d(p.time_s)),
+        ("frame", u(p.frame)),
+        ("frames", u(p.frames.into())),
     ])
 }
 
@@ -219,6 +239,25 @@ pub(crate) fn clip(c: &ClipView) -> V<'_> {
         .iter()
         .map(|(k, p)| (CelMapKey::from(k.name()), peak(p)))
         .collect();
+    let classifiers: HashMap<CelMapKey<'_>, V<'_>> = c
+        .classifiers
+        .iter()
+        .map(|(name, labels)| {
+            let labels: HashMap<CelMapKey<'_>, V<'_>> = labels
+                .iter()
+                .map(|(l, p)| (CelMapKey::from(l.as_str()), score_peak(p)))
+                .collect();
+            (
+                CelMapKey::from(name.as_str()),
+                Box::new(CelMap::from(labels)) as V<'_>,
+            )
+        })
+        .collect();
+    let categories: HashMap<CelMapKey<'_>, V<'_>> = c
+        .categories
+        .iter()
+        .map(|(name, p)| (CelMapKey::from(name.as_str()), category(p)))
+        .collect();
     map([
         ("present", b(c.present)),
         ("duration_s", d(c.duration_s)),
@@ -228,6 +267,8 @@ pub(crate) fn clip(c: &ClipView) -> V<'_> {
         ("faces", faces(&c.faces)),
         ("persons", list(c.persons.iter().map(sighting))),
         ("text", text(&c.text)),
+        ("classifiers", Box::new(CelMap::from(classifiers))),
+        ("categories", Box::new(CelMap::from(categories))),
         ("coverage", coverage(&c.coverage)),
         ("provenance", provenance(&c.provenance)),
     ])

@@ -4,6 +4,7 @@
 
 use crate::analysers::{self, Analyser, AnalyserError, Frame, FrameNeed};
 use crate::attest::c2pa::{CredentialError, Credentials};
+use crate::categories::{self, Categories, CategoriesError, LiveCategories};
 use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
@@ -33,6 +34,8 @@ pub enum ScreenError {
     Enrol(#[from] enrol::EnrolError),
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    #[error(transparent)]
+    Categories(#[from] CategoriesError),
 }
 
 impl From<AnalyserError> for ScreenError {
@@ -40,6 +43,7 @@ impl From<AnalyserError> for ScreenError {
         match e {
             AnalyserError::Vision(e) => ScreenError::Vision(e),
             AnalyserError::Persons(e) => ScreenError::Persons(e),
+            AnalyserError::Categories(e) => ScreenError::Categories(e),
         }
     }
 }
@@ -52,6 +56,7 @@ impl Failure for ScreenError {
             ScreenError::Persons(e) => e.code(),
             ScreenError::Enrol(e) => e.code(),
             ScreenError::Credentials(e) => e.code(),
+            ScreenError::Categories(e) => e.code(),
         }
     }
 }
@@ -61,6 +66,7 @@ pub struct Screener {
     vision: Arc<Vision>,
     analysers: Vec<Box<dyn Analyser>>,
     persons: Arc<LivePersons>,
+    categories: Arc<LiveCategories>,
     models: Vec<ModelInfo>,
     /// Reads each clip's Content Credentials against the trust anchors, and signs.
     credentials: Arc<Credentials>,
@@ -73,11 +79,20 @@ const QUEUE: usize = 4;
 impl Screener {
     /// Loads and verifies the models, and takes a snapshot of `registry` for matching (faces
     /// embedded by another model than the one loaded are left out).
-    pub fn load(cfg: &Config, registry: Registry) -> Result<Self, ScreenError> {
+    pub fn load(
+        cfg: &Config,
+        registry: Registry,
+        categories: Categories,
+    ) -> Result<Self, ScreenError> {
         let vision = Arc::new(Vision::load(cfg)?);
         let embed_model = vision.manifest.get(ModelKind::Embed).0.sha256.clone();
         let persons = Arc::new(LivePersons::load(registry, embed_model)?);
-        let analysers = analysers::load(cfg, &vision, &persons);
+        let encoder = vision.encoder_model().map(|m| m.sha256.clone());
+        let categories = Arc::new(LiveCategories::load(
+            categories,
+            encoder.unwrap_or_default(),
+        )?);
+        let analysers = analysers::load(cfg, &vision, &persons, &categories);
         let models = vision.manifest.models().cloned().collect();
         let credentials = Arc::new(Credentials::load_or_create(&cfg.data_dir, &cfg.c2pa)?);
         Ok(Self {
@@ -85,6 +100,7 @@ impl Screener {
             vision,
             analysers,
             persons,
+            categories,
             models,
             credentials,
         })
@@ -112,11 +128,37 @@ impl Screener {
     }
 
     /// The fields of the policy view that screenings fill: the core ones and the enabled
-    /// analysers'.
-    pub fn policy_fields(&self) -> Vec<&'static str> {
-        let mut out = analysers::CORE_POLICY_FIELDS.to_vec();
-        out.extend(self.analysers.iter().flat_map(|a| a.policy_fields()));
+    /// analysers', with the keys below them known at load (`classifiers.open_nsfw.nsfw`).
+    pub fn policy_fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = analysers::CORE_POLICY_FIELDS
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        for a in &self.analysers {
+            out.extend(a.policy_fields().iter().map(|f| f.to_string()));
+            out.extend(a.policy_keys());
+        }
         out
+    }
+
+    /// The categories defined by example, as screening sees them.
+    pub fn categories(&self) -> &Arc<LiveCategories> {
+        &self.categories
+    }
+
+    /// The category set's version as of now (rebuilding the set if it changed); empty while
+    /// none is defined.
+    pub fn categories_version(&self) -> Result<String, ScreenError> {
+        Ok(self.categories.current()?.version.clone())
+    }
+
+    /// Embeds example images for a category with the image encoder (loading it if needed).
+    pub fn embed_examples(
+        &self,
+        images: &[&Path],
+    ) -> Result<Vec<categories::Example>, ScreenError> {
+        let encoder = self.vision.encoder()?;
+        Ok(categories::embed_examples(encoder, images)?)
     }
 
     /// The registry's generation as of now (refreshing the snapshot if it moved).
@@ -230,6 +272,9 @@ impl Screener {
             persons: Vec::new(),
             text: Default::default(),
             provenance: Default::default(),
+            classifiers: Default::default(),
+            categories: Default::default(),
+            categories_version: None,
             models: self.models.clone(),
             timings,
         };
@@ -298,6 +343,8 @@ impl Screener {
                     faces: Vec::new(),
                     smallest_face_px: None,
                     text: Vec::new(),
+                    classifiers: Default::default(),
+                    categories: Default::default(),
                 })
                 .collect();
             let results = self.run_analysers(&images, slots)?;

@@ -21,6 +21,8 @@ pub struct ClipKey {
     pub models: String,
     /// Bumped on every change to the persons registry.
     pub persons_generation: u64,
+    /// The version of the category set (empty while none is defined).
+    pub categories_version: String,
 }
 
 /// How a lookup was served.

@@ -7,6 +7,7 @@ use super::intake::Intake;
 use super::pool::Pool;
 use super::CheckService;
 use crate::attest::{AttestError, Signer};
+use crate::categories::Categories;
 use crate::config::Config;
 use crate::objects::Roots;
 use crate::persons::registry::Words;
@@ -71,12 +72,21 @@ impl Context {
         &self.registry
     }
 
+    /// The categories defined by example (no model is loaded to list or delete them).
+    pub fn categories(&self) -> Categories {
+        Categories::new(self.store.clone())
+    }
+
     /// Everything checking needs: the policy in force, the verified models, the registry
     /// snapshot, the signing key (created in the data folder on first use), a pool of
     /// `workers` screenings with `queue` waiting, and the clip cache.
     pub fn service(&self, workers: usize, queue: usize) -> Result<Arc<CheckService>, ContextError> {
         let cfg = &self.cfg;
-        let screener = Arc::new(Screener::load(cfg, self.registry.clone())?);
+        let screener = Arc::new(Screener::load(
+            cfg,
+            self.registry.clone(),
+            self.categories(),
+        )?);
         let policy = Arc::new(LivePolicy::load(&cfg.policies, &screener.policy_fields())?);
         let persons = screener.persons().clone();
         crate::metrics::models_loaded(

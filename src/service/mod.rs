@@ -16,6 +16,7 @@ pub use intake::{Clip, ClipLocation, ClipSource, Intake};
 
 use crate::attest::c2pa::{CoverageSummary, Credential, CredentialError, DecisionAssertion};
 use crate::attest::{self, AttestError, Signer};
+use crate::categories::{Categories, CategoriesError, Category, NewCategory};
 use crate::metrics;
 use crate::objects::ObjectError;
 use crate::persons::{enrol::Enrolment, LivePersons, NewPerson, PersonsError, Registry};
@@ -45,6 +46,8 @@ pub enum CheckError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Persons(#[from] PersonsError),
+    #[error(transparent)]
+    Categories(#[from] CategoriesError),
     #[error(transparent)]
     Attest(#[from] AttestError),
     #[error(transparent)]
@@ -99,6 +102,7 @@ impl Failure for CheckError {
             CheckError::Screen(e) => e.code(),
             CheckError::Store(e) => e.code(),
             CheckError::Persons(e) => e.code(),
+            CheckError::Categories(e) => e.code(),
             CheckError::Attest(e) => e.code(),
             CheckError::Pool(e) => e.code(),
             CheckError::Credentials(e) => e.code(),
@@ -221,6 +225,7 @@ impl CheckService {
             clip_sha256: clip.sha256.clone(),
             models: self.model_set.clone(),
             persons_generation: self.screener.persons_generation()?,
+            categories_version: self.screener.categories_version()?,
         };
         let screened = self
             .cache
@@ -537,6 +542,33 @@ impl CheckService {
                     .add_face(person, &e.image_sha256, &model, &e.embedding)
             })
             .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The categories defined by example.
+    pub fn categories(&self) -> &Categories {
+        self.screener.categories().categories()
+    }
+
+    /// Creates a category from example and counter-example images, all or nothing: every
+    /// image is embedded before anything is stored.
+    pub fn create_category(
+        &self,
+        name: &str,
+        description: &str,
+        created_by: &str,
+        examples: &[&Path],
+        counter_examples: &[&Path],
+    ) -> Result<Category, CheckError> {
+        let new = NewCategory {
+            name: name.to_string(),
+            description: description.to_string(),
+            created_by: created_by.to_string(),
+            examples: self.screener.embed_examples(examples)?,
+            counter_examples: self.screener.embed_examples(counter_examples)?,
+        };
+        Ok(self
+            .categories()
+            .create(&new, self.screener.categories().model_sha256())?)
     }
 
     fn embed_model(&self) -> String {

@@ -134,6 +134,30 @@ fn migrations() -> Migrations<'static> {
              CREATE INDEX decisions_clip_id ON decisions(clip_id, created_at);
              CREATE INDEX decisions_origin ON decisions(origin, created_at);",
         ),
+        // Categories defined by example images (their CLIP embeddings), with a generation
+        // moved by every change, as for the registry.
+        M::up(
+            "CREATE TABLE categories (
+                 name TEXT PRIMARY KEY,
+                 description TEXT NOT NULL,
+                 created_by TEXT NOT NULL,
+                 created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+             );
+             CREATE TABLE category_examples (
+                 category TEXT NOT NULL REFERENCES categories(name) ON DELETE CASCADE,
+                 counter INTEGER NOT NULL CHECK (counter IN (0, 1)),
+                 image_sha256 TEXT NOT NULL,
+                 model_sha256 TEXT NOT NULL,
+                 embedding BLOB NOT NULL,
+                 PRIMARY KEY (category, counter, image_sha256)
+             );
+             CREATE TABLE category_generation (generation INTEGER NOT NULL);
+             INSERT INTO category_generation VALUES (1);
+             CREATE TRIGGER categories_ins AFTER INSERT ON categories BEGIN UPDATE category_generation SET generation = generation + 1; END;
+             CREATE TRIGGER categories_del AFTER DELETE ON categories BEGIN UPDATE category_generation SET generation = generation + 1; END;
+             CREATE TRIGGER category_examples_ins AFTER INSERT ON category_examples BEGIN UPDATE category_generation SET generation = generation + 1; END;
+             CREATE TRIGGER category_examples_del AFTER DELETE ON category_examples BEGIN UPDATE category_generation SET generation = generation + 1; END;",
+        ),
     ])
 }
 

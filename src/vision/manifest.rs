@@ -1,6 +1,8 @@
 //! `models/models.toml`: which file each model is, where it came from, and its sha256.
 //! Every file is verified at load, so a decision names exactly the weights that made it.
 
+use super::classify::{Activation, ClassifierSpec};
+use super::preprocess::Preprocess;
 use super::VisionError;
 use crate::vocab::{ModelInfo, ModelKind};
 use serde::Deserialize;
@@ -20,11 +22,18 @@ struct ModelEntry {
     sha256: String,
     package: String,
     version: String,
+    /// The input recipe of classifiers and image encoders.
+    preprocess: Option<Preprocess>,
+    /// A classifier's output labels, in order, and what turns outputs into scores.
+    labels: Option<Vec<String>>,
+    activation: Option<Activation>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Manifest {
     models: Vec<(ModelInfo, PathBuf)>,
+    classifiers: Vec<(String, ClassifierSpec)>,
+    image_embed: Option<Preprocess>,
 }
 
 impl Manifest {
@@ -37,7 +46,51 @@ impl Manifest {
         let text = std::fs::read_to_string(manifest).map_err(|e| err(e.to_string()))?;
         let file: ManifestFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         let mut models = Vec::new();
+        let mut classifiers = Vec::new();
+        let mut image_embed = None;
         for m in file.model {
+            let problem = |what: &str| err(format!("model {:?}: {what}", m.name));
+            if let Some(p) = &m.preprocess {
+                p.check()
+                    .map_err(|e| problem(&format!("preprocess: {e}")))?;
+            }
+            match m.kind {
+                ModelKind::Classifier => {
+                    if !is_identifier(&m.name) {
+                        return Err(problem(
+                            "a classifier's name is read by policies as signals.classifiers.<name>: \
+                             use lower-case letters, digits and _",
+                        ));
+                    }
+                    let (Some(preprocess), Some(labels), Some(activation)) =
+                        (m.preprocess.clone(), m.labels.clone(), m.activation)
+                    else {
+                        return Err(problem(
+                            "a classifier needs preprocess, labels and activation",
+                        ));
+                    };
+                    if labels.is_empty() || labels.iter().any(|l| !is_identifier(l)) {
+                        return Err(problem(
+                            "labels must be non-empty names of lower-case letters, digits and _",
+                        ));
+                    }
+                    classifiers.push((
+                        m.name.clone(),
+                        ClassifierSpec {
+                            preprocess,
+                            labels,
+                            activation,
+                        },
+                    ));
+                }
+                ModelKind::ImageEmbed => {
+                    let Some(p) = m.preprocess.clone() else {
+                        return Err(problem("an image encoder needs preprocess"));
+                    };
+                    image_embed = Some(p);
+                }
+                _ => {}
+            }
             let path = dir.join(&m.file);
             let actual = sha256_file(&path)?;
             if actual != m.sha256 {
@@ -67,7 +120,33 @@ impl Manifest {
                 return Err(err(format!("no model of kind {kind:?}")));
             }
         }
-        Ok(Self { models })
+        Ok(Self {
+            models,
+            classifiers,
+            image_embed,
+        })
+    }
+
+    /// The declared classifiers: name and spec (their files via [`Manifest::path_of`]).
+    pub fn classifiers(&self) -> &[(String, ClassifierSpec)] {
+        &self.classifiers
+    }
+
+    /// The image encoder and its recipe, when one is declared.
+    pub fn image_encoder(&self) -> Option<(&ModelInfo, &Path, &Preprocess)> {
+        let p = self.image_embed.as_ref()?;
+        self.models
+            .iter()
+            .find(|(m, _)| m.kind == ModelKind::ImageEmbed)
+            .map(|(m, path)| (m, path.as_path(), p))
+    }
+
+    /// A model by name.
+    pub fn by_name(&self, name: &str) -> Option<(&ModelInfo, &Path)> {
+        self.models
+            .iter()
+            .find(|(m, _)| m.name == name)
+            .map(|(m, p)| (m, p.as_path()))
     }
 
     /// The first model of a kind (load guarantees there is one).
@@ -83,6 +162,13 @@ impl Manifest {
     pub fn models(&self) -> impl Iterator<Item = &ModelInfo> {
         self.models.iter().map(|(m, _)| m)
     }
+}
+
+/// A name CEL reads with a dot: `signals.classifiers.open_nsfw.nsfw`.
+pub(crate) fn is_identifier(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn sha256_file(path: &Path) -> Result<String, VisionError> {

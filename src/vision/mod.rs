@@ -4,16 +4,22 @@
 //! into an empty detection list, so a failed inference cannot read as "nothing found".
 
 pub mod align;
+pub mod classify;
+pub mod clip;
 pub mod embed;
 pub mod faces;
 pub mod manifest;
 pub mod nudity;
 pub mod ocr;
+pub mod pil;
+pub mod preprocess;
 pub mod resize;
 pub mod runtime;
 
-use crate::vocab::{BBox, ModelKind};
+use crate::vocab::{BBox, ModelInfo, ModelKind};
 
+pub use classify::ImageClassifier;
+pub use clip::ImageEncoder;
 pub use embed::Embedder;
 pub use faces::FaceDetector;
 pub use manifest::Manifest;
@@ -43,11 +49,13 @@ pub enum VisionError {
     Load { model: String, reason: String },
     #[error("inference failed in {model}: {reason}")]
     Inference { model: String, reason: String },
+    #[error("classifier {0:?} is enabled in the config but not declared in the models manifest (declared: {1})")]
+    UnknownClassifier(String, String),
     #[error("{model} returned output of unexpected shape {shape:?}")]
     OutputShape { model: String, shape: Vec<i64> },
 }
 
-/// The three models, loaded once and shared by every screening.
+/// The models, loaded once and shared by every screening.
 pub struct Vision {
     pub manifest: Manifest,
     pub nudity: NudityDetector,
@@ -55,6 +63,15 @@ pub struct Vision {
     pub embedder: Embedder,
     /// Loaded only when on-screen text is analysed.
     pub text: Option<TextReader>,
+    /// The classifiers enabled in the config, in that order.
+    pub classifiers: Vec<ImageClassifier>,
+    /// CLIP's image tower, loaded when first needed (a category is defined): 90 MB of weights
+    /// that most deployments never use.
+    encoder: std::sync::OnceLock<ImageEncoder>,
+    /// Held while the encoder loads, so concurrent first uses load it once.
+    encoder_loading: std::sync::Mutex<()>,
+    runtime: Runtime,
+    encoder_batch: usize,
     /// Faces with a shorter box side below this are not embedded (too small to be reliable).
     pub min_embed_px: f32,
 }
@@ -95,14 +112,77 @@ impl Vision {
         } else {
             None
         };
+        let mut classifiers = Vec::new();
+        for name in &cfg.classifiers.enabled {
+            let declared = manifest.classifiers();
+            let Some((_, spec)) = declared.iter().find(|(n, _)| n == name) else {
+                let names: Vec<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(VisionError::UnknownClassifier(
+                    name.clone(),
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    },
+                ));
+            };
+            let (_, path) = manifest
+                .by_name(name)
+                .expect("declared classifiers are models");
+            classifiers.push(ImageClassifier::load(
+                &runtime,
+                name,
+                path,
+                spec.clone(),
+                cfg.classifiers.batch,
+            )?);
+        }
         Ok(Self {
             manifest,
             nudity,
             faces,
             embedder,
             text,
+            classifiers,
+            encoder: std::sync::OnceLock::new(),
+            encoder_loading: std::sync::Mutex::new(()),
+            runtime,
+            encoder_batch: cfg.categories.batch,
             min_embed_px: cfg.faces.min_embed_px,
         })
+    }
+
+    /// The image encoder, loaded on first use; an error if the manifest declares none.
+    pub fn encoder(&self) -> Result<&ImageEncoder, VisionError> {
+        if let Some(e) = self.encoder.get() {
+            return Ok(e);
+        }
+        let _one = self
+            .encoder_loading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = self.encoder.get() {
+            return Ok(e);
+        }
+        let Some((info, path, preprocess)) = self.manifest.image_encoder() else {
+            return Err(VisionError::Manifest {
+                path: "models manifest".into(),
+                reason: "no model of kind image_embed (needed for categories)".into(),
+            });
+        };
+        let loaded = ImageEncoder::load(
+            &self.runtime,
+            &info.name,
+            path,
+            preprocess.clone(),
+            self.encoder_batch,
+        )?;
+        Ok(self.encoder.get_or_init(|| loaded))
+    }
+
+    /// The image encoder's manifest entry, when one is declared.
+    pub fn encoder_model(&self) -> Option<&ModelInfo> {
+        self.manifest.image_encoder().map(|(m, _, _)| m)
     }
 }
 

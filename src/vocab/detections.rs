@@ -163,6 +163,11 @@ pub enum ModelKind {
     TextClassify,
     #[serde(rename = "text_recognize")]
     TextRecognize,
+    /// A generic image classifier declared in the manifest (one score per label).
+    Classifier,
+    /// An image encoder into a joint embedding space (CLIP), for categories defined by example.
+    #[serde(rename = "image_embed")]
+    ImageEmbed,
 }
 
 impl ModelKind {
@@ -174,6 +179,8 @@ impl ModelKind {
             ModelKind::TextDetect => "text_detect",
             ModelKind::TextClassify => "text_classify",
             ModelKind::TextRecognize => "text_recognize",
+            ModelKind::Classifier => "classifier",
+            ModelKind::ImageEmbed => "image_embed",
         }
     }
 }

@@ -90,6 +90,7 @@ codes! {
     NotAFile = "not_a_file" => Unprocessable,
     Enrolment = "enrolment" => Unprocessable,
     InvalidPerson = "invalid_person" => Unprocessable,
+    InvalidCategory = "invalid_category" => Unprocessable,
     InvalidPolicy = "invalid_policy" => Unprocessable,
     ObjectStore = "object_store" => Upstream,
     Busy = "busy" => Unavailable,

@@ -26,6 +26,16 @@ pub struct Signals {
     /// decisions logged before they were read.)
     #[serde(default)]
     pub provenance: Provenance,
+    /// Each enabled classifier's labels: the highest score over the clip, and where.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub classifiers: BTreeMap<String, BTreeMap<String, ScorePeak>>,
+    /// Each category defined by example: its best frame.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub categories: BTreeMap<String, CategoryPeak>,
+    /// The version of the category set the clip was scored against (absent when none was
+    /// defined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories_version: Option<String>,
     pub models: Vec<ModelInfo>,
     pub timings: StageTimings,
 }
@@ -47,6 +57,21 @@ pub struct FrameDetections {
     /// Lines of text read in the frame, in reading order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub text: Vec<TextLine>,
+    /// Scores of each classifier that looked at this frame, by label.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub classifiers: BTreeMap<String, BTreeMap<String, f32>>,
+    /// Each category's scores in this frame, when categories looked at it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub categories: BTreeMap<String, CategoryScore>,
+}
+
+/// A frame against a category: cosine similarity (CLIP image embeddings) to the nearest
+/// example and to the nearest counter-example (0 when none are defined). The frame counts for
+/// the category only where the first is higher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CategoryScore {
+    pub score: f32,
+    pub counter_score: f32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -73,6 +98,32 @@ pub struct ClassPeak {
     pub frames: u32,
     /// Where the peak was, in the frame at `time_s`.
     pub bbox: BBox,
+}
+
+/// A score's highest value over the clip, and the frame it came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct ScorePeak {
+    pub max_score: f64,
+    pub time_s: f64,
+    /// The sampled frame's index.
+    pub frame: u64,
+}
+
+/// A category defined by example, at the frame most like one of its examples. A frame counts
+/// only where it is nearer an example than every counter-example.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct CategoryPeak {
+    /// Cosine similarity (CLIP image embeddings) to the nearest example, 0 when no frame
+    /// counted.
+    pub score: f64,
+    /// Cosine similarity of that frame to the nearest counter-example (0 when none defined).
+    pub counter_score: f64,
+    pub time_s: f64,
+    pub frame: u64,
+    /// Frames looked at that counted for the category.
+    pub frames: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -28,7 +28,7 @@ def s3(clips):
 
 @pytest.fixture(scope="session")
 def server(s3, clips):
-    srv = harness.Server({**s3.env, "CLIPGUARD_FILE_ROOTS": str(clips)})
+    srv = harness.Server({**s3.env, "CLIPGUARD_SERVER__FILE_ROOTS": str(clips)})
     try:
         srv.collins = srv.enrol_collins()
         yield srv

@@ -97,7 +97,7 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         full_env = {k: v for k, v in os.environ.items() if k != "CLIPGUARD_CONFIG"}
         full_env.update(
-            {"CLIPGUARD_BIND": f"127.0.0.1:{port}", "CLIPGUARD_DATA_DIR": str(self.data)}
+            {"CLIPGUARD_SERVER__BIND": f"127.0.0.1:{port}", "CLIPGUARD_DATA_DIR": str(self.data)}
         )
         full_env.update(env or {})
         self.log = open(self.data / "server.log", "wb")
@@ -209,15 +209,16 @@ def astronaut_zoom(frames: int, out: Path) -> Path:
     return out
 
 
-def multipart(fields: Dict[str, str], files: Dict[str, Path]):
-    """A multipart/form-data body in memory (small test files only) and its content type."""
+def multipart(fields: Dict[str, str], files):
+    """A multipart/form-data body in memory (small test files only) and its content type.
+    `files` maps part names to paths, or is a list of (name, path) to repeat a name."""
     boundary = "clipguardtestboundary"
     out = b""
     for name, value in fields.items():
         out += (
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
         ).encode()
-    for name, path in files.items():
+    for name, path in (files.items() if isinstance(files, dict) else files):
         out += (
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
             f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'

@@ -90,6 +90,8 @@ class Contract:
         assert str(status) in responses, (
             f"{method} {template} answered {status}, documented: {sorted(responses)}: {body}"
         )
+        for name in responses[str(status)].get("headers", {}):
+            assert headers.get(name), f"{method} {template} {status}: no {name} header"
         content = responses[str(status)].get("content", {})
         ctype = (headers.get("Content-Type") or "").split(";")[0]
         if "application/json" in content:
@@ -111,6 +113,24 @@ def contract(doc):
 def test_the_document_is_valid_openapi_3_1(doc):
     assert doc["openapi"].startswith("3.1")
     validate_spec(doc)
+
+
+def test_every_response_documents_the_request_id(doc):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for status, response in op["responses"].items():
+                assert "X-Request-Id" in response.get("headers", {}), (method, path, status)
+
+
+def test_the_request_id_is_echoed_or_made(server):
+    status, headers, _ = server.request("GET", "/healthz", headers={"X-Request-Id": "trace-42"})
+    assert status == 200 and headers["X-Request-Id"] == "trace-42"
+    # Not a plausible id (a space): replaced by a new one.
+    _, headers, _ = server.request("GET", "/healthz", headers={"X-Request-Id": "a b"})
+    made = headers["X-Request-Id"]
+    assert made != "a b" and len(made) == 36, made
+    _, again, _ = server.request("GET", "/no/such/route")
+    assert again["X-Request-Id"] not in ("", made)
 
 
 def test_list_filters_are_query_parameters(doc):
@@ -205,6 +225,16 @@ def test_every_operation_answers_as_documented(server, doc, contract, clips):
     send("DELETE", "/v1/persons/{id}", f"/v1/persons/{other['id']}")
     send("POST", "/v1/persons/{id}/faces", f"/v1/persons/{collins}/faces",
          raw=harness.multipart({}, {"image": harness.testdata("coffee.png")}))
+    examples = [("example", harness.testdata(n)) for n in ("coffee.png", "chelsea.png", "rocket.jpg")]
+    send("POST", "/v1/categories",
+         raw=harness.multipart({"name": "contract", "description": "contract test"}, examples))
+    send("POST", "/v1/categories", raw=harness.multipart({"name": "contract"}, examples))
+    send("POST", "/v1/categories", raw=harness.multipart({"name": "too_few"}, examples[:2]))
+    status, listed = send("GET", "/v1/categories")
+    assert [c["name"] for c in listed["categories"]] == ["contract"] and listed["version"], listed
+    send("GET", "/v1/categories/{name}", "/v1/categories/contract")
+    send("DELETE", "/v1/categories/{name}", "/v1/categories/contract")
+    send("GET", "/v1/categories/{name}", "/v1/categories/contract")
     status, key = send("GET", "/v1/attestations/key")
     allowed = server.request("POST", "/v1/clips/check", {"uri": "s3://clips/gen-42.mp4"})[2]
     send("POST", "/v1/attestations/verify",

@@ -94,7 +94,7 @@ def main():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([str(BIN), "serve"], cwd=REPO,
-                              env=dict(env, CLIPGUARD_BIND=f"127.0.0.1:{port}"),
+                              env=dict(env, CLIPGUARD_SERVER__BIND=f"127.0.0.1:{port}"),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     driver = None
     try:

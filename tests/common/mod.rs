@@ -130,7 +130,7 @@ pub fn start_server(env: &[(&str, &std::ffi::OsStr)]) -> (ServerGuard, u16) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clipguard"));
     cmd.arg("serve")
         .current_dir(repo())
-        .env("CLIPGUARD_BIND", format!("127.0.0.1:{port}"))
+        .env("CLIPGUARD_SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("CLIPGUARD_DATA_DIR", data_dir())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -153,6 +153,24 @@ impl Drop for ServerGuard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Makes a key with `clipguard keys new` and returns (key, config lines).
+pub fn new_key(role: &str, name: &str) -> (String, String) {
+    let (ok, out, err) = cli(&["keys", "new", "--role", role, "--name", name], &[]);
+    assert!(ok, "{err}");
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("# cg_"))
+        .map(|k| format!("cg_{k}"))
+        .expect("the key is printed");
+    let config: String = out
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!config.contains(&key), "the config holds only the hash");
+    (key, config)
 }
 
 /// A folder of generated clips that lives for the whole test binary.

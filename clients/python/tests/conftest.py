@@ -20,7 +20,7 @@ def clips(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def server(clips):
-    srv = harness.Server({"CLIPGUARD_FILE_ROOTS": str(clips)})
+    srv = harness.Server({"CLIPGUARD_SERVER__FILE_ROOTS": str(clips)})
     try:
         srv.enrol_collins()
         yield srv
