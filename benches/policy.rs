@@ -59,6 +59,7 @@ fn heavy() -> PolicyInput {
                 faces_too_small: 0,
             },
             coverage: Default::default(),
+            provenance: Default::default(),
             // No text on screen: every text rule still runs its `exists` over the empty lists.
             text: Default::default(),
             // No classifier enabled and no category defined: their rules see empty maps.

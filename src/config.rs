@@ -46,6 +46,7 @@ pub struct Config {
     pub hashes: HashesConfig,
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
+    pub c2pa: C2paConfig,
     pub log: LogConfig,
     pub store: StoreConfig,
     pub attestation: AttestationConfig,
@@ -87,6 +88,7 @@ impl Default for Config {
             hashes: Default::default(),
             persons: Default::default(),
             policies: Default::default(),
+            c2pa: Default::default(),
             log: Default::default(),
             store: Default::default(),
             attestation: Default::default(),
@@ -107,6 +109,36 @@ impl Default for PersonsConfig {
     fn default() -> Self {
         Self {
             match_threshold: 0.6,
+        }
+    }
+}
+
+/// Content Credentials (C2PA): the certificate clipguard signs with, and whom it trusts in the
+/// manifests of clips it screens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct C2paConfig {
+    /// PEM certificate chain to sign with: the end-entity certificate, then its
+    /// intermediates (not the root). With `private_key`; when neither is set, clipguard makes
+    /// its own root, intermediate and signing certificate in the data folder on first use.
+    pub cert_chain: Option<PathBuf>,
+    /// The PKCS#8 PEM private key of the chain's end-entity certificate.
+    pub private_key: Option<PathBuf>,
+    /// The signature algorithm of that key: es256 (clipguard's own chain), es384, es512,
+    /// ps256, ps384, ps512 or ed25519.
+    pub alg: String,
+    /// PEM bundles of root certificates whose manifests count as trusted, besides the root
+    /// of clipguard's own chain (for a chain given in `cert_chain`, list its root here).
+    pub trust_anchors: Vec<PathBuf>,
+}
+
+impl Default for C2paConfig {
+    fn default() -> Self {
+        Self {
+            cert_chain: None,
+            private_key: None,
+            alg: "es256".into(),
+            trust_anchors: Vec::new(),
         }
     }
 }

@@ -51,11 +51,12 @@ enum Command {
         group(clap::ArgGroup::new("what").required(true).multiple(true).args(["clips", "prompt"]))
     )]
     Check(CheckArgs),
-    /// Verify a clip against its attestation, offline.
+    /// Verify a clip against its attestation or its embedded Content Credentials, offline.
     Verify {
-        /// The attestation file (what `check --attestation-out` wrote).
+        /// The attestation file (what `check --attestation-out` wrote). Needed unless the
+        /// clip carries clipguard's Content Credentials (`check --c2pa-out`).
         #[arg(long)]
-        attestation: PathBuf,
+        attestation: Option<PathBuf>,
         /// The clip to verify: the exact bytes about to be published.
         clip: PathBuf,
         /// The public key (hex); defaults to the data folder's `attestation.pub`.
@@ -125,6 +126,15 @@ struct CheckArgs {
     /// folder (CLIP-NAME.attestation.json each). Review and block decisions get none.
     #[arg(long, requires = "clips")]
     attestation_out: Option<PathBuf>,
+    /// Where an allowed clip goes with clipguard's Content Credentials (a signed C2PA
+    /// manifest) embedded: a file for one clip, or an existing folder (same file name each).
+    /// MP4/MOV and AVI only. Review and block decisions get none: that is an error.
+    #[arg(long, requires = "clips")]
+    c2pa_out: Option<PathBuf>,
+    /// The generator (model or product) that made the clips, named in their Content
+    /// Credentials as the software agent of `c2pa.created`.
+    #[arg(long, requires = "c2pa_out")]
+    generator: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -466,7 +476,7 @@ fn run(command: Command, cfg: Option<Config>) -> anyhow::Result<u8> {
             attestation,
             clip,
             key,
-        } => cli::verify(&cfg()?, &attestation, &clip, key),
+        } => cli::verify(&cfg()?, attestation.as_deref(), &clip, key),
         Command::Policy(PolicyCommand::Test { dir }) => cli::policy_test(&cfg()?, dir),
         Command::Policy(PolicyCommand::Explain { signals, user }) => {
             cli::policy_explain(&cfg()?, &signals, user)

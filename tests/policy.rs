@@ -48,6 +48,14 @@ fn policy_test_passes_the_default_fixtures_and_fails_a_wrong_expectation() {
             && err.contains("1 of 1"),
         "{out}{err}"
     );
+
+    // A case may set the policy's parameters, but not invent one.
+    std::fs::write(dir.join("wrong.yaml"), "- name: a misspelt parameter\n  params: {required_generator: [Sora]}\n  signals: {present: true}\n  expect: review\n").unwrap();
+    let (ok, out, _) = cli(&["policy", "test", dir.to_str().unwrap()], &[]);
+    assert!(
+        !ok && out.contains("the policy has no parameter \"required_generator\""),
+        "{out}"
+    );
 }
 
 #[test]

@@ -94,12 +94,13 @@ pub trait Analyser: Send + Sync {
 }
 
 /// The policy view's fields that every screened clip has, whatever analysers run.
-pub const CORE_POLICY_FIELDS: [&str; 5] = [
+pub const CORE_POLICY_FIELDS: [&str; 6] = [
     "present",
     "duration_s",
     "frames_analysed",
     "frames_over_budget",
     "coverage",
+    "provenance",
 ];
 
 /// The analysers enabled in `cfg`, in the order their results are applied.

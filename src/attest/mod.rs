@@ -2,6 +2,8 @@
 //! a decision to the exact bytes of the clip that was checked. Anyone with the public key can
 //! verify offline; changing any byte of the clip or of the statement breaks it.
 
+pub mod c2pa;
+
 use crate::vocab::Action;
 use crate::vocab::{Attestation, Statement};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -22,6 +24,8 @@ pub enum AttestError {
     ClipMismatch { attested: String, actual: String },
     #[error("the attestation is for a {0} decision; only allowed clips may be published")]
     NotAllowed(Action),
+    #[error("the clip's Content Credentials do not verify: {0}")]
+    Credentials(String),
 }
 
 impl crate::vocab::Failure for AttestError {

@@ -112,7 +112,8 @@ fn error_code(e: &anyhow::Error) -> &'static str {
             BanksError,
             PolicyError,
             AttestError,
-            ObjectError
+            ObjectError,
+            clipguard::attest::c2pa::CredentialError
         );
         if cause.is::<clipguard::config::ConfigError>() {
             return "config";
@@ -191,16 +192,23 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
         json,
         full,
         attestation_out,
+        c2pa_out,
+        generator,
     } = args;
-    if let Some(out) = &attestation_out {
-        if clips.len() > 1 && !out.is_dir() {
-            return Err(fail(
-                "usage",
-                format!(
-                    "--attestation-out {} must be an existing folder when checking several clips",
-                    out.display()
-                ),
-            ));
+    for (flag, out) in [
+        ("--attestation-out", &attestation_out),
+        ("--c2pa-out", &c2pa_out),
+    ] {
+        if let Some(out) = out {
+            if clips.len() > 1 && !out.is_dir() {
+                return Err(fail(
+                    "usage",
+                    format!(
+                        "{flag} {} must be an existing folder when checking several clips",
+                        out.display()
+                    ),
+                ));
+            }
         }
     }
     let ctx = Context::open(cfg)?;
@@ -278,6 +286,20 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
             }
             _ => None,
         };
+        let credentialed = match (&c2pa_out, clip) {
+            (Some(out), Some(clip)) => {
+                match credential(&service, &decision, clip, out, generator.clone()) {
+                    Ok(path) => Some(path),
+                    Err(e) => {
+                        // A review or block already has its own exit status.
+                        failed |= decision.decision.action == clipguard::vocab::Action::Allow;
+                        eprintln!("error: {e:#}");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         if json {
             let clip = clip.map(|c| c.display().to_string());
             if full {
@@ -307,25 +329,79 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
                 a.key_id, a.statement.clip_sha256
             );
         }
+        if let Some(path) = credentialed {
+            println!("content credentials: written to {}", path.display());
+        }
     }
     Ok(if failed { exit::ERROR } else { status })
 }
 
+/// Writes an allowed clip with clipguard's Content Credentials to `out` (a file, or the
+/// clip's file name in the folder `out`).
+fn credential(
+    service: &clipguard::service::CheckService,
+    decision: &Decision,
+    clip: &Path,
+    out: &Path,
+    generator: Option<String>,
+) -> anyhow::Result<PathBuf> {
+    let path = if out.is_dir() {
+        out.join(clip.file_name().unwrap_or(clip.as_os_str()))
+    } else {
+        out.to_path_buf()
+    };
+    let sha = decision.clip_sha256.clone().unwrap_or_default();
+    service
+        .credential(&decision.id, clip, &sha, generator, &path)
+        .with_context(|| format!("no Content Credentials written for {}", clip.display()))?;
+    Ok(path)
+}
+
 pub fn verify(
     cfg: &Config,
-    attestation: &Path,
+    attestation: Option<&Path>,
     clip: &Path,
     key: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let key_path = key.unwrap_or_else(|| attest::key_paths(&cfg.data_dir).1);
     let key = attest::read_public_key(&key_path)?;
-    let text = std::fs::read_to_string(attestation)
-        .with_context(|| format!("reading {}", attestation.display()))?;
-    let a: Attestation =
-        serde_json::from_str(&text).map_err(|e| attest::AttestError::Malformed(e.to_string()))?;
-    attest::verify(&key, &a, &attest::sha256_file(clip)?)?;
+    let given = attestation
+        .map(|path| -> anyhow::Result<Attestation> {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(serde_json::from_str(&text).map_err(|e| AttestError::Malformed(e.to_string()))?)
+        })
+        .transpose()?;
+    let credentials = attest::c2pa::Credentials::load_or_create(&cfg.data_dir, &cfg.c2pa)?;
+    let (a, how) = match credentials.verify_embedded(&key, clip).1? {
+        Some(embedded) => {
+            if given.as_ref().is_some_and(|g| *g != embedded.attestation) {
+                return Err(AttestError::Credentials(
+                    "the attestation given is not the one in the clip's Content Credentials".into(),
+                )
+                .into());
+            }
+            (
+                embedded.attestation,
+                "with clipguard's Content Credentials ",
+            )
+        }
+        None => {
+            let a = given.ok_or_else(|| {
+                fail(
+                    "usage",
+                    format!(
+                        "{} carries no Content Credentials: give its --attestation",
+                        clip.display()
+                    ),
+                )
+            })?;
+            attest::verify(&key, &a, &attest::sha256_file(clip)?)?;
+            (a, "")
+        }
+    };
     println!(
-        "ok: {} is the clip allowed by decision {} (policy {}, issued {})",
+        "ok: {} is the clip {how}allowed by decision {} (policy {}, issued {})",
         clip.display(),
         a.statement.decision_id,
         &a.statement.policy_version[..12.min(a.statement.policy_version.len())],

@@ -2,13 +2,13 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::AppState;
+use super::{upload, AppState};
 use crate::config::Role;
 use crate::store::{DecisionQuery, ReviewQuery};
 use crate::vocab::{
     Action, Decision, DecisionSummary, ErrorCode, Origin, Review, ReviewOutcome, Timestamp,
 };
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 /// Which form of a decision to answer with.
@@ -281,4 +281,73 @@ pub async fn evidence(
             .body(jpeg)),
         None => Err(ApiError::not_found("no such evidence thumbnail")),
     }
+}
+
+/// The multipart form of `POST /v1/decisions/{id}/credentialed`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the form for the OpenAPI document; never built
+pub struct CredentialUpload {
+    /// The clip exactly as it was checked (its sha256 must be the decision's). MP4/MOV or AVI.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// The model or product that generated the clip, named in the manifest as the software
+    /// agent of its `c2pa.created` action.
+    generator: Option<String>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/decisions/{id}/credentialed", tag = "decisions",
+    params(("id" = String, Path, description = "An `allow` decision, or a `review` decision a reviewer approved")),
+    request_body(content = CredentialUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The clip with clipguard's Content Credentials (a signed C2PA manifest) embedded; the media itself is unchanged", content_type = "video/mp4"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No such decision", body = ErrorBody),
+        (status = 409, description = "The decision neither allowed the clip nor was approved, or the file is not the clip it checked", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 415, description = "A container that cannot carry Content Credentials (only MP4/MOV and AVI can)", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+#[post("/v1/decisions/{id}/credentialed")]
+pub async fn credentialed(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Checker)?;
+    let tmp = state.service.intake().tmp.clone();
+    let form = upload::read(
+        &req,
+        payload,
+        &tmp,
+        &upload::Expect {
+            file_fields: &["file"],
+            text_fields: &["generator"],
+            kind: Some(upload::VIDEO),
+            max_file_bytes: state.service.intake().max_file_bytes,
+            max_files: 1,
+        },
+    )
+    .await?;
+    let generator = form.text.get("generator").cloned();
+    let (_, file) = form
+        .files
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::new(ErrorCode::MissingFile, "no `file` part in the form"))?;
+    let service = state.service.clone();
+    let (bytes, media_type) = web::block(move || -> Result<_, ApiError> {
+        let out = tempfile::Builder::new()
+            .prefix("credentialed-")
+            .tempfile_in(&tmp)?
+            .into_temp_path();
+        service.credential(&id, &file.path, &file.sha256, generator, &out)?;
+        let media_type = crate::attest::c2pa::media_type(&out).unwrap_or("video/mp4");
+        Ok((std::fs::read(&out)?, media_type))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().content_type(media_type).body(bytes))
 }

@@ -268,6 +268,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(decisions::list_decisions)
     .service(decisions::review_queue)
     .service(decisions::post_review)
+    .service(decisions::credentialed)
     .service(persons::add_person)
     .service(persons::list_persons)
     .service(persons::get_person)

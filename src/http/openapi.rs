@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         super::decisions::list_decisions,
         super::decisions::review_queue,
         super::decisions::post_review,
+        super::decisions::credentialed,
         super::persons::add_person,
         super::persons::list_persons,
         super::persons::get_person,

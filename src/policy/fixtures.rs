@@ -17,6 +17,9 @@ struct Case {
     prompt: PromptView,
     #[serde(default)]
     request: RequestContext,
+    /// Parameters set otherwise for this case, as an operator would configure the policy.
+    #[serde(default)]
+    params: std::collections::BTreeMap<String, serde_json::Value>,
     expect: Action,
     /// Enforced rules expected to match, exactly (any order).
     #[serde(default)]
@@ -73,7 +76,17 @@ pub fn run_fixtures(policy: &Policy, dir: &Path) -> Result<Vec<FixtureOutcome>, 
                 prompt,
                 request: case.request,
             };
-            let v = policy.decide(&input);
+            let v = match policy.decide_with_params(&input, &case.params) {
+                Ok(v) => v,
+                Err(problem) => {
+                    out.push(FixtureOutcome {
+                        file: file.clone(),
+                        name: case.name,
+                        problems: vec![problem],
+                    });
+                    continue;
+                }
+            };
             let mut problems = Vec::new();
             if v.action != case.expect {
                 problems.push(format!("expected {:?}, got {:?}", case.expect, v.action));

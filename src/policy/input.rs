@@ -6,7 +6,7 @@ use crate::vocab::NudityClass;
 use crate::vocab::TermMatch;
 use crate::vocab::{
     CategoryPeak, CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals,
-    ScorePeak, Signals,
+    Provenance, ScorePeak, Signals,
 };
 use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,8 @@ pub struct ClipView {
     pub hash_matches: Vec<HashMatch>,
     /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
     pub coverage: CoverageView,
+    /// The clip's Content Credentials (C2PA manifest) and whether they hold.
+    pub provenance: Provenance,
 }
 
 /// The clip's coverage as policies see it (the full detail stays in the decision's signals).
@@ -193,6 +195,7 @@ impl ClipView {
             categories: s.categories.clone(),
             hash_matches: s.hash_matches.clone(),
             coverage: CoverageView::of(&s.sampling.coverage),
+            provenance: s.provenance.clone(),
         }
     }
 }

@@ -300,24 +300,61 @@ impl Policy {
         Ok(())
     }
 
-    fn context<'a>(&'a self, input: &'a PolicyInput) -> Context<'a, 'a> {
+    fn context<'a>(
+        &'a self,
+        input: &'a PolicyInput,
+        params: &'a BTreeMap<String, serde_json::Value>,
+    ) -> Context<'a, 'a> {
         let mut ctx = Context::with_env(self.env.clone());
         for (name, value) in values::input(input) {
             ctx.add_variable_as_val(name, value);
         }
-        ctx.add_variable_as_val("params", values::params(&self.params_json));
+        ctx.add_variable_as_val("params", values::params(params));
         ctx
     }
 
     /// Every rule's outcome on `input`.
     pub fn explain(&self, input: &PolicyInput) -> Vec<RuleOutcome> {
-        let ctx = self.context(input);
+        self.explain_with(input, &self.params_json)
+    }
+
+    fn explain_with(
+        &self,
+        input: &PolicyInput,
+        params: &BTreeMap<String, serde_json::Value>,
+    ) -> Vec<RuleOutcome> {
+        let ctx = self.context(input, params);
         self.rules.iter().map(|r| r.outcome(&ctx)).collect()
     }
 
     /// The decision: the most severe enforced match wins; no match is allow. A rule that fails
     /// to evaluate never ends in allow.
     pub fn decide(&self, input: &PolicyInput) -> Verdict {
+        self.decide_with(input, &self.params_json)
+    }
+
+    /// The decision with other values for some parameters (a fixture trying the policy as an
+    /// operator would configure it). Parameters the policy does not have are refused.
+    pub fn decide_with_params(
+        &self,
+        input: &PolicyInput,
+        overrides: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<Verdict, String> {
+        let mut params = self.params_json.clone();
+        for (name, value) in overrides {
+            match params.get_mut(name) {
+                Some(p) => *p = value.clone(),
+                None => return Err(format!("the policy has no parameter {name:?}")),
+            }
+        }
+        Ok(self.decide_with(input, &params))
+    }
+
+    fn decide_with(
+        &self,
+        input: &PolicyInput,
+        params: &BTreeMap<String, serde_json::Value>,
+    ) -> Verdict {
         let mut verdict = Verdict {
             action: Action::Allow,
             matched: Vec::new(),
@@ -328,7 +365,7 @@ impl Policy {
                 version: self.version.clone(),
             },
         };
-        for (rule, outcome) in self.rules.iter().zip(self.explain(input)) {
+        for (rule, outcome) in self.rules.iter().zip(self.explain_with(input, params)) {
             match outcome {
                 RuleOutcome::Matched(m) if rule.mode == Mode::Shadow => verdict.shadow.push(m),
                 RuleOutcome::Matched(m) => {
@@ -697,6 +734,25 @@ fn input_samples() -> Vec<PolicyInput> {
                 format_changes: 1,
                 smallest_face_px: 80.0,
                 smallest_face_px_scene_starts: 40.0,
+            },
+            provenance: crate::vocab::Provenance {
+                state: crate::vocab::ProvenanceState::Invalid,
+                problems: vec!["assertion.dataHash.mismatch: the media was changed".into()],
+                generator: "Generator".into(),
+                generator_version: "1.0".into(),
+                issuer: "Issuer".into(),
+                common_name: "Signer".into(),
+                actions: vec!["c2pa.created".into()],
+                digital_source_types: vec![
+                    "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia".into(),
+                ],
+                software_agents: vec!["Model".into()],
+                ingredients: vec![crate::vocab::ProvenanceIngredient {
+                    title: "parent.mp4".into(),
+                    format: "video/mp4".into(),
+                    relationship: "parentOf".into(),
+                }],
+                clipguard_decision: "d-1".into(),
             },
         },
         prompt: PromptView {

@@ -7,7 +7,9 @@
 use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext, TextView};
 use crate::vocab::BBox;
 use crate::vocab::TermMatch;
-use crate::vocab::{CategoryPeak, ClassPeak, FaceSummary, ScorePeak};
+use crate::vocab::{
+    CategoryPeak, ClassPeak, FaceSummary, Provenance, ProvenanceIngredient, ScorePeak,
+};
 use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
@@ -112,6 +114,30 @@ fn coverage(c: &CoverageView) -> V<'_> {
             "smallest_face_px_scene_starts",
             d(c.smallest_face_px_scene_starts),
         ),
+    ])
+}
+
+fn ingredient(i: &ProvenanceIngredient) -> V<'_> {
+    map([
+        ("title", s(&i.title)),
+        ("format", s(&i.format)),
+        ("relationship", s(&i.relationship)),
+    ])
+}
+
+fn provenance(p: &Provenance) -> V<'_> {
+    map([
+        ("state", s(p.state.as_str())),
+        ("problems", strings(&p.problems)),
+        ("generator", s(&p.generator)),
+        ("generator_version", s(&p.generator_version)),
+        ("issuer", s(&p.issuer)),
+        ("common_name", s(&p.common_name)),
+        ("actions", strings(&p.actions)),
+        ("digital_source_types", strings(&p.digital_source_types)),
+        ("software_agents", strings(&p.software_agents)),
+        ("ingredients", list(p.ingredients.iter().map(ingredient))),
+        ("clipguard_decision", s(&p.clipguard_decision)),
     ])
 }
 
@@ -260,6 +286,7 @@ pub(crate) fn clip(c: &ClipView) -> V<'_> {
         ("categories", Box::new(CelMap::from(categories))),
         ("hash_matches", list(c.hash_matches.iter().map(hash_match))),
         ("coverage", coverage(&c.coverage)),
+        ("provenance", provenance(&c.provenance)),
     ])
 }
 

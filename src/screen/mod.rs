@@ -4,6 +4,7 @@
 
 use crate::analysers::{self, Analyser, AnalyserError, Frame, FrameNeed};
 use crate::banks::{Banks, BanksError, LiveBanks};
+use crate::attest::c2pa::{CredentialError, Credentials};
 use crate::categories::{self, Categories, CategoriesError, LiveCategories};
 use crate::config::{Config, HashesConfig, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
@@ -33,6 +34,8 @@ pub enum ScreenError {
     #[error(transparent)]
     Enrol(#[from] enrol::EnrolError),
     #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error(transparent)]
     Categories(#[from] CategoriesError),
     #[error(transparent)]
     Banks(#[from] BanksError),
@@ -55,6 +58,7 @@ impl Failure for ScreenError {
             ScreenError::Vision(_) => ErrorCode::Inference,
             ScreenError::Persons(e) => e.code(),
             ScreenError::Enrol(e) => e.code(),
+            ScreenError::Credentials(e) => e.code(),
             ScreenError::Categories(e) => e.code(),
             ScreenError::Banks(e) => e.code(),
         }
@@ -70,6 +74,8 @@ pub struct Screener {
     banks: Arc<LiveBanks>,
     hashes: HashesConfig,
     models: Vec<ModelInfo>,
+    /// Reads each clip's Content Credentials against the trust anchors, and signs.
+    credentials: Arc<Credentials>,
 }
 
 /// Frames waiting between the decoder and inference: enough to batch, small enough that a
@@ -96,6 +102,7 @@ impl Screener {
         let analysers = analysers::load(cfg, &vision, &persons, &categories);
         let models = vision.manifest.models().cloned().collect();
         let banks = Arc::new(LiveBanks::load(banks, cfg.hashes.min_quality)?);
+        let credentials = Arc::new(Credentials::load_or_create(&cfg.data_dir, &cfg.c2pa)?);
         Ok(Self {
             media: cfg.media.clone(),
             vision,
@@ -105,6 +112,7 @@ impl Screener {
             banks,
             hashes: cfg.hashes.clone(),
             models,
+            credentials,
         })
     }
 
@@ -127,6 +135,10 @@ impl Screener {
 
     pub fn vision(&self) -> &Vision {
         &self.vision
+    }
+
+    pub fn credentials(&self) -> &Arc<Credentials> {
+        &self.credentials
     }
 
     /// The fields of the policy view that screenings fill: the core ones and the enabled
@@ -292,6 +304,7 @@ impl Screener {
             faces: Default::default(),
             persons: Vec::new(),
             text: Default::default(),
+            provenance: Default::default(),
             classifiers: Default::default(),
             categories: Default::default(),
             categories_version: None,
@@ -299,6 +312,9 @@ impl Screener {
             models: self.models.clone(),
             timings,
         };
+        let t0 = Instant::now();
+        signals.provenance = self.credentials.read(path);
+        signals.timings.add("provenance", ms(t0));
         for a in &self.analysers {
             let t0 = Instant::now();
             a.finish(&mut signals)?;

@@ -14,6 +14,7 @@ pub use context::{Context, ContextError};
 pub use evidence::thumbnails_of_evidence;
 pub use intake::{Clip, ClipLocation, ClipSource, Intake};
 
+use crate::attest::c2pa::{CoverageSummary, Credential, CredentialError, DecisionAssertion};
 use crate::attest::{self, AttestError, Signer};
 use crate::categories::{Categories, CategoriesError, Category, NewCategory};
 use crate::metrics;
@@ -51,6 +52,16 @@ pub enum CheckError {
     Attest(#[from] AttestError),
     #[error(transparent)]
     Pool(#[from] PoolError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error("decision {id} is {action} and was not approved: only an allowed or approved clip gets Content Credentials")]
+    NotPublishable { id: String, action: Action },
+    #[error("this is not the clip decision {id} was for: its sha256 is {actual}, the decision's {checked}")]
+    OtherClip {
+        id: String,
+        checked: String,
+        actual: String,
+    },
     #[error("no result within the {seconds} s deadline")]
     Deadline { seconds: u64 },
     #[error("the worker stopped before screening the clip")]
@@ -94,6 +105,8 @@ impl Failure for CheckError {
             CheckError::Categories(e) => e.code(),
             CheckError::Attest(e) => e.code(),
             CheckError::Pool(e) => e.code(),
+            CheckError::Credentials(e) => e.code(),
+            CheckError::NotPublishable { .. } | CheckError::OtherClip { .. } => ErrorCode::Conflict,
             CheckError::Deadline { .. } => ErrorCode::DeadlineExceeded,
             CheckError::ShuttingDown => ErrorCode::ShuttingDown,
             CheckError::NoDecision(_) => ErrorCode::NotFound,
@@ -440,6 +453,89 @@ impl CheckService {
         self.store.record_review(&review)?;
         metrics::reviewed(review.outcome.as_str());
         Ok(review)
+    }
+
+    /// Writes `clip` to `dest` with clipguard's Content Credentials embedded: a C2PA manifest
+    /// recording that the clip is AI-generated (by `generator`, when named) and the decision
+    /// `decision_id` with its attestation. Only for the very bytes that decision checked
+    /// (`clip_sha256`), and only if it allowed the clip or a reviewer approved it.
+    pub fn credential(
+        &self,
+        decision_id: &str,
+        clip: &Path,
+        clip_sha256: &str,
+        generator: Option<String>,
+        dest: &Path,
+    ) -> Result<DecisionAssertion, CheckError> {
+        let decision = self
+            .store
+            .get(decision_id)?
+            .ok_or_else(|| CheckError::NoDecision(decision_id.to_string()))?;
+        if decision.clip_sha256.is_none() {
+            return Err(CheckError::OtherClip {
+                id: decision.id,
+                checked: "no clip (a prompt check)".into(),
+                actual: clip_sha256.to_string(),
+            });
+        }
+        let approval = decision
+            .review
+            .as_ref()
+            .filter(|r| r.outcome == ReviewOutcome::Approve);
+        let (attestation, approved_by) = match (&decision.attestation, approval) {
+            (Some(a), _) => (a.clone(), None),
+            (None, Some(r)) if r.attestation.is_some() => (
+                r.attestation.clone().expect("checked just above"),
+                Some(r.reviewer.clone()),
+            ),
+            _ => {
+                return Err(CheckError::NotPublishable {
+                    id: decision.id,
+                    action: decision.decision.action,
+                })
+            }
+        };
+        if attestation.statement.clip_sha256 != clip_sha256 {
+            return Err(CheckError::OtherClip {
+                id: decision.id,
+                checked: attestation.statement.clip_sha256,
+                actual: clip_sha256.to_string(),
+            });
+        }
+        let coverage = decision
+            .clip
+            .as_ref()
+            .map(|s| CoverageSummary {
+                complete: s.sampling.coverage.complete,
+                covered_share: s.sampling.coverage.covered_share,
+                analysed_frames: s.sampling.analysed_frames,
+                duration_s: s.media.duration_s,
+            })
+            .ok_or_else(|| CheckError::NotPublishable {
+                id: decision.id.clone(),
+                action: decision.decision.action,
+            })?;
+        let assertion = DecisionAssertion {
+            decision_id: decision.id.clone(),
+            policy_name: decision.decision.policy.name.clone(),
+            policy_version: decision.decision.policy.version.clone(),
+            action: decision.decision.action.as_str().to_string(),
+            approved_by,
+            coverage,
+            attestation,
+        };
+        let credential = Credential {
+            decision: assertion.clone(),
+            generator,
+            title: decision
+                .clip_id
+                .clone()
+                .unwrap_or_else(|| format!("clip {}", &clip_sha256[..12.min(clip_sha256.len())])),
+        };
+        self.screener
+            .credentials()
+            .sign_clip(clip, dest, &credential)?;
+        Ok(assertion)
     }
 
     /// Adds a person with a face from each image, all or nothing: every image is embedded

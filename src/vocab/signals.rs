@@ -3,8 +3,8 @@
 
 use super::{
     Action, BBox, Embedding, Face, FaceMatch, FramePdq, MediaInfo, ModelInfo, NameMatch,
-    NameStrength, NudityClass, NudityDetection, PersonId, PersonKind, PersonSighting, SampleReason,
-    SamplingStats, TermMatch, TextLine,
+    NameStrength, NudityClass, NudityDetection, PersonId, PersonKind, PersonSighting, Provenance,
+    SampleReason, SamplingStats, TermMatch, TextLine,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,6 +22,10 @@ pub struct Signals {
     /// Text read on screen, and who and what it names.
     #[serde(default)]
     pub text: TextSignals,
+    /// The clip's Content Credentials (C2PA manifest), read and validated. (Absent from
+    /// decisions logged before they were read.)
+    #[serde(default)]
+    pub provenance: Provenance,
     /// Each enabled classifier's labels: the highest score over the clip, and where.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub classifiers: BTreeMap<String, BTreeMap<String, ScorePeak>>,

@@ -255,6 +255,20 @@ def test_every_operation_answers_as_documented(server, doc, contract, clips):
          body={"attestation": allowed["attestation"], "clip_sha256": allowed["clip_sha256"]})
     send("POST", "/v1/attestations/verify",
          body={"attestation": allowed["attestation"], "clip_sha256": "0" * 64})
+    # Content Credentials for the allowed clip (the bytes put in S3), then for the blocked one.
+    gen42 = clips / "gen-42.mp4"
+    status, credentialed = send(
+        "POST", "/v1/decisions/{id}/credentialed", f"/v1/decisions/{allowed['id']}/credentialed",
+        raw=harness.multipart({"generator": "Sora 2"}, {"file": gen42}))
+    assert status == 200 and len(credentialed) > gen42.stat().st_size, status
+    status, _ = send(
+        "POST", "/v1/decisions/{id}/credentialed", f"/v1/decisions/{blocked['id']}/credentialed",
+        raw=harness.multipart({}, {"file": clip}))
+    assert status == 409
+    signed = clips / "gen-42-credentialed.mp4"
+    signed.write_bytes(credentialed)
+    status, verified = send("POST", "/v1/attestations/verify", raw=harness.multipart({}, {"file": signed}))
+    assert verified["valid"] and verified["credentials"]["state"] == "trusted", verified
     status, audit = send("POST", "/v1/audits", body={"sources": [str(clips)]})
     send("GET", "/v1/audits/{id}", f"/v1/audits/{audit['id']}")
     send("GET", "/v1/audits/{id}/report", f"/v1/audits/{audit['id']}/report")
