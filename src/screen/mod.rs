@@ -3,8 +3,8 @@
 //! analysers run side by side on each batch. It knows analysers only through their trait.
 
 use crate::analysers::{self, Analyser, AnalyserError, Frame, FrameNeed};
-use crate::banks::{Banks, BanksError, LiveBanks};
 use crate::attest::c2pa::{CredentialError, Credentials};
+use crate::banks::{Banks, BanksError, LiveBanks};
 use crate::categories::{self, Categories, CategoriesError, LiveCategories};
 use crate::config::{Config, HashesConfig, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
