@@ -193,7 +193,7 @@ impl Banks {
         Ok(Added {
             bank: bank.to_string(),
             read: hashes.len() as u64,
-            added: added as u64,
+            added,
         })
     }
 
