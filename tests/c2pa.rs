@@ -389,3 +389,73 @@ fn the_pipeline_gets_the_credentialed_bytes_over_http_and_verification_checks_th
     assert_eq!(v["error"]["code"], "credentials_invalid", "{v}");
     assert_eq!(v["credentials"]["state"], "invalid", "{v}");
 }
+
+/// A clip published with Content Credentials, banked afterwards (found to break the rules),
+/// then uploaded again with its manifest stripped and re-encoded at CRF 35: the credentials
+/// are gone, and the bank still recognises it.
+#[test]
+fn a_published_clip_stripped_of_its_credentials_and_re_encoded_is_recognised_by_its_bank() {
+    let data = common::data_dir();
+    let clip = pattern_clip("c2pa_banked");
+    let published = data.join("banked-published.mp4");
+    let (status, json, err) = cli(
+        &[
+            "check",
+            "--json",
+            clip.to_str().unwrap(),
+            "--c2pa-out",
+            published.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert_eq!(status, 0, "{err}");
+    let decision: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let id = decision["id"].as_str().unwrap();
+    for args in [
+        &[
+            "banks",
+            "create",
+            "removed",
+            "--source",
+            "trust and safety",
+            "--action",
+            "block",
+        ][..],
+        &["banks", "add-decision", "removed", id][..],
+    ] {
+        let (status, out, err) = cli(args, &data);
+        assert_eq!(status, 0, "{args:?}: {out}{err}");
+    }
+    let reupload = common::clips_dir().join("c2pa_banked_reupload.mp4");
+    common::ffmpeg(&[
+        "-i",
+        published.to_str().unwrap(),
+        "-map_metadata",
+        "-1",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "35",
+        "-an",
+        reupload.to_str().unwrap(),
+    ]);
+    let (status, json, err) = cli(
+        &["check", "--json", "--full", reupload.to_str().unwrap()],
+        &data,
+    );
+    assert_eq!(status, 20, "block expected: {json}{err}");
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        d["clip"]["provenance"]["state"], "absent",
+        "{}",
+        d["clip"]["provenance"]
+    );
+    let rules: Vec<&str> = d["decision"]["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"known-content"), "{rules:?}");
+    assert_eq!(d["clip"]["hash_matches"][0]["bank"], "removed");
+}
