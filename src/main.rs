@@ -329,9 +329,15 @@ enum CategoriesCommand {
         json: bool,
     },
     /// Show one category (JSON).
-    Show { name: String },
+    Show {
+        /// The category's name.
+        name: String,
+    },
     /// Delete a category and its examples.
-    Delete { name: String },
+    Delete {
+        /// The category's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
