@@ -92,7 +92,7 @@ fn zoom_on_the_astronaut_finds_her_face_in_every_sampled_frame() {
         .expect("FACE_FEMALE detected");
     assert!(face.max_score > 0.5, "{face:?}");
     // NudeNet, CenterFace, the dlib embedder and the three PP-OCR models.
-    assert!(s.models.len() == 6 && s.models.iter().all(|m| m.sha256.len() == 64));
+    assert!(s.models.len() == 8 && s.models.iter().all(|m| m.sha256.len() == 64));
     assert!(
         s.timings.total_ms > 0.0
             && s.timings.stage_ms("nudity") > 0.0

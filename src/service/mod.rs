@@ -283,7 +283,12 @@ impl CheckService {
         // A repeated pre-publish check gets the decision already logged for it; an audit
         // always logs its own.
         let version = self.policy.current().version.clone();
-        let banks = self.screener.banks_generation()?;
+        // Read from the store, which must not block an async thread (the PostgreSQL client
+        // would panic there).
+        let screener = self.screener.clone();
+        let banks = tokio::task::spawn_blocking(move || screener.banks_generation())
+            .await
+            .map_err(|_| CheckError::ShuttingDown)??;
         if let Some(logged) = entry
             .decision(&version, banks, &request)
             .filter(|_| origin == Origin::Check)
