@@ -3,14 +3,13 @@
 //! the API, the CLI or another process on the same database are matched from the next check.
 
 use super::{BankSet, Banks, BanksError};
-use std::sync::{Arc, Mutex, RwLock};
+use crate::store::live::Snapshot;
+use std::sync::Arc;
 
 pub struct LiveBanks {
     banks: Banks,
     min_quality: u8,
-    current: RwLock<(u64, Arc<BankSet>)>,
-    /// Held while a snapshot is rebuilt, so concurrent checks build it once.
-    rebuilding: Mutex<()>,
+    current: Snapshot<BankSet>,
 }
 
 impl LiveBanks {
@@ -22,8 +21,7 @@ impl LiveBanks {
         Ok(Self {
             banks,
             min_quality,
-            current: RwLock::new((generation, Arc::new(set))),
-            rebuilding: Mutex::new(()),
+            current: Snapshot::new(generation, set),
         })
     }
 
@@ -40,31 +38,19 @@ impl LiveBanks {
     }
 
     fn snapshot(&self) -> (u64, Arc<BankSet>) {
-        let c = self.current.read().unwrap_or_else(|p| p.into_inner());
-        (c.0, c.1.clone())
+        self.current.get()
     }
 
     /// Rebuilds the snapshot if the generation moved; true if it did.
     pub fn refresh(&self) -> Result<bool, BanksError> {
-        let stored = self.banks.generation()?;
-        if self.snapshot().0 == stored {
-            return Ok(false);
+        let fresh = self.current.refresh(
+            || self.banks.generation(),
+            || self.banks.snapshot(self.min_quality),
+        )?;
+        if let Some(fresh) = &fresh {
+            tracing::info!(hashes = fresh.len(), "banks changed: snapshot rebuilt");
         }
-        let _one = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
-        // Read again under the lock: another check may have rebuilt it meanwhile. The
-        // generation is read before the build, so a change during the build is seen next time.
-        let stored = self.banks.generation()?;
-        if self.snapshot().0 == stored {
-            return Ok(false);
-        }
-        let fresh = Arc::new(self.banks.snapshot(self.min_quality)?);
-        tracing::info!(
-            generation = stored,
-            hashes = fresh.len(),
-            "banks changed: snapshot rebuilt"
-        );
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (stored, fresh);
-        Ok(true)
+        Ok(fresh.is_some())
     }
 
     /// Looks for bank changes every `every` in the background, so a large import by another

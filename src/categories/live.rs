@@ -2,14 +2,14 @@
 //! database moves (a change through the API, the CLI or another replica).
 
 use super::{Categories, CategoriesError, CategorySet};
-use std::sync::{Arc, Mutex, RwLock};
+use crate::store::live::Snapshot;
+use std::sync::Arc;
 
 pub struct LiveCategories {
     categories: Categories,
     /// The sha256 of the image encoder the snapshot's embeddings must come from.
     model_sha256: String,
-    current: RwLock<(u64, Arc<CategorySet>)>,
-    rebuilding: Mutex<()>,
+    current: Snapshot<CategorySet>,
 }
 
 impl LiveCategories {
@@ -19,33 +19,24 @@ impl LiveCategories {
         Ok(Self {
             categories,
             model_sha256,
-            current: RwLock::new((generation, Arc::new(set))),
-            rebuilding: Mutex::new(()),
+            current: Snapshot::new(generation, set),
         })
     }
 
     /// The set as it is now, rebuilt first if it changed.
     pub fn current(&self) -> Result<Arc<CategorySet>, CategoriesError> {
-        let stored = self.categories.generation()?;
-        if self.snapshot().0 != stored {
-            let _one = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
-            let stored = self.categories.generation()?;
-            if self.snapshot().0 != stored {
-                let fresh = Arc::new(build(&self.categories, &self.model_sha256)?);
-                tracing::info!(
-                    version = %fresh.version,
-                    categories = fresh.categories.len(),
-                    "categories changed: set rebuilt"
-                );
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = (stored, fresh);
-            }
+        let fresh = self.current.refresh(
+            || self.categories.generation(),
+            || build(&self.categories, &self.model_sha256),
+        )?;
+        if let Some(fresh) = &fresh {
+            tracing::info!(
+                version = %fresh.version,
+                categories = fresh.categories.len(),
+                "categories changed: set rebuilt"
+            );
         }
-        Ok(self.snapshot().1)
-    }
-
-    fn snapshot(&self) -> (u64, Arc<CategorySet>) {
-        let c = self.current.read().unwrap_or_else(|p| p.into_inner());
-        (c.0, c.1.clone())
+        Ok(self.current.get().1)
     }
 
     pub fn categories(&self) -> &Categories {

@@ -10,15 +10,7 @@ pub struct Categories {
     store: Arc<Store>,
 }
 
-fn blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn unblob(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect()
-}
+use crate::store::sql::{blob_floats as unblob, floats_blob as blob};
 
 impl Categories {
     pub fn new(store: Arc<Store>) -> Self {

@@ -4,15 +4,14 @@
 //! database reaches every screener, at its next check or at the next periodic refresh.
 
 use super::{Persons, PersonsError, Registry};
-use std::sync::{Arc, Mutex, RwLock};
+use crate::store::live::Snapshot;
+use std::sync::Arc;
 
 pub struct LivePersons {
     registry: Registry,
     /// Faces embedded by another model are left out of the snapshot.
     embed_model_sha256: String,
-    current: RwLock<(u64, Arc<Persons>)>,
-    /// Held while a snapshot is rebuilt, so concurrent checks build it once.
-    rebuilding: Mutex<()>,
+    current: Snapshot<Persons>,
 }
 
 impl LivePersons {
@@ -22,8 +21,7 @@ impl LivePersons {
         Ok(Self {
             registry,
             embed_model_sha256,
-            current: RwLock::new((generation, Arc::new(persons))),
-            rebuilding: Mutex::new(()),
+            current: Snapshot::new(generation, persons),
         })
     }
 
@@ -35,30 +33,22 @@ impl LivePersons {
 
     /// The snapshot in hand, without looking at the database.
     pub fn snapshot(&self) -> (u64, Arc<Persons>) {
-        let c = self.current.read().unwrap_or_else(|p| p.into_inner());
-        (c.0, c.1.clone())
+        self.current.get()
     }
 
     /// Rebuilds the snapshot if the registry's generation moved; true if it did.
     pub fn refresh(&self) -> Result<bool, PersonsError> {
-        let stored = self.registry.generation()?;
-        if self.snapshot().0 == stored {
-            return Ok(false);
+        let fresh = self.current.refresh(
+            || self.registry.generation(),
+            || build(&self.registry, &self.embed_model_sha256),
+        )?;
+        if fresh.is_some() {
+            tracing::info!(
+                generation = self.current.get().0,
+                "persons registry changed: snapshot rebuilt"
+            );
         }
-        let _one = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
-        // Read again under the lock: another check may have rebuilt it meanwhile. The
-        // generation is read before the build, so a change during the build is seen next time.
-        let stored = self.registry.generation()?;
-        if self.snapshot().0 == stored {
-            return Ok(false);
-        }
-        let fresh = Arc::new(build(&self.registry, &self.embed_model_sha256)?);
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (stored, fresh);
-        tracing::info!(
-            generation = stored,
-            "persons registry changed: snapshot rebuilt"
-        );
-        Ok(true)
+        Ok(fresh.is_some())
     }
 
     /// Looks for registry changes every `every` in the background, so a change made by

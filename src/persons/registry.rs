@@ -104,15 +104,11 @@ impl Words {
 }
 
 fn embedding_blob(e: &Embedding) -> Vec<u8> {
-    e.0.iter().flat_map(|v| v.to_le_bytes()).collect()
+    crate::store::sql::floats_blob(&e.0)
 }
 
 fn blob_embedding(b: &[u8]) -> Embedding {
-    Embedding(
-        b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect(),
-    )
+    Embedding(crate::store::sql::blob_floats(b))
 }
 
 impl NewPerson {

@@ -8,6 +8,7 @@
 
 mod audits;
 mod decisions;
+pub mod live;
 pub mod scratch;
 pub mod sql;
 

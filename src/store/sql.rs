@@ -69,6 +69,19 @@ impl<T: Clone + Into<Value>> From<&Option<T>> for Value {
     }
 }
 
+/// An embedding as stored: little-endian f32s in a blob (the registry's faces, the
+/// categories' examples).
+pub fn floats_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The embedding a blob from [`floats_blob`] holds.
+pub fn blob_floats(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect()
+}
+
 /// Parameters for a statement: `vals![a, b]`.
 macro_rules! vals {
     ($($v:expr),* $(,)?) => { &[$($crate::store::sql::Value::from($v)),*][..] };
