@@ -179,6 +179,15 @@ fn main() {
     });
     paired_report("scene-start look", screener, &coarse, &clip, 15);
     drop(coarse);
+    // PDQ on every analysed frame, as before `hashes.interval_s`, against about one a second.
+    let mut cfg = common::config();
+    cfg.hashes.interval_s = 0.0;
+    let pdq_every = common::service(cfg).screener().clone();
+    c.bench_function("check_10s_720p_h264_pdq_every_frame", |b| {
+        b.iter(|| pdq_every.screen_clip(&clip).unwrap())
+    });
+    paired_report("PDQ on every frame", &pdq_every, screener, &clip, 15);
+    drop(pdq_every);
     // The same check without on-screen text, for its cost. The screener alone: the default
     // policy reads on-screen text, so a service without it would refuse that policy.
     let mut cfg = common::config();

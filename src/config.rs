@@ -451,8 +451,12 @@ impl Default for CategoriesConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HashesConfig {
-    /// Hash every analysed frame (about 11 ms per 720p frame) and match the banks.
+    /// Hash analysed frames (about 11 ms per 720p frame) and match the banks.
     pub enabled: bool,
+    /// Scene starts are hashed, and otherwise a changed frame once this many seconds have
+    /// passed since the last one hashed (0: every analysed frame). Below two sampling
+    /// intervals (media.sample_fps 2: 1 s), so about one hash a second, as vPDQ takes.
+    pub interval_s: f64,
     /// A frame matches a banked hash at this Hamming distance (of 256 bits) or less: 31 is
     /// the threshold Meta's PDQ and vPDQ tools use.
     pub max_distance: u32,
@@ -465,6 +469,7 @@ impl Default for HashesConfig {
     fn default() -> Self {
         Self {
             enabled: true,
+            interval_s: 0.9,
             max_distance: 31,
             min_quality: 50,
         }
@@ -560,6 +565,9 @@ const PATH_SETTINGS: &[&str] = &[
     "policies.dir",
     "server.file_roots",
     "attestation.key_file",
+    "c2pa.cert_chain",
+    "c2pa.private_key",
+    "c2pa.trust_anchors",
 ];
 
 /// Keys whose values `config show` hides wherever they are, alone or as a word of the key
@@ -998,7 +1006,8 @@ mod tests {
         std::fs::write(
             &file,
             "data_dir = \"state\"\n[policies]\ndir = \"/etc/clipguard/policies\"\n\
-             [server]\nfile_roots = [\"clips\", \"/srv/clips\"]\n",
+             [server]\nfile_roots = [\"clips\", \"/srv/clips\"]\n\
+             [c2pa]\ncert_chain = \"pki/chain.pem\"\ntrust_anchors = [\"pki/roots.pem\"]\n",
         )
         .unwrap();
         let cfg = load(Some(&file), &[("CLIPGUARD_MODELS__DIR", "weights")]).unwrap();
@@ -1014,6 +1023,11 @@ mod tests {
             [dir.path().join("clips"), PathBuf::from("/srv/clips")]
         );
         assert_eq!(cfg.models.dir, Path::new("/opt/clipguard/weights"));
+        assert_eq!(
+            cfg.c2pa.cert_chain.as_deref(),
+            Some(dir.path().join("pki/chain.pem").as_path())
+        );
+        assert_eq!(cfg.c2pa.trust_anchors, [dir.path().join("pki/roots.pem")]);
         assert_eq!(
             cfg.models.manifest,
             Path::new("/opt/clipguard/models/models.toml")

@@ -179,9 +179,34 @@ fn a_banked_clip_is_recognised_re_encoded_resized_and_cropped_and_unrelated_clip
     let first = check(&original, &data);
     assert_eq!(first["decision"]["action"], "allow", "nothing banked yet");
     let frames = first["clip"]["frames"].as_array().unwrap();
+    // Scene starts and about one changed frame a second are hashed (`hashes.interval_s` 0.9
+    // at 2 sampled frames a second), and what a frame repeats is hashed with it.
+    let hashed = |f: &serde_json::Value| f["pdq"]["hash"].as_str().is_some_and(|h| h.len() == 64);
+    let distinct: Vec<&serde_json::Value> = frames
+        .iter()
+        .filter(|f| f["duplicate_of"].is_null())
+        .collect();
+    let times: Vec<f64> = distinct
+        .iter()
+        .filter(|f| hashed(f))
+        .map(|f| f["time_s"].as_f64().unwrap())
+        .collect();
+    eprintln!("hashed at {times:?} of {} distinct frames", distinct.len());
+    assert!(hashed(distinct[0]), "the first frame is hashed");
+    assert!(
+        times.len() < distinct.len() && times.windows(2).all(|w| w[1] - w[0] >= 0.9 - 1e-6),
+        "about one frame a second is hashed: {times:?}"
+    );
     assert!(frames
         .iter()
-        .all(|f| f["pdq"]["hash"].as_str().is_some_and(|h| h.len() == 64)));
+        .filter(|f| !f["duplicate_of"].is_null())
+        .all(|f| {
+            let of = frames
+                .iter()
+                .find(|o| o["index"] == f["duplicate_of"])
+                .unwrap();
+            hashed(f) == hashed(of)
+        }));
     assert!(first["clip"]["timings"]["pdq_ms"].as_f64().unwrap() > 0.0);
     let id = first["id"].as_str().unwrap();
     let (ok, out, err) = cli(&["banks", "add-decision", "blocked", id], &env(&data));

@@ -35,9 +35,7 @@ impl Analyser for CategoriesAnalyser {
     }
 
     fn frames(&self) -> FrameNeed {
-        FrameNeed::Spaced {
-            interval_s: self.interval_s,
-        }
+        FrameNeed::spaced(self.interval_s)
     }
 
     fn analyse(

@@ -26,13 +26,7 @@ impl Analyser for ClassifiersAnalyser {
     }
 
     fn frames(&self) -> FrameNeed {
-        if self.interval_s > 0.0 {
-            FrameNeed::Spaced {
-                interval_s: self.interval_s,
-            }
-        } else {
-            FrameNeed::Every
-        }
+        FrameNeed::spaced(self.interval_s)
     }
 
     fn analyse(

@@ -1,19 +1,33 @@
-//! PDQ hashes of every analysed frame, for matching against the banks of known content.
-//! Only frames the pipeline already decoded and sampled are hashed (near-duplicates carry the
-//! hash of the frame they repeat). The clip is matched against the banks when it is decided
+//! PDQ hashes of analysed frames, for matching against the banks of known content.
+//! Only frames the pipeline already decoded and sampled are hashed, and of those the scene
+//! starts and about one a second (vPDQ hashes one frame a second too): a full-size PDQ costs
+//! about 11 ms a 720p frame, and neighbouring frames of a shot hash alike. Near-duplicates
+//! carry the hash of the frame they repeat. The clip is matched against the banks when it is decided
 //! (`Screener::screen_hashes`), not here: the cached signals of a clip then meet the banks
 //! as they are at each decision, and a hash banked a second ago is matched.
 
-use super::{Analyser, AnalyserError, Finding, Frame};
+use super::{Analyser, AnalyserError, Finding, Frame, FrameNeed};
 use crate::vision::pdq;
 use crate::vocab::{FrameDetections, ModelInfo, Signals, StageTimings};
 use std::time::Instant;
 
-pub struct HashesAnalyser;
+pub struct HashesAnalyser {
+    interval_s: f64,
+}
+
+impl HashesAnalyser {
+    pub fn new(interval_s: f64) -> Self {
+        Self { interval_s }
+    }
+}
 
 impl Analyser for HashesAnalyser {
     fn name(&self) -> &'static str {
         "pdq"
+    }
+
+    fn frames(&self) -> FrameNeed {
+        FrameNeed::spaced(self.interval_s)
     }
 
     fn analyse(

@@ -48,6 +48,17 @@ pub enum FrameNeed {
     Spaced { interval_s: f64 },
 }
 
+impl FrameNeed {
+    /// `Spaced` by a configured interval, where 0 means every frame.
+    pub fn spaced(interval_s: f64) -> Self {
+        if interval_s > 0.0 {
+            FrameNeed::Spaced { interval_s }
+        } else {
+            FrameNeed::Every
+        }
+    }
+}
+
 /// A distinct sampled frame as analysers see it.
 pub struct Frame<'a> {
     pub image: &'a RgbImage,
@@ -140,7 +151,7 @@ pub fn load(
         cfg.categories.interval_s,
     )));
     if cfg.hashes.enabled {
-        out.push(Box::new(HashesAnalyser));
+        out.push(Box::new(HashesAnalyser::new(cfg.hashes.interval_s)));
     }
     out
 }

@@ -29,9 +29,7 @@ impl Analyser for TextAnalyser {
     }
 
     fn frames(&self) -> FrameNeed {
-        FrameNeed::Spaced {
-            interval_s: self.interval_s,
-        }
+        FrameNeed::spaced(self.interval_s)
     }
 
     fn analyse(
