@@ -10,7 +10,7 @@ VENV := $(LOCAL)/venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libavfilter-dev libavdevice-dev clang libclang-dev pkg-config python3-venv \
-	chromium chromium-driver fonts-dejavu-core postgresql
+	chromium chromium-driver fonts-dejavu-core postgresql openssl
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 # The throwaway PostgreSQL server the store and replica tests use (tests/pg/cluster.sh).
 PG_DIR := $(LOCAL)/pg

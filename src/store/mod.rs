@@ -9,6 +9,7 @@
 mod audits;
 mod decisions;
 pub mod live;
+pub mod pg;
 pub mod scratch;
 pub mod sql;
 
@@ -360,7 +361,8 @@ const PG_MIGRATIONS: &[&str] = &[
      );",
 ];
 
-type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>>;
+type PgPool =
+    r2d2::Pool<r2d2_postgres::PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>>;
 
 enum Backend {
     /// One connection: SQLite writes one at a time anyway.
@@ -432,10 +434,19 @@ impl Store {
             path: shown.clone(),
             reason,
         };
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e: postgres::Error| open(e.to_string()))?;
-        let manager = r2d2_postgres::PostgresConnectionManager::new(config, postgres::NoTls);
+        let mut target = pg::PgTarget::parse(url).map_err(open)?;
+        if target.config.get_connect_timeout().is_none() {
+            target
+                .config
+                .connect_timeout(std::time::Duration::from_secs(10));
+        }
+        // One connection first, for the migration, and so a refused connection (address,
+        // password, certificate) is reported at once with its cause, not after the pool's wait.
+        let mut client = target
+            .config
+            .connect(target.tls.clone())
+            .map_err(|e| open(connect_hint(&e)))?;
+        let manager = r2d2_postgres::PostgresConnectionManager::new(target.config, target.tls);
         // Connections are opened as concurrent work needs them, up to 16.
         let pool = r2d2::Pool::builder()
             .max_size(16)
@@ -443,7 +454,6 @@ impl Store {
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(manager)
             .map_err(|e| open(e.to_string()))?;
-        let mut client = pool.get().map_err(|e| open(e.to_string()))?;
         let migrate = |e: postgres::Error| StoreError::Migrate {
             path: shown.clone(),
             reason: e.to_string(),
@@ -519,6 +529,29 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 /// A database URL without its password, for messages.
+/// A failed connection's message with its causes ("error performing TLS handshake" alone does
+/// not say why), and what to change where it is the server's certificate.
+fn connect_hint(e: &postgres::Error) -> String {
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        reason = format!("{reason}: {cause}");
+        source = cause.source();
+    }
+    if reason.contains("not valid for name") {
+        reason.push_str(
+            " (connect by a name the certificate carries, or use sslmode=verify-ca to check \
+             only that it comes from a trusted CA)",
+        );
+    } else if reason.contains("certificate") {
+        reason.push_str(
+            " (the server's TLS certificate: name its CA with sslrootcert=FILE in the URL, or \
+             use sslmode=require to encrypt without checking it)",
+        );
+    }
+    reason
+}
+
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
@@ -577,6 +610,58 @@ mod tests {
         let s = Store::postgres(&db.url).unwrap();
         assert_eq!(count_persons(&s), 1);
         assert_eq!(s.registry_generation().unwrap(), g);
+    }
+
+    /// The test server (`tests/pg/cluster.sh`) has TLS on with a test CA, and its URL asks
+    /// for verify-full against it: the store's connections are encrypted and checked.
+    #[test]
+    fn postgres_connections_use_tls_as_the_url_asks() {
+        let Some(db) = scratch::ScratchDatabase::create() else {
+            return;
+        };
+        assert!(
+            db.url.contains("sslmode=verify-full") && db.url.contains("sslrootcert="),
+            "the test server's URL asks for no TLS ({}): restart it with `make pg-stop pg`",
+            db.url
+        );
+        let encrypted = |s: &Store| {
+            s.with(|db| {
+                db.query_one(
+                    "SELECT count(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+                    &[],
+                )?
+                .int(0)
+            })
+            .unwrap()
+        };
+        assert_eq!(encrypted(&Store::postgres(&db.url).unwrap()), 1);
+        let (base, _) = db.url.split_once('?').unwrap();
+        for mode in ["prefer", "require"] {
+            let s = Store::postgres(&format!("{base}?sslmode={mode}")).unwrap();
+            assert_eq!(encrypted(&s), 1, "{mode}");
+        }
+        let plain = Store::postgres(&format!("{base}?sslmode=disable")).unwrap();
+        assert_eq!(encrypted(&plain), 0);
+        // Reached by a name its certificate does not carry: verify-ca checks only the chain,
+        // verify-full the name too.
+        let misnamed = db.url.replace("@127.0.0.1:", "@db.invalid:") + "&hostaddr=127.0.0.1";
+        let verify_ca = misnamed.replace("sslmode=verify-full", "sslmode=verify-ca");
+        assert_eq!(encrypted(&Store::postgres(&verify_ca).unwrap()), 1);
+        let err = Store::postgres(&misnamed).err().unwrap().to_string();
+        assert!(
+            err.contains("not valid for name \"db.invalid\"") && err.contains("verify-ca"),
+            "{err}"
+        );
+        // Checked against the system's roots, the test CA's certificate is refused, and the
+        // error says what to do.
+        let err = Store::postgres(&format!("{base}?sslmode=verify-full"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("certificate") && err.contains("sslrootcert=FILE"),
+            "{err}"
+        );
     }
 
     #[test]

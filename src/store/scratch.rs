@@ -33,28 +33,38 @@ impl ScratchDatabase {
     pub fn create() -> Option<Self> {
         let server = server_url()?;
         let name = format!("scratch_{}", uuid::Uuid::now_v7().simple());
-        let mut client = postgres::Client::connect(&server, postgres::NoTls)
+        let mut client = connect(&server)
             .unwrap_or_else(|e| panic!("cannot connect to the test server {server}: {e}"));
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-        let url = match server.rfind('/') {
-            Some(slash) if slash > server.find("://").map_or(0, |s| s + 2) => {
-                format!("{}/{name}", &server[..slash])
-            }
-            _ => format!("{server}/{name}"),
+        // The server's URL with the database name replaced; its settings (TLS) kept.
+        let (base, query) = match server.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (server.as_str(), String::new()),
         };
+        let base = match base.rfind('/') {
+            Some(slash) if slash > base.find("://").map_or(0, |s| s + 2) => &base[..slash],
+            _ => base,
+        };
+        let url = format!("{base}/{name}{query}");
         Some(Self { server, name, url })
     }
 }
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.server, postgres::NoTls) {
+        if let Ok(mut c) = connect(&self.server) {
             let _ = c.batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name
             ));
         }
     }
+}
+
+fn connect(url: &str) -> Result<postgres::Client, String> {
+    super::pg::PgTarget::parse(url)?
+        .connect()
+        .map_err(|e| e.to_string())
 }
