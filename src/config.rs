@@ -189,8 +189,9 @@ pub struct ServerConfig {
     pub file_roots: Vec<PathBuf>,
     /// On SIGTERM, how long in-flight requests get to finish.
     pub shutdown_timeout_s: u64,
-    /// An upload that sends nothing for this many seconds is answered 408 and its partial file
-    /// removed, so a stalled client cannot hold a connection and disk space indefinitely.
+    /// A request body (an upload, JSON, a hash file) that sends nothing for this many seconds
+    /// is answered 408 (an upload's partial file removed), so a stalled client cannot hold a
+    /// connection and disk space indefinitely.
     pub upload_timeout_s: u64,
     /// API keys, stored as sha256 (make one with `clipguard keys new`). None: open, which is
     /// only allowed on a loopback address.

@@ -1,5 +1,5 @@
 //! Inputs that stall or are not files, over HTTP: a stalled upload is answered 408 and leaves no
-//! temporary file; `file://` URIs naming a folder, a FIFO or a device are refused without being
+//! temporary file, and so is a stalled JSON body; `file://` URIs naming a folder, a FIFO or a device are refused without being
 //! read; a missing path behind a symlinked folder answers exactly as a forbidden one.
 
 mod common;
@@ -122,6 +122,64 @@ fn a_stalled_upload_is_answered_408_and_its_file_removed_while_a_slow_one_comple
     let (status, text) = response(&mut s);
     assert_eq!(status, 200, "{text}");
     assert!(uploads_in(&tmp).is_empty(), "{:?}", uploads_in(&tmp));
+}
+
+/// A JSON request to `path` whose body is `body`, the headers declaring all of it.
+fn json_request(port: u16, path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+}
+
+#[test]
+fn a_stalled_json_body_is_answered_408_while_a_slow_one_completes() {
+    let (_server, port) = start_server(&[("CLIPGUARD_SERVER__UPLOAD_TIMEOUT_S", OsStr::new("2"))]);
+    let prompt = json!({"prompt": "a red fox running through snow at dawn"}).to_string();
+    let verify = json!({"attestation": "x.y", "clip_sha256": "00"}).to_string();
+    // Both ways a JSON body is read: the typed extractor (prompts) and by hand (verify, which
+    // also takes multipart).
+    for (path, body) in [
+        ("/v1/prompts/check", &prompt),
+        ("/v1/attestations/verify", &verify),
+    ] {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(json_request(port, path, body).as_bytes())
+            .unwrap();
+        s.write_all(&body.as_bytes()[..10]).unwrap();
+        s.flush().unwrap();
+        let started = Instant::now();
+        let (status, text) = response(&mut s);
+        let waited = started.elapsed();
+        assert_eq!(status, 408, "{path}: {text}");
+        assert!(text.contains("\"upload_timeout\""), "{path}: {text}");
+        assert!(
+            text.contains("nothing was received for 2 s"),
+            "{path}: {text}"
+        );
+        assert!(
+            waited >= Duration::from_secs(1),
+            "{path}: answered after {waited:?}"
+        );
+    }
+    // Slow but never silent for 2 s: three pieces a second apart.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(json_request(port, "/v1/prompts/check", &prompt).as_bytes())
+        .unwrap();
+    for (i, part) in prompt
+        .as_bytes()
+        .chunks(prompt.len().div_ceil(3))
+        .enumerate()
+    {
+        if i > 0 {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        s.write_all(part).unwrap();
+        s.flush().unwrap();
+    }
+    let (status, text) = response(&mut s);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"allow\""), "{text}");
 }
 
 #[test]

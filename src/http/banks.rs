@@ -4,7 +4,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::AppState;
+use super::{upload, AppState};
 use crate::banks::{Added, Bank, NewBank};
 use crate::config::Role;
 use crate::vocab::ErrorCode;
@@ -101,7 +101,7 @@ pub async fn import_hashes(
     caller.require(Role::Admin)?;
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::MalformedBody, e.to_string()))?;
+        let chunk = chunk.map_err(|e| upload::body_error(&e))?;
         if body.len() + chunk.len() > MAX_HASH_FILE_BYTES {
             return Err(ApiError::new(
                 ErrorCode::TooLarge,

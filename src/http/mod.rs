@@ -34,8 +34,6 @@ pub use openapi::ApiDoc;
 
 pub struct AppState {
     pub service: Arc<CheckService>,
-    /// How long an upload may send nothing before it is answered 408.
-    pub upload_timeout: Duration,
     /// This process's name for the audit jobs it holds (new at every start).
     pub replica: String,
     /// How long a replica holds an audit job without renewing its lease.
@@ -223,6 +221,7 @@ fn json_error(
             ApiError::new(ErrorCode::TooLarge, err.to_string())
         }
         E::Deserialize(e) => ApiError::json("body", e),
+        E::Payload(e) => upload::body_error(e),
         _ => {
             crate::metrics::rejected(ErrorCode::MalformedJson.as_str());
             ApiError::new(ErrorCode::MalformedJson, format!("body: {err}"))
@@ -382,7 +381,6 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     let pool = service.pool().clone();
     let state = web::Data::new(AppState {
         service,
-        upload_timeout: Duration::from_secs(cfg.server.upload_timeout_s.max(1)),
         replica: uuid::Uuid::now_v7().to_string(),
         audit_lease_s: cfg.server.audit_lease_s.max(1),
         audits: Default::default(),
@@ -396,11 +394,15 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
         keys = cfg.server.api_keys.len(),
         "clipguard listening"
     );
+    let stall = Duration::from_secs(cfg.server.upload_timeout_s.max(1));
     HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(keys.clone())
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |mut req, srv| {
+                // Every body, JSON or upload, is answered 408 when it stalls.
+                let body = actix_web::HttpMessage::take_payload(&mut req);
+                req.set_payload(upload::idle_limited(body, stall));
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let path = req.path().to_string();

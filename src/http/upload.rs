@@ -1,15 +1,18 @@
 //! Multipart uploads, streamed to temporary files in the data folder and hashed on the way:
 //! never buffered whole in memory, refused as soon as they pass the size limit, refused from
 //! their first bytes when they are not the kind of file expected, and answered 408 when the
-//! client stops sending (the partial file is removed with the error).
+//! client stops sending (the partial file is removed with the error). Every request body, JSON
+//! and hash files too, is read under the same stall limit (`idle_limited`, applied by the
+//! server to all routes).
 
 use super::error::ApiError;
 use crate::digest::HashingWriter;
 use crate::vocab::ErrorCode;
-use actix_multipart::Multipart;
-use futures_util::TryStreamExt;
+use actix_multipart::{Multipart, MultipartError};
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use futures_util::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
-use std::future::Future;
 use std::io::BufWriter;
 use std::path::Path;
 use std::time::Duration;
@@ -98,25 +101,48 @@ pub async fn read(
     expect: &Expect,
 ) -> Result<Form, ApiError> {
     check_length(req, expect.max_file_bytes * expect.max_files.max(1))?;
-    let stall = req
-        .app_data::<actix_web::web::Data<super::AppState>>()
-        .map(|s| s.upload_timeout)
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "no service state"))?;
-    read_parts(Multipart::new(req.headers(), payload), tmp, expect, stall).await
+    read_parts(Multipart::new(req.headers(), payload), tmp, expect).await
 }
 
-/// Waits for the next piece of a body for at most `stall`.
-async fn within<T>(stall: Duration, next: impl Future<Output = T>) -> Result<T, ApiError> {
-    tokio::time::timeout(stall, next).await.map_err(|_| {
-        crate::metrics::rejected(ErrorCode::UploadTimeout.as_str());
-        ApiError::new(
-            ErrorCode::UploadTimeout,
-            format!(
-                "the upload stalled: nothing was received for {} s",
-                stall.as_secs()
-            ),
-        )
-    })
+/// The body of a request, ending in a `TimedOut` error when nothing of it arrives for `stall`:
+/// a client that sends headers and then stops (or trickles nothing) would otherwise hold its
+/// connection, and for an upload a temporary file, for as long as it liked.
+pub fn idle_limited(payload: Payload, stall: Duration) -> Payload {
+    let stream = futures_util::stream::unfold(Some(payload), move |body| async move {
+        let mut body = body?;
+        match tokio::time::timeout(stall, body.next()).await {
+            Ok(Some(piece)) => Some((piece, Some(body))),
+            Ok(None) => None,
+            Err(_) => {
+                let silent = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("nothing was received for {} s", stall.as_secs()),
+                );
+                Some((Err(PayloadError::Io(silent)), None))
+            }
+        }
+    });
+    // Fused: readers (multipart) may poll again after the end.
+    Payload::Stream {
+        payload: Box::pin(stream.fuse()),
+    }
+}
+
+/// The answer to a body that could not be read: 408 where it stalled, else malformed.
+pub fn body_error(e: &PayloadError) -> ApiError {
+    match e {
+        PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            crate::metrics::rejected(ErrorCode::UploadTimeout.as_str());
+            ApiError::new(
+                ErrorCode::UploadTimeout,
+                format!("the request body stalled: {io}"),
+            )
+        }
+        other => ApiError::new(
+            ErrorCode::MalformedBody,
+            format!("the body cannot be read: {other}"),
+        ),
+    }
 }
 
 /// JSON bodies read by hand (where a route also takes multipart) are at most this large.
@@ -133,7 +159,10 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
             crate::metrics::rejected(ErrorCode::TooLarge.as_str());
             ApiError::new(ErrorCode::TooLarge, "a JSON body is at most 64 KiB")
         })?
-        .map_err(|e| ApiError::new(ErrorCode::MalformedBody, e.to_string()))?;
+        .map_err(|e| match e.as_error::<PayloadError>() {
+            Some(e) => body_error(e),
+            None => ApiError::new(ErrorCode::MalformedBody, e.to_string()),
+        })?;
     parse_json("body", &body)
 }
 
@@ -142,20 +171,16 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> R
     serde_json::from_slice(bytes).map_err(|e| ApiError::json(what, &e))
 }
 
-async fn read_parts(
-    mut mp: Multipart,
-    tmp: &Path,
-    expect: &Expect,
-    stall: Duration,
-) -> Result<Form, ApiError> {
-    let malformed = |e: actix_multipart::MultipartError| {
-        ApiError::new(
+async fn read_parts(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Form, ApiError> {
+    let malformed = |e: MultipartError| match e {
+        MultipartError::Payload(e) => body_error(&e),
+        e => ApiError::new(
             ErrorCode::MalformedMultipart,
             format!("the multipart body cannot be read: {e}"),
-        )
+        ),
     };
     let mut form = Form::default();
-    while let Some(mut field) = within(stall, mp.try_next()).await?.map_err(malformed)? {
+    while let Some(mut field) = mp.try_next().await.map_err(malformed)? {
         let name = field.name().unwrap_or_default().to_string();
         if expect.file_fields.contains(&name.as_str()) {
             let client_name = field
@@ -170,7 +195,7 @@ async fn read_parts(
             let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, f));
             let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
             let mut sniffed = false;
-            while let Some(chunk) = within(stall, field.try_next()).await?.map_err(malformed)? {
+            while let Some(chunk) = field.try_next().await.map_err(malformed)? {
                 if !sniffed {
                     let take = (SNIFF_BYTES - head.len()).min(chunk.len());
                     head.extend_from_slice(&chunk[..take]);
@@ -204,7 +229,7 @@ async fn read_parts(
             ));
         } else if expect.text_fields.contains(&name.as_str()) {
             let mut text = Vec::new();
-            while let Some(chunk) = within(stall, field.try_next()).await?.map_err(malformed)? {
+            while let Some(chunk) = field.try_next().await.map_err(malformed)? {
                 text.extend_from_slice(&chunk);
                 if text.len() > MAX_TEXT_BYTES {
                     return Err(ApiError::new(
