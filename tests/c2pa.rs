@@ -328,7 +328,8 @@ fn absent_unsupported_and_a_broken_signature_read_apart() {
 
 #[test]
 fn the_pipeline_gets_the_credentialed_bytes_over_http_and_verification_checks_them() {
-    let (_server, port) = common::start_server(&[]);
+    let data = common::data_dir();
+    let (_server, port) = common::start_server(&[("CLIPGUARD_DATA_DIR", data.as_os_str())]);
     let api = common::Api::new(port);
     let clip = pattern_clip("c2pa_http");
     let checked = api.check_clip(&clip, None);
@@ -356,9 +357,23 @@ fn the_pipeline_gets_the_credentialed_bytes_over_http_and_verification_checks_th
     );
     assert_eq!(reply.status(), 200);
     assert_eq!(reply.headers()["content-type"], "video/mp4");
+    let length: u64 = reply.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let published = common::clips_dir().join("c2pa_http_published.mp4");
-    std::fs::write(&published, reply.bytes().unwrap()).unwrap();
+    let bytes = reply.bytes().unwrap();
+    assert_eq!(bytes.len() as u64, length);
+    assert!(length > std::fs::metadata(&clip).unwrap().len());
+    std::fs::write(&published, bytes).unwrap();
     assert_eq!(stream_hash(&clip), stream_hash(&published));
+    // Neither the upload nor the credentialed copy it was streamed from is left behind.
+    let left: Vec<_> = std::fs::read_dir(data.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 
     // Another clip's bytes are refused, naming both hashes.
     let other = pattern_clip("c2pa_http_other");

@@ -339,15 +339,24 @@ pub async fn credentialed(
         .next()
         .ok_or_else(|| ApiError::new(ErrorCode::MissingFile, "no `file` part in the form"))?;
     let service = state.service.clone();
-    let (bytes, media_type) = web::block(move || -> Result<_, ApiError> {
+    let (out, len, media_type) = web::block(move || -> Result<_, ApiError> {
         let out = tempfile::Builder::new()
             .prefix("credentialed-")
             .tempfile_in(&tmp)?
             .into_temp_path();
         service.credential(&id, &file.path, &file.sha256, generator, &out)?;
         let media_type = crate::attest::c2pa::media_type(&out).unwrap_or("video/mp4");
-        Ok((std::fs::read(&out)?, media_type))
+        // Opened, then unlinked as `out` drops: the open file stays readable, and nothing is
+        // left in the data folder however the response ends.
+        let opened = std::fs::File::open(&out)?;
+        let len = opened.metadata()?.len();
+        Ok((opened, len, media_type))
     })
     .await??;
-    Ok(HttpResponse::Ok().content_type(media_type).body(bytes))
+    // Streamed from disk: a clip may be as large as an upload may (512 MB by default).
+    let body =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(out), 256 * 1024);
+    Ok(HttpResponse::Ok()
+        .content_type(media_type)
+        .body(actix_web::body::SizedStream::new(len, body)))
 }
