@@ -10,7 +10,6 @@ use crate::config::Role;
 use crate::vocab::ErrorCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use std::path::Path;
 
 /// The categories and the version of the set they make.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -36,8 +35,6 @@ pub struct NewCategoryForm {
     counter_example: Vec<Vec<u8>>,
 }
 
-const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
-
 #[utoipa::path(
     post, path = "/v1/categories", tag = "categories",
     request_body(content = NewCategoryForm, content_type = "multipart/form-data"),
@@ -58,17 +55,13 @@ pub async fn create_category(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let form = upload::read(
+    let form = upload::read_images(
         &req,
         payload,
         &state.service.intake().tmp,
-        &upload::Expect {
-            file_fields: &["example", "counter_example"],
-            text_fields: &["name", "description"],
-            kind: Some(upload::IMAGE),
-            max_file_bytes: MAX_IMAGE_BYTES,
-            max_files: 2 * crate::categories::MAX_EXAMPLES as u64,
-        },
+        &["example", "counter_example"],
+        &["name", "description"],
+        2 * crate::categories::MAX_EXAMPLES as u64,
     )
     .await?;
     let Some(name) = form.text.get("name").cloned() else {
@@ -80,27 +73,15 @@ pub async fn create_category(
     let description = form.text.get("description").cloned().unwrap_or_default();
     let service = state.service.clone();
     let category = web::block(move || {
-        let of = |field: &str| -> Vec<&Path> {
-            form.files
-                .iter()
-                .filter(|(f, _)| f == field)
-                .map(|(_, u)| u.path.as_ref())
-                .collect()
-        };
-        let names: Vec<(&Path, &str)> = form
-            .files
-            .iter()
-            .map(|(_, u)| (u.path.as_ref(), u.name.as_str()))
-            .collect();
         service
             .create_category(
                 &name,
                 &description,
                 &caller.name,
-                &of("example"),
-                &of("counter_example"),
+                &form.paths("example"),
+                &form.paths("counter_example"),
             )
-            .map_err(|e| ApiError::from(e).naming(&names))
+            .map_err(|e| ApiError::from(e).naming(&form.names()))
     })
     .await??;
     Ok(HttpResponse::Created().json(category))

@@ -10,7 +10,6 @@ use crate::persons::{NewPerson, Person};
 use crate::vocab::PersonKind;
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use std::path::Path;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PersonSummary {
@@ -36,9 +35,6 @@ pub struct FaceImages {
     #[schema(value_type = Vec<String>, format = Binary)]
     image: Vec<Vec<u8>>,
 }
-
-/// Largest face image accepted.
-const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
 
 #[utoipa::path(
     post, path = "/v1/persons", tag = "persons",
@@ -157,17 +153,13 @@ pub async fn enrol_faces(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let form = upload::read(
+    let form = upload::read_images(
         &req,
         payload,
         &state.service.intake().tmp,
-        &upload::Expect {
-            file_fields: &["image"],
-            text_fields: &[],
-            kind: Some(upload::IMAGE),
-            max_file_bytes: MAX_IMAGE_BYTES,
-            max_files: 8,
-        },
+        &["image"],
+        &[],
+        8,
     )
     .await?;
     if form.files.is_empty() {
@@ -178,15 +170,9 @@ pub async fn enrol_faces(
     }
     let service = state.service.clone();
     let faces = web::block(move || {
-        let paths: Vec<&Path> = form.files.iter().map(|(_, u)| u.path.as_ref()).collect();
-        let names: Vec<(&Path, &str)> = form
-            .files
-            .iter()
-            .map(|(_, u)| (u.path.as_ref(), u.name.as_str()))
-            .collect();
         service
-            .enrol(*id, &paths)
-            .map_err(|e| ApiError::from(e).naming(&names))
+            .enrol(*id, &form.paths("image"))
+            .map_err(|e| ApiError::from(e).naming(&form.names()))
     })
     .await??;
     Ok(HttpResponse::Created().json(Enrolled { faces }))

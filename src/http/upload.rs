@@ -33,6 +33,48 @@ pub struct Form {
     pub text: HashMap<String, String>,
 }
 
+impl Form {
+    /// The files sent in `field`, in order.
+    pub fn paths(&self, field: &str) -> Vec<&Path> {
+        self.files
+            .iter()
+            .filter(|(f, _)| f == field)
+            .map(|(_, u)| u.path.as_ref())
+            .collect()
+    }
+
+    /// Every file with the client's name for it, so an error about a file can name it.
+    pub fn names(&self) -> Vec<(&Path, &str)> {
+        self.files
+            .iter()
+            .map(|(_, u)| (u.path.as_ref(), u.name.as_str()))
+            .collect()
+    }
+}
+
+/// Largest image accepted (face photos, category examples).
+const MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
+
+/// Reads a form of JPEG or PNG images (at most `max_files`, each at most 20 MB) in
+/// `file_fields`, beside `text_fields`.
+pub async fn read_images(
+    req: &actix_web::HttpRequest,
+    payload: actix_web::web::Payload,
+    tmp: &Path,
+    file_fields: &'static [&'static str],
+    text_fields: &'static [&'static str],
+    max_files: u64,
+) -> Result<Form, ApiError> {
+    let expect = Expect {
+        file_fields,
+        text_fields,
+        kind: Some(IMAGE),
+        max_file_bytes: MAX_IMAGE_BYTES,
+        max_files,
+    };
+    read(req, payload, tmp, &expect).await
+}
+
 /// What a file field must be.
 pub struct Expect {
     /// Field names that carry files.
@@ -61,7 +103,7 @@ pub const VIDEO: Kind = Kind {
     what: "a video (MP4, MOV, MKV, WebM, AVI or MPEG-TS)",
 };
 
-pub const IMAGE: Kind = Kind {
+const IMAGE: Kind = Kind {
     sniff: is_image_signature,
     code: ErrorCode::NotImage,
     what: "a JPEG or PNG image",
