@@ -1,6 +1,8 @@
 //! Coverage and strict decoding on clips damaged at test time: byte flips in the payload,
-//! header edits, edited sample durations and a mid-stream resolution change must never look
-//! like a clip that was fully seen; undamaged clips must.
+//! header edits, edited sample durations, a resolution change past the limits, segments joined
+//! with restarting timestamps, and video besides the stream screened (a second track, a cover
+//! image) must never look like a clip that was fully seen; undamaged clips must (a size change
+//! within the limits included).
 
 mod common;
 
@@ -347,5 +349,173 @@ fn resolution_change_past_the_limit_is_over_limit() {
         assert_eq!(err.code().as_str(), "over_limit");
         assert!(err.to_string().contains("4096x4096"), "{ext}: {err}");
         assert_eq!(largest, 320, "{ext}: a large frame was converted");
+    }
+}
+
+/// A clip made by `ffmpeg` with `args` (inputs and options) into `name` in the clips folder.
+fn made(name: &str, args: &[&str]) -> PathBuf {
+    let out = clips_dir().join(name);
+    let mut all = args.to_vec();
+    all.push(out.to_str().unwrap());
+    ffmpeg(&all);
+    out
+}
+
+fn problems(what: &str, path: &Path) -> Vec<String> {
+    let got = coverage(path);
+    assert_not_complete(what, &got);
+    got.unwrap().problems
+}
+
+/// What a player can show besides the stream screened: a second video track, a cover image.
+#[test]
+fn other_video_tracks_and_cover_images_are_not_fully_seen() {
+    let photo = common::testdata("grace_hopper.jpg");
+    let photo = photo.to_str().unwrap();
+    let two = made(
+        "two-tracks.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=black:s=320x240:r=25:d=2",
+            "-loop",
+            "1",
+            "-t",
+            "2",
+            "-i",
+            photo,
+            "-map",
+            "0:v",
+            "-map",
+            "1:v",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-filter:v:1",
+            "scale=256:320",
+        ],
+    );
+    let p = problems("two video tracks", &two);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("the file has 1 more video track")),
+        "{p:?}"
+    );
+    let cover = made(
+        "cover-image.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=black:s=320x240:r=25:d=2",
+            "-i",
+            photo,
+            "-map",
+            "0:v",
+            "-map",
+            "1:v",
+            "-c:v:0",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v:1",
+            "mjpeg",
+            "-disposition:v:1",
+            "attached_pic",
+        ],
+    );
+    let p = problems("a cover image", &cover);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("the file carries 1 cover image")),
+        "{p:?}"
+    );
+}
+
+/// MPEG-TS segments joined byte for byte, as a careless pipeline might: the second one's
+/// timestamps start again, which a player plays through.
+#[test]
+fn joined_segments_with_restarting_timestamps_are_not_fully_seen() {
+    let segment = |name: &str, size: &str, offset: &str| {
+        made(
+            name,
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("testsrc2=s={size}:r=25:d=3"),
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-output_ts_offset",
+                offset,
+            ],
+        )
+    };
+    let join = |name: &str, parts: &[PathBuf]| {
+        let bytes: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| std::fs::read(p).unwrap())
+            .collect();
+        write(name, &bytes)
+    };
+    let a = segment("segment-a.ts", "320x240", "0");
+    let restarted = join(
+        "restarted.ts",
+        &[a.clone(), segment("segment-b.ts", "320x240", "0")],
+    );
+    let p = problems("restarting timestamps", &restarted);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("timestamps went back 1 time")),
+        "{p:?}"
+    );
+
+    // A size change alone leaves nothing unseen: recorded, and the clip complete.
+    let resized = join("resized.ts", &[a, segment("segment-c.ts", "256x320", "3")]);
+    let c = coverage(&resized).unwrap();
+    assert!(c.complete, "{:?}", c.problems);
+    assert_eq!((c.changes.len(), c.changes[0].width), (1, 256), "{c:?}");
+}
+
+/// An MP4 written with its index after the media (ffmpeg's default) and cut short, as an
+/// interrupted copy leaves it: refused, and the message says why.
+#[test]
+fn an_mp4_cut_short_before_its_index_is_refused_naming_the_missing_index() {
+    let whole = made(
+        "index-at-end.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=320x240:r=25:d=3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let bytes = std::fs::read(&whole).unwrap();
+    let moov = find_box(&bytes, b"moov").unwrap();
+    let mdat = find_box(&bytes, b"mdat").unwrap();
+    assert!(moov.start > mdat.end, "ffmpeg wrote the index first");
+    for share in [30, 70, 99] {
+        let cut = write(
+            &format!("index-at-end-{share}.mp4"),
+            &bytes[..bytes.len() * share / 100],
+        );
+        let err = coverage(&cut).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, MediaError::Corrupt { .. }),
+            "{share}%: {text}"
+        );
+        assert!(
+            text.contains("the MP4 is cut short") && text.contains("`moov`"),
+            "{share}%: {text}"
+        );
     }
 }

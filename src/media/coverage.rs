@@ -1,8 +1,11 @@
 //! Coverage: how much of a clip the decoder actually saw. An allow vouches for the whole clip,
 //! so frames the container declares but that never decoded, frames decoded with errors or
-//! patched over by error concealment, and stretches of time no decoded frame covers are all
-//! counted here, with their times, for policies and reviewers.
+//! patched over by error concealment, stretches of time no decoded frame covers, timestamps
+//! that go back, and pictures in the file besides the stream screened are all counted here,
+//! with their times, for policies and reviewers. Size or format changes are recorded too, but
+//! every frame after one is still decoded and analysed, so they leave coverage complete.
 
+use super::sample::OtherPictures;
 use crate::vocab::{Coverage, DeclaredFrames, FormatChange, TimeSpan};
 
 /// At most this many times are kept per kind of problem: enough to find them, bounded for a
@@ -22,9 +25,21 @@ pub(crate) struct Tracker {
     frame_times: Vec<f64>,
     format: Option<(u32, u32, String)>,
     changes: Vec<FormatChange>,
+    /// The previous frame's time, and the steps back from one frame to the next: (from, to),
+    /// the first 32.
+    prev_s: Option<f64>,
+    backwards: Vec<(f64, f64)>,
+    others: OtherPictures,
 }
 
 impl Tracker {
+    pub(crate) fn with_others(others: OtherPictures) -> Self {
+        Self {
+            others,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn packet(&mut self) {
         self.packets += 1;
     }
@@ -52,6 +67,11 @@ impl Tracker {
         damaged: bool,
     ) {
         self.frame_times.push(time_s);
+        if let Some(prev) = self.prev_s.replace(time_s) {
+            if time_s < prev && self.backwards.len() < MAX_TIMES {
+                self.backwards.push((prev, time_s));
+            }
+        }
         if damaged {
             self.damaged_count += 1;
             keep(&mut self.damaged, time_s);
@@ -113,6 +133,51 @@ impl Tracker {
                 span(&self.error_times)
             ));
         }
+        // Frames come out of the decoder in presentation order, so a frame timed before the
+        // one it follows means the timestamps restarted or jumped back (segments joined
+        // together): sampling by time can then pass over as much of what follows as the step
+        // back, so a step longer than the unseen stretch allowed is a problem like that gap.
+        let back: Vec<&(f64, f64)> = self
+            .backwards
+            .iter()
+            .filter(|(from, to)| from - to > max_unseen_s)
+            .collect();
+        if let Some((from, to)) = back.first() {
+            problems.push(format!(
+                "timestamps went back {} {} (first from {from:.2} s to {to:.2} s): frames after it may not have been sampled",
+                back.len(),
+                times(back.len() as u64)
+            ));
+        }
+        if self.others.tracks > 0 {
+            problems.push(format!(
+                "the file has {} more video {} that {} not screened: a player can show {}",
+                self.others.tracks,
+                if self.others.tracks == 1 {
+                    "track"
+                } else {
+                    "tracks"
+                },
+                if self.others.tracks == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
+                if self.others.tracks == 1 {
+                    "it"
+                } else {
+                    "them"
+                },
+            ));
+        }
+        if self.others.covers > 0 {
+            problems.push(format!(
+                "the file carries {} cover {} (attached, shown as its thumbnail) that {} not screened",
+                self.others.covers,
+                if self.others.covers == 1 { "image" } else { "images" },
+                if self.others.covers == 1 { "was" } else { "were" },
+            ));
+        }
         self.frame_times.sort_by(f64::total_cmp);
         let end = declared_s.max(self.frame_times.last().map_or(0.0, |t| t + frame_s));
         let mut unseen = Vec::new();
@@ -168,6 +233,14 @@ impl Tracker {
             // The faces analyser fills it in: decoding knows nothing of faces.
             faces: None,
         }
+    }
+}
+
+fn times(n: u64) -> &'static str {
+    if n == 1 {
+        "time"
+    } else {
+        "times"
     }
 }
 
@@ -268,10 +341,49 @@ mod tests {
     #[test]
     fn format_changes_are_recorded_once_each() {
         let mut t = frames(&[0.0, 0.1]);
-        t.frame(0.2, 4096, 4096, "yuv420p".into(), false);
-        t.frame(0.3, 4096, 4096, "yuv420p".into(), false);
+        for s in [0.2, 0.3] {
+            t.packet();
+            t.frame(s, 4096, 4096, "yuv420p".into(), false);
+        }
         let c = t.finish(4, DeclaredFrames::Container, 0.4, 0.1, 0.5);
         assert_eq!(c.changes.len(), 1);
         assert_eq!((c.changes[0].width, c.changes[0].time_s), (4096, 0.2));
+        assert!(c.complete, "{:?}", c.problems);
+    }
+
+    #[test]
+    fn timestamps_that_restart_are_a_problem_and_jitter_within_a_frame_is_not() {
+        let restarted: Vec<f64> = (0..60).chain(0..40).map(|i| i as f64 * 0.1).collect();
+        // The container's duration is the first segment's: every second of it was decoded.
+        let c = frames(&restarted).finish(100, DeclaredFrames::Container, 6.0, 0.1, 0.5);
+        assert!(!c.complete);
+        assert_eq!(
+            c.problems,
+            ["timestamps went back 1 time (first from 5.90 s to 0.00 s): frames after it may not have been sampled"]
+        );
+        let jitter = [0.0, 0.1, 0.2, 0.19, 0.3, 0.4];
+        let c = frames(&jitter).finish(6, DeclaredFrames::Container, 0.5, 0.1, 0.5);
+        assert!(c.complete, "{:?}", c.problems);
+    }
+
+    #[test]
+    fn video_besides_the_screened_stream_is_a_problem() {
+        let mut t = Tracker::with_others(OtherPictures {
+            tracks: 2,
+            covers: 1,
+        });
+        for i in 0..10 {
+            t.packet();
+            t.frame(i as f64 * 0.1, 64, 48, "yuv420p".into(), false);
+        }
+        let c = t.finish(10, DeclaredFrames::Container, 1.0, 0.1, 0.5);
+        assert!(!c.complete);
+        assert_eq!(
+            c.problems,
+            [
+                "the file has 2 more video tracks that were not screened: a player can show them",
+                "the file carries 1 cover image (attached, shown as its thumbnail) that was not screened"
+            ]
+        );
     }
 }

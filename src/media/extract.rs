@@ -24,6 +24,7 @@ pub fn frames_at(
         mut dec,
         declared_frames: _,
         watch: _watch,
+        others: _,
     } = Input::open(path, cfg)?;
     let mut rgb = RgbConverter::default();
     let mut out: Vec<Option<RgbImage>> = vec![None; times.len()];

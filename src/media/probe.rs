@@ -40,9 +40,13 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
         // A file that starts like a video container but cannot be opened is a damaged video
         // (say, an MP4 cut off before its index), not some other kind of file.
         if looks_like_video(path) {
+            let reason = match missing_index(path, file_bytes) {
+                Some(why) => format!("{why} ({e})"),
+                None => format!("the container cannot be read ({e})"),
+            };
             MediaError::Corrupt {
                 path: p.clone(),
-                reason: format!("the container cannot be read ({e})"),
+                reason,
             }
         } else {
             MediaError::NotVideo {
@@ -131,6 +135,56 @@ fn looks_like_video(path: &Path) -> bool {
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
     is_video_signature(&head[..n])
+}
+
+/// Why an MP4/MOV that cannot be opened lacks its index, from its top-level boxes: most often
+/// a file cut short (an upload or copy that stopped) whose `moov` was to come after the media
+/// data, which a reviewer should hear rather than "invalid data".
+fn missing_index(path: &Path, file_bytes: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut at = 0u64;
+    let mut kinds = Vec::new();
+    while at + 8 <= file_bytes && kinds.len() < 64 {
+        f.seek(SeekFrom::Start(at)).ok()?;
+        let mut head = [0u8; 16];
+        f.read_exact(&mut head[..8]).ok()?;
+        let kind = String::from_utf8_lossy(&head[4..8]).into_owned();
+        let size = match u32::from_be_bytes(head[..4].try_into().ok()?) {
+            0 => file_bytes - at,
+            1 => {
+                f.read_exact(&mut head[8..16]).ok()?;
+                u64::from_be_bytes(head[8..16].try_into().ok()?)
+            }
+            n => u64::from(n),
+        };
+        if size < 8 {
+            return None;
+        }
+        if at + size > file_bytes && kind == "moov" {
+            return Some(format!(
+                "the MP4 is cut short: it ends inside its index (`moov` box, {file_bytes} of {} bytes)",
+                at + size
+            ));
+        }
+        if kind == "moov" {
+            return None;
+        }
+        if at + size > file_bytes {
+            return Some(format!(
+                "the MP4 is cut short: it ends inside its `{kind}` box ({file_bytes} of {} bytes) and its index (`moov`) is missing, so no frame can be located",
+                at + size
+            ));
+        }
+        kinds.push(kind);
+        at += size;
+    }
+    (kinds.first().map(String::as_str) == Some("ftyp")).then(|| {
+        format!(
+            "the MP4 has no index (`moov` box; top-level boxes: {})",
+            kinds.join(", ")
+        )
+    })
 }
 
 /// Magic numbers of the accepted containers in a file's first 12 bytes: ISO BMFF (MP4/MOV)

@@ -74,6 +74,7 @@ pub fn sample(
         mut dec,
         declared_frames,
         watch,
+        others,
     } = Input::open(path, cfg)?;
     // One frame's nominal duration. The declared count and duration are harder to bend than
     // the average rate (which edited sample durations change), and they agree on honest clips.
@@ -104,7 +105,7 @@ pub fn sample(
         max_frames: cfg.max_frames,
         waited_ms: 0.0,
         now_s: 0.0,
-        tracker: Tracker::default(),
+        tracker: Tracker::with_others(others),
         watch,
     };
     let started = Instant::now();
@@ -194,6 +195,18 @@ pub(crate) struct Input {
     pub declared_frames: u64,
     /// Limits on frame buffers and the decoder's error reports.
     pub watch: Watch,
+    /// Pictures in the file that are not this stream, so are not screened.
+    pub others: OtherPictures,
+}
+
+/// Video in a file besides the stream screened: a player can show either, so an allow cannot
+/// vouch for a file that has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct OtherPictures {
+    /// Further video tracks (a player can switch to any).
+    pub tracks: u32,
+    /// Cover images (attached pictures), which file browsers show as the clip's thumbnail.
+    pub covers: u32,
 }
 
 impl Input {
@@ -206,6 +219,20 @@ impl Input {
             .best(media::Type::Video)
             .ok_or_else(|| corrupt("no video stream".into()))?;
         let stream_index = stream.index();
+        let mut others = OtherPictures::default();
+        for other in ictx.streams().filter(|o| o.index() != stream_index) {
+            if other.parameters().medium() != media::Type::Video {
+                continue;
+            }
+            if other
+                .disposition()
+                .contains(format::stream::Disposition::ATTACHED_PIC)
+            {
+                others.covers += 1;
+            } else {
+                others.tracks += 1;
+            }
+        }
         let time_base = f64::from(stream.time_base());
         let start = if stream.start_time() == ffmpeg_next::ffi::AV_NOPTS_VALUE {
             0
@@ -234,6 +261,7 @@ impl Input {
             dec,
             declared_frames,
             watch,
+            others,
         })
     }
 }
