@@ -148,6 +148,9 @@ fn byte_flips_in_the_payload_are_counted_with_times() {
     let mdat = find_box(&clip, b"mdat").expect("an mdat box");
     let mut flagged = 0;
     let mut concealed = 0;
+    // Mutants decoded through an error whose later frames, before the next keyframe (the clip
+    // has one every 250 frames), are counted as carrying it forward.
+    let mut carried = 0;
     for seed in 1..200u64 {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut bytes = clip.clone();
@@ -176,6 +179,9 @@ fn byte_flips_in_the_payload_are_counted_with_times() {
                 c.problems
             );
             concealed += 1;
+            if c.problems.iter().any(|p| p.contains("carried forward")) {
+                carried += 1;
+            }
         }
         std::fs::remove_file(&path).unwrap();
         if flagged == 8 {
@@ -184,6 +190,10 @@ fn byte_flips_in_the_payload_are_counted_with_times() {
     }
     assert_eq!(flagged, 8, "too few mutants with decode errors");
     assert!(concealed > 0, "no mutant decoded through its errors");
+    assert!(
+        carried > 0,
+        "no mutant's error was carried forward to later frames"
+    );
 }
 
 /// An MP4 whose sample durations were stretched so that the edit list shows only the first

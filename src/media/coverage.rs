@@ -29,6 +29,10 @@ pub(crate) struct Tracker {
     /// the first 32.
     prev_s: Option<f64>,
     backwards: Vec<(f64, f64)>,
+    /// An error since the last keyframe: the frames that follow predict from what it broke.
+    tainted: bool,
+    carried: Vec<f64>,
+    carried_count: u64,
     others: OtherPictures,
 }
 
@@ -54,10 +58,13 @@ impl Tracker {
     pub(crate) fn decoder_errors(&mut self, n: u64, time_s: f64) {
         if n > 0 {
             self.decoder_errors += n;
+            self.tainted = true;
             keep(&mut self.error_times, time_s);
         }
     }
 
+    /// A decoded frame; `key` when it decodes without reference to earlier frames, which ends
+    /// the reach of an earlier error.
     pub(crate) fn frame(
         &mut self,
         time_s: f64,
@@ -65,7 +72,11 @@ impl Tracker {
         height: u32,
         format: String,
         damaged: bool,
+        key: bool,
     ) {
+        if key {
+            self.tainted = false;
+        }
         self.frame_times.push(time_s);
         if let Some(prev) = self.prev_s.replace(time_s) {
             if time_s < prev && self.backwards.len() < MAX_TIMES {
@@ -74,8 +85,14 @@ impl Tracker {
         }
         if damaged {
             self.damaged_count += 1;
+            self.tainted = true;
             keep(&mut self.damaged, time_s);
             keep(&mut self.error_times, time_s);
+        } else if self.tainted {
+            // Not flagged, but predicted from a broken frame: error concealment's grey or
+            // smeared picture carries forward to the next keyframe.
+            self.carried_count += 1;
+            keep(&mut self.carried, time_s);
         }
         let now = (width, height, format);
         match &self.format {
@@ -124,6 +141,13 @@ impl Tracker {
                 "{} frames were decoded with errors or patched over by error concealment{}",
                 self.damaged_count,
                 span(&self.damaged)
+            ));
+        }
+        if self.carried_count > 0 {
+            problems.push(format!(
+                "{} more frames followed an error before the next keyframe, so may show it carried forward{}",
+                self.carried_count,
+                span(&self.carried)
             ));
         }
         if self.decoder_errors > 0 {
@@ -220,7 +244,7 @@ impl Tracker {
             decoded_frames: self.frame_times.len() as u64,
             rejected_packets: self.rejected_count,
             decoder_errors: self.decoder_errors,
-            damaged_frames: self.damaged_count,
+            damaged_frames: self.damaged_count + self.carried_count,
             error_times_s: self.error_times,
             changes: self.changes,
             unseen,
@@ -271,7 +295,7 @@ mod tests {
         let mut t = Tracker::default();
         for &s in times {
             t.packet();
-            t.frame(s, 64, 48, "yuv420p".into(), false);
+            t.frame(s, 64, 48, "yuv420p".into(), false, false);
         }
         t
     }
@@ -314,7 +338,7 @@ mod tests {
         let mut t = frames(&[0.0, 0.1, 0.2]);
         t.rejected_packet(2.1);
         t.decoder_errors(2, 2.4);
-        t.frame(0.3, 64, 48, "yuv420p".into(), true);
+        t.frame(0.3, 64, 48, "yuv420p".into(), true, false);
         let c = t.finish(4, DeclaredFrames::Container, 0.4, 0.1, 0.5);
         assert!(!c.complete);
         assert_eq!(
@@ -339,11 +363,34 @@ mod tests {
     }
 
     #[test]
+    fn frames_after_an_error_count_until_the_next_keyframe() {
+        let mut t = Tracker::default();
+        // Keyframes at 0 and 1.0 s; frame 0.2 s is damaged, the decoder reports an error at
+        // 1.4 s. Frames 0.3-0.9 s and 1.5-1.9 s predict from broken pictures.
+        for i in 0..20 {
+            let s = i as f64 * 0.1;
+            if i == 14 {
+                t.decoder_errors(1, s);
+            }
+            t.packet();
+            t.frame(s, 64, 48, "yuv420p".into(), i == 2, i % 10 == 0);
+        }
+        let c = t.finish(20, DeclaredFrames::Container, 2.0, 0.1, 0.5);
+        assert_eq!(c.damaged_frames, 1 + 7 + 6);
+        assert!(
+            c.problems.iter().any(|p| p
+                == "13 more frames followed an error before the next keyframe, so may show it carried forward between 0.30 s and 1.90 s"),
+            "{:?}",
+            c.problems
+        );
+    }
+
+    #[test]
     fn format_changes_are_recorded_once_each() {
         let mut t = frames(&[0.0, 0.1]);
         for s in [0.2, 0.3] {
             t.packet();
-            t.frame(s, 4096, 4096, "yuv420p".into(), false);
+            t.frame(s, 4096, 4096, "yuv420p".into(), false, false);
         }
         let c = t.finish(4, DeclaredFrames::Container, 0.4, 0.1, 0.5);
         assert_eq!(c.changes.len(), 1);
@@ -374,7 +421,7 @@ mod tests {
         });
         for i in 0..10 {
             t.packet();
-            t.frame(i as f64 * 0.1, 64, 48, "yuv420p".into(), false);
+            t.frame(i as f64 * 0.1, 64, 48, "yuv420p".into(), false, false);
         }
         let c = t.finish(10, DeclaredFrames::Container, 1.0, 0.1, 0.5);
         assert!(!c.complete);

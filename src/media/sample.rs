@@ -401,6 +401,7 @@ impl State<'_> {
                 decoded.height(),
                 format!("{:?}", decoded.format()).to_lowercase(),
                 damaged,
+                decoded.is_key(),
             );
             let sampled = self.pick(decoded, index, time_s, path)?;
             self.stats.sample_ms += t0.elapsed().as_secs_f64() * 1e3;

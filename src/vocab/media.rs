@@ -77,7 +77,8 @@ pub struct Coverage {
     pub rejected_packets: u64,
     /// Errors the decoder reported while decoding (FFmpeg's error-level messages).
     pub decoder_errors: u64,
-    /// Frames the decoder marked corrupt or as decoded with errors or concealment.
+    /// Frames the decoder marked corrupt or as decoded with errors or concealment, and the
+    /// frames after an error up to the next keyframe (they predict from what it broke).
     pub damaged_frames: u64,
     /// When rejected packets, decoder errors and damaged frames happened (seconds, the first 32).
     pub error_times_s: Vec<f64>,
