@@ -377,35 +377,25 @@ fn problems(what: &str, path: &Path) -> Vec<String> {
     got.unwrap().problems
 }
 
+/// 2 s of black with the photograph as a second video stream: `photo_input` reads it,
+/// `codecs` encodes both streams.
+fn black_and_photo(name: &str, photo_input: &[&str], codecs: &[&str]) -> PathBuf {
+    let photo = common::testdata("grace_hopper.jpg");
+    let mut args = vec!["-f", "lavfi", "-i", "color=black:s=320x240:r=25:d=2"];
+    args.extend_from_slice(photo_input);
+    args.extend_from_slice(&["-i", photo.to_str().unwrap(), "-map", "0:v", "-map", "1:v"]);
+    args.extend_from_slice(codecs);
+    made(name, &args)
+}
+
 /// What a player can show besides the stream screened: a second video track, a cover image.
 #[test]
 fn other_video_tracks_and_cover_images_are_not_fully_seen() {
-    let photo = common::testdata("grace_hopper.jpg");
-    let photo = photo.to_str().unwrap();
-    let two = made(
+    let h264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p"];
+    let two = black_and_photo(
         "two-tracks.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=black:s=320x240:r=25:d=2",
-            "-loop",
-            "1",
-            "-t",
-            "2",
-            "-i",
-            photo,
-            "-map",
-            "0:v",
-            "-map",
-            "1:v",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-filter:v:1",
-            "scale=256:320",
-        ],
+        &["-loop", "1", "-t", "2"],
+        &[&h264[..], &["-filter:v:1", "scale=256:320"]].concat(),
     );
     let p = problems("two video tracks", &two);
     assert!(
@@ -413,28 +403,14 @@ fn other_video_tracks_and_cover_images_are_not_fully_seen() {
             .any(|p| p.starts_with("the file has 1 more video track")),
         "{p:?}"
     );
-    let cover = made(
+    let cover = black_and_photo(
         "cover-image.mp4",
+        &[],
         &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=black:s=320x240:r=25:d=2",
-            "-i",
-            photo,
-            "-map",
-            "0:v",
-            "-map",
-            "1:v",
-            "-c:v:0",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v:1",
-            "mjpeg",
-            "-disposition:v:1",
-            "attached_pic",
-        ],
+            &h264[..],
+            &["-c:v:1", "mjpeg", "-disposition:v:1", "attached_pic"],
+        ]
+        .concat(),
     );
     let p = problems("a cover image", &cover);
     assert!(
