@@ -81,27 +81,38 @@ fn scenes(name: &str, parts: &[(&str, u32)]) -> PathBuf {
 }
 
 /// The cat for one second, 4 s into 9 s of a launch pad; the coffee likewise around the
-/// astronaut; the launch pad alone.
+/// astronaut; the launch pad alone. Each made once per test process: tests run side by side,
+/// and one must not read a clip another is still writing.
 fn cat_clip() -> PathBuf {
-    scenes(
-        "cat-1s",
-        &[("rocket.jpg", 4), ("chelsea.png", 1), ("rocket.jpg", 4)],
-    )
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        scenes(
+            "cat-1s",
+            &[("rocket.jpg", 4), ("chelsea.png", 1), ("rocket.jpg", 4)],
+        )
+    })
+    .clone()
 }
 
 fn coffee_clip() -> PathBuf {
-    scenes(
-        "coffee-1s",
-        &[
-            ("astronaut.png", 3),
-            ("coffee.png", 1),
-            ("astronaut.png", 3),
-        ],
-    )
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        scenes(
+            "coffee-1s",
+            &[
+                ("astronaut.png", 3),
+                ("coffee.png", 1),
+                ("astronaut.png", 3),
+            ],
+        )
+    })
+    .clone()
 }
 
 fn plain_clip() -> PathBuf {
-    scenes("rocket-only", &[("rocket.jpg", 9)])
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| scenes("rocket-only", &[("rocket.jpg", 9)]))
+        .clone()
 }
 
 /// A data folder with two categories: `cat` (the cat photograph and variants) and `coffee`

@@ -226,8 +226,10 @@ pub fn still_clip_vf(image: &str, vf: &str, seconds: u32, tag: &str) -> PathBuf 
 }
 
 /// Encodes the image at `src` through the filter `vf` as a `seconds` long H.264 clip at 25 fps
-/// to `out`, with `tag` as its title.
+/// to `out`, with `tag` as its title. Written beside it and renamed into place: tests running
+/// side by side may ask for the same clip, and none may read one half written.
 pub fn encode_still(src: &Path, vf: &str, seconds: u32, tag: &str, out: &Path) {
+    let partial = out.with_extension(format!("partial-{}.mp4", fastrand::u64(..)));
     ffmpeg(&[
         "-loop",
         "1",
@@ -245,8 +247,9 @@ pub fn encode_still(src: &Path, vf: &str, seconds: u32, tag: &str, out: &Path) {
         "yuv420p",
         "-metadata",
         &format!("title={tag}"),
-        out.to_str().unwrap(),
+        partial.to_str().unwrap(),
     ]);
+    std::fs::rename(&partial, out).unwrap();
 }
 
 /// A blocking client for a server started by `start_server`.
