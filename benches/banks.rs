@@ -5,13 +5,14 @@
 //! snapshot rebuild, and one lookup in the multi-index against a linear scan of the same hashes.
 //!
 //! The same library calls as the CLI and the server: `Screener::screen_clip`,
-//! `Screener::screen_hashes`, `Banks::import`, `Banks::add`.
+//! `BankSet::match_clip` (what the decision-time bank stage runs), `Banks::import`, `Banks::add`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use clipguard::banks::{Banked, MultiIndex, NewBank};
-use clipguard::screen::Screener;
+use clipguard::config::HashesConfig;
+use clipguard::screen::{Live, Screener};
 use clipguard::vocab::{Action, Pdq, Signals};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -32,12 +33,13 @@ fn ms(t: Instant) -> f64 {
 
 /// Screens the clip and matches it against the banks as they are: the signals, the
 /// screening's wall time and the matching's.
-fn check(s: &Screener, clip: &Path) -> (Signals, f64, f64) {
+fn check(s: &Screener, live: &Live, cfg: &HashesConfig, clip: &Path) -> (Signals, f64, f64) {
     let t = Instant::now();
     let mut signals = s.screen_clip(clip).unwrap();
     let screen = ms(t);
     let t = Instant::now();
-    s.screen_hashes(&mut signals).unwrap();
+    let set = live.banks.current().unwrap();
+    signals.hash_matches = set.match_clip(&signals.frames, cfg.max_distance, cfg.min_quality);
     (signals, screen, ms(t))
 }
 
@@ -46,24 +48,27 @@ fn main() {
     let clip = common::astronaut_zoom_clip();
     let cfg = common::config();
     let ctx = clipguard::service::Context::open(cfg.clone()).unwrap();
-    let with = ctx.service(1, 1).unwrap().screener().clone();
+    let service = ctx.service(1, 1).unwrap();
+    let (with, live) = (service.screener().clone(), service.live().clone());
     // Without hashing: a screener alone (the default policy, which reads the hash matches,
     // would refuse a service without them).
     let mut off = cfg.clone();
     off.hashes.enabled = false;
-    let without =
-        Screener::load(&off, ctx.registry().clone(), ctx.categories(), ctx.banks()).unwrap();
+    let (without, _) = clipguard::service::Context::open(off)
+        .unwrap()
+        .screening()
+        .unwrap();
 
     // Before: no banks. Hashing's cost in alternating pairs, so load from other processes
     // falls on both alike.
     let (mut on_ms, mut off_ms, mut pdq_ms, mut match_ms) = (vec![], vec![], vec![], vec![]);
     let mut signals = None;
     for _ in 0..runs {
-        let (s, screen, matching) = check(&with, &clip);
+        let (s, screen, matching) = check(&with, &live, &cfg.hashes, &clip);
         on_ms.push(screen);
         pdq_ms.push(s.timings.stage_ms("pdq"));
         match_ms.push(matching);
-        off_ms.push(check(&without, &clip).1);
+        off_ms.push(check(&without, &live, &cfg.hashes, &clip).1);
         signals = Some(s);
     }
     let signals = signals.unwrap();
@@ -140,7 +145,7 @@ fn main() {
         .collect();
     banks.add("bench", &own).unwrap();
     let t = Instant::now();
-    assert!(with.banks().refresh().unwrap());
+    assert!(live.banks.refresh().unwrap());
     let rebuild_ms = ms(t);
     println!(
         "  import of {BANKED} hashes (a hash file, one transaction): {:.1} s; snapshot rebuild and index: {:.1} s",
@@ -151,7 +156,7 @@ fn main() {
     // After: the same clip against 1M banked hashes.
     let (mut on_ms, mut pdq_ms, mut match_ms) = (vec![], vec![], vec![]);
     for _ in 0..runs {
-        let (s, screen, matching) = check(&with, &clip);
+        let (s, screen, matching) = check(&with, &live, &cfg.hashes, &clip);
         assert_eq!(s.hash_matches[0].item, "decision:bench");
         assert_eq!(s.hash_matches.len(), 1, "random hashes match nothing");
         on_ms.push(screen);

@@ -193,13 +193,7 @@ fn main() {
     let mut cfg = common::config();
     cfg.text.enabled = false;
     let ctx = clipguard::service::Context::open(cfg).unwrap();
-    let no_text = Screener::load(
-        &ctx.cfg,
-        ctx.registry().clone(),
-        ctx.categories(),
-        ctx.banks(),
-    )
-    .unwrap();
+    let (no_text, _) = ctx.screening().unwrap();
     c.bench_function("check_10s_720p_h264_no_text", |b| {
         b.iter(|| no_text.screen_clip(&clip).unwrap())
     });

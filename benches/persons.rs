@@ -131,7 +131,7 @@ fn main() {
         .unwrap();
     let import_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    service.persons().refresh().unwrap();
+    service.live().persons.refresh().unwrap();
     let reload_s = t.elapsed().as_secs_f64();
     println!("\nimport of {imported} persons: {import_s:.2} s; snapshot reload (database + gazetteer + index): {reload_s:.2} s\n");
 
@@ -148,7 +148,7 @@ fn main() {
         g.bench_function(name, |b| {
             b.iter_batched(
                 || text.clone(),
-                |p| service.screener().screen_prompt(&p, &terms).unwrap(),
+                |p| service.screen_prompt(&p, &terms).unwrap(),
                 BatchSize::SmallInput,
             )
         });

@@ -8,9 +8,10 @@
 
 use clipguard::policy::{ClipView, Policy, PolicyInput, PromptView, RequestContext};
 use clipguard::vocab::{BBox, NudityClass};
-use clipguard::vocab::{ClassPeak, FaceSummary};
+use clipguard::vocab::{ClassPeak, FaceSummary, Sections};
 use clipguard::vocab::{NameMatch, NameStrength, PersonKind, PersonSighting};
 use criterion::Criterion;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 fn heavy() -> PolicyInput {
@@ -44,14 +45,6 @@ fn heavy() -> PolicyInput {
             duration_s: 10.0,
             frames_analysed: 20,
             frames_over_budget: 0,
-            nudity: [
-                (NudityClass::FaceFemale, peak(0.8)),
-                (NudityClass::FaceMale, peak(0.7)),
-                (NudityClass::BellyExposed, peak(0.4)),
-                (NudityClass::FemaleBreastCovered, peak(0.5)),
-            ]
-            .into_iter()
-            .collect(),
             faces: FaceSummary {
                 frames_with_faces: 20,
                 max_faces_in_frame: 3,
@@ -59,7 +52,20 @@ fn heavy() -> PolicyInput {
                 faces_too_small: 0,
             },
             coverage: Default::default(),
-            provenance: Default::default(),
+            // Nudity is the nudity analyser's own section; provenance is left absent.
+            sections: {
+                let nudity: BTreeMap<NudityClass, ClassPeak> = [
+                    (NudityClass::FaceFemale, peak(0.8)),
+                    (NudityClass::FaceMale, peak(0.7)),
+                    (NudityClass::BellyExposed, peak(0.4)),
+                    (NudityClass::FemaleBreastCovered, peak(0.5)),
+                ]
+                .into_iter()
+                .collect();
+                let mut s = Sections::default();
+                s.set("nudity", &nudity);
+                s
+            },
             // No text on screen: every text rule still runs its `exists` over the empty lists.
             text: Default::default(),
             // No classifier enabled and no category defined: their rules see empty maps.
@@ -94,7 +100,12 @@ fn heavy() -> PolicyInput {
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let policy = Policy::load(&root.join("default.yaml"), &root.join("lists")).unwrap();
+    let policy = Policy::load(
+        &root.join("default.yaml"),
+        &root.join("lists"),
+        &clipguard::analysers::schema(),
+    )
+    .unwrap();
     let heavy = heavy();
     let mut typical = heavy.clone();
     typical.signals.persons.clear();

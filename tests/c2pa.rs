@@ -173,7 +173,7 @@ fn an_allowed_clip_gets_content_credentials_that_hold_until_a_media_byte_changes
     assert_eq!(status, 0, "{out}{err}");
     // Read by a clipguard with another chain (the test's screener): it holds, but nothing
     // vouches for the signer.
-    let kept = common::screener().credentials().read(&republished);
+    let kept = common::live().credentials.read(&republished);
     assert_eq!(kept.state, clipguard::vocab::ProvenanceState::Valid);
     assert_eq!(kept.actions, ["c2pa.opened"]);
     assert_eq!(kept.digital_source_types, [TRAINED], "from the parent");
@@ -265,7 +265,7 @@ fn a_blocked_clip_gets_no_content_credentials() {
 fn absent_unsupported_and_a_broken_signature_read_apart() {
     use clipguard::attest::c2pa::{CoverageSummary, Credential, DecisionAssertion};
     use clipguard::vocab::ProvenanceState;
-    let credentials = common::screener().credentials();
+    let credentials = &common::live().credentials;
     let mp4 = pattern_clip("c2pa_plain");
     assert_eq!(credentials.read(&mp4).state, ProvenanceState::Absent);
     let mkv = common::clips_dir().join("c2pa_plain.mkv");

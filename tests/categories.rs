@@ -152,7 +152,7 @@ fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
     cfg.classifiers.enabled = vec!["open_nsfw".into()];
     let service = Context::open(cfg).unwrap().service(1, 1).unwrap();
     let screener = service.screener();
-    let version = screener.categories_version().unwrap();
+    let version = service.live().categories_version().unwrap();
     assert_eq!(version.len(), 16);
 
     let cat = screener.screen_clip(&cat_clip()).unwrap();

@@ -7,10 +7,11 @@ mod common;
 use clipguard::media::MediaError;
 
 use clipguard::screen::ScreenError;
-use clipguard::vocab::NudityClass;
 use clipguard::vocab::SampleReason;
 use clipguard::vocab::Signals;
+use clipguard::vocab::{ClassPeak, NudityClass};
 use common::{clips_dir, ffmpeg, testdata};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn screen(path: &std::path::Path) -> Signals {
@@ -86,8 +87,8 @@ fn zoom_on_the_astronaut_finds_her_face_in_every_sampled_frame() {
         assert!(!f.faces[0].too_small && f.faces[0].embedding.is_some());
     }
     assert_eq!(s.faces.frames_with_faces as usize, s.frames.len());
-    let face = s
-        .nudity
+    let nudity: BTreeMap<NudityClass, ClassPeak> = s.sections.get("nudity").unwrap();
+    let face = nudity
         .get(&NudityClass::FaceFemale)
         .expect("FACE_FEMALE detected");
     assert!(face.max_score > 0.5, "{face:?}");
@@ -120,7 +121,11 @@ fn test_pattern_has_no_face_and_no_nudity() {
         s.frames.iter().all(|f| f.faces.is_empty()),
         "faces in a test pattern"
     );
-    assert!(s.nudity.is_empty(), "{:?}", s.nudity);
+    assert_eq!(
+        s.sections.value("nudity"),
+        Some(&serde_json::json!({})),
+        "nudity in a test pattern"
+    );
     assert_eq!(s.faces.frames_with_faces, 0);
 }
 
@@ -205,7 +210,7 @@ fn still_frames_are_analysed_once_and_reuse_detections() {
             .find(|o| Some(o.index) == f.duplicate_of)
             .unwrap();
         assert_eq!(f.faces.len(), original.faces.len());
-        assert_eq!(f.nudity, original.nudity);
+        assert_eq!(f.parts.value("nudity"), original.parts.value("nudity"));
         assert_eq!(f.faces.len(), 1);
     }
 }

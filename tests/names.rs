@@ -48,14 +48,11 @@ fn service() -> &'static std::sync::Arc<CheckService> {
 }
 
 fn policy() -> Policy {
-    Policy::from_config(&common::config().policies).unwrap()
+    Policy::from_config(&common::config().policies, &clipguard::analysers::schema()).unwrap()
 }
 
 fn decide(policy: &Policy, prompt: &str) -> (Action, Vec<String>) {
-    let found = service()
-        .screener()
-        .screen_prompt(prompt, &policy.terms)
-        .unwrap();
+    let found = service().screen_prompt(prompt, &policy.terms).unwrap();
     let input = PolicyInput::new(
         None,
         Some(&found),
@@ -120,10 +117,7 @@ fn evasions_are_caught() {
             parts.next().unwrap(),
             parts.next().unwrap().replace("\\n", "\n"),
         );
-        let found = service()
-            .screener()
-            .screen_prompt(&prompt, &policy.terms)
-            .unwrap();
+        let found = service().screen_prompt(&prompt, &policy.terms).unwrap();
         let (action, names) = decide(&policy, &prompt);
         // A title and a surname name everyone registered with that surname: the match is
         // right when it reports the surname, whichever of them (at most 8) it lists.

@@ -273,7 +273,6 @@ fn import_is_all_or_nothing_and_handles_100k_persons() {
         100_000
     );
     let found = s
-        .screener()
         .screen_prompt("a video of person 4242 example waving", terms())
         .unwrap();
     assert_eq!(found.persons.len(), 1, "{:?}", found.persons);
@@ -350,7 +349,7 @@ fn names_are_caught_through_evasions() {
     assert!(evasions.len() >= 30);
     for (written, who) in evasions {
         let prompt = format!("a cinematic video of {written} walking on the moon");
-        let found = s.screener().screen_prompt(&prompt, terms()).unwrap();
+        let found = s.screen_prompt(&prompt, terms()).unwrap();
         let m = found
             .persons
             .iter()
@@ -372,19 +371,16 @@ fn names_are_caught_through_evasions() {
 fn exact_and_normalised_matches_are_told_apart_and_surnames_are_weak() {
     let s = prompt_screener();
     let exact = s
-        .screener()
         .screen_prompt("Eileen Collins on the launch pad", terms())
         .unwrap();
     assert_eq!(exact.persons.len(), 1);
     assert!(exact.persons[0].exact && exact.persons[0].strength == NameStrength::Full);
     assert_eq!((exact.persons[0].start, exact.persons[0].end), (0, 14));
     let evasive = s
-        .screener()
         .screen_prompt("E1leen Co11ins on the launch pad", terms())
         .unwrap();
     assert!(!evasive.persons[0].exact);
     let surname = s
-        .screener()
         .screen_prompt("astronaut Collins floating in the station", terms())
         .unwrap();
     assert_eq!(surname.persons.len(), 1);
@@ -430,7 +426,7 @@ fn innocent_prompts_are_not_full_name_matches() {
     ];
     assert!(innocent.len() >= 30);
     for prompt in innocent {
-        let found = s.screener().screen_prompt(prompt, terms()).unwrap();
+        let found = s.screen_prompt(prompt, terms()).unwrap();
         let full: Vec<_> = found
             .persons
             .iter()
@@ -447,14 +443,12 @@ fn innocent_prompts_are_not_full_name_matches() {
 fn term_lists_read_the_same_tokens_as_names() {
     let s = prompt_screener();
     let found = s
-        .screener()
         .screen_prompt("a t33n posing n@ked on a beach", terms())
         .unwrap();
     let cats: Vec<&str> = found.terms.iter().map(|t| t.category.as_str()).collect();
     assert_eq!(cats, vec!["minors", "sexual"], "{:?}", found.terms);
     assert_eq!(found.terms[1].text, "n@ked");
     assert!(s
-        .screener()
         .screen_prompt("a teenage mutant turtle", terms())
         .unwrap()
         .terms

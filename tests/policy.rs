@@ -291,3 +291,44 @@ fn the_service_reloads_safely_by_api_sighup_and_file_change() {
         "{metrics}"
     );
 }
+
+/// A decision logged before analysers owned their sections (written by clipguard at 6d45489:
+/// `check --json --full` of a 1 s clip of the astronaut photograph) still reads: its nudity and
+/// Content Credentials are the nudity and provenance analysers' sections, `policy explain`
+/// replays it to the action logged, and its compact form keeps its fields.
+#[test]
+fn a_decision_logged_in_the_previous_format_reads_and_replays() {
+    use clipguard::policy::{Policy, PolicyInput};
+    use clipguard::vocab::{ClassPeak, Decision, NudityClass, Provenance, ProvenanceState};
+    use std::collections::BTreeMap;
+    let path = common::repo().join("tests/decisions/logged-at-6d45489.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let d: Decision = serde_json::from_str(&text).unwrap();
+    let clip = d.clip.as_ref().unwrap();
+    let nudity: BTreeMap<NudityClass, ClassPeak> = clip.sections.get("nudity").unwrap();
+    assert!(
+        nudity[&NudityClass::FaceFemale].max_score > 0.7,
+        "{nudity:?}"
+    );
+    let provenance: Provenance = clip.sections.get("provenance").unwrap();
+    assert_eq!(provenance.state, ProvenanceState::Absent);
+    let frame: Vec<serde_json::Value> = clip.frames[0].parts.get("nudity").unwrap();
+    assert_eq!(frame[0]["class"], "FACE_FEMALE");
+    // Written back, it is the decision it was: nothing lost or renamed.
+    let again: serde_json::Value = serde_json::to_value(&d).unwrap();
+    let logged: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(again, logged);
+
+    let policy =
+        Policy::from_config(&common::config().policies, &clipguard::analysers::schema()).unwrap();
+    let verdict = policy.decide(&PolicyInput::for_decision(&d));
+    assert_eq!(verdict.action, d.decision.action);
+    let compact = serde_json::to_value(d.summary()).unwrap();
+    for field in ["id", "action", "rules", "clip_sha256", "attestation"] {
+        assert!(compact.get(field).is_some(), "{field} in {compact}");
+    }
+    // The CLI replays it from the file, as an operator would.
+    let (ok, out, err) = cli(&["policy", "explain", path.to_str().unwrap()], &[]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("decision: allow"), "{out}");
+}

@@ -31,7 +31,7 @@ pub fn media(bytes: &[u8], dir: &Path) -> String {
 pub fn policy(bytes: &[u8], dir: &Path, lists: &Path) -> String {
     let path = dir.join("policy.yaml");
     std::fs::write(&path, bytes).expect("the fuzz folder is writable");
-    match Policy::load(&path, lists) {
+    match Policy::load(&path, lists, &clipguard::analysers::schema()) {
         Ok(p) => format!("ok {} rules", p.rules.len()),
         Err(e) => without(&e.to_string(), &path),
     }

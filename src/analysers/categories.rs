@@ -2,7 +2,7 @@
 //! scored against each category's examples and counter-examples. Costs nothing while no
 //! category is defined (the encoder is not even loaded).
 
-use super::{Analyser, AnalyserError, Finding, Frame, FrameNeed};
+use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::categories::LiveCategories;
 use crate::vision::Vision;
 use crate::vocab::{
@@ -29,13 +29,28 @@ impl CategoriesAnalyser {
     }
 }
 
+pub(super) const REGISTRATION: Registration = Registration {
+    section: None,
+    build,
+};
+
+fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+    // Always present, so policies may read its fields: with no category defined it looks at
+    // nothing and costs nothing.
+    Some(Box::new(CategoriesAnalyser::new(
+        d.vision.clone(),
+        d.categories.clone(),
+        d.cfg.categories.interval_s,
+    )))
+}
+
 impl Analyser for CategoriesAnalyser {
     fn name(&self) -> &'static str {
         "categories"
     }
 
-    fn frames(&self) -> FrameNeed {
-        FrameNeed::spaced(self.interval_s)
+    fn input(&self) -> Input {
+        Input::Frames(FrameNeed::spaced(self.interval_s))
     }
 
     fn analyse(

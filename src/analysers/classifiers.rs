@@ -1,7 +1,7 @@
 //! Generic image classifiers (declared in the models manifest, enabled in the config): each
 //! label's score per frame, and its peak over the clip.
 
-use super::{Analyser, AnalyserError, Finding, Frame, FrameNeed};
+use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::vision::Vision;
 use crate::vocab::{widen, FrameDetections, ModelInfo, ScorePeak, Signals, StageTimings};
 use image::RgbImage;
@@ -20,13 +20,27 @@ impl ClassifiersAnalyser {
     }
 }
 
+pub(super) const REGISTRATION: Registration = Registration {
+    section: None,
+    build,
+};
+
+fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+    // Always present, so policies may read its fields: with no classifier enabled it looks at
+    // nothing and costs nothing.
+    Some(Box::new(ClassifiersAnalyser::new(
+        d.vision.clone(),
+        d.cfg.classifiers.interval_s,
+    )))
+}
+
 impl Analyser for ClassifiersAnalyser {
     fn name(&self) -> &'static str {
         "classifiers"
     }
 
-    fn frames(&self) -> FrameNeed {
-        FrameNeed::spaced(self.interval_s)
+    fn input(&self) -> Input {
+        Input::Frames(FrameNeed::spaced(self.interval_s))
     }
 
     fn analyse(

@@ -6,7 +6,7 @@
 //! of `faces.scene_min_face_px`. Each frame records how small a face it could reveal, and the
 //! clip's coverage sums that up.
 
-use super::{Analyser, AnalyserError, Finding, Frame};
+use super::{Analyser, AnalyserError, Deps, Finding, Frame, Registration};
 use crate::persons::{likeness, LivePersons};
 use crate::vision::{align, FaceDetector, Vision};
 use crate::vocab::ModelKind;
@@ -92,6 +92,22 @@ impl FacesAnalyser {
         t.add("embed", ms(t0));
         Ok((out, smallest))
     }
+}
+
+pub(super) const REGISTRATION: Registration = Registration {
+    section: None,
+    build,
+};
+
+fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+    d.cfg.faces.enabled.then(|| {
+        Box::new(FacesAnalyser::new(
+            d.vision.clone(),
+            d.persons.clone(),
+            d.cfg.persons.match_threshold,
+            d.cfg.faces.scene_min_face_px,
+        )) as Box<dyn Analyser>
+    })
 }
 
 impl Analyser for FacesAnalyser {

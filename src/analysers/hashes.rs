@@ -6,7 +6,7 @@
 //! (`Screener::screen_hashes`), not here: the cached signals of a clip then meet the banks
 //! as they are at each decision, and a hash banked a second ago is matched.
 
-use super::{Analyser, AnalyserError, Finding, Frame, FrameNeed};
+use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::vision::pdq;
 use crate::vocab::{FrameDetections, ModelInfo, Signals, StageTimings};
 use std::time::Instant;
@@ -21,13 +21,25 @@ impl HashesAnalyser {
     }
 }
 
+pub(super) const REGISTRATION: Registration = Registration {
+    section: None,
+    build,
+};
+
+fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+    d.cfg
+        .hashes
+        .enabled
+        .then(|| Box::new(HashesAnalyser::new(d.cfg.hashes.interval_s)) as Box<dyn Analyser>)
+}
+
 impl Analyser for HashesAnalyser {
     fn name(&self) -> &'static str {
         "pdq"
     }
 
-    fn frames(&self) -> FrameNeed {
-        FrameNeed::spaced(self.interval_s)
+    fn input(&self) -> Input {
+        Input::Frames(FrameNeed::spaced(self.interval_s))
     }
 
     fn analyse(

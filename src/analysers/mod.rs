@@ -1,27 +1,24 @@
-//! Analysers: plug-ins that each look at sampled frames for one kind of thing and fill in their
-//! part of `Signals`. The orchestrator (`screen`) knows them only through [`Analyser`]: adding
-//! one is a module here and a line in [`load`].
+//! Analysers: plug-ins that each look at one kind of input (sampled frames, or the clip as a
+//! whole) for one kind of thing and fill in their part of `Signals`. The orchestrator
+//! (`screen`), the policy and the printers know them only through [`Analyser`] and their
+//! section's schema: adding one is a module here and a line in [`REGISTRY`].
 
 mod categories;
 mod classifiers;
 mod faces;
 mod hashes;
 mod nudity;
+mod provenance;
 mod text;
 
-pub use categories::CategoriesAnalyser;
-pub use classifiers::ClassifiersAnalyser;
-pub use faces::FacesAnalyser;
-pub use hashes::HashesAnalyser;
-pub use nudity::NudityAnalyser;
-pub use text::TextAnalyser;
-
+use crate::attest::c2pa::Credentials;
 use crate::categories::LiveCategories;
 use crate::config::Config;
 use crate::persons::LivePersons;
 use crate::vision::{Vision, VisionError};
-use crate::vocab::{FrameDetections, ModelInfo, Signals, StageTimings};
+use crate::vocab::{FrameDetections, MediaInfo, ModelInfo, SectionSchema, Signals, StageTimings};
 use image::RgbImage;
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +56,25 @@ impl FrameNeed {
     }
 }
 
+/// What an analyser looks at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Input {
+    /// Sampled, distinct video frames, as the need says: [`Analyser::analyse`].
+    Frames(FrameNeed),
+    /// The file as a whole (its path, probe and container metadata), once per clip and beside
+    /// the decoding of its frames: [`Analyser::inspect`].
+    Clip,
+}
+
+/// The clip as a whole, for analysers of [`Input::Clip`].
+pub struct ClipInput<'a> {
+    pub path: &'a Path,
+    pub media: &'a MediaInfo,
+}
+
+/// What an analyser of the whole clip found, applied to the signals once the frames are in.
+pub type ClipFinding = Box<dyn FnOnce(&mut Signals) + Send>;
+
 /// A distinct sampled frame as analysers see it.
 pub struct Frame<'a> {
     pub image: &'a RgbImage,
@@ -75,19 +91,53 @@ pub trait Analyser: Send + Sync {
     /// A short name, used for stage timings and metrics.
     fn name(&self) -> &'static str;
 
-    fn frames(&self) -> FrameNeed {
-        FrameNeed::Every
+    fn input(&self) -> Input {
+        Input::Frames(FrameNeed::Every)
     }
 
-    /// Batched inference: one finding per frame, in order. Stage times go into `timings`.
+    /// Batched inference on frames ([`Input::Frames`]): one finding per frame, in order.
+    /// Stage times go into `timings`.
     fn analyse(
         &self,
         frames: &[Frame<'_>],
         timings: &mut StageTimings,
-    ) -> Result<Vec<Finding>, AnalyserError>;
+    ) -> Result<Vec<Finding>, AnalyserError> {
+        let _ = (frames, timings);
+        Ok(Vec::new())
+    }
+
+    /// The clip as a whole ([`Input::Clip`]), on its own thread while frames are decoded.
+    fn inspect(
+        &self,
+        clip: &ClipInput<'_>,
+        timings: &mut StageTimings,
+    ) -> Result<ClipFinding, AnalyserError> {
+        let _ = (clip, timings);
+        Ok(Box::new(|_| {}))
+    }
 
     /// Clip-level work once every frame is in (aggregates, matching against the registry).
-    fn finish(&self, signals: &mut Signals) -> Result<(), AnalyserError>;
+    fn finish(&self, signals: &mut Signals) -> Result<(), AnalyserError> {
+        let _ = signals;
+        Ok(())
+    }
+
+    /// Its own section of `Signals` (`signals.<key>`), for analysers that write one.
+    fn section(&self) -> Option<&'static SectionSchema> {
+        None
+    }
+
+    /// Its lines in `check`'s human summary of a clip.
+    fn summary(&self, signals: &Signals) -> Vec<String> {
+        let _ = signals;
+        Vec::new()
+    }
+
+    /// Its words on a sampled frame's line of that summary.
+    fn frame_summary(&self, frame: &FrameDetections) -> Option<String> {
+        let _ = frame;
+        None
+    }
 
     /// Its part of the policy view: the fields under `signals` that it provides. A policy
     /// whose rules read a field no enabled analyser provides is refused at load.
@@ -105,53 +155,47 @@ pub trait Analyser: Send + Sync {
 }
 
 /// The policy view's fields that every screened clip has, whatever analysers run.
-pub const CORE_POLICY_FIELDS: [&str; 6] = [
+pub const CORE_POLICY_FIELDS: [&str; 5] = [
     "present",
     "duration_s",
     "frames_analysed",
     "frames_over_budget",
     "coverage",
-    "provenance",
 ];
 
+/// What analysers are built from: the configuration, the models and the live snapshots.
+pub struct Deps<'a> {
+    pub cfg: &'a Config,
+    pub vision: &'a Arc<Vision>,
+    pub persons: &'a Arc<LivePersons>,
+    pub categories: &'a Arc<LiveCategories>,
+    pub credentials: &'a Arc<Credentials>,
+}
+
+/// An analyser this build has: its section's schema (known to policies whether or not it is
+/// enabled), and how it is built (None when the configuration turns it off).
+pub struct Registration {
+    pub section: Option<&'static SectionSchema>,
+    pub build: fn(&Deps<'_>) -> Option<Box<dyn Analyser>>,
+}
+
+/// Every analyser of this build, in the order their results are applied.
+pub const REGISTRY: &[Registration] = &[
+    nudity::REGISTRATION,
+    faces::REGISTRATION,
+    text::REGISTRATION,
+    classifiers::REGISTRATION,
+    categories::REGISTRATION,
+    hashes::REGISTRATION,
+    provenance::REGISTRATION,
+];
+
+/// The sections every analyser of this build may write, for the policy.
+pub fn schema() -> Vec<&'static SectionSchema> {
+    REGISTRY.iter().filter_map(|r| r.section).collect()
+}
+
 /// The analysers enabled in `cfg`, in the order their results are applied.
-pub fn load(
-    cfg: &Config,
-    vision: &Arc<Vision>,
-    persons: &Arc<LivePersons>,
-    categories: &Arc<LiveCategories>,
-) -> Vec<Box<dyn Analyser>> {
-    let mut out: Vec<Box<dyn Analyser>> = Vec::new();
-    if cfg.nudity.enabled {
-        out.push(Box::new(NudityAnalyser::new(vision.clone())));
-    }
-    if cfg.faces.enabled {
-        out.push(Box::new(FacesAnalyser::new(
-            vision.clone(),
-            persons.clone(),
-            cfg.persons.match_threshold,
-            cfg.faces.scene_min_face_px,
-        )));
-    }
-    if cfg.text.enabled {
-        out.push(Box::new(TextAnalyser::new(
-            vision.clone(),
-            cfg.text.interval_s,
-        )));
-    }
-    // Always present, so policies may read their fields: with no classifier enabled and no
-    // category defined they look at nothing and cost nothing.
-    out.push(Box::new(ClassifiersAnalyser::new(
-        vision.clone(),
-        cfg.classifiers.interval_s,
-    )));
-    out.push(Box::new(CategoriesAnalyser::new(
-        vision.clone(),
-        categories.clone(),
-        cfg.categories.interval_s,
-    )));
-    if cfg.hashes.enabled {
-        out.push(Box::new(HashesAnalyser::new(cfg.hashes.interval_s)));
-    }
-    out
+pub fn load(deps: &Deps<'_>) -> Vec<Box<dyn Analyser>> {
+    REGISTRY.iter().filter_map(|r| (r.build)(deps)).collect()
 }

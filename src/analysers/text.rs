@@ -4,7 +4,7 @@
 //! over the clip into tracks with their first and last time. Whom and what the text names is matched at decision time, with the prompt matcher and
 //! the deciding policy's term lists (`Screener::screen_text`).
 
-use super::{Analyser, AnalyserError, Finding, Frame, FrameNeed};
+use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::vision::Vision;
 use crate::vocab::{
     widen, FrameDetections, ModelInfo, ModelKind, Signals, StageTimings, TextTrack,
@@ -23,13 +23,24 @@ impl TextAnalyser {
     }
 }
 
+pub(super) const REGISTRATION: Registration = Registration {
+    section: None,
+    build,
+};
+
+fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+    d.cfg.text.enabled.then(|| {
+        Box::new(TextAnalyser::new(d.vision.clone(), d.cfg.text.interval_s)) as Box<dyn Analyser>
+    })
+}
+
 impl Analyser for TextAnalyser {
     fn name(&self) -> &'static str {
         "text"
     }
 
-    fn frames(&self) -> FrameNeed {
-        FrameNeed::spaced(self.interval_s)
+    fn input(&self) -> Input {
+        Input::Frames(FrameNeed::spaced(self.interval_s))
     }
 
     fn analyse(
@@ -122,7 +133,6 @@ mod tests {
             time_s,
             reasons: Vec::new(),
             duplicate_of: None,
-            nudity: Vec::new(),
             faces: Vec::new(),
             smallest_face_px: None,
             classifiers: Default::default(),
@@ -138,6 +148,7 @@ mod tests {
                 .collect(),
             pdq: None,
             pdq_centre: None,
+            parts: Default::default(),
         }
     }
 

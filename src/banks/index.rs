@@ -340,7 +340,6 @@ mod tests {
             time_s,
             reasons: Vec::new(),
             duplicate_of: None,
-            nudity: Vec::new(),
             faces: Vec::new(),
             smallest_face_px: None,
             text: Vec::new(),
@@ -351,6 +350,7 @@ mod tests {
                 quality,
             }),
             pdq_centre: None,
+            parts: Default::default(),
         }
     }
 

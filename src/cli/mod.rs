@@ -13,7 +13,7 @@ use clipguard::media::MediaError;
 use clipguard::objects::ObjectError;
 use clipguard::persons::{NewPerson, PersonsError};
 use clipguard::policy::{Policy, PolicyError, PolicyInput, RuleOutcome};
-use clipguard::screen::ScreenError;
+use clipguard::screen::{ScreenError, Screener};
 use clipguard::service::{CheckError, ClipLocation, ClipSource, Context, ContextError};
 use clipguard::store::{DecisionQuery, StoreError};
 use clipguard::vocab::{
@@ -313,7 +313,7 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
             println!();
         }
         if let (Some(c), Some(s)) = (clip, &decision.clip) {
-            print_summary(c, s, user.as_deref());
+            print_summary(c, s, service.screener(), user.as_deref());
         }
         if let (Some(p), Some(s)) = (&prompt, &decision.prompt) {
             print_prompt(p, s, user.as_deref());
@@ -745,7 +745,7 @@ pub fn banks(cfg: Config, cmd: BanksCommand) -> anyhow::Result<()> {
 }
 
 pub fn policy_test(cfg: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let policy = Policy::from_config(&cfg.policies)?;
+    let policy = Policy::from_config(&cfg.policies, &clipguard::analysers::schema())?;
     let dir = dir.unwrap_or_else(|| cfg.policies.dir.join("tests"));
     println!(
         "policy {} ({}), fixtures in {}",
@@ -789,7 +789,7 @@ pub fn policy_test(cfg: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
 /// Evaluates saved signals rule by rule: a policy input, or a logged decision (`check --json
 /// --full`, `decisions show`), whose user and declared consents are used as they were.
 pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> anyhow::Result<()> {
-    let policy = Policy::from_config(&cfg.policies)?;
+    let policy = Policy::from_config(&cfg.policies, &clipguard::analysers::schema())?;
     let text = std::fs::read_to_string(signals)
         .with_context(|| format!("reading {}", signals.display()))?;
     let mut input: PolicyInput = match serde_json::from_str::<PolicyInput>(&text) {
@@ -899,7 +899,7 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
     }
 }
 
-fn print_summary(clip: &Path, s: &Signals, user: Option<&str>) {
+fn print_summary(clip: &Path, s: &Signals, screener: &Screener, user: Option<&str>) {
     let m = &s.media;
     println!(
         "{}: {} {} {}x{} {:.2} fps {:.2} s",
@@ -939,19 +939,8 @@ fn print_summary(clip: &Path, s: &Signals, user: Option<&str>) {
             Consent::of(&p.allowed_users, user).describe()
         );
     }
-    if s.nudity.is_empty() {
-        println!("nudity: no class detected");
-    } else {
-        println!("nudity (highest score per class):");
-        for (class, peak) in &s.nudity {
-            println!(
-                "  {:<26} {:.3} at {:>6.2} s  ({} frames)",
-                class.name(),
-                peak.max_score,
-                peak.time_s,
-                peak.frames
-            );
-        }
+    for line in screener.summary(s) {
+        println!("{line}");
     }
     println!("sampled frames:");
     for fr in &s.frames {
@@ -961,17 +950,12 @@ fn print_summary(clip: &Path, s: &Signals, user: Option<&str>) {
             .iter()
             .map(|f| format!("{:.2}", f.face.score))
             .collect();
-        let nudity: Vec<String> = fr
-            .nudity
-            .iter()
-            .map(|d| format!("{} {:.2}", d.class.name(), d.score))
-            .collect();
         println!(
-            "  {:>7.2} s  {:<26} faces [{}]  nudity [{}]{}",
+            "  {:>7.2} s  {:<26} faces [{}]  {}{}",
             fr.time_s,
             reasons.join(","),
             faces.join(", "),
-            nudity.join(", "),
+            screener.frame_summary(fr).join("  "),
             fr.duplicate_of
                 .map(|i| format!("  (same as frame {i})"))
                 .unwrap_or_default()

@@ -140,7 +140,7 @@ pub async fn verify(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::new(ErrorCode::MissingFile, "no `file` part in the form"))?;
-    let credentials = state.service.screener().credentials().clone();
+    let credentials = state.live.credentials.clone();
     let ((provenance, embedded), file) =
         web::block(move || (credentials.verify_embedded(&key, &file.path), file)).await?;
     let has_manifest = !matches!(

@@ -9,7 +9,6 @@ use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::audit::{self, AuditOptions, Line, Observer, ReportTo, Shard, Summary};
 use crate::config::Role;
-use crate::policy::LivePolicy;
 use crate::store::{AuditJob, Store, StoreError};
 use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -205,14 +204,9 @@ impl Heartbeat {
 fn launch(state: &AppState, spec: JobSpec) -> Result<AuditStatus, ApiError> {
     let service = match &spec.policies {
         None => state.service.clone(),
-        Some(dir) => {
-            let mut cfg = state.service.policy().config().clone();
-            cfg.dir = dir.into();
-            state.service.with_policy(Arc::new(LivePolicy::candidate(
-                &cfg,
-                &state.service.screener().policy_fields(),
-            )?))
-        }
+        Some(dir) => state.service.with_policy(Arc::new(
+            state.service.policy().candidate_in(Path::new(dir))?,
+        )),
     };
     let id = spec.id.clone();
     let opts = AuditOptions {

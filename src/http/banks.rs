@@ -40,7 +40,7 @@ pub async fn create_bank(
     body: web::Json<NewBank>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let banks = state.service.screener().banks().banks().clone();
+    let banks = state.live.banks.banks().clone();
     let bank = web::block(move || banks.create(&body)).await??;
     Ok(HttpResponse::Created().json(bank))
 }
@@ -56,7 +56,7 @@ pub async fn list_banks(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let banks = state.service.screener().banks().banks().clone();
+    let banks = state.live.banks.banks().clone();
     let list = web::block(move || banks.list()).await??;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -74,7 +74,7 @@ pub async fn remove_bank(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let banks = state.service.screener().banks().banks().clone();
+    let banks = state.live.banks.banks().clone();
     web::block(move || banks.remove(&name)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -110,7 +110,7 @@ pub async fn import_hashes(
         }
         body.extend_from_slice(&chunk);
     }
-    let banks = state.service.screener().banks().banks().clone();
+    let banks = state.live.banks.banks().clone();
     let added = web::block(move || banks.import(&name, body.as_slice())).await??;
     Ok(HttpResponse::Ok().json(added))
 }
@@ -134,7 +134,7 @@ pub async fn bank_decision(
     body: web::Json<BankDecision>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
-    let banks = state.service.screener().banks().banks().clone();
+    let banks = state.live.banks.banks().clone();
     let added = web::block(move || banks.add_decision(&name, &body.decision_id)).await??;
     Ok(HttpResponse::Ok().json(added))
 }

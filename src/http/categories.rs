@@ -101,7 +101,7 @@ pub async fn list_categories(
     let service = state.service.clone();
     let list = web::block(move || -> Result<CategoryList, ApiError> {
         Ok(CategoryList {
-            version: service.screener().categories_version()?,
+            version: service.live().categories_version()?,
             categories: service.categories().list()?,
         })
     })

@@ -17,6 +17,7 @@ mod upload;
 
 use crate::config::{Config, Role};
 use crate::policy::Reloaded;
+use crate::screen::Live;
 use crate::service::CheckService;
 use crate::vocab::ErrorCode;
 use actix_web::dev::Service;
@@ -34,6 +35,9 @@ pub use openapi::ApiDoc;
 
 pub struct AppState {
     pub service: Arc<CheckService>,
+    /// The live snapshots (persons, categories, banks, Content Credentials), as the service
+    /// reads them.
+    pub live: Arc<Live>,
     /// This process's name for the audit jobs it holds (new at every start).
     pub replica: String,
     /// How long a replica holds an audit job without renewing its lease.
@@ -366,8 +370,8 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
 
     let policy = service.policy().clone();
     policy.watch(Duration::from_secs(2));
-    service.persons().watch(Duration::from_secs(2));
-    service.screener().banks().watch(Duration::from_secs(2));
+    service.live().persons.watch(Duration::from_secs(2));
+    service.live().banks.watch(Duration::from_secs(2));
     let mut hup =
         actix_web::rt::signal::unix::signal(actix_web::rt::signal::unix::SignalKind::hangup())?;
     let on_hup = policy.clone();
@@ -380,6 +384,7 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
 
     let pool = service.pool().clone();
     let state = web::Data::new(AppState {
+        live: service.live().clone(),
         service,
         replica: uuid::Uuid::now_v7().to_string(),
         audit_lease_s: cfg.server.audit_lease_s.max(1),

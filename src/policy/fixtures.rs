@@ -63,8 +63,18 @@ pub fn run_fixtures(policy: &Policy, dir: &Path) -> Result<Vec<FixtureOutcome>, 
             .to_string();
         for case in cases {
             let mut signals = case.signals;
-            signals.present =
-                signals.present || !signals.nudity.is_empty() || !signals.persons.is_empty();
+            if let Err(problem) = policy.sections.complete(&mut signals) {
+                out.push(FixtureOutcome {
+                    file: file.clone(),
+                    name: case.name,
+                    problems: vec![problem],
+                });
+                continue;
+            }
+            // A case that describes something seen in the clip is about a clip.
+            signals.present = signals.present
+                || !signals.persons.is_empty()
+                || policy.sections.describes_something(&signals);
             let mut prompt = case.prompt;
             prompt.present =
                 prompt.present || !prompt.persons.is_empty() || !prompt.terms.is_empty();

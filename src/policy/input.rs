@@ -2,11 +2,10 @@
 //! Compact on purpose: rules read clip-level aggregates (peaks with their time and box, persons
 //! with their best match), which keeps evaluation to microseconds and fixtures short.
 
-use crate::vocab::NudityClass;
 use crate::vocab::TermMatch;
 use crate::vocab::{
-    CategoryPeak, CheckRequest, ClassPeak, Coverage, Decision, FaceSummary, PromptSignals,
-    Provenance, ScorePeak, Signals,
+    CategoryPeak, CheckRequest, Coverage, Decision, FaceSummary, PromptSignals, ScorePeak,
+    Sections, Signals,
 };
 use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use serde::{Deserialize, Serialize};
@@ -22,9 +21,10 @@ pub struct RequestContext {
     pub consents: Vec<i64>,
 }
 
-/// The clip as policies see it.
+/// The clip as policies see it. (Unknown fields land in `sections`, where the policy's
+/// [`super::Schema::complete`] refuses a key no analyser writes.)
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ClipView {
     /// False for a prompt-only check.
     pub present: bool,
@@ -32,7 +32,6 @@ pub struct ClipView {
     pub frames_analysed: u64,
     /// Frames picked but left unanalysed because the per-clip budget ran out.
     pub frames_over_budget: u64,
-    pub nudity: BTreeMap<NudityClass, ClassPeak>,
     pub faces: FaceSummary,
     pub persons: Vec<PersonSighting>,
     /// Text read on screen.
@@ -45,8 +44,9 @@ pub struct ClipView {
     pub hash_matches: Vec<HashMatch>,
     /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
     pub coverage: CoverageView,
-    /// The clip's Content Credentials (C2PA manifest) and whether they hold.
-    pub provenance: Provenance,
+    /// The analysers' own sections (`provenance`...), as their analysers wrote them.
+    #[serde(flatten)]
+    pub sections: Sections,
 }
 
 /// The clip's coverage as policies see it (the full detail stays in the decision's signals).
@@ -182,7 +182,6 @@ impl ClipView {
             duration_s: s.media.duration_s,
             frames_analysed: s.sampling.analysed_frames,
             frames_over_budget: s.sampling.over_budget_frames,
-            nudity: s.nudity.clone(),
             faces: s.faces.clone(),
             persons: s.persons.clone(),
             text: TextView {
@@ -195,7 +194,7 @@ impl ClipView {
             categories: s.categories.clone(),
             hash_matches: s.hash_matches.clone(),
             coverage: CoverageView::of(&s.sampling.coverage),
-            provenance: s.provenance.clone(),
+            sections: s.sections.clone(),
         }
     }
 }

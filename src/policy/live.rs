@@ -7,11 +7,14 @@ use super::{Policy, PolicyError};
 use crate::config::PoliciesConfig;
 use crate::metrics;
 use crate::text::terms::ListFiles;
+use crate::vocab::SectionSchema;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub struct LivePolicy {
     cfg: PoliciesConfig,
+    /// The analysers' sections a policy may read.
+    sections: Vec<&'static SectionSchema>,
     /// The fields of `signals` the enabled analysers fill: a policy reading others is refused.
     provided: Vec<String>,
     current: RwLock<Arc<Policy>>,
@@ -27,8 +30,12 @@ pub struct Reloaded {
 
 impl LivePolicy {
     /// The configured policy, refused if it reads signals outside `provided`.
-    pub fn load(cfg: &PoliciesConfig, provided: &[String]) -> Result<Self, PolicyError> {
-        let live = Self::candidate(cfg, provided)?;
+    pub fn load(
+        cfg: &PoliciesConfig,
+        sections: &[&'static SectionSchema],
+        provided: &[String],
+    ) -> Result<Self, PolicyError> {
+        let live = Self::candidate(cfg, sections, provided)?;
         let policy = live.current();
         metrics::policy_loaded(&policy.name, &policy.version);
         Ok(live)
@@ -36,14 +43,27 @@ impl LivePolicy {
 
     /// A policy that is not the one in force (say, an audit's candidate): loaded the same way,
     /// but not announced in the metrics as the policy in force.
-    pub fn candidate(cfg: &PoliciesConfig, provided: &[String]) -> Result<Self, PolicyError> {
-        let policy = Policy::from_config(cfg)?;
+    pub fn candidate(
+        cfg: &PoliciesConfig,
+        sections: &[&'static SectionSchema],
+        provided: &[String],
+    ) -> Result<Self, PolicyError> {
+        let policy = Policy::from_config(cfg, sections)?;
         policy.require_signals(provided)?;
         Ok(Self {
             cfg: cfg.clone(),
+            sections: sections.to_vec(),
             provided: provided.to_vec(),
             current: RwLock::new(Arc::new(policy)),
         })
+    }
+
+    /// The policy in another folder, held to the same sections and fields (an audit's
+    /// candidate policy).
+    pub fn candidate_in(&self, dir: &std::path::Path) -> Result<Self, PolicyError> {
+        let mut cfg = self.cfg.clone();
+        cfg.dir = dir.into();
+        Self::candidate(&cfg, &self.sections, &self.provided)
     }
 
     /// Where the policy's files are.
@@ -61,7 +81,7 @@ impl LivePolicy {
 
     /// Loads the files again; `trigger` says why (for the log).
     pub fn reload(&self, trigger: &str) -> Result<Reloaded, PolicyError> {
-        let loaded = Policy::from_config(&self.cfg)
+        let loaded = Policy::from_config(&self.cfg, &self.sections)
             .and_then(|p| p.require_signals(&self.provided).map(|()| p));
         match loaded {
             Ok(policy) => {

@@ -17,7 +17,7 @@ pub use input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext,
 pub use live::{LivePolicy, Reloaded};
 
 use crate::text::terms::{ListFiles, TermLists};
-use crate::vocab::{Action, Mode, PolicyRef, RuleFailure, RuleMatch, Verdict};
+use crate::vocab::{Action, Mode, PolicyRef, RuleFailure, RuleMatch, SectionSchema, Verdict};
 use cel::{Context, Env, Program, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -116,6 +116,61 @@ pub struct Policy {
     pub params_json: BTreeMap<String, serde_json::Value>,
     /// CEL's standard environment, built once: building it per decision cost most of the time.
     env: std::sync::Arc<Env>,
+    /// The analysers' sections rules may read, with the value each shows when absent.
+    sections: std::sync::Arc<Schema>,
+}
+
+/// The analysers' own sections of `signals` (`signals.provenance`...) that policies may read:
+/// given by the caller (the analysers' registry), so the policy knows them without knowing the
+/// analysers.
+pub struct Schema {
+    schemas: Vec<&'static SectionSchema>,
+    /// Each section as a clip with nothing found (or no clip) shows it, built once.
+    empty: Vec<serde_json::Value>,
+}
+
+impl Schema {
+    pub fn new(schemas: &[&'static SectionSchema]) -> Self {
+        Self {
+            schemas: schemas.to_vec(),
+            empty: schemas.iter().map(|s| (s.empty)()).collect(),
+        }
+    }
+
+    /// Each section's key and its value in `clip`, or its empty value.
+    pub(crate) fn values<'a>(
+        &'a self,
+        clip: &'a ClipView,
+    ) -> impl Iterator<Item = (&'static str, &'a serde_json::Value)> {
+        self.schemas
+            .iter()
+            .zip(&self.empty)
+            .map(|(s, empty)| (s.key, clip.sections.value(s.key).unwrap_or(empty)))
+    }
+
+    /// Whether any section of `clip` holds more than its empty value.
+    pub(crate) fn describes_something(&self, clip: &ClipView) -> bool {
+        self.values(clip)
+            .zip(&self.empty)
+            .any(|((_, value), empty)| value != empty)
+    }
+
+    /// Reads the sections of a hand-written clip (a fixture, a saved input) as their
+    /// analysers' types, filling in what they leave out; a key no analyser writes is refused.
+    pub fn complete(&self, clip: &mut ClipView) -> Result<(), String> {
+        let mut out = crate::vocab::Sections::default();
+        for (key, value) in clip.sections.iter() {
+            let schema = self
+                .schemas
+                .iter()
+                .find(|s| s.key == key)
+                .ok_or_else(|| format!("signals.{key}: no such field (a misspelling?)"))?;
+            let v = (schema.complete)(value.clone()).map_err(|e| format!("signals.{key}: {e}"))?;
+            out.insert_value(key, v);
+        }
+        clip.sections = out;
+        Ok(())
+    }
 }
 
 /// Each rule's outcome, for `policy explain`.
@@ -128,13 +183,20 @@ pub enum RuleOutcome {
 
 impl Policy {
     /// The configured policy.
-    pub fn from_config(cfg: &crate::config::PoliciesConfig) -> Result<Self, PolicyError> {
-        Self::load(&cfg.policy_file(), &cfg.lists_dir())
+    pub fn from_config(
+        cfg: &crate::config::PoliciesConfig,
+        sections: &[&'static SectionSchema],
+    ) -> Result<Self, PolicyError> {
+        Self::load(&cfg.policy_file(), &cfg.lists_dir(), sections)
     }
 
     /// Loads `path` and the term lists in `lists_dir`, both hashed into the version (term lists
     /// change decisions). Each file is read once: what is hashed is what is used.
-    pub fn load(path: &Path, lists_dir: &Path) -> Result<Self, PolicyError> {
+    pub fn load(
+        path: &Path,
+        lists_dir: &Path,
+        sections: &[&'static SectionSchema],
+    ) -> Result<Self, PolicyError> {
         let p = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| PolicyError::Read {
             path: p.clone(),
@@ -150,7 +212,8 @@ impl Policy {
         })?;
         let lists = ListFiles::read(lists_dir)?;
         let terms = std::sync::Arc::new(TermLists::from_files(&lists)?);
-        let policy = Self::compile(file, path, version(&bytes, &lists), terms)?;
+        let sections = std::sync::Arc::new(Schema::new(sections));
+        let policy = Self::compile(file, path, version(&bytes, &lists), terms, sections)?;
         policy.validate()?;
         Ok(policy)
     }
@@ -160,6 +223,7 @@ impl Policy {
         path: &Path,
         version: String,
         terms: std::sync::Arc<TermLists>,
+        sections: std::sync::Arc<Schema>,
     ) -> Result<Self, PolicyError> {
         let p = path.display().to_string();
         if file.name.trim().is_empty() {
@@ -240,6 +304,7 @@ impl Policy {
             params_json: file.params,
             terms,
             env: std::sync::Arc::new(Env::stdlib()),
+            sections,
         })
     }
 
@@ -285,7 +350,7 @@ impl Policy {
             .iter()
             .flat_map(|r| r.reads.iter().map(String::as_str))
             .collect();
-        for mut sample in input_samples() {
+        for mut sample in input_samples(&self.sections) {
             sample_keys(&mut sample, &reads);
             for (rule, outcome) in self.rules.iter().zip(self.explain(&sample)) {
                 if let RuleOutcome::Failed(problem) = outcome {
@@ -306,7 +371,7 @@ impl Policy {
         params: &'a BTreeMap<String, serde_json::Value>,
     ) -> Context<'a, 'a> {
         let mut ctx = Context::with_env(self.env.clone());
-        for (name, value) in values::input(input) {
+        for (name, value) in values::input(input, &self.sections) {
             ctx.add_variable_as_val(name, value);
         }
         ctx.add_variable_as_val("params", values::params(params));
@@ -617,10 +682,10 @@ fn sample_keys(sample: &mut PolicyInput, reads: &[&str]) {
     }
 }
 
-fn input_samples() -> Vec<PolicyInput> {
+fn input_samples(sections: &Schema) -> Vec<PolicyInput> {
+    use crate::vocab::BBox;
+    use crate::vocab::FaceSummary;
     use crate::vocab::TermMatch;
-    use crate::vocab::{BBox, NudityClass};
-    use crate::vocab::{ClassPeak, FaceSummary};
     use crate::vocab::{NameMatch, NameStrength, PersonKind, PersonSighting};
     let bbox = BBox {
         x: 10.0,
@@ -660,20 +725,6 @@ fn input_samples() -> Vec<PolicyInput> {
             duration_s: 10.0,
             frames_analysed: 20,
             frames_over_budget: 1,
-            nudity: NudityClass::ALL
-                .iter()
-                .map(|c| {
-                    (
-                        *c,
-                        ClassPeak {
-                            max_score: 0.99,
-                            time_s: 2.0,
-                            frames: 3,
-                            bbox,
-                        },
-                    )
-                })
-                .collect(),
             faces: FaceSummary {
                 frames_with_faces: 20,
                 max_faces_in_frame: 3,
@@ -735,24 +786,12 @@ fn input_samples() -> Vec<PolicyInput> {
                 smallest_face_px: 80.0,
                 smallest_face_px_scene_starts: 40.0,
             },
-            provenance: crate::vocab::Provenance {
-                state: crate::vocab::ProvenanceState::Invalid,
-                problems: vec!["assertion.dataHash.mismatch: the media was changed".into()],
-                generator: "Generator".into(),
-                generator_version: "1.0".into(),
-                issuer: "Issuer".into(),
-                common_name: "Signer".into(),
-                actions: vec!["c2pa.created".into()],
-                digital_source_types: vec![
-                    "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia".into(),
-                ],
-                software_agents: vec!["Model".into()],
-                ingredients: vec![crate::vocab::ProvenanceIngredient {
-                    title: "parent.mp4".into(),
-                    format: "video/mp4".into(),
-                    relationship: "parentOf".into(),
-                }],
-                clipguard_decision: "d-1".into(),
+            sections: {
+                let mut out = crate::vocab::Sections::default();
+                for s in &sections.schemas {
+                    out.insert_value(s.key, (s.sample)());
+                }
+                out
             },
         },
         prompt: PromptView {
@@ -786,7 +825,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.yaml");
         std::fs::write(&path, yaml).unwrap();
-        Policy::load(&path, &dir.path().join("lists"))
+        Policy::load(
+            &path,
+            &dir.path().join("lists"),
+            &crate::analysers::schema(),
+        )
     }
 
     const RULE: &str = "name: t\nparams: {limit: 0.5}\nrules:\n";
@@ -864,7 +907,12 @@ mod tests {
     #[test]
     fn the_default_policy_loads() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        let p = Policy::load(&root.join("default.yaml"), &root.join("lists")).unwrap();
+        let p = Policy::load(
+            &root.join("default.yaml"),
+            &root.join("lists"),
+            &crate::analysers::schema(),
+        )
+        .unwrap();
         assert!(p.rules.len() >= 10);
         assert_eq!(p.version.len(), 64);
     }

@@ -5,11 +5,10 @@
 //! `uint`, enums their serde names), which a test checks field by field.
 
 use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext, TextView};
+use super::Schema;
 use crate::vocab::BBox;
 use crate::vocab::TermMatch;
-use crate::vocab::{
-    CategoryPeak, ClassPeak, FaceSummary, Provenance, ProvenanceIngredient, ScorePeak,
-};
+use crate::vocab::{CategoryPeak, FaceSummary, ScorePeak};
 use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
@@ -64,15 +63,6 @@ fn bbox<'a>(x: &BBox) -> V<'a> {
     ])
 }
 
-fn peak<'a>(p: &ClassPeak) -> V<'a> {
-    map([
-        ("max_score", d(p.max_score)),
-        ("time_s", d(p.time_s)),
-        ("frames", u(p.frames.into())),
-        ("bbox", bbox(&p.bbox)),
-    ])
-}
-
 fn score_peak<'a>(p: &ScorePeak) -> V<'a> {
     map([
         ("max_score", d(p.max_score)),
@@ -114,30 +104,6 @@ fn coverage(c: &CoverageView) -> V<'_> {
             "smallest_face_px_scene_starts",
             d(c.smallest_face_px_scene_starts),
         ),
-    ])
-}
-
-fn ingredient(i: &ProvenanceIngredient) -> V<'_> {
-    map([
-        ("title", s(&i.title)),
-        ("format", s(&i.format)),
-        ("relationship", s(&i.relationship)),
-    ])
-}
-
-fn provenance(p: &Provenance) -> V<'_> {
-    map([
-        ("state", s(p.state.as_str())),
-        ("problems", strings(&p.problems)),
-        ("generator", s(&p.generator)),
-        ("generator_version", s(&p.generator_version)),
-        ("issuer", s(&p.issuer)),
-        ("common_name", s(&p.common_name)),
-        ("actions", strings(&p.actions)),
-        ("digital_source_types", strings(&p.digital_source_types)),
-        ("software_agents", strings(&p.software_agents)),
-        ("ingredients", list(p.ingredients.iter().map(ingredient))),
-        ("clipguard_decision", s(&p.clipguard_decision)),
     ])
 }
 
@@ -248,12 +214,7 @@ fn text(t: &TextView) -> V<'_> {
     ])
 }
 
-pub(crate) fn clip(c: &ClipView) -> V<'_> {
-    let nudity: HashMap<CelMapKey<'_>, V<'_>> = c
-        .nudity
-        .iter()
-        .map(|(k, p)| (CelMapKey::from(k.name()), peak(p)))
-        .collect();
+pub(crate) fn clip<'a>(c: &'a ClipView, sections: &'a Schema) -> V<'a> {
     let classifiers: HashMap<CelMapKey<'_>, V<'_>> = c
         .classifiers
         .iter()
@@ -273,12 +234,12 @@ pub(crate) fn clip(c: &ClipView) -> V<'_> {
         .iter()
         .map(|(name, p)| (CelMapKey::from(name.as_str()), category(p)))
         .collect();
-    map([
+    let mut m: HashMap<CelMapKey<'_>, V<'_>> = HashMap::new();
+    for (key, value) in [
         ("present", b(c.present)),
         ("duration_s", d(c.duration_s)),
         ("frames_analysed", u(c.frames_analysed)),
         ("frames_over_budget", u(c.frames_over_budget)),
-        ("nudity", Box::new(CelMap::from(nudity))),
         ("faces", faces(&c.faces)),
         ("persons", list(c.persons.iter().map(sighting))),
         ("text", text(&c.text)),
@@ -286,8 +247,14 @@ pub(crate) fn clip(c: &ClipView) -> V<'_> {
         ("categories", Box::new(CelMap::from(categories))),
         ("hash_matches", list(c.hash_matches.iter().map(hash_match))),
         ("coverage", coverage(&c.coverage)),
-        ("provenance", provenance(&c.provenance)),
-    ])
+    ] {
+        m.insert(CelMapKey::from(key), value);
+    }
+    // Each analyser's own section, as serde gives it (its schema fills in an absent one).
+    for (key, value) in sections.values(c) {
+        m.insert(CelMapKey::from(key), json(value));
+    }
+    Box::new(CelMap::from(m))
 }
 
 pub(crate) fn prompt(p: &PromptView) -> V<'_> {
@@ -338,9 +305,9 @@ pub(crate) fn params(p: &std::collections::BTreeMap<String, serde_json::Value>) 
 }
 
 /// All of an input, by variable name.
-pub(crate) fn input(x: &PolicyInput) -> [(&'static str, V<'_>); 3] {
+pub(crate) fn input<'a>(x: &'a PolicyInput, sections: &'a Schema) -> [(&'static str, V<'a>); 3] {
     [
-        ("signals", clip(&x.signals)),
+        ("signals", clip(&x.signals, sections)),
         ("prompt", prompt(&x.prompt)),
         ("request", request(&x.request)),
     ]
@@ -356,10 +323,16 @@ mod tests {
 
     #[test]
     fn direct_values_equal_what_serde_gives() {
-        for sample in super::super::input_samples() {
-            for (name, v) in input(&sample) {
+        let sections = Schema::new(&crate::analysers::schema());
+        for sample in super::super::input_samples(&sections) {
+            // A section the sample leaves out reads as its empty value.
+            let mut filled = sample.signals.clone();
+            for (key, value) in sections.values(&sample.signals) {
+                filled.sections.insert_value(key, value.clone());
+            }
+            for (name, v) in input(&sample, &sections) {
                 let via_serde = match name {
-                    "signals" => cel::to_value(&sample.signals),
+                    "signals" => cel::to_value(&filled),
                     "prompt" => cel::to_value(&sample.prompt),
                     _ => cel::to_value(&sample.request),
                 }

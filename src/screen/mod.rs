@@ -2,21 +2,23 @@
 //! sampled frames to the analysers through a small bounded channel, so the two overlap; the
 //! analysers run side by side on each batch. It knows analysers only through their trait.
 
-use crate::analysers::{self, Analyser, AnalyserError, Frame, FrameNeed};
-use crate::attest::c2pa::{CredentialError, Credentials};
-use crate::banks::{Banks, BanksError, LiveBanks};
-use crate::categories::{self, Categories, CategoriesError, LiveCategories};
-use crate::config::{Config, HashesConfig, MediaConfig};
+mod live;
+
+pub use live::Live;
+
+use crate::analysers::{
+    self, Analyser, AnalyserError, ClipFinding, ClipInput, Frame, FrameNeed, Input,
+};
+use crate::attest::c2pa::CredentialError;
+use crate::banks::BanksError;
+use crate::categories::{self, CategoriesError};
+use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
-use crate::persons::{LivePersons, PersonsError, Registry};
-use crate::text::terms::TermLists;
+use crate::persons::PersonsError;
 use crate::vision::{Vision, VisionError};
-use crate::vocab::{ErrorCode, Failure, ModelKind};
-use crate::vocab::{
-    FrameDetections, ModelInfo, PromptSignals, SampleReason, Signals, StageTimings, TextNameMatch,
-    TextSignals, TextTermMatch,
-};
+use crate::vocab::{ErrorCode, Failure};
+use crate::vocab::{FrameDetections, ModelInfo, SampleReason, Signals, StageTimings};
 use image::RgbImage;
 use std::collections::HashMap;
 use std::path::Path;
@@ -69,13 +71,7 @@ pub struct Screener {
     media: MediaConfig,
     vision: Arc<Vision>,
     analysers: Vec<Box<dyn Analyser>>,
-    persons: Arc<LivePersons>,
-    categories: Arc<LiveCategories>,
-    banks: Arc<LiveBanks>,
-    hashes: HashesConfig,
     models: Vec<ModelInfo>,
-    /// Reads each clip's Content Credentials against the trust anchors, and signs.
-    credentials: Arc<Credentials>,
 }
 
 /// Frames waiting between the decoder and inference: enough to batch, small enough that a
@@ -83,50 +79,27 @@ pub struct Screener {
 const QUEUE: usize = 4;
 
 impl Screener {
-    /// Loads and verifies the models, and takes a snapshot of `registry` for matching (faces
-    /// embedded by another model than the one loaded are left out).
-    pub fn load(
-        cfg: &Config,
-        registry: Registry,
-        categories: Categories,
-        banks: Banks,
-    ) -> Result<Self, ScreenError> {
-        let vision = Arc::new(Vision::load(cfg)?);
-        let embed_model = vision.manifest.get(ModelKind::Embed).0.sha256.clone();
-        let persons = Arc::new(LivePersons::load(registry, embed_model)?);
-        let encoder = vision.encoder_model().map(|m| m.sha256.clone());
-        let categories = Arc::new(LiveCategories::load(
-            categories,
-            encoder.unwrap_or_default(),
-        )?);
-        let analysers = analysers::load(cfg, &vision, &persons, &categories);
+    /// The analysers `cfg` enables, on the verified models and the live snapshots.
+    pub fn new(cfg: &Config, vision: Arc<Vision>, live: &Live) -> Self {
+        let analysers = analysers::load(&analysers::Deps {
+            cfg,
+            vision: &vision,
+            persons: &live.persons,
+            categories: &live.categories,
+            credentials: &live.credentials,
+        });
         let models = vision.manifest.models().cloned().collect();
-        let banks = Arc::new(LiveBanks::load(banks, cfg.hashes.min_quality)?);
-        let credentials = Arc::new(Credentials::load_or_create(&cfg.data_dir, &cfg.c2pa)?);
-        Ok(Self {
+        Self {
             media: cfg.media.clone(),
             vision,
             analysers,
-            persons,
-            categories,
-            banks,
-            hashes: cfg.hashes.clone(),
             models,
-            credentials,
-        })
+        }
     }
 
     /// Every verified model file, whether or not its analyser is enabled.
     pub fn models(&self) -> &[ModelInfo] {
         &self.models
-    }
-
-    pub fn persons(&self) -> &Arc<LivePersons> {
-        &self.persons
-    }
-
-    pub fn banks(&self) -> &Arc<LiveBanks> {
-        &self.banks
     }
 
     pub fn media_config(&self) -> &MediaConfig {
@@ -135,10 +108,6 @@ impl Screener {
 
     pub fn vision(&self) -> &Vision {
         &self.vision
-    }
-
-    pub fn credentials(&self) -> &Arc<Credentials> {
-        &self.credentials
     }
 
     /// The fields of the policy view that screenings fill: the core ones and the enabled
@@ -155,15 +124,20 @@ impl Screener {
         out
     }
 
-    /// The categories defined by example, as screening sees them.
-    pub fn categories(&self) -> &Arc<LiveCategories> {
-        &self.categories
+    /// The enabled analysers' lines for a human summary of `signals`, in their order.
+    pub fn summary(&self, signals: &Signals) -> Vec<String> {
+        self.analysers
+            .iter()
+            .flat_map(|a| a.summary(signals))
+            .collect()
     }
 
-    /// The category set's version as of now (rebuilding the set if it changed); empty while
-    /// none is defined.
-    pub fn categories_version(&self) -> Result<String, ScreenError> {
-        Ok(self.categories.current()?.version.clone())
+    /// The enabled analysers' words on one sampled frame, in their order.
+    pub fn frame_summary(&self, frame: &FrameDetections) -> Vec<String> {
+        self.analysers
+            .iter()
+            .filter_map(|a| a.frame_summary(frame))
+            .collect()
     }
 
     /// Embeds example images for a category with the image encoder (loading it if needed).
@@ -175,73 +149,12 @@ impl Screener {
         Ok(categories::embed_examples(encoder, images)?)
     }
 
-    /// The registry's generation as of now (refreshing the snapshot if it moved).
-    pub fn persons_generation(&self) -> Result<u64, ScreenError> {
-        Ok(self.persons.current()?.0)
-    }
-
     /// Embeds each enrolment image (exactly one usable face each); nothing is stored.
     pub fn embed_faces(&self, images: &[&Path]) -> Result<Vec<Enrolment>, ScreenError> {
         Ok(images
             .iter()
             .map(|p| enrol::embed_image(&self.vision, p))
             .collect::<Result<Vec<_>, _>>()?)
-    }
-
-    /// Persons named, and terms of `terms` (the lists of the policy deciding), in a prompt.
-    pub fn screen_prompt(
-        &self,
-        prompt: &str,
-        terms: &TermLists,
-    ) -> Result<PromptSignals, ScreenError> {
-        let (_, persons) = self.persons.current()?;
-        Ok(crate::text::with_words(prompt, |words| PromptSignals {
-            text: prompt.to_string(),
-            persons: persons.gazetteer.find(words, &persons.people),
-            terms: terms.find(words),
-        }))
-    }
-
-    /// Registered persons and terms of `terms` named by the text read on screen, matched line by
-    /// line as prompts are.
-    pub fn screen_text(
-        &self,
-        text: &mut TextSignals,
-        terms: &TermLists,
-    ) -> Result<(), ScreenError> {
-        let (_, persons) = self.persons.current()?;
-        text.persons.clear();
-        text.terms.clear();
-        for track in &text.tracks {
-            let named = crate::text::with_words(&title_case_capitals(&track.text), |words| {
-                persons.gazetteer.find(words, &persons.people)
-            });
-            text.persons
-                .extend(named.into_iter().map(|m| TextNameMatch::new(m, track)));
-            let listed = crate::text::with_words(&track.text, |words| terms.find(words));
-            text.terms
-                .extend(listed.into_iter().map(|t| TextTermMatch::new(t, track)));
-        }
-        Ok(())
-    }
-
-    /// The banks' generation as of now (refreshing the snapshot if it moved).
-    pub fn banks_generation(&self) -> Result<u64, ScreenError> {
-        Ok(self.banks.generation()?)
-    }
-
-    /// The bank items the clip's frame hashes match, against the banks as they are now
-    /// (`hash_matches`, with the time taken as the `hash_match` stage).
-    pub fn screen_hashes(&self, signals: &mut Signals) -> Result<(), ScreenError> {
-        let t0 = Instant::now();
-        let set = self.banks.current()?;
-        signals.hash_matches = set.match_clip(
-            &signals.frames,
-            self.hashes.max_distance,
-            self.hashes.min_quality,
-        );
-        signals.timings.add("hash_match", ms(t0));
-        Ok(())
     }
 
     /// Screens one clip. Any decode or inference error is returned: never a partial result.
@@ -281,18 +194,20 @@ impl Screener {
             ..Default::default()
         };
         let (tx, rx) = mpsc::sync_channel::<SampledFrame>(QUEUE);
-        let (sampling, frames) = std::thread::scope(|s| {
+        let clip = ClipInput { path, media: &info };
+        let (sampling, frames, clip_findings) = std::thread::scope(|s| {
             let (info, media) = (&info, &self.media);
             // The sender moves into the decoder thread, so the channel closes when it ends.
             let decoder = s.spawn(move || media::sample(path, info, media, |f| tx.send(f).is_ok()));
+            let whole = s.spawn(|| self.inspect(&clip));
             let analysed = self.analyse(&rx, &mut timings);
             // On an inference error, closing the channel stops the decoder at its next frame.
             drop(rx);
             let sampled = decoder.join().expect("decoder thread does not panic");
-            match analysed {
-                Ok(frames) => Ok((sampled?, frames)),
-                Err(e) => Err(e),
-            }
+            let inspected = whole.join().expect("clip analysers do not panic");
+            let (findings, clip_timings) = inspected?;
+            timings.merge(&clip_timings);
+            Ok::<_, ScreenError>((sampled?, analysed?, findings))
         })?;
         timings.decode_ms = sampling.decode_ms;
         timings.sample_ms = sampling.sample_ms;
@@ -300,21 +215,20 @@ impl Screener {
             media: info,
             sampling,
             frames,
-            nudity: Default::default(),
             faces: Default::default(),
             persons: Vec::new(),
             text: Default::default(),
-            provenance: Default::default(),
             classifiers: Default::default(),
             categories: Default::default(),
             categories_version: None,
             hash_matches: Vec::new(),
             models: self.models.clone(),
             timings,
+            sections: Default::default(),
         };
-        let t0 = Instant::now();
-        signals.provenance = self.credentials.read(path);
-        signals.timings.add("provenance", ms(t0));
+        for finding in clip_findings {
+            finding(&mut signals);
+        }
         for a in &self.analysers {
             let t0 = Instant::now();
             a.finish(&mut signals)?;
@@ -322,6 +236,22 @@ impl Screener {
         }
         signals.timings.total_ms = ms(started);
         Ok(signals)
+    }
+
+    /// The analysers of the clip as a whole, one after the other (each takes milliseconds):
+    /// their findings, and their stage times.
+    fn inspect(
+        &self,
+        clip: &ClipInput<'_>,
+    ) -> Result<(Vec<ClipFinding>, StageTimings), ScreenError> {
+        let mut t = StageTimings::default();
+        let mut out = Vec::new();
+        for a in &self.analysers {
+            if a.input() == Input::Clip {
+                out.push(a.inspect(clip, &mut t)?);
+            }
+        }
+        Ok((out, t))
     }
 
     /// Runs the analysers on frames as they arrive, batching whatever is already waiting.
@@ -361,7 +291,10 @@ impl Screener {
             let mut slots: Vec<Vec<usize>> = Vec::new();
             let mut late: Vec<Vec<(usize, RgbImage)>> = Vec::new();
             for (a, sp) in self.analysers.iter().zip(&mut spaced) {
-                let (s, l) = sp.select(a.frames(), &stream);
+                let (s, l) = match a.input() {
+                    Input::Frames(need) => sp.select(need, &stream),
+                    Input::Clip => Default::default(),
+                };
                 slots.push(s);
                 late.push(l);
             }
@@ -373,7 +306,6 @@ impl Screener {
                     time_s: f.time_s,
                     reasons: f.reasons.clone(),
                     duplicate_of: None,
-                    nudity: Vec::new(),
                     faces: Vec::new(),
                     smallest_face_px: None,
                     text: Vec::new(),
@@ -381,6 +313,7 @@ impl Screener {
                     categories: Default::default(),
                     pdq: None,
                     pdq_centre: None,
+                    parts: Default::default(),
                 })
                 .collect();
             let results = self.run_analysers(&images, slots)?;
@@ -456,12 +389,19 @@ impl Screener {
         let results = std::thread::scope(|s| {
             let mut slots = slots.into_iter();
             let head = slots.next();
+            // An analyser with no frame in this batch gets no thread.
             let others: Vec<_> = self
                 .analysers
                 .iter()
                 .skip(1)
                 .zip(slots)
-                .map(|(a, sl)| s.spawn(move || run(a.as_ref(), sl)))
+                .map(|(a, sl)| {
+                    if sl.is_empty() {
+                        Err(sl)
+                    } else {
+                        Ok(s.spawn(move || run(a.as_ref(), sl)))
+                    }
+                })
                 .collect();
             let mut all: Vec<_> = self
                 .analysers
@@ -470,11 +410,10 @@ impl Screener {
                 .map(|(a, sl)| run(a.as_ref(), sl))
                 .into_iter()
                 .collect();
-            all.extend(
-                others
-                    .into_iter()
-                    .map(|h| h.join().expect("analyser threads do not panic")),
-            );
+            all.extend(others.into_iter().map(|h| match h {
+                Ok(h) => h.join().expect("analyser threads do not panic"),
+                Err(sl) => Ok((StageTimings::default(), sl, Vec::new())),
+            }));
             all
         });
         Ok(results.into_iter().collect::<Result<Vec<_>, _>>()?)
@@ -551,45 +490,6 @@ impl Spacing {
     }
 }
 
-/// Captions are often set in capitals, which hides the capitalisation that tells a name from
-/// ordinary words ("EILEEN COLLINS" would read like "eileen collins"); a line with capitals and
-/// no lower case is matched in title case.
-fn title_case_capitals(line: &str) -> std::borrow::Cow<'_, str> {
-    if line.chars().any(char::is_lowercase) || !line.chars().any(char::is_uppercase) {
-        return line.into();
-    }
-    let mut out = String::with_capacity(line.len());
-    let mut in_word = false;
-    for c in line.chars() {
-        if in_word {
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-        in_word = c.is_alphabetic();
-    }
-    out.into()
-}
-
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
-}
-
-#[cfg(test)]
-mod tests {
-    use super::title_case_capitals;
-
-    #[test]
-    fn lines_in_capitals_are_matched_in_title_case() {
-        assert_eq!(
-            title_case_capitals("EILEEN COLLINS LIVE"),
-            "Eileen Collins Live"
-        );
-        assert_eq!(
-            title_case_capitals("O'NEILL: ÉTÉ 2024"),
-            "O'Neill: Été 2024"
-        );
-        assert_eq!(title_case_capitals("Eileen COLLINS"), "Eileen COLLINS");
-        assert_eq!(title_case_capitals("2024 - 25"), "2024 - 25");
-    }
 }

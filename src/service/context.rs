@@ -5,7 +5,8 @@
 use super::cache::SignalsCache;
 use super::intake::Intake;
 use super::pool::Pool;
-use super::CheckService;
+use super::{stages, CheckService};
+use crate::analysers;
 use crate::attest::{AttestError, Signer};
 use crate::banks::Banks;
 use crate::categories::Categories;
@@ -14,8 +15,9 @@ use crate::objects::Roots;
 use crate::persons::registry::Words;
 use crate::persons::{PersonsError, Registry};
 use crate::policy::{LivePolicy, PolicyError};
-use crate::screen::{ScreenError, Screener};
+use crate::screen::{Live, ScreenError, Screener};
 use crate::store::{DecisionLog, Store, StoreError};
+use crate::vision::Vision;
 use crate::vocab::{ErrorCode, Failure};
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,19 +85,32 @@ impl Context {
         Banks::new(self.store.clone())
     }
 
+    /// The verified models, the live snapshots and the analysers `cfg` enables, without a
+    /// policy or a service around them (for benchmarks and tools that screen only).
+    pub fn screening(&self) -> Result<(Arc<Screener>, Arc<Live>), ContextError> {
+        let vision = Arc::new(Vision::load(&self.cfg).map_err(ScreenError::from)?);
+        let live = Arc::new(Live::load(
+            &self.cfg,
+            &vision,
+            self.registry.clone(),
+            self.categories(),
+            self.banks(),
+        )?);
+        Ok((Arc::new(Screener::new(&self.cfg, vision, &live)), live))
+    }
+
     /// Everything checking needs: the policy in force, the verified models, the registry
     /// snapshot, the signing key (created in the data folder on first use), a pool of
     /// `workers` screenings with `queue` waiting, and the clip cache.
     pub fn service(&self, workers: usize, queue: usize) -> Result<Arc<CheckService>, ContextError> {
         let cfg = &self.cfg;
-        let screener = Arc::new(Screener::load(
-            cfg,
-            self.registry.clone(),
-            self.categories(),
-            self.banks(),
+        let (screener, live) = self.screening()?;
+        let policy = Arc::new(LivePolicy::load(
+            &cfg.policies,
+            &analysers::schema(),
+            &screener.policy_fields(),
         )?);
-        let policy = Arc::new(LivePolicy::load(&cfg.policies, &screener.policy_fields())?);
-        let persons = screener.persons().clone();
+        let stages = stages::load(&live, &cfg.hashes).into();
         crate::metrics::models_loaded(
             screener
                 .models()
@@ -110,8 +125,9 @@ impl Context {
             .join(",");
         Ok(Arc::new(CheckService {
             store: self.store.clone(),
-            persons,
+            live,
             screener,
+            stages,
             policy,
             signer: Arc::new(Signer::configured(
                 cfg.attestation.key_file.as_deref(),

@@ -8,6 +8,7 @@ mod context;
 mod evidence;
 pub mod intake;
 pub mod pool;
+pub mod stages;
 
 pub use cache::CacheOutcome;
 pub use context::{Context, ContextError};
@@ -19,9 +20,9 @@ use crate::attest::{self, AttestError, Signer};
 use crate::categories::{Categories, CategoriesError, Category, NewCategory};
 use crate::metrics;
 use crate::objects::ObjectError;
-use crate::persons::{enrol::Enrolment, LivePersons, NewPerson, PersonsError, Registry};
+use crate::persons::{enrol::Enrolment, NewPerson, PersonsError, Registry};
 use crate::policy::{LivePolicy, PolicyInput, RequestContext};
-use crate::screen::{ScreenError, Screener};
+use crate::screen::{Live, ScreenError, Screener};
 use crate::store::{DecisionLog, Store, StoreError};
 use crate::vocab::{
     now_rfc3339, Action, CheckRequest, Decision, ErrorCode, Failure, ModelInfo, Origin, PersonId,
@@ -134,8 +135,10 @@ pub struct Checked {
 
 pub struct CheckService {
     store: Arc<Store>,
-    persons: Arc<LivePersons>,
+    /// The snapshots the analysers and the stages read (persons, categories, banks, signer).
+    live: Arc<Live>,
     screener: Arc<Screener>,
+    stages: Arc<[Box<dyn stages::Stage>]>,
     policy: Arc<LivePolicy>,
     signer: Arc<Signer>,
     pool: Arc<Pool>,
@@ -152,8 +155,9 @@ impl CheckService {
     pub fn with_policy(&self, policy: Arc<LivePolicy>) -> Arc<Self> {
         Arc::new(Self {
             store: self.store.clone(),
-            persons: self.persons.clone(),
+            live: self.live.clone(),
             screener: self.screener.clone(),
+            stages: self.stages.clone(),
             policy,
             signer: self.signer.clone(),
             pool: self.pool.clone(),
@@ -174,11 +178,12 @@ impl CheckService {
     }
 
     pub fn registry(&self) -> &Registry {
-        self.persons.registry()
+        self.live.persons.registry()
     }
 
-    pub fn persons(&self) -> &Arc<LivePersons> {
-        &self.persons
+    /// The live snapshots: persons, categories, banks and the Content Credentials signer.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
     }
 
     pub fn policy(&self) -> &Arc<LivePolicy> {
@@ -209,6 +214,38 @@ impl CheckService {
         &self.screener
     }
 
+    /// What a prompt says (persons named, terms of `terms`), as a decision would see it: the
+    /// decision-time stages on the prompt alone, against the snapshots as they are now.
+    pub fn screen_prompt(
+        &self,
+        prompt: &str,
+        terms: &crate::text::terms::TermLists,
+    ) -> Result<crate::vocab::PromptSignals, CheckError> {
+        Ok(self
+            .run_stages(terms, Some(prompt), None)?
+            .unwrap_or_default())
+    }
+
+    /// Every decision-time stage, in order: what the prompt says, and the clip's signals
+    /// completed by matching against the snapshots as they are now.
+    fn run_stages(
+        &self,
+        terms: &crate::text::terms::TermLists,
+        prompt: Option<&str>,
+        clip: Option<&mut Signals>,
+    ) -> Result<Option<crate::vocab::PromptSignals>, CheckError> {
+        let mut subject = stages::Subject {
+            terms,
+            prompt,
+            prompt_signals: None,
+            clip,
+        };
+        for stage in self.stages.iter() {
+            stage.run(&mut subject)?;
+        }
+        Ok(subject.prompt_signals)
+    }
+
     /// Checks a prompt alone (on this thread: it takes microseconds).
     pub fn check_prompt(&self, request: &CheckRequest) -> Result<Decision, CheckError> {
         self.decide(Origin::Check, request, None)
@@ -227,12 +264,9 @@ impl CheckService {
     ) -> Result<Checked, CheckError> {
         let clip = Arc::new(source.materialise(&self.intake).await?);
         // Both are read from the store, which must not block an async thread.
-        let screener = self.screener.clone();
+        let live = self.live.clone();
         let (persons_generation, categories_version) = tokio::task::spawn_blocking(move || {
-            Ok::<_, CheckError>((
-                screener.persons_generation()?,
-                screener.categories_version()?,
-            ))
+            Ok::<_, CheckError>((live.persons_generation()?, live.categories_version()?))
         })
         .await
         .map_err(|_| CheckError::ShuttingDown)??;
@@ -285,8 +319,8 @@ impl CheckService {
         let version = self.policy.current().version.clone();
         // Read from the store, which must not block an async thread (the PostgreSQL client
         // would panic there).
-        let screener = self.screener.clone();
-        let banks = tokio::task::spawn_blocking(move || screener.banks_generation())
+        let live = self.live.clone();
+        let banks = tokio::task::spawn_blocking(move || live.banks_generation())
             .await
             .map_err(|_| CheckError::ShuttingDown)??;
         if let Some(logged) = entry
@@ -361,17 +395,12 @@ impl CheckService {
         clip: Option<(String, Signals)>,
     ) -> Result<Decision, CheckError> {
         let policy = self.policy.current();
-        let prompt = request
-            .prompt
-            .as_deref()
-            .map(|p| self.screener.screen_prompt(p, &policy.terms))
-            .transpose()?;
         let mut clip = clip;
-        if let Some((_, signals)) = clip.as_mut() {
-            self.screener
-                .screen_text(&mut signals.text, &policy.terms)?;
-            self.screener.screen_hashes(signals)?;
-        }
+        let prompt = self.run_stages(
+            &policy.terms,
+            request.prompt.as_deref(),
+            clip.as_mut().map(|(_, s)| s),
+        )?;
         let started = Instant::now();
         let input = PolicyInput::new(
             clip.as_ref().map(|(_, s)| s),
@@ -537,9 +566,7 @@ impl CheckService {
                 .clone()
                 .unwrap_or_else(|| format!("clip {}", &clip_sha256[..12.min(clip_sha256.len())])),
         };
-        self.screener
-            .credentials()
-            .sign_clip(clip, dest, &credential)?;
+        self.live.credentials.sign_clip(clip, dest, &credential)?;
         Ok(assertion)
     }
 
@@ -568,7 +595,7 @@ impl CheckService {
 
     /// The categories defined by example.
     pub fn categories(&self) -> &Categories {
-        self.screener.categories().categories()
+        self.live.categories.categories()
     }
 
     /// Creates a category from example and counter-example images, all or nothing: every
@@ -590,7 +617,7 @@ impl CheckService {
         };
         Ok(self
             .categories()
-            .create(&new, self.screener.categories().model_sha256())?)
+            .create(&new, self.live.categories.model_sha256())?)
     }
 
     fn embed_model(&self) -> String {

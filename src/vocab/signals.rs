@@ -3,8 +3,8 @@
 
 use super::{
     Action, BBox, Embedding, Face, FaceMatch, FramePdq, MediaInfo, ModelInfo, NameMatch,
-    NameStrength, NudityClass, NudityDetection, PersonId, PersonKind, PersonSighting, Provenance,
-    SampleReason, SamplingStats, TermMatch, TextLine,
+    NameStrength, PersonId, PersonKind, PersonSighting, SampleReason, SamplingStats, Sections,
+    TermMatch, TextLine,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,18 +14,12 @@ pub struct Signals {
     pub media: MediaInfo,
     pub sampling: SamplingStats,
     pub frames: Vec<FrameDetections>,
-    /// The highest score of each nudity class seen in the clip, and when.
-    pub nudity: BTreeMap<NudityClass, ClassPeak>,
     pub faces: FaceSummary,
     /// Registered persons whose face was matched, closest first.
     pub persons: Vec<PersonSighting>,
     /// Text read on screen, and who and what it names.
     #[serde(default)]
     pub text: TextSignals,
-    /// The clip's Content Credentials (C2PA manifest), read and validated. (Absent from
-    /// decisions logged before they were read.)
-    #[serde(default)]
-    pub provenance: Provenance,
     /// Each enabled classifier's labels: the highest score over the clip, and where.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub classifiers: BTreeMap<String, BTreeMap<String, ScorePeak>>,
@@ -41,6 +35,10 @@ pub struct Signals {
     pub hash_matches: Vec<HashMatch>,
     pub models: Vec<ModelInfo>,
     pub timings: StageTimings,
+    /// Each analyser's own section, under its key (`provenance`, ...): written by the
+    /// analyser, read by policies through its schema.
+    #[serde(flatten)]
+    pub sections: Sections,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -51,7 +49,6 @@ pub struct FrameDetections {
     /// Set when this frame was a near-duplicate of an analysed frame, whose detections it carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<u64>,
-    pub nudity: Vec<NudityDetection>,
     pub faces: Vec<FaceDetection>,
     /// The smallest face (shorter side, frame pixels) face detection could find in this frame,
     /// given the scale it ran at (absent when faces are not analysed).
@@ -73,6 +70,9 @@ pub struct FrameDetections {
     /// with its borders cropped off is recognised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pdq_centre: Option<FramePdq>,
+    /// Each analyser's own findings in this frame, under its key (`nudity`, ...).
+    #[serde(flatten)]
+    pub parts: Sections,
 }
 
 /// A frame against a category: cosine similarity (CLIP image embeddings) to the nearest

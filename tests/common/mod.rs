@@ -48,6 +48,13 @@ pub fn screener() -> &'static Screener {
     S.get_or_init(|| service(config()).screener().clone())
 }
 
+/// The live snapshots (registry, categories, banks, Content Credentials) of a service on the
+/// default configuration.
+pub fn live() -> &'static clipguard::screen::Live {
+    static L: OnceLock<std::sync::Arc<clipguard::screen::Live>> = OnceLock::new();
+    L.get_or_init(|| service(config()).live().clone())
+}
+
 /// The check service on `cfg`, as the CLI and the server build it.
 pub fn service(cfg: clipguard::Config) -> std::sync::Arc<clipguard::service::CheckService> {
     clipguard::service::Context::open(cfg)
