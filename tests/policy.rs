@@ -315,7 +315,8 @@ fn a_decision_logged_in_the_previous_format_reads_and_replays() {
     let frame: Vec<serde_json::Value> = clip.frames[0].parts.get("nudity").unwrap();
     assert_eq!(frame[0]["class"], "FACE_FEMALE");
     // Written back, it is the decision it was: nothing lost or renamed.
-    let again: serde_json::Value = serde_json::to_value(&d).unwrap();
+    let again: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
     let logged: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(again, logged);
 
