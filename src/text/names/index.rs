@@ -2,6 +2,7 @@
 //! one-deletion variants (typos), and the names by first pair of words, by surname, as one
 //! word. Built once per registry version; read by [`NameIndex::find`].
 
+use super::sounds::{latin, romanize, sound_key, Vowels};
 use super::words::{word_lists, MIN_SURNAME_LEN, TYPO_MIN_LEN};
 use crate::text::tokens::{skeleton, with_words};
 use crate::text::wordfreq::WordFrequencies;
@@ -24,7 +25,34 @@ pub struct NameIndexBuilder {
 impl NameIndexBuilder {
     /// Adds a name or alias under the caller's `key`. `always`: an admin marked it as
     /// meaning the person wherever it appears, with no corroboration needed.
+    /// A name written in another script is also added romanized ("Владимир Путин" as
+    /// "vladimir putin"), so that it is found written in Latin letters.
     pub fn add(&mut self, name: &str, key: u32, always: bool) {
+        if name.chars().any(|c| c.is_alphabetic() && !latin(c)) {
+            let mut roman = String::new();
+            romanize(name, &mut roman);
+            self.add_words(&roman, key, always);
+        }
+        // German spells "ä ö ü" as "ae oe ue" where they cannot be typed ("Jäntsch", "Jaentsch").
+        if name
+            .chars()
+            .any(|c| matches!(c, 'ä' | 'ö' | 'ü' | 'Ä' | 'Ö' | 'Ü'))
+        {
+            let mut spelt = String::with_capacity(name.len() + 4);
+            for c in name.chars() {
+                match c {
+                    'ä' | 'Ä' => spelt.push_str("ae"),
+                    'ö' | 'Ö' => spelt.push_str("oe"),
+                    'ü' | 'Ü' => spelt.push_str("ue"),
+                    _ => spelt.push(c),
+                }
+            }
+            self.add_words(&spelt, key, always);
+        }
+        self.add_words(name, key, always);
+    }
+
+    fn add_words(&mut self, name: &str, key: u32, always: bool) {
         // A name's CamelCase pieces are one word ("LeBron", "McCartney").
         let mut words: Vec<String> = Vec::new();
         with_words(name, |tokens| {
@@ -100,6 +128,23 @@ impl NameIndexBuilder {
         for list in surnames.values_mut() {
             list.sort_by_key(|&a| !self.aliases[a as usize].always);
         }
+        let mut sounds: [FxHashMap<Box<str>, Vec<u32>>; 2] = Default::default();
+        let (mut roman, mut k) = (String::new(), String::new());
+        for (id, w) in text.iter().enumerate() {
+            roman.clear();
+            if w.is_ascii() {
+                roman.push_str(w);
+            } else {
+                romanize(w, &mut roman);
+            }
+            for (map, vowels) in sounds.iter_mut().zip([Vowels::Kept, Vowels::Dropped]) {
+                k.clear();
+                if sound_key(&roman, vowels, &mut k) > 0 {
+                    map.entry(k.as_str().into()).or_default().push(id as u32);
+                }
+            }
+        }
+        let [vowel_keys, consonant_keys] = sounds;
         let mut keys = Prefilter::with_capacity(self.words.len() + skel.len() + joined.len());
         for k in self.words.keys().chain(skel.keys()).chain(joined.keys()) {
             keys.insert(k);
@@ -120,6 +165,8 @@ impl NameIndexBuilder {
             joined,
             given,
             lists: word_lists(),
+            vowel_keys,
+            consonant_keys,
         }
     }
 }
@@ -251,6 +298,9 @@ pub struct NameIndex {
     pub(super) given: FxHashMap<u32, u32>,
     /// The context word lists above, as flags per word.
     pub(super) lists: FxHashMap<&'static str, u8>,
+    /// Name words by sound key, vowels kept (for alphabetic scripts) or dropped (kana, Han).
+    pub(super) vowel_keys: FxHashMap<Box<str>, Vec<u32>>,
+    pub(super) consonant_keys: FxHashMap<Box<str>, Vec<u32>>,
 }
 
 impl NameIndex {
@@ -275,6 +325,15 @@ impl NameIndex {
             return &[];
         }
         self.skel.get(s).map_or(&[], Vec::as_slice)
+    }
+
+    /// Name words whose sound key is `k`.
+    pub(super) fn lookup_sound(&self, k: &str, vowels: Vowels) -> &[u32] {
+        let map = match vowels {
+            Vowels::Kept => &self.vowel_keys,
+            Vowels::Dropped => &self.consonant_keys,
+        };
+        map.get(k).map_or(&[], Vec::as_slice)
     }
 
     /// Aliases that are a multi-word name written as the one word `s`.

@@ -18,6 +18,8 @@ mod ambiguity;
 mod candidates;
 mod index;
 mod scoring;
+mod scripts;
+mod sounds;
 mod words;
 
 pub use ambiguity::{ambiguity, Ambiguity};

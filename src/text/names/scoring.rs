@@ -4,6 +4,12 @@
 use super::candidates::{Cand, Form, How};
 use super::index::NameIndex;
 use super::words::*;
+
+/// A whole registered name read in an alphabetic script (Cyrillic, Greek, Arabic, Hebrew,
+/// Devanagari) through vowel keys: block.
+const SCRIPT_SCORE: f32 = 0.85;
+/// Read in kana or Chinese characters through consonant keys, looser: review.
+const SYLLABIC_SCRIPT_SCORE: f32 = 0.7;
 use crate::text::tokens::{Caps, Token, Words};
 use crate::text::wordfreq::WordFrequencies;
 use std::ops::Range;
@@ -36,6 +42,40 @@ struct Text<'t> {
 impl NameIndex {
     /// Every registered name found in a text, best first per place, scored and explained.
     pub fn find(&self, words: &Words, freq: &WordFrequencies) -> Vec<NameHit> {
+        let mut hits = self.find_words(words, freq);
+        for f in self.script_finds(words.text()) {
+            let key = self.aliases[f.alias as usize].key;
+            let seen = hits
+                .iter()
+                .any(|h| h.key == key && h.span.start < f.span.end && f.span.start < h.span.end);
+            if seen {
+                continue;
+            }
+            let always = self.aliases[f.alias as usize].always;
+            let mut reasons = vec!["full_name", "other_script"];
+            let score = if always {
+                reasons.push("always_match");
+                1.0
+            } else if f.vowels {
+                SCRIPT_SCORE
+            } else {
+                SYLLABIC_SCRIPT_SCORE
+            };
+            hits.push(NameHit {
+                key,
+                form: Form::Full,
+                span: f.span,
+                score,
+                reasons,
+                exact: false,
+            });
+        }
+        hits.sort_by_key(|h| (h.span.start, h.key));
+        hits
+    }
+
+    /// Names found among the tokens (Latin letters, and names registered in other scripts).
+    fn find_words(&self, words: &Words, freq: &WordFrequencies) -> Vec<NameHit> {
         let tokens = words.tokens;
         if tokens.is_empty() {
             return Vec::new();
@@ -147,9 +187,31 @@ impl NameIndex {
             Form::Single | Form::Surname => &alias.words[alias.words.len() - 1..],
             _ => &alias.words,
         };
-        let common = matched
-            .iter()
-            .all(|&w| self.zipf[w as usize] >= COMMON_ZIPF);
+        // A whole name is common when it is a common phrase ("ice cube"), not when its words
+        // are merely frequent ("eileen collins"); a word alone when it is an ordinary word.
+        let whole = matches!(c.form, Form::Full | Form::Reversed | Form::Joined);
+        let common = if whole {
+            // A whole name is read as a phrase when its words are ordinary words and it does
+            // not start with a given name ("michael jackson" is frequent only as the name),
+            // and either they are often written together ("ice cube") or the first is in
+            // everyday use ("bad bunny", "young thug"). "Eileen Collins" and "Olaf Scholz"
+            // are names, however frequent each word.
+            let first = alias.words[0] as usize;
+            alias
+                .words
+                .iter()
+                .all(|&w| self.zipf[w as usize] >= COMMON_ZIPF)
+                && !freq.is_given_name(&self.text[first])
+                && (self.zipf[first] >= ORDINARY_ZIPF
+                    || alias.words.windows(2).all(|p| {
+                        let (a, b) = (&self.text[p[0] as usize], &self.text[p[1] as usize]);
+                        freq.phrase_zipf(a, b) >= PHRASE_ZIPF
+                    }))
+        } else {
+            matched
+                .iter()
+                .all(|&w| self.zipf[w as usize] >= COMMON_ZIPF)
+        };
         let look_alike = c.hows.has(How::LookAlike);
         let typo = c.hows.has(How::Typo);
         let split = c.hows.has(How::Split);
@@ -182,10 +244,21 @@ impl NameIndex {
         let possessive = tokens.last().is_some_and(|t| t.possessive);
         let from = c.start.saturating_sub(CONTEXT_WINDOW);
         let to = (c.end + CONTEXT_WINDOW).min(text.tokens.len());
+        // "a video of", "deepfake of", "as", "playing" just before the name (in one sentence).
+        let flag_before = |back: usize, flag: u8| {
+            c.start >= back
+                && text.flags[c.start - back] & flag != 0
+                && !text.tokens[c.start - back + 1..=c.start]
+                    .iter()
+                    .any(|t| t.gap.sentence || t.gap.glued)
+        };
+        let depicted =
+            flag_before(1, DEPICTION) || (flag_before(1, LINK) && flag_before(2, DEPICTION));
         let context = text.flags[from..c.start]
             .iter()
             .any(|f| f & (CONTEXT | CONTEXT_BEFORE) != 0)
-            || text.flags[c.end..to].iter().any(|f| f & CONTEXT != 0);
+            || text.flags[c.end..to].iter().any(|f| f & CONTEXT != 0)
+            || depicted;
         // A word before a one-word find that reads as an adjective or noun ("a young king")
         // rather than a link ("portrait of Prince").
         let bare = prev_word.is_none_or(|p| {
@@ -203,7 +276,14 @@ impl NameIndex {
         push("spelt_out", spelt);
         push("mention", mention);
         push("hashtag", hashtag);
-        push("common_word", common);
+        push(
+            if whole {
+                "common_phrase"
+            } else {
+                "common_word"
+            },
+            common,
+        );
         push("capitalised", capitalised && !lower);
         push(
             "lower_case",
@@ -213,6 +293,7 @@ impl NameIndex {
         push("title", title);
         push("possessive", possessive);
         push("place_or_thing", place);
+        push("depiction", depicted);
         let mut score: f32 = match c.form {
             Form::Full | Form::Reversed | Form::Joined => {
                 let given_first = self
@@ -226,7 +307,10 @@ impl NameIndex {
                     && !spelt
                     && !split
                     && !mention
-                    && !hashtag;
+                    && !hashtag
+                    && !title
+                    && !possessive
+                    && !context;
                 let mut s = if phrase && after_article {
                     0.3
                 } else if phrase {
@@ -271,7 +355,11 @@ impl NameIndex {
                 ) {
                     // A lower-case ordinary word near a person's context is still likely the
                     // word ("oliver twist style"): at most a reason to look.
-                    s += if lower && common && !single { 0.2 } else { 0.4 };
+                    s += if lower && common && !single {
+                        0.15
+                    } else {
+                        0.4
+                    };
                 }
                 if possessive {
                     s += match (single, capitalised) {

@@ -13,6 +13,9 @@ pub const COMMON_ZIPF: f32 = 3.3;
 pub const ORDINARY_ZIPF: f32 = 4.5;
 /// A word this frequent is never read as a typo or look-alike of a name.
 pub(super) const WORD_ZIPF: f32 = 3.0;
+/// A pair of words at least this frequent together (Zipf) is a common phrase: every pair in
+/// the list (100,000 occurrences or more in 10^12 words).
+pub(super) const PHRASE_ZIPF: f32 = 1.95;
 /// Typos are looked for only in words at least this long.
 pub(super) const TYPO_MIN_LEN: usize = 5;
 /// Surnames shorter than this are not reported alone.
@@ -65,6 +68,102 @@ pub(super) const TITLES: &[&str] = &[
     "aunt",
     "auntie",
     "saint",
+    "commander",
+    "cmdr",
+    "admiral",
+    "adm",
+    "colonel",
+    "col",
+    "lieutenant",
+    "lt",
+    "sergeant",
+    "sgt",
+    "astronaut",
+    "king",
+    "prince",
+    "emperor",
+    "empress",
+    "sheriff",
+    "chief",
+    "ambassador",
+    "secretary",
+    "congressman",
+    "congresswoman",
+    "congressperson",
+    "sen",
+    "gov",
+    "rep",
+    "premier",
+    "chairman",
+    "chairwoman",
+    "rabbi",
+    "imam",
+    "pastor",
+    "bishop",
+    "cardinal",
+    "father",
+    "fr",
+    "baron",
+    "baroness",
+    "countess",
+    "madam",
+    "madame",
+    "mme",
+    "mademoiselle",
+    "monsieur",
+    "herr",
+    "frau",
+    "senor",
+    "senora",
+    "don",
+    "dona",
+];
+/// Words of depiction that make the name right after them (or after "of") a person's: "a
+/// video of", "deepfake of", "as", "playing".
+const DEPICTIONS: &[&str] = &[
+    "video",
+    "videos",
+    "clip",
+    "footage",
+    "film",
+    "movie",
+    "image",
+    "images",
+    "picture",
+    "pictures",
+    "pic",
+    "pics",
+    "photo",
+    "photos",
+    "deepfake",
+    "deepfakes",
+    "fake",
+    "render",
+    "animation",
+    "painting",
+    "drawing",
+    "sketch",
+    "cartoon",
+    "caricature",
+    "statue",
+    "avatar",
+    "likeness",
+    "as",
+    "playing",
+    "plays",
+    "played",
+    "starring",
+    "featuring",
+    "depicting",
+    "depicts",
+    "showing",
+    "shows",
+    "impersonating",
+    "portraying",
+    "portrays",
+    "cosplaying",
+    "voiced",
+    "version",
 ];
 pub(super) const DETERMINERS: &[&str] = &[
     "a", "an", "the", "this", "that", "these", "those", "some", "any", "my", "your", "his", "her",
@@ -279,6 +378,7 @@ pub(super) const LINK: u8 = 4;
 pub(super) const CONTEXT: u8 = 8;
 pub(super) const CONTEXT_BEFORE: u8 = 16;
 pub(super) const PLACE: u8 = 32;
+pub(super) const DEPICTION: u8 = 64;
 
 pub(super) fn word_lists() -> FxHashMap<&'static str, u8> {
     let mut m: FxHashMap<&'static str, u8> = FxHashMap::default();
@@ -289,6 +389,7 @@ pub(super) fn word_lists() -> FxHashMap<&'static str, u8> {
         (PERSON_CONTEXT, CONTEXT),
         (PERSON_CONTEXT_BEFORE, CONTEXT_BEFORE),
         (PLACE_OR_THING, PLACE),
+        (DEPICTIONS, DEPICTION),
     ] {
         for w in list {
             *m.entry(w).or_default() |= flag;
