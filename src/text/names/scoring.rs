@@ -322,7 +322,9 @@ impl NameIndex {
                     s += 0.3;
                 }
                 if typo {
-                    s -= 0.1;
+                    // In lower case a typo of a name may be a word of another language
+                    // ("rosa branca", Rosa Blanca registered): a reason to look.
+                    s -= if lower { 0.2 } else { 0.1 };
                 }
                 s
             }

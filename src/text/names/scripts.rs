@@ -4,7 +4,7 @@
 //! Words of the text in another script are romanized and compared with name words by sound
 //! key ([`super::sounds`]). Only whole multi-word names count, their words next to each other:
 //! a sound key alone is too loose for one word. Japanese writes foreign names in katakana, so a
-//! katakana run is a name word (or two, glued); Chinese writes them as syllable characters with
+//! katakana run is a name word; Chinese writes them as syllable characters with
 //! a middle dot between given name and surname, so only a dot marks where a name may be, and
 //! the characters on each side of it are read as the end of one word and the start of the next.
 
@@ -164,8 +164,8 @@ impl NameIndex {
                 self.names_from(&words, &readings, i, first, n1, &mut out);
             }
         }
-        // A katakana run holding two name words ("アイリーンコリンズ"), and the syllables on
-        // each side of a middle dot in Chinese.
+        // The syllables on each side of a middle dot in Chinese. (A katakana run is one word:
+        // split, loanwords such as "タイムラプス" read as names.)
         let mut split = |left: &str, right: &str, span: Range<usize>, out: &mut Vec<ScriptFind>| {
             let n1 = key(left, Vowels::Dropped, &mut roman, &mut k);
             if n1 < MIN_WORD_CONSONANTS {
@@ -187,11 +187,6 @@ impl NameIndex {
         };
         for (i, w) in words.iter().enumerate() {
             let s = &text[w.span.clone()];
-            if w.script == Script::Katakana && s.chars().count() >= 4 {
-                for (at, _) in s.char_indices().skip(2) {
-                    split(&s[..at], &s[at..], w.span.clone(), &mut out);
-                }
-            }
             let Some(prev) = i.checked_sub(1).map(|p| &words[p]) else {
                 continue;
             };
