@@ -1,7 +1,7 @@
 //! Names in prompts at registry scale: 20,000 generated names plus stage names and public
 //! figures whose names are ordinary words (tests/names/), loaded through the registry and
 //! gazetteer the service uses, and judged by the default policy. Innocent prompts may be
-//! flagged at most 1% of the time and never blocked; evasions must be caught 99% of the time.
+//! flagged at most 1% of the time and never blocked; evasions must be caught 99.5% of the time.
 
 mod common;
 
@@ -69,18 +69,12 @@ fn decide(policy: &Policy, prompt: &str) -> (Action, Vec<String>) {
     (policy.decide(&input).action, names)
 }
 
-#[test]
-fn innocent_prompts_are_rarely_flagged_and_never_blocked() {
+/// Innocent prompts: at most 1% flagged, none blocked.
+fn assert_innocent(set: &str, prompts: &[String]) {
     let policy = policy();
-    // Written by hand to read like real use; none generated from word pools.
-    let prompts: Vec<String> = lines("innocent_written.txt")
-        .into_iter()
-        .chain(lines("innocent_realistic.txt"))
-        .collect();
-    assert!(prompts.len() >= 500);
     let mut flagged = Vec::new();
     let mut blocked = Vec::new();
-    for p in &prompts {
+    for p in prompts {
         let (action, names) = decide(&policy, p);
         match action {
             Action::Allow => {}
@@ -90,7 +84,7 @@ fn innocent_prompts_are_rarely_flagged_and_never_blocked() {
     }
     let rate = (flagged.len() + blocked.len()) as f64 / prompts.len() as f64;
     println!(
-        "innocent: {} prompts, {} reviewed, {} blocked ({:.2}% flagged)",
+        "{set}: {} prompts, {} reviewed, {} blocked ({:.2}% flagged)",
         prompts.len(),
         flagged.len(),
         blocked.len(),
@@ -99,18 +93,20 @@ fn innocent_prompts_are_rarely_flagged_and_never_blocked() {
     for f in flagged.iter().chain(&blocked) {
         println!("  {f}");
     }
-    assert!(blocked.is_empty(), "blocked: {blocked:#?}");
-    assert!(rate <= 0.01, "flagged {:.2}%: {flagged:#?}", rate * 100.0);
+    assert!(blocked.is_empty(), "{set}: blocked: {blocked:#?}");
+    assert!(
+        rate <= 0.01,
+        "{set}: flagged {:.2}%: {flagged:#?}",
+        rate * 100.0
+    );
 }
 
-#[test]
-fn evasions_are_caught() {
+/// Evasions (`person<TAB>class<TAB>prompt`): at least 99.5% caught, naming the person.
+fn assert_caught(set: &str, cases: &[String]) {
     let policy = policy();
-    let cases = lines("evasions.txt");
-    assert!(cases.len() >= 500);
     let mut missed = Vec::new();
     let mut by_class: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for case in &cases {
+    for case in cases {
         let mut parts = case.splitn(3, '\t');
         let (who, class, prompt) = (
             parts.next().unwrap(),
@@ -139,7 +135,7 @@ fn evasions_are_caught() {
     let caught = cases.len() - missed.len();
     let rate = caught as f64 / cases.len() as f64;
     println!(
-        "evasions: {} prompts, {} caught ({:.2}%)",
+        "{set}: {} prompts, {} caught ({:.2}%)",
         cases.len(),
         caught,
         rate * 100.0
@@ -150,5 +146,172 @@ fn evasions_are_caught() {
     for m in &missed {
         println!("  missed {m}");
     }
-    assert!(rate >= 0.99, "caught {:.2}%", rate * 100.0);
+    assert!(rate >= 0.995, "{set}: caught {:.2}%", rate * 100.0);
+}
+
+#[test]
+fn innocent_prompts_are_rarely_flagged_and_never_blocked() {
+    // Written by hand to read like real use; none generated from word pools.
+    let prompts: Vec<String> = lines("innocent_written.txt")
+        .into_iter()
+        .chain(lines("innocent_realistic.txt"))
+        .collect();
+    assert!(prompts.len() >= 500);
+    assert_innocent("innocent", &prompts);
+}
+
+#[test]
+fn evasions_are_caught() {
+    let cases = lines("evasions.txt");
+    assert!(cases.len() >= 500);
+    assert_caught("evasions", &cases);
+}
+
+/// The blind sets (issue 26): written by another session that never saw the matcher, after it
+/// was finished, and not tuned on: prompts in lower case and capitals, and in other
+/// languages, that name nobody.
+#[test]
+fn blind_innocent_prompts_in_lower_case_capitals_and_other_languages() {
+    let case = lines("blind_innocent_case.txt");
+    assert!(case.len() >= 200);
+    assert_innocent("blind lower case and capitals", &case);
+    let languages: Vec<String> = lines("blind_innocent_languages.txt")
+        .into_iter()
+        .map(|l| l.split_once('\t').map_or(l.clone(), |(_, p)| p.to_string()))
+        .collect();
+    assert!(languages.len() >= 200);
+    assert_innocent("blind other languages", &languages);
+}
+
+/// The blind evasions: full names as people type them, other scripts, aliases.
+#[test]
+fn blind_evasions_are_caught() {
+    let cases = lines("blind_evasions.txt");
+    assert!(cases.len() >= 300);
+    assert_caught("blind evasions", &cases);
+}
+
+/// The persons of issue 26, registered as an admin would: Eileen Collins and Grace Hopper
+/// by name alone, Ice Cube (a name that is itself a common phrase), and Prince with the
+/// alias "Prince" marked always-match; plus a name registered in Cyrillic with a Cyrillic
+/// alias.
+fn typed_service() -> &'static std::sync::Arc<CheckService> {
+    static S: OnceLock<std::sync::Arc<CheckService>> = OnceLock::new();
+    S.get_or_init(|| {
+        let s = common::service(common::config());
+        let jsonl = [
+            serde_json::json!({ "name": "Eileen Collins" }),
+            serde_json::json!({ "name": "Grace Hopper" }),
+            serde_json::json!({ "name": "Ice Cube" }),
+            serde_json::json!({ "name": "Prince Rogers Nelson", "aliases": ["Prince"], "always_match": ["Prince"] }),
+            serde_json::json!({ "name": "Владимир Путин", "aliases": ["Путин"] }),
+        ]
+        .iter()
+        .map(|j| j.to_string() + "\n")
+        .collect::<String>();
+        let n = s
+            .registry()
+            .import("issue 26", Cursor::new(jsonl))
+            .unwrap();
+        assert_eq!(n, 5);
+        s
+    })
+}
+
+/// The action on `prompt` against [`typed_service`], and the persons named.
+fn typed(policy: &Policy, prompt: &str) -> (Action, Vec<String>, Vec<String>) {
+    let found = typed_service()
+        .screener()
+        .screen_prompt(prompt, &policy.terms)
+        .unwrap();
+    let input = PolicyInput::new(
+        None,
+        Some(&found),
+        RequestContext {
+            user: "tester".into(),
+            consents: vec![],
+        },
+    );
+    let who = found.persons.iter().map(|m| m.name.clone()).collect();
+    let why = found
+        .persons
+        .iter()
+        .map(|m| format!("{} {:?} {} {:?}", m.name, m.text, m.score, m.reasons))
+        .collect();
+    (policy.decide(&input).action, who, why)
+}
+
+#[test]
+fn full_names_as_people_type_them_are_never_allowed() {
+    let policy = policy();
+    // Issue 26's table, the prompts as written; and issue 32's two names in title case.
+    let cases: &[(&str, &[&str])] = &[
+        ("Eileen Collins on the moon", &["Eileen Collins"]),
+        ("eileen collins on the moon", &["Eileen Collins"]),
+        ("EILEEN COLLINS", &["Eileen Collins"]),
+        ("commander eileen collins", &["Eileen Collins"]),
+        ("admiral grace hopper in a bar", &["Grace Hopper"]),
+        ("eileen collins!!!", &["Eileen Collins"]),
+        ("eileen-collins", &["Eileen Collins"]),
+        ("eileen_collins at the beach", &["Eileen Collins"]),
+        ("GRACE-HOPPER", &["Grace Hopper"]),
+        ("grace-hopper at a computer", &["Grace Hopper"]),
+        ("ÉILEEN CÖLLINS", &["Eileen Collins"]),
+        ("Эйлин Коллинз в космосе", &["Eileen Collins"]),
+        ("アイリーン・コリンズが話す", &["Eileen Collins"]),
+        (
+            "Eileen Collins and Grace Hopper",
+            &["Eileen Collins", "Grace Hopper"],
+        ),
+        // Joined in other ways, diacritics added, possessives, depiction, titles in capitals.
+        ("eileen.collins on a beach", &["Eileen Collins"]),
+        ("eileencollins dancing", &["Eileen Collins"]),
+        ("grace hopper's keynote", &["Grace Hopper"]),
+        ("a deepfake of grace hopper", &["Grace Hopper"]),
+        ("ADMIRAL GRACE HOPPER", &["Grace Hopper"]),
+        ("Gráce Höpper at the helm", &["Grace Hopper"]),
+        // Other scripts.
+        ("Αϊλίν Κόλινς στο διάστημα", &["Eileen Collins"]),
+        ("آيلين كولينز في الفضاء", &["Eileen Collins"]),
+        ("איילין קולינס בחלל", &["Eileen Collins"]),
+        ("आइलीन कॉलिन्स अंतरिक्ष में", &["Eileen Collins"]),
+        ("艾琳·柯林斯在太空", &["Eileen Collins"]),
+        ("Грейс Хоппер за компьютером", &["Grace Hopper"]),
+        // Registered in Cyrillic: written in Latin letters, and the Cyrillic alias.
+        ("vladimir putin riding a horse", &["Владимир Путин"]),
+        ("Путин на коне", &["Владимир Путин"]),
+        // The common phrase with a person's context, and the always-match alias.
+        ("Ice Cube rapping on stage", &["Ice Cube"]),
+        ("a prince and a dragon", &["Prince Rogers Nelson"]),
+    ];
+    let mut failed = Vec::new();
+    for (prompt, names) in cases {
+        let (action, who, why) = typed(&policy, prompt);
+        let all = names.iter().all(|n| who.iter().any(|w| w == n));
+        if action == Action::Allow || !all {
+            failed.push(format!("{prompt:?} -> {action:?} {why:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
+fn the_same_words_in_ordinary_senses_stay_allowed() {
+    let policy = policy();
+    for prompt in [
+        "saying grace before dinner",
+        "a collins glass with lemonade",
+        "an ice cube melting in a glass",
+        "ICE CUBE MELTING IN A GLASS",
+        "an ice cube tray in the freezer",
+        "grasshopper on a leaf",
+        "a hopper of grain at the mill",
+        "amazing grace sung by a choir",
+        "the queen of hearts playing cards",
+        "a video of a cat playing piano",
+        "коллега за компьютером",
+    ] {
+        let (action, _, why) = typed(&policy, prompt);
+        assert_eq!(action, Action::Allow, "{prompt:?}: {why:?}");
+    }
 }

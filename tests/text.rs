@@ -264,3 +264,35 @@ fn latin_text_with_diacritics_is_read() {
         assert!(got.contains(&letters(line)), "{line:?} not in {got:?}");
     }
 }
+
+#[test]
+fn a_name_in_lower_case_or_set_over_two_lines_is_matched_on_screen_as_in_prompts() {
+    // Issue 26: the same matcher reads captions; a name split over two lines is joined.
+    for (name, captions) in [
+        (
+            "collins-lower",
+            vec![caption("eileen collins live from orbit", 56, 80, 560)],
+        ),
+        (
+            "collins-two-lines",
+            vec![
+                caption("EILEEN", 72, 200, 300),
+                caption("COLLINS", 72, 200, 390),
+            ],
+        ),
+    ] {
+        let clip = text_clip(name, (1280, 720), 3, "black", "white", &captions);
+        let v = check_with_collins(&clip);
+        assert_eq!(
+            v["decision"]["action"], "review",
+            "{name}: {}",
+            v["decision"]
+        );
+        let persons = v["clip"]["text"]["persons"].as_array().unwrap();
+        assert!(
+            persons.iter().any(|p| p["name"] == "Eileen Collins"),
+            "{name}: {persons:?} in {}",
+            v["clip"]["text"]["tracks"]
+        );
+    }
+}

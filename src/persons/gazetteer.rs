@@ -49,7 +49,19 @@ impl Gazetteer {
         }
     }
 
-    /// Registered persons named in a text (a prompt, or text read from the screen).
+    /// Registered persons named in any text: a prompt, a line read on screen, a speech
+    /// transcript. One matcher for all three: the same words, readings, scores and reasons
+    /// whatever the text came from.
+    pub fn find_in(
+        &self,
+        text: &str,
+        people: &std::collections::HashMap<PersonId, PersonInfo>,
+    ) -> Vec<NameMatch> {
+        crate::text::with_words(text, |words| self.find(words, people))
+    }
+
+    /// Registered persons named in a text already split into words (shared with the term
+    /// lists); [`Gazetteer::find_in`] for a text.
     pub fn find(
         &self,
         words: &Words,

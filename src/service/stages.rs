@@ -90,14 +90,24 @@ impl Stage for ScreenText {
         text.persons.clear();
         text.terms.clear();
         for track in &text.tracks {
-            let named = crate::text::with_words(&title_case_capitals(&track.text), |words| {
-                persons.gazetteer.find(words, &persons.people)
-            });
+            let named = persons.gazetteer.find_in(&track.text, &persons.people);
             text.persons
                 .extend(named.into_iter().map(|m| TextNameMatch::new(m, track)));
             let listed = crate::text::with_words(&track.text, |words| x.terms.find(words));
             text.terms
                 .extend(listed.into_iter().map(|t| TextTermMatch::new(t, track)));
+        }
+        // A name split over two lines shown together ("EILEEN" over "COLLINS").
+        for joined in crate::text::lines::stacked(&text.tracks) {
+            let named = persons
+                .gazetteer
+                .find_in(&joined.track.text, &persons.people);
+            text.persons.extend(
+                named
+                    .into_iter()
+                    .filter(|m| m.start < joined.second_at && m.end > joined.second_at)
+                    .map(|m| TextNameMatch::new(m, &joined.track)),
+            );
         }
         Ok(())
     }
@@ -127,44 +137,5 @@ impl Stage for BankMatches {
             .timings
             .add(self.name(), t0.elapsed().as_secs_f64() * 1e3);
         Ok(())
-    }
-}
-
-/// Captions are often set in capitals, which hides the capitalisation that tells a name from
-/// ordinary words ("EILEEN COLLINS" would read like "eileen collins"); a line with capitals and
-/// no lower case is matched in title case.
-fn title_case_capitals(line: &str) -> std::borrow::Cow<'_, str> {
-    if line.chars().any(char::is_lowercase) || !line.chars().any(char::is_uppercase) {
-        return line.into();
-    }
-    let mut out = String::with_capacity(line.len());
-    let mut in_word = false;
-    for c in line.chars() {
-        if in_word {
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-        in_word = c.is_alphabetic();
-    }
-    out.into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::title_case_capitals;
-
-    #[test]
-    fn lines_in_capitals_are_matched_in_title_case() {
-        assert_eq!(
-            title_case_capitals("EILEEN COLLINS LIVE"),
-            "Eileen Collins Live"
-        );
-        assert_eq!(
-            title_case_capitals("O'NEILL: ÉTÉ 2024"),
-            "O'Neill: Été 2024"
-        );
-        assert_eq!(title_case_capitals("Eileen COLLINS"), "Eileen COLLINS");
-        assert_eq!(title_case_capitals("2024 - 25"), "2024 - 25");
     }
 }

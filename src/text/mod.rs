@@ -3,6 +3,7 @@
 //! same tokens.
 
 mod fold;
+pub mod lines;
 pub mod names;
 pub mod terms;
 mod tokens;

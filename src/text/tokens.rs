@@ -196,6 +196,22 @@ fn fold(c: char, at: Range<usize>, out: &mut Vec<Ch>) -> bool {
                 if !f.is_alphanumeric() {
                     continue;
                 }
+                // Latin letters that keep no diacritic to drop: "ł" l, "ß" ss, "ø" o, "æ" ae.
+                if matches!(f, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}') {
+                    for a in any_ascii::any_ascii_char(f).chars() {
+                        if a.is_ascii_alphabetic() {
+                            out.push(Ch {
+                                c: a.to_ascii_lowercase(),
+                                kind: Kind::Letter,
+                                upper,
+                                at: at.clone(),
+                                altered: false,
+                            });
+                            any = true;
+                        }
+                    }
+                    continue;
+                }
                 // Letters of other scripts stay as they are (names in any script); a
                 // look-alike folded to Latin, or a full-width form, counts as altered.
                 let altered = f != l || (k != c && k.is_ascii());

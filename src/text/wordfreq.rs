@@ -2,6 +2,16 @@
 //! 4.0), fetched at set-up and listed in `models/models.toml` as `[[data]] name = "wordfreq-en"`.
 //! The name matcher uses them to tell a name that is also an ordinary word ("Stone", "Prince")
 //! from one that is not ("Lorde"), and a typo of a name from a real word.
+//!
+//! With them, how often two words occur together: the 286,358 most frequent word pairs of
+//! Google's Web 1T corpus (Peter Norvig's counts, 100,000 occurrences or more in about 10^12
+//! words), as the `wordsegment` package ships them (`bigrams.txt`, `[[data]] name =
+//! "wordsegment-bigrams"`). A multi-word name that is itself a common phrase ("ice cube") is
+//! told from one whose words are merely frequent ("eileen collins") by these, not by each word.
+//!
+//! And given names: the first names of the 1990 US Census (`names` package, MIT; the data are
+//! public domain), so that a frequent pair that starts with a given name ("michael jackson",
+//! "will smith") is read as a name, not a phrase.
 
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -10,13 +20,23 @@ use std::path::Path;
 
 /// The manifest entry that names the file.
 pub const ENTRY: &str = "wordfreq-en";
+/// The manifest entry that names the word pairs.
+pub const PHRASES_ENTRY: &str = "wordsegment-bigrams";
+/// The manifest entries that name the census's male and female first names.
+pub const GIVEN_NAMES_ENTRIES: [&str; 2] = ["census-male-first", "census-female-first"];
+/// A census first name counts as a given name from this share of people (percent): "Grace"
+/// 0.189, "Eileen" 0.105, "Al" 0.023, against "Will" 0.018 and "Young" 0.010, rarer as names
+/// than as words.
+const GIVEN_NAME_MIN_PERCENT: f64 = 0.02;
+/// Words in the corpus the pair counts come from (Norvig, "Natural Language Corpus Data").
+const PHRASE_CORPUS_WORDS: f64 = 1.024_908_267_229e12;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WordFreqError {
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
-    #[error("{path} has no [[data]] entry named {ENTRY:?} (run `make setup`)")]
-    NoEntry { path: String },
+    #[error("{path} has no [[data]] entry named {entry:?} (run `make setup`)")]
+    NoEntry { path: String, entry: &'static str },
     #[error("sha256 mismatch for {path}: expected {expected}, actual {actual} (run `make setup`)")]
     Hash {
         path: String,
@@ -25,6 +45,10 @@ pub enum WordFreqError {
     },
     #[error("{path} is not a wordfreq cB table: {reason}")]
     Format { path: String, reason: String },
+    #[error("{path} line {line} is not `word word<TAB>count`")]
+    PhraseFormat { path: String, line: usize },
+    #[error("{path} line {line} is not `NAME frequency cumulative rank`")]
+    GivenFormat { path: String, line: usize },
 }
 
 #[derive(Deserialize)]
@@ -45,10 +69,16 @@ struct DataEntry {
 #[derive(Debug, Clone, Default)]
 pub struct WordFrequencies {
     zipf: FxHashMap<Box<str>, u16>,
+    /// Zipf frequency of each listed pair of lower-case words, by the hash of "first second",
+    /// sorted by hash (about 4.6 MB for the whole list).
+    phrases: Vec<(u64, u16)>,
+    /// Given names, lower case.
+    given: rustc_hash::FxHashSet<Box<str>>,
 }
 
 impl WordFrequencies {
-    /// The file named by `manifest`'s `wordfreq-en` entry under `dir`, verified by sha256.
+    /// The files named by `manifest`'s `wordfreq-en` and `wordsegment-bigrams` entries under
+    /// `dir`, each verified by sha256.
     pub fn from_manifest(manifest: &Path, dir: &Path) -> Result<Self, WordFreqError> {
         let read_err = |path: &Path, e: &dyn std::fmt::Display| WordFreqError::Read {
             path: path.display().to_string(),
@@ -56,23 +86,79 @@ impl WordFrequencies {
         };
         let text = std::fs::read_to_string(manifest).map_err(|e| read_err(manifest, &e))?;
         let file: ManifestFile = toml::from_str(&text).map_err(|e| read_err(manifest, &e))?;
-        let entry = file
-            .data
-            .into_iter()
-            .find(|d| d.name == ENTRY)
-            .ok_or_else(|| WordFreqError::NoEntry {
-                path: manifest.display().to_string(),
+        let verified = |entry: &'static str| -> Result<std::path::PathBuf, WordFreqError> {
+            let e = file.data.iter().find(|d| d.name == entry).ok_or_else(|| {
+                WordFreqError::NoEntry {
+                    path: manifest.display().to_string(),
+                    entry,
+                }
             })?;
-        let path = dir.join(&entry.file);
-        let actual = crate::digest::sha256_file(&path).map_err(|e| read_err(&path, &e))?;
-        if actual != entry.sha256 {
-            return Err(WordFreqError::Hash {
-                path: path.display().to_string(),
-                expected: entry.sha256,
-                actual,
-            });
+            let path = dir.join(&e.file);
+            let actual = crate::digest::sha256_file(&path).map_err(|x| read_err(&path, &x))?;
+            if actual != e.sha256 {
+                return Err(WordFreqError::Hash {
+                    path: path.display().to_string(),
+                    expected: e.sha256.clone(),
+                    actual,
+                });
+            }
+            Ok(path)
+        };
+        let mut words = Self::load(&verified(ENTRY)?)?;
+        words.load_phrases(&verified(PHRASES_ENTRY)?)?;
+        for entry in GIVEN_NAMES_ENTRIES {
+            words.load_given_names(&verified(entry)?)?;
         }
-        Self::load(&path)
+        Ok(words)
+    }
+
+    /// Reads a census first-name list: `NAME  frequency  cumulative  rank` a line.
+    pub fn load_given_names(&mut self, path: &Path) -> Result<(), WordFreqError> {
+        let text = std::fs::read_to_string(path).map_err(|e| WordFreqError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        for (n, line) in text.lines().enumerate() {
+            let mut fields = line.split_whitespace();
+            let name = fields
+                .next()
+                .filter(|w| w.bytes().all(|b| b.is_ascii_alphabetic()));
+            let percent = fields.next().and_then(|f| f.parse::<f64>().ok());
+            let (Some(name), Some(percent)) = (name, percent) else {
+                return Err(WordFreqError::GivenFormat {
+                    path: path.display().to_string(),
+                    line: n + 1,
+                });
+            };
+            if percent >= GIVEN_NAME_MIN_PERCENT {
+                self.given.insert(name.to_ascii_lowercase().into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `bigrams.txt`: one `first second<TAB>count` a line.
+    pub fn load_phrases(&mut self, path: &Path) -> Result<(), WordFreqError> {
+        let text = std::fs::read_to_string(path).map_err(|e| WordFreqError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut phrases = Vec::with_capacity(text.len() / 18);
+        for (n, line) in text.lines().enumerate() {
+            let bad = || WordFreqError::PhraseFormat {
+                path: path.display().to_string(),
+                line: n + 1,
+            };
+            let (pair, count) = line.split_once('\t').ok_or_else(bad)?;
+            let count: f64 = count.trim().parse().map_err(|_| bad())?;
+            let (a, b) = pair.split_once(' ').ok_or_else(bad)?;
+            let zipf = (count / PHRASE_CORPUS_WORDS * 1e9).log10().max(0.0);
+            phrases.push((pair_hash(a, b), (zipf * 100.0).round() as u16));
+        }
+        phrases.sort_unstable();
+        phrases.dedup_by_key(|p| p.0);
+        self.phrases = phrases;
+        Ok(())
     }
 
     /// Reads wordfreq's cB format: a header map, then one list of words per frequency bin,
@@ -115,7 +201,10 @@ impl WordFrequencies {
                 zipf.entry(w.into()).or_insert(centi);
             }
         }
-        Ok(Self { zipf })
+        Ok(Self {
+            zipf,
+            ..Self::default()
+        })
     }
 
     /// A table from explicit values (tests, tools).
@@ -125,6 +214,41 @@ impl WordFrequencies {
                 .into_iter()
                 .map(|(w, z)| (w.into(), (z * 100.0).round() as u16))
                 .collect(),
+            phrases: Vec::new(),
+            given: Default::default(),
+        }
+    }
+
+    /// The same table with these given names (tests, tools).
+    pub fn with_given_names<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.given.extend(names.into_iter().map(Box::from));
+        self
+    }
+
+    /// Whether a lower-case word is a given name of the census lists.
+    pub fn is_given_name(&self, word: &str) -> bool {
+        self.given.contains(word)
+    }
+
+    /// The same table with explicit phrase frequencies ("ice cube", 2.2) (tests, tools).
+    pub fn with_phrases<'a>(mut self, pairs: impl IntoIterator<Item = (&'a str, f32)>) -> Self {
+        for (p, z) in pairs {
+            let (a, b) = p.split_once(' ').unwrap_or((p, ""));
+            self.phrases
+                .push((pair_hash(a, b), (z * 100.0).round() as u16));
+        }
+        self.phrases.sort_unstable();
+        self
+    }
+
+    /// Zipf frequency of the two lower-case words written together ("ice cube"); 0 for a
+    /// pair the list does not hold (fewer than about 100 in a billion words).
+    pub fn phrase_zipf(&self, first: &str, second: &str) -> f32 {
+        let h = pair_hash(first, second);
+        let at = self.phrases.partition_point(|p| p.0 < h);
+        match self.phrases.get(at) {
+            Some(&(x, c)) if x == h => f32::from(c) / 100.0,
+            _ => 0.0,
         }
     }
 
@@ -140,4 +264,12 @@ impl WordFrequencies {
     pub fn is_empty(&self) -> bool {
         self.zipf.is_empty()
     }
+}
+
+fn pair_hash(first: &str, second: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    first.hash(&mut h);
+    second.hash(&mut h);
+    h.finish()
 }
