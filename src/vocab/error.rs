@@ -123,9 +123,62 @@ pub trait Failure: std::error::Error {
     }
 }
 
+/// The operating system's error number behind an I/O error, looking through the errors that
+/// wrap one (a temporary file's error carries its path around the original).
+fn os_error_code(e: &std::io::Error) -> Option<i32> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        let io = c.downcast_ref::<std::io::Error>();
+        if let Some(code) = io.and_then(std::io::Error::raw_os_error) {
+            return Some(code);
+        }
+        cause = match io.and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    None
+}
+
+/// What went wrong in an I/O error, without the path some errors carry (a temporary file's
+/// "at path .../tmp/upload-..."): the operating system's own words when there are some, else
+/// the kind. Answers and reports never show where this machine keeps its files.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match os_error_code(e) {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => e.kind().to_string(),
+    }
+}
+
+/// Whether an I/O error is the process or the system running out of file descriptors: a
+/// passing overload (answered 503 with Retry-After), not a server fault.
+pub fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(os_error_code(e), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Seconds to wait before retrying when descriptors ran out: long enough for stalled uploads
+/// to be cut off and closed.
+pub const RETRY_OUT_OF_DESCRIPTORS_S: u64 = 5;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_io_error_says_what_without_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("gone/upload-x");
+        let e = tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(&missing)
+            .unwrap_err();
+        assert!(e.to_string().contains("gone"), "{e}");
+        let reason = io_reason(&e);
+        assert!(!reason.contains("gone") && !reason.contains('/'), "{reason}");
+        assert!(reason.contains("No such file"), "{reason}");
+        assert!(!out_of_descriptors(&e));
+        assert!(out_of_descriptors(&std::io::Error::from_raw_os_error(libc::EMFILE)));
+    }
 
     #[test]
     fn codes_are_spelt_as_serde_writes_them_and_unique() {
