@@ -93,7 +93,10 @@ fn main() {
     let max_uploads: usize = env_or("CLIPGUARD_BENCH_SLOW_MAX_UPLOADS", 6000);
     let clip = common::still_clip("chelsea.png", 2, 320, 240, "slow");
     let (server, port) = start_server(&[
-        ("CLIPGUARD_SERVER__MAX_UPLOADS", OsStr::new(&max_uploads.to_string())),
+        (
+            "CLIPGUARD_SERVER__MAX_UPLOADS",
+            OsStr::new(&max_uploads.to_string()),
+        ),
         // Held for the whole measurement: the minimum rate would otherwise cut them off.
         (
             "CLIPGUARD_SERVER__BODY_GRACE_S",

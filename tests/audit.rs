@@ -551,9 +551,8 @@ fn hostile_folder(root: &Path) -> Hostile {
     std::fs::copy(&c.plain[0], &inside).unwrap();
     let secret = elsewhere.join("secret.mp4");
     std::fs::copy(&c.collins[0], &secret).unwrap();
-    let link = |target: &Path, name: &str| {
-        std::os::unix::fs::symlink(target, folder.join(name)).unwrap()
-    };
+    let link =
+        |target: &Path, name: &str| std::os::unix::fs::symlink(target, folder.join(name)).unwrap();
     link(&secret, "link_out.mp4");
     link(Path::new("/etc/passwd"), "passwd.mp4");
     link(Path::new("/proc/self/environ"), "environ.mp4");
@@ -644,13 +643,23 @@ fn audits_stay_inside_their_roots_and_never_block_on_a_fifo() {
     for sha in &h.forbidden_sha256 {
         assert!(!audits.to_string().contains(sha.as_str()));
         let r = api.get(&format!("/v1/decisions?clip_sha256={sha}"));
-        assert_eq!(r.json["decisions"].as_array().map_or(0, Vec::len), 0, "{}", r.json);
+        assert_eq!(
+            r.json["decisions"].as_array().map_or(0, Vec::len),
+            0,
+            "{}",
+            r.json
+        );
     }
 
     // The CLI, no roots configured: the folder named is the root of its walk.
     let out = data.join("hostile.jsonl");
     let (ok, _, err) = run(
-        &["audit", h.folder.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "audit",
+            h.folder.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &common::data_dir(),
     );
     assert!(ok, "{err}");
@@ -660,7 +669,14 @@ fn audits_stay_inside_their_roots_and_never_block_on_a_fifo() {
     // A list naming the same entries directly: the same refusals, and /proc never read.
     // With roots configured, the list itself must be inside them too.
     let list = root.join("hostile.txt");
-    let names = ["real.mp4", "link_out.mp4", "passwd.mp4", "environ.mp4", "zero.mp4", "fifo.mp4"];
+    let names = [
+        "real.mp4",
+        "link_out.mp4",
+        "passwd.mp4",
+        "environ.mp4",
+        "zero.mp4",
+        "fifo.mp4",
+    ];
     let text: String = names
         .iter()
         .map(|n| format!("{}\n", h.folder.join(n).display()))
@@ -669,7 +685,12 @@ fn audits_stay_inside_their_roots_and_never_block_on_a_fifo() {
     std::fs::write(&list, text).unwrap();
     let out = data.join("listed-hostile.jsonl");
     let (ok, _, err) = common::cli(
-        &["audit", list.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "audit",
+            list.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         &[
             ("CLIPGUARD_DATA_DIR", data.join("cli").as_path()),
             ("CLIPGUARD_SERVER__FILE_ROOTS", root.as_path()),
@@ -680,7 +701,10 @@ fn audits_stay_inside_their_roots_and_never_block_on_a_fifo() {
     let (lines, summary) = read_report(&out);
     assert_eq!(lines[&h.inside.display().to_string()]["action"], "allow");
     assert_eq!(summary["errors"], 6, "{text}");
-    assert_eq!(lines["/proc/self/environ"]["error"]["code"], "forbidden_path");
+    assert_eq!(
+        lines["/proc/self/environ"]["error"]["code"],
+        "forbidden_path"
+    );
     for sha in &h.forbidden_sha256 {
         assert!(!text.contains(sha.as_str()));
     }

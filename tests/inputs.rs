@@ -349,7 +349,10 @@ fn slow_uploads_in_bulk_are_refused_or_cut_off_and_a_real_check_still_answers() 
     );
     while slow.iter().any(|t| t.answered_at.is_none()) {
         let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_secs(15), "slow clients not cut off");
+        assert!(
+            elapsed < Duration::from_secs(15),
+            "slow clients not cut off"
+        );
         for t in &mut slow {
             t.tick(elapsed);
         }

@@ -203,9 +203,9 @@ pub fn expand(
             Err(_) => {
                 // A link out answers as outside whether or not its target exists.
                 return Err(match explicit.resolve(s, &absolute(p)) {
-                    Err(e @ (ObjectError::OutsideRoots { .. } | ObjectError::LinkOutside { .. })) => {
-                        source_error(s, e)
-                    }
+                    Err(
+                        e @ (ObjectError::OutsideRoots { .. } | ObjectError::LinkOutside { .. }),
+                    ) => source_error(s, e),
                     _ => source_error(s, "no such file or folder"),
                 });
             }

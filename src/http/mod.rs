@@ -433,31 +433,40 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
                 let id = request_id(req.headers());
                 // A request with a body takes one of the upload places, or is refused with
                 // 503 before its body is read.
-                let ticket = if has_body(req.headers()) {
-                    match uploads.admit() {
-                        Some(t) => Some(t),
-                        None => {
-                            crate::metrics::rejected(ErrorCode::Busy.as_str());
-                            let busy = ApiError {
-                                retry_after_s: Some(admission::RETRY_UPLOADS_S),
-                                ..ApiError::new(
-                                    ErrorCode::Busy,
-                                    "too many uploads in progress: retry later",
-                                )
-                            };
-                            let mut res = req.into_response(
-                                actix_web::ResponseError::error_response(&busy),
-                            );
-                            if let Ok(value) = HeaderValue::from_str(&id) {
-                                res.headers_mut().insert(REQUEST_ID.clone(), value);
+                let ticket =
+                    if has_body(req.headers()) {
+                        match uploads.admit() {
+                            Some(t) => Some(t),
+                            None => {
+                                crate::metrics::rejected(ErrorCode::Busy.as_str());
+                                let busy = ApiError {
+                                    retry_after_s: Some(admission::RETRY_UPLOADS_S),
+                                    ..ApiError::new(
+                                        ErrorCode::Busy,
+                                        "too many uploads in progress: retry later",
+                                    )
+                                };
+                                let mut res = req
+                                    .into_response(actix_web::ResponseError::error_response(&busy));
+                                if let Ok(value) = HeaderValue::from_str(&id) {
+                                    res.headers_mut().insert(REQUEST_ID.clone(), value);
+                                }
+                                access_log(
+                                    &id,
+                                    &method,
+                                    &path,
+                                    "unmatched",
+                                    res.status(),
+                                    started.elapsed(),
+                                );
+                                return futures_util::future::Either::Left(std::future::ready(
+                                    Ok::<_, actix_web::Error>(res),
+                                ));
                             }
-                            access_log(&id, &method, &path, "unmatched", res.status(), started.elapsed());
-                            return futures_util::future::Either::Left(std::future::ready(Ok::<_, actix_web::Error>(res)));
                         }
-                    }
-                } else {
-                    None
-                };
+                    } else {
+                        None
+                    };
                 // Every body, JSON or upload, is answered 408 when it stalls or trickles.
                 let body = actix_web::HttpMessage::take_payload(&mut req);
                 req.set_payload(upload::limited(body, limits));

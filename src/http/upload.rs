@@ -185,9 +185,8 @@ impl BodyLimits {
 /// long as it liked.
 pub fn limited(payload: Payload, limits: BodyLimits) -> Payload {
     let started = Instant::now();
-    let stream = futures_util::stream::unfold(
-        (Some(payload), 0u64),
-        move |(body, received)| async move {
+    let stream =
+        futures_util::stream::unfold((Some(payload), 0u64), move |(body, received)| async move {
             let mut body = body?;
             let elapsed = started.elapsed();
             // When the average since the start would fall under the minimum rate.
@@ -207,10 +206,7 @@ pub fn limited(payload: Payload, limits: BodyLimits) -> Payload {
                     let reason = if wait == limits.stall && limits.stall < left {
                         format!("nothing was received for {} s", limits.stall.as_secs())
                     } else if due == limits.deadline {
-                        format!(
-                            "the body took longer than {} s",
-                            limits.deadline.as_secs()
-                        )
+                        format!("the body took longer than {} s", limits.deadline.as_secs())
                     } else {
                         format!(
                             "the body arrived slower than {} bytes/s after its first {} s",
@@ -222,8 +218,7 @@ pub fn limited(payload: Payload, limits: BodyLimits) -> Payload {
                     Some((Err(PayloadError::Io(slow)), (None, received)))
                 }
             }
-        },
-    );
+        });
     // Fused: readers (multipart) may poll again after the end.
     Payload::Stream {
         payload: Box::pin(stream.fuse()),

@@ -267,8 +267,8 @@ pub fn open_resolved(uri: &str, real: &Path) -> Result<File, ObjectError> {
             kind: kind_of(meta.file_type()),
         });
     }
-    let at = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
-        .map_err(|_| changed())?;
+    let at =
+        std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(|_| changed())?;
     if at != real {
         return Err(changed());
     }
@@ -402,7 +402,11 @@ mod tests {
         std::fs::write(b.join("real.mp4"), b"x").unwrap();
         std::fs::write(root.join("other.mov"), b"x").unwrap();
         std::fs::write(b.join("notes.txt"), b"x").unwrap();
-        symlink(base.path().join("elsewhere/secret.mp4"), b.join("link_out.mp4")).unwrap();
+        symlink(
+            base.path().join("elsewhere/secret.mp4"),
+            b.join("link_out.mp4"),
+        )
+        .unwrap();
         symlink("/etc/passwd", b.join("passwd.mp4")).unwrap();
         symlink("/proc/self/environ", b.join("environ.mp4")).unwrap();
         symlink("/dev/zero", b.join("zero.mp4")).unwrap();

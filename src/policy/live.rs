@@ -7,10 +7,10 @@
 //! swap replaces rules and lists together: no decision sees one without the other.
 
 use super::{run_fixtures, Policy, PolicyError};
-use std::collections::HashSet;
 use crate::config::PoliciesConfig;
 use crate::metrics;
 use crate::text::terms::ListFiles;
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -232,10 +232,7 @@ mod tests {
         let rules0 = live.current().rules.len();
         // Cut just before a rule: still parses, still valid CEL.
         let cut = full.find("  - id: prompt-names-person").unwrap();
-        let emptied = format!(
-            "name: default\nparams: {{}}\nrules: []\n# {}\n",
-            full.len()
-        );
+        let emptied = format!("name: default\nparams: {{}}\nrules: []\n# {}\n", full.len());
         for (what, text) in [("truncated", full[..cut].to_string()), ("emptied", emptied)] {
             let before = refused_count("rules_removed");
             std::fs::write(&file, &text).unwrap();

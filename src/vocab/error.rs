@@ -190,7 +190,10 @@ mod tests {
         let e = wrapped(libc::EMFILE);
         assert!(e.to_string().contains("/srv/data"), "{e}");
         let reason = io_reason(&e);
-        assert!(!reason.contains("/srv") && !reason.contains("upload-"), "{reason}");
+        assert!(
+            !reason.contains("/srv") && !reason.contains("upload-"),
+            "{reason}"
+        );
         assert!(reason.contains("Too many open files"), "{reason}");
         assert!(out_of_descriptors(&e));
         assert!(out_of_descriptors(&wrapped(libc::ENFILE)));
