@@ -193,6 +193,22 @@ pub struct ServerConfig {
     /// is answered 408 (an upload's partial file removed), so a stalled client cannot hold a
     /// connection and disk space indefinitely.
     pub upload_timeout_s: u64,
+    /// After its first `body_grace_s` seconds, a request body must have arrived at an average
+    /// of at least this many bytes a second, or it is answered 408: a client trickling a byte
+    /// every few seconds is cut off instead of holding a connection and a file for hours.
+    pub body_min_rate: u64,
+    /// Seconds a body may take before `body_min_rate` applies.
+    pub body_grace_s: u64,
+    /// The most seconds a whole request body may take; 0: `body_grace_s` plus the time
+    /// `media.max_file_bytes` takes at `body_min_rate` (512 MB at 64 KiB/s: 8,202 s).
+    pub body_deadline_s: u64,
+    /// Connections served at once; beyond it, new connections wait in the listen backlog.
+    /// Lowered at start to what the file-descriptor limit allows.
+    pub max_connections: usize,
+    /// Requests with a body (uploads, JSON) being read or answered at once; beyond it, 503
+    /// with Retry-After before the body is read. 0: half of `max_connections`. Lowered at
+    /// start to what the file-descriptor limit allows (each upload holds a temporary file).
+    pub max_uploads: usize,
     /// API keys, stored as sha256 (make one with `clipguard keys new`). None: open, which is
     /// only allowed on a loopback address.
     pub api_keys: Vec<ApiKey>,
@@ -214,6 +230,11 @@ impl Default for ServerConfig {
             file_roots: Vec::new(),
             shutdown_timeout_s: 60,
             upload_timeout_s: 30,
+            body_min_rate: 64 * 1024,
+            body_grace_s: 10,
+            body_deadline_s: 0,
+            max_connections: 8192,
+            max_uploads: 0,
             api_keys: Vec::new(),
             audit_lease_s: 30,
         }

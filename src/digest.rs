@@ -6,7 +6,11 @@ use std::path::Path;
 
 /// Lowercase hex sha256 of a file, read in 1 MiB chunks.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
+    sha256_reader(&mut std::fs::File::open(path)?)
+}
+
+/// Lowercase hex sha256 of everything `f` reads, in 1 MiB chunks.
+pub fn sha256_reader(f: &mut impl Read) -> std::io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

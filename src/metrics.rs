@@ -48,7 +48,7 @@ fn histogram_vec(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
 pub static POLICY_RELOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter(
         "clipguard_policy_reloads_total",
-        "Policy reloads by result (ok, error)",
+        "Policy reloads by result (ok; refused: error, rules_removed, fixtures_failed)",
         &["result"],
     )
 });

@@ -531,3 +531,181 @@ fn an_audit_whose_replica_is_killed_is_finished_by_another() {
     ];
     killed_audit_is_finished_by_another_server(&env, &env, true);
 }
+
+/// The attacker's folder inside the roots: a clip, a link to another clip inside, links out
+/// (to a clip elsewhere, /etc/passwd, /proc, a device, a folder), and a FIFO.
+struct Hostile {
+    folder: PathBuf,
+    inside: PathBuf,
+    /// The sha256 of what the links out point at: none may appear anywhere.
+    forbidden_sha256: Vec<String>,
+}
+
+fn hostile_folder(root: &Path) -> Hostile {
+    let c = corpus();
+    let folder = root.join("b");
+    let elsewhere = root.parent().unwrap().join("elsewhere");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let inside = folder.join("real.mp4");
+    std::fs::copy(&c.plain[0], &inside).unwrap();
+    let secret = elsewhere.join("secret.mp4");
+    std::fs::copy(&c.collins[0], &secret).unwrap();
+    let link =
+        |target: &Path, name: &str| std::os::unix::fs::symlink(target, folder.join(name)).unwrap();
+    link(&secret, "link_out.mp4");
+    link(Path::new("/etc/passwd"), "passwd.mp4");
+    link(Path::new("/proc/self/environ"), "environ.mp4");
+    link(Path::new("/dev/zero"), "zero.mp4");
+    link(&elsewhere, "dir_out");
+    link(&inside, "link_in.mp4");
+    assert!(Command::new("mkfifo")
+        .arg(folder.join("fifo.mp4"))
+        .status()
+        .unwrap()
+        .success());
+    let sha = |p: &Path| clipguard::digest::sha256_file(p).unwrap();
+    Hostile {
+        forbidden_sha256: vec![sha(&secret), sha(Path::new("/etc/passwd"))],
+        inside: inside.canonicalize().unwrap(),
+        folder,
+    }
+}
+
+/// The lines an audit of the hostile folder must give: one clip, and each other entry
+/// skipped with its reason.
+fn assert_stays_inside(h: &Hostile, lines: &BTreeMap<String, Value>, report: &str) {
+    let key = |name: &str| h.folder.join(name).display().to_string();
+    let clip = &lines[&h.inside.display().to_string()];
+    assert_eq!(clip["action"], "allow", "{clip}");
+    for (name, code) in [
+        ("link_out.mp4", "forbidden_path"),
+        ("passwd.mp4", "forbidden_path"),
+        ("environ.mp4", "forbidden_path"),
+        ("zero.mp4", "forbidden_path"),
+        ("dir_out", "forbidden_path"),
+        ("fifo.mp4", "not_a_file"),
+    ] {
+        let line = lines
+            .get(&key(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {report}"));
+        assert_eq!(line["error"]["code"], code, "{line}");
+        assert!(line["sha256"].is_null(), "{line}");
+    }
+    assert_eq!(lines.len(), 7, "{report}");
+    for sha in &h.forbidden_sha256 {
+        assert!(!report.contains(sha.as_str()), "{sha} hashed: {report}");
+    }
+}
+
+#[test]
+fn audits_stay_inside_their_roots_and_never_block_on_a_fifo() {
+    let base = common::data_dir();
+    let root = base.join("srv");
+    let h = hostile_folder(&root);
+
+    // Over HTTP, the auditor's way in.
+    let data = common::data_dir();
+    let (_server, port) = common::start_server(&[
+        ("CLIPGUARD_DATA_DIR", data.as_os_str()),
+        ("CLIPGUARD_SERVER__FILE_ROOTS", root.as_os_str()),
+    ]);
+    let api = common::Api::new(port);
+    let r = api.post_json(
+        "/v1/audits",
+        &serde_json::json!({"sources": [h.folder.display().to_string()]}),
+    );
+    assert_eq!(r.status, 202, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_string();
+    // Bounded: a walk blocked on the FIFO would never finish.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        let s = api.get(&format!("/v1/audits/{id}")).json;
+        if s["state"] != "running" {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "the audit hangs: {s}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status["state"], "done", "{status}");
+    assert_eq!(status["summary"]["errors_by_code"]["forbidden_path"], 5);
+    assert_eq!(status["summary"]["errors_by_code"]["not_a_file"], 1);
+    let report = reqwest::blocking::get(format!("{}/v1/audits/{id}/report", api.base))
+        .unwrap()
+        .text()
+        .unwrap();
+    let (lines, _) = service_report(&api, &id);
+    assert_stays_inside(&h, &lines, &report);
+    // Screened and served: the one clip inside, nothing else.
+    let audits = api.get("/v1/decisions?origin=audit&limit=100").json;
+    let decisions = audits["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 1, "{audits}");
+    for sha in &h.forbidden_sha256 {
+        assert!(!audits.to_string().contains(sha.as_str()));
+        let r = api.get(&format!("/v1/decisions?clip_sha256={sha}"));
+        assert_eq!(
+            r.json["decisions"].as_array().map_or(0, Vec::len),
+            0,
+            "{}",
+            r.json
+        );
+    }
+
+    // The CLI, no roots configured: the folder named is the root of its walk.
+    let out = data.join("hostile.jsonl");
+    let (ok, _, err) = run(
+        &[
+            "audit",
+            h.folder.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &common::data_dir(),
+    );
+    assert!(ok, "{err}");
+    let (lines, summary) = read_report(&out);
+    assert_stays_inside(&h, &lines, &std::fs::read_to_string(&out).unwrap());
+    assert_eq!(summary["errors"], 6, "{summary}");
+    // A list naming the same entries directly: the same refusals, and /proc never read.
+    // With roots configured, the list itself must be inside them too.
+    let list = root.join("hostile.txt");
+    let names = [
+        "real.mp4",
+        "link_out.mp4",
+        "passwd.mp4",
+        "environ.mp4",
+        "zero.mp4",
+        "fifo.mp4",
+    ];
+    let text: String = names
+        .iter()
+        .map(|n| format!("{}\n", h.folder.join(n).display()))
+        .chain(["/proc/self/environ\n".to_string()])
+        .collect();
+    std::fs::write(&list, text).unwrap();
+    let out = data.join("listed-hostile.jsonl");
+    let (ok, _, err) = common::cli(
+        &[
+            "audit",
+            list.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[
+            ("CLIPGUARD_DATA_DIR", data.join("cli").as_path()),
+            ("CLIPGUARD_SERVER__FILE_ROOTS", root.as_path()),
+        ],
+    );
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let (lines, summary) = read_report(&out);
+    assert_eq!(lines[&h.inside.display().to_string()]["action"], "allow");
+    assert_eq!(summary["errors"], 6, "{text}");
+    assert_eq!(
+        lines["/proc/self/environ"]["error"]["code"],
+        "forbidden_path"
+    );
+    for sha in &h.forbidden_sha256 {
+        assert!(!text.contains(sha.as_str()));
+    }
+}

@@ -262,3 +262,124 @@ fn file_uris_that_are_not_files_are_refused_and_missing_looks_like_forbidden() {
     let (status, code, body) = check(&root.join("missing.mp4"));
     assert_eq!((status, code.as_str()), (404, "not_found"), "{body}");
 }
+
+/// A slow client's connection: the headers and the start of a large upload sent, then a byte
+/// now and then.
+struct Trickle {
+    stream: TcpStream,
+    answer: Vec<u8>,
+    answered_at: Option<Duration>,
+}
+
+impl Trickle {
+    fn open(port: u16) -> Self {
+        let (head, _) = multipart(&[0u8; 64], 0);
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // Declares 100 MB; sends the multipart head and an MP4 signature's worth.
+        stream
+            .write_all(headers(port, 100 << 20).as_bytes())
+            .unwrap();
+        stream.write_all(&head).unwrap();
+        stream
+            .write_all(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00")
+            .unwrap();
+        stream.set_nonblocking(true).unwrap();
+        Self {
+            stream,
+            answer: Vec::new(),
+            answered_at: None,
+        }
+    }
+
+    /// Sends one more byte (ignoring a closed connection) and reads what has come back.
+    fn tick(&mut self, elapsed: Duration) {
+        if self.answered_at.is_some() {
+            return;
+        }
+        let _ = self.stream.write(b"x");
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.answer.extend_from_slice(&buf[..n]),
+                Err(_) => break,
+            }
+        }
+        let text = String::from_utf8_lossy(&self.answer);
+        if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+            self.answered_at = Some(elapsed);
+        }
+    }
+
+    fn status(&self) -> u16 {
+        String::from_utf8_lossy(&self.answer)
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// 60 clients trickling a byte every 200 ms into 100 MB uploads, against a cap of 20 uploads:
+/// 40 are refused at once with 503 and Retry-After, the 20 admitted are cut off with 408 once
+/// their first 2 s are over (they average far under 64 KiB/s), a real check meanwhile gets 200
+/// or 503 with Retry-After (never 500), no answer shows a server path, and no temporary file
+/// is left. Bounded: every client is answered within 15 s.
+#[test]
+fn slow_uploads_in_bulk_are_refused_or_cut_off_and_a_real_check_still_answers() {
+    let data = common::data_dir();
+    let tmp = data.join("tmp");
+    let (_server, port) = start_server(&[
+        ("CLIPGUARD_DATA_DIR", data.as_os_str()),
+        ("CLIPGUARD_SERVER__MAX_UPLOADS", OsStr::new("20")),
+        ("CLIPGUARD_SERVER__BODY_GRACE_S", OsStr::new("2")),
+        ("CLIPGUARD_SERVER__UPLOAD_TIMEOUT_S", OsStr::new("30")),
+    ]);
+    let clip = common::still_clip("chelsea.png", 2, 320, 240, "inputs");
+    let started = Instant::now();
+    let mut slow: Vec<Trickle> = (0..60).map(|_| Trickle::open(port)).collect();
+    // While the uploads are held: a real check.
+    std::thread::sleep(Duration::from_millis(500));
+    let api = common::Api::new(port);
+    let during = api.check_clip(&clip, None);
+    assert!(
+        during.status == 200 || (during.status == 503 && during.code() == "busy"),
+        "{} {}",
+        during.status,
+        during.json
+    );
+    while slow.iter().any(|t| t.answered_at.is_none()) {
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(15),
+            "slow clients not cut off"
+        );
+        for t in &mut slow {
+            t.tick(elapsed);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let refused: Vec<&Trickle> = slow.iter().filter(|t| t.status() == 503).collect();
+    let cut: Vec<&Trickle> = slow.iter().filter(|t| t.status() == 408).collect();
+    assert!(refused.len() >= 40, "{} refused", refused.len());
+    assert_eq!(refused.len() + cut.len(), 60);
+    for t in &refused {
+        let text = String::from_utf8_lossy(&t.answer).to_ascii_lowercase();
+        assert!(text.contains("retry-after: 5"), "{text}");
+        assert!(t.answered_at.unwrap() < Duration::from_secs(2), "{text}");
+    }
+    for t in &cut {
+        let text = String::from_utf8_lossy(&t.answer);
+        assert!(text.contains("slower than 65536 bytes/s"), "{text}");
+    }
+    for t in &slow {
+        let text = String::from_utf8_lossy(&t.answer);
+        assert!(
+            !text.contains(data.to_str().unwrap()) && !text.contains("upload-"),
+            "{text}"
+        );
+    }
+    // Once they are gone, checks are served again and no partial upload is left.
+    let after = api.check_clip(&clip, None);
+    assert_eq!(after.status, 200, "{}", after.json);
+    assert!(uploads_in(&tmp).is_empty(), "{:?}", uploads_in(&tmp));
+}

@@ -65,3 +65,51 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
     );
     assert_eq!(again.json["decision"]["policy"]["version"], v0.as_str());
 }
+
+/// A deployment tool writing the policy in place: a file cut just before a rule, then one
+/// emptied to `rules: []`, are seen by the watcher and refused (the version in force stays,
+/// the refusal is counted and the prompt is still blocked); the complete file with one more
+/// comment is then applied, once it has stayed unchanged for a poll.
+#[test]
+fn a_policy_file_cut_short_or_emptied_in_place_is_refused_by_the_watcher() {
+    let dir = common::data_dir().join("policies");
+    common::copy_dir(&common::repo().join("policies"), &dir);
+    let (_server, port) = start_server(&[("CLIPGUARD_POLICIES__DIR", dir.as_os_str())]);
+    let api = Api::new(port);
+    let prompt = json!({"prompt": "a naked child on a beach", "user": "bob"});
+    let first = api.post_json("/v1/prompts/check", &prompt);
+    assert_eq!(first.json["action"], "block", "{}", first.json);
+    let v0 = api.get("/readyz").json["policy"]["version"].clone();
+    let file = dir.join("default.yaml");
+    let full = std::fs::read_to_string(&file).unwrap();
+    let cut = full.find("  - id: prompt-sexualised-minors").unwrap();
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    for (n, text) in [
+        full[..cut].to_string(),
+        "name: default\nrules: []\n".to_string(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        std::fs::write(&file, text).unwrap();
+        wait_for("the watcher refuses the file", &|| {
+            api.metric(
+                "clipguard_policy_reloads_total",
+                &[("result", "rules_removed")],
+            ) >= (n + 1) as f64
+        });
+        assert_eq!(api.get("/readyz").json["policy"]["version"], v0);
+        let again = api.post_json("/v1/prompts/check", &prompt);
+        assert_eq!(again.json["action"], "block", "{}", again.json);
+    }
+    std::fs::write(&file, format!("{full}# reviewed\n")).unwrap();
+    wait_for("the complete file is applied", &|| {
+        api.get("/readyz").json["policy"]["version"] != v0
+    });
+}

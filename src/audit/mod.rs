@@ -8,6 +8,8 @@ pub mod report;
 pub mod shard;
 pub mod sources;
 
+pub use sources::Confinement;
+
 use crate::objects::ObjectError;
 use crate::service::pool::PoolError;
 use crate::service::{CheckError, CheckService, ClipLocation, ClipSource};
@@ -63,6 +65,8 @@ pub struct AuditOptions {
     pub compare: bool,
     /// Largest object downloaded from an object store.
     pub max_file_bytes: u64,
+    /// Where local paths may resolve.
+    pub confinement: sources::Confinement,
 }
 
 /// Told about an audit's progress (a progress bar, log lines, the service's job status).
@@ -90,9 +94,11 @@ pub fn run(
                 reason: e.to_string(),
             })?,
     );
-    let mut clips = sources::expand(&opts.sources, &rt)?;
+    let expanded = sources::expand(&opts.sources, &opts.confinement, &rt)?;
+    let (mut clips, mut skipped) = (expanded.clips, expanded.skipped);
     if let Some(s) = &opts.shard {
         clips.retain(|c| s.contains(&c.name()));
+        skipped.retain(|key, _| s.contains(key));
     }
     let (mut writer, done): (Box<dyn report::Sink>, Vec<Line>) = match &opts.report {
         ReportTo::File(path) if opts.resume => {
@@ -119,20 +125,33 @@ pub fn run(
         .into_iter()
         .filter(|c| !already.contains(&c.name()))
         .collect();
-    observer.started(summary.resumed + todo.len() as u64, summary.resumed);
+    skipped.retain(|key, _| !already.contains(key));
+    observer.started(
+        summary.resumed + todo.len() as u64 + skipped.len() as u64,
+        summary.resumed,
+    );
     crate::metrics::AUDITS_RUNNING.inc();
     crate::metrics::AUDIT_REMAINING.add(todo.len() as i64);
     let remaining = todo.len() as u64;
-    let result = feed(service, opts, &rt, todo, |line| {
+    let skipped_lines = skipped.len() as u64;
+    let mut record = |line: Line| -> Result<(), AuditError> {
         writer.line(&line)?;
         summary.add(&line);
         crate::metrics::audited(line.action.map_or("error", Action::as_str));
         observer.clip(&line, &summary);
         Ok(())
+    };
+    // What the sources named but the audit may not read: a line each, saying why.
+    let mut result = skipped.into_iter().try_for_each(|(key, e)| {
+        tracing::warn!(entry = %key, error = %e, "audit entry skipped");
+        record(error_line(key, None, e.code(), e.to_string()))
     });
+    if result.is_ok() {
+        result = feed(service, opts, &rt, todo, &mut record);
+    }
     crate::metrics::AUDITS_RUNNING.dec();
     // An audit stopped by an error leaves its clips uncounted.
-    let finished = summary.clips - summary.resumed;
+    let finished = (summary.clips - summary.resumed).saturating_sub(skipped_lines);
     crate::metrics::AUDIT_REMAINING.sub(remaining.saturating_sub(finished) as i64);
     result?;
     let seconds = started.elapsed().as_secs_f64();

@@ -1,16 +1,41 @@
 //! What an audit covers: folders (recursive), globs, files listing paths or URIs, single clips,
-//! and object-store prefixes, expanded into clips with stable keys.
+//! and object-store prefixes, expanded into clips with stable keys. Every local path goes
+//! through the one resolver (`objects::Roots`): only regular files inside the roots are
+//! clips; a link out, a FIFO, a device or a `/proc` path is returned as skipped, with why,
+//! and never opened.
 
 use super::AuditError;
-use crate::objects;
+use crate::objects::{self, Found, ObjectError, Roots};
 use crate::service::ClipLocation;
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
 
 /// File extensions taken as clips when walking folders and globs.
 pub const VIDEO_EXTENSIONS: [&str; 9] = [
     "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "mts", "3gp",
 ];
+
+/// Which roots an audit's local paths must resolve into.
+#[derive(Debug, Clone)]
+pub enum Confinement {
+    /// The configured `server.file_roots` (the service always; the CLI when they are set):
+    /// every path, however it is named, resolves inside them.
+    Roots(Roots),
+    /// The CLI without configured roots: a folder's walk stays inside the folder named and a
+    /// glob's matches inside the glob's fixed leading folders; a clip or list line named
+    /// explicitly may be anywhere. Regular files only in every case, never `/proc`, `/sys`
+    /// or `/dev`.
+    Named,
+}
+
+/// The clips an audit covers, and the entries its sources named or held that are not clips
+/// it may read, each with why (reported as error lines, never screened).
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub clips: Vec<ClipLocation>,
+    /// By key (the entry's path as found).
+    pub skipped: BTreeMap<String, ObjectError>,
+}
 
 fn is_video(p: &Path) -> bool {
     p.extension()
@@ -22,32 +47,61 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn walk(dir: &Path, out: &mut BTreeSet<ClipLocation>) -> Result<(), AuditError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| AuditError::Source {
-        source_name: dir.display().to_string(),
+fn source_error(name: &str, e: impl std::fmt::Display) -> AuditError {
+    AuditError::Source {
+        source_name: name.to_string(),
         reason: e.to_string(),
-    })?;
-    for e in entries.flatten() {
-        let p = e.path();
-        match e.file_type() {
-            Ok(t) if t.is_dir() => walk(&p, out)?,
-            Ok(_) if is_video(&p) => {
-                out.insert(ClipLocation::Path(absolute(&p)));
+    }
+}
+
+/// Collects clips and skipped entries, each once.
+#[derive(Default)]
+struct Collect {
+    clips: BTreeSet<ClipLocation>,
+    skipped: BTreeMap<String, ObjectError>,
+}
+
+impl Collect {
+    /// One explicitly named path (a single clip, a glob match, a list line).
+    fn path(&mut self, roots: &Roots, p: &Path) {
+        let key = absolute(p);
+        let name = key.display().to_string();
+        match roots.resolve(&name, &key) {
+            Ok(real) => {
+                self.clips.insert(ClipLocation::Found(real));
             }
-            _ => {}
+            Err(e) => {
+                self.skipped.insert(name, e);
+            }
         }
     }
-    Ok(())
+
+    fn walk(&mut self, roots: &Roots, source: &str, dir: &Path) -> Result<(), AuditError> {
+        let real = roots
+            .resolve_source(source, dir)
+            .map_err(|e| source_error(source, e))?;
+        let found = roots
+            .walk(&real, &is_video)
+            .map_err(|e| source_error(source, crate::vocab::io_reason(&e)))?;
+        for f in found {
+            match f {
+                Found::Clip(p) => {
+                    self.clips.insert(ClipLocation::Found(p));
+                }
+                Found::Skipped { path, error } => {
+                    self.skipped.insert(path.display().to_string(), error);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn s3_prefix(uri: &str, rt: &tokio::runtime::Runtime) -> Result<Vec<ClipLocation>, AuditError> {
     let rest = uri.trim_start_matches("s3://");
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
-        return Err(AuditError::Source {
-            source_name: uri.into(),
-            reason: "expected s3://bucket/prefix".into(),
-        });
+        return Err(source_error(uri, "expected s3://bucket/prefix"));
     }
     let keys = rt.block_on(objects::list_s3(bucket, prefix))?;
     Ok(keys
@@ -59,19 +113,26 @@ fn s3_prefix(uri: &str, rt: &tokio::runtime::Runtime) -> Result<Vec<ClipLocation
         .collect())
 }
 
-fn list_file(path: &Path, out: &mut BTreeSet<ClipLocation>) -> Result<(), AuditError> {
-    let text = std::fs::read_to_string(path).map_err(|e| AuditError::Source {
-        source_name: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+/// Reads a list of clips (itself resolved and opened like a clip, so a FIFO named as a list
+/// cannot block the audit).
+fn list_file(roots: &Roots, path: &Path, out: &mut Collect) -> Result<(), AuditError> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let mut text = String::new();
+    roots
+        .resolve(&name, path)
+        .and_then(|real| objects::open_resolved(&name, &real))
+        .map_err(|e| source_error(&name, e))?
+        .read_to_string(&mut text)
+        .map_err(|e| source_error(&name, crate::vocab::io_reason(&e)))?;
     for line in text.lines().map(str::trim) {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         if let Some(p) = line.strip_prefix("file://") {
-            out.insert(ClipLocation::Path(absolute(Path::new(p))));
+            out.path(roots, Path::new(p));
         } else if line.starts_with("s3://") {
-            out.insert(ClipLocation::parse_uri(line)?);
+            out.clips.insert(ClipLocation::parse_uri(line)?);
         } else {
             // Relative paths in a list are relative to the list.
             let p = Path::new(line);
@@ -80,48 +141,78 @@ fn list_file(path: &Path, out: &mut BTreeSet<ClipLocation>) -> Result<(), AuditE
             } else {
                 path.parent().unwrap_or(Path::new(".")).join(p)
             };
-            out.insert(ClipLocation::Path(absolute(&p)));
+            out.path(roots, &p);
         }
     }
     Ok(())
 }
 
-/// Expands every source into clips, each once, in a stable order.
+/// The folders before a glob's first wildcard: what its matches must stay inside when no
+/// roots are configured.
+fn glob_base(pattern: &str) -> PathBuf {
+    let mut base = PathBuf::new();
+    for c in Path::new(pattern).components() {
+        if let Component::Normal(s) = c {
+            if s.to_string_lossy().contains(['*', '?', '[']) {
+                break;
+            }
+        }
+        base.push(c);
+    }
+    if base.as_os_str().is_empty() {
+        base.push(".");
+    }
+    absolute(&base)
+}
+
+/// Expands every source into clips, each once, in a stable order, and the entries left out.
 pub fn expand(
     sources: &[String],
+    confinement: &Confinement,
     rt: &tokio::runtime::Runtime,
-) -> Result<Vec<ClipLocation>, AuditError> {
-    let mut out = BTreeSet::new();
+) -> Result<Expanded, AuditError> {
+    let mut out = Collect::default();
+    let confined = |named: &Path| match confinement {
+        Confinement::Roots(r) => r.clone(),
+        Confinement::Named => Roots::new(&[absolute(named)]),
+    };
+    let explicit = match confinement {
+        Confinement::Roots(r) => r.clone(),
+        Confinement::Named => Roots::anywhere(),
+    };
     for s in sources {
         if s.starts_with("s3://") {
-            out.extend(s3_prefix(s, rt)?);
+            out.clips.extend(s3_prefix(s, rt)?);
             continue;
         }
-        let p = Path::new(s);
-        if p.is_dir() {
-            walk(p, &mut out)?;
-        } else if p.is_file() {
-            if is_video(p) {
-                out.insert(ClipLocation::Path(absolute(p)));
-            } else {
-                list_file(p, &mut out)?;
-            }
-        } else if s.contains(['*', '?', '[']) {
-            let paths = glob::glob(s).map_err(|e| AuditError::Source {
-                source_name: s.clone(),
-                reason: e.to_string(),
-            })?;
-            for p in paths.flatten() {
-                if p.is_file() {
-                    out.insert(ClipLocation::Path(absolute(&p)));
+        let p = Path::new(s.strip_prefix("file://").unwrap_or(s));
+        // `stat` only: nothing is opened before its kind is known.
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => out.walk(&confined(p), s, p)?,
+            Ok(_) if is_video(p) => out.path(&explicit, p),
+            Ok(_) => list_file(&explicit, p, &mut out)?,
+            Err(_) if s.contains(['*', '?', '[']) => {
+                let roots = confined(&glob_base(s));
+                let paths = glob::glob(s).map_err(|e| source_error(s, e))?;
+                for m in paths.flatten() {
+                    if !m.is_dir() {
+                        out.path(&roots, &m);
+                    }
                 }
             }
-        } else {
-            return Err(AuditError::Source {
-                source_name: s.clone(),
-                reason: "no such file or folder".into(),
-            });
+            Err(_) => {
+                // A link out answers as outside whether or not its target exists.
+                return Err(match explicit.resolve(s, &absolute(p)) {
+                    Err(
+                        e @ (ObjectError::OutsideRoots { .. } | ObjectError::LinkOutside { .. }),
+                    ) => source_error(s, e),
+                    _ => source_error(s, "no such file or folder"),
+                });
+            }
         }
     }
-    Ok(out.into_iter().collect())
+    Ok(Expanded {
+        clips: out.clips.into_iter().collect(),
+        skipped: out.skipped,
+    })
 }

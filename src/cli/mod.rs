@@ -433,6 +433,13 @@ pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
         resume,
         compare,
         max_file_bytes: ctx.cfg.media.max_file_bytes,
+        confinement: if ctx.cfg.server.file_roots.is_empty() {
+            clipguard::audit::Confinement::Named
+        } else {
+            clipguard::audit::Confinement::Roots(clipguard::objects::Roots::new(
+                &ctx.cfg.server.file_roots,
+            ))
+        },
     };
     let progress = progress::AuditProgress::new();
     let summary = clipguard::audit::run(&service, &opts, &progress)?;

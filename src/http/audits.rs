@@ -220,6 +220,7 @@ fn launch(state: &AppState, spec: JobSpec) -> Result<AuditStatus, ApiError> {
         resume: true,
         compare: spec.compare,
         max_file_bytes: state.service.intake().max_file_bytes,
+        confinement: audit::Confinement::Roots(state.service.intake().roots.clone()),
     };
     let status = AuditStatus {
         id: id.clone(),

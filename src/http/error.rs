@@ -51,6 +51,12 @@ impl ApiError {
         }
     }
 
+    /// The same error with what was being done in front of its message.
+    pub fn context(mut self, doing: &str) -> Self {
+        self.message = format!("{doing}: {}", self.message);
+        self
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
     }
@@ -111,7 +117,7 @@ impl ResponseError for ApiError {
         res.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code,
-                message: self.message.clone(),
+                message: without_server_paths(&self.message),
             },
         })
     }
@@ -170,10 +176,52 @@ from_failure!(
     CategoriesError
 );
 
+/// An I/O failure in a handler, said without the path it may carry; out of file descriptors
+/// is an overload (503 with Retry-After), not a server fault.
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
-        Self::new(ErrorCode::Io, e.to_string())
+        if crate::vocab::out_of_descriptors(&e) {
+            crate::metrics::rejected(ErrorCode::Busy.as_str());
+            return Self {
+                retry_after_s: Some(crate::vocab::RETRY_OUT_OF_DESCRIPTORS_S),
+                ..Self::new(
+                    ErrorCode::Busy,
+                    format!(
+                        "the server is at its limit of open files ({}): retry later",
+                        crate::vocab::io_reason(&e)
+                    ),
+                )
+            };
+        }
+        Self::new(ErrorCode::Io, crate::vocab::io_reason(&e))
     }
+}
+
+/// Folders of this machine that no answer may show (the data folder, where uploads, the
+/// database and evidence live): set once by the server at start.
+static HIDDEN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Hides `folders` (and their canonical forms) from every error message from now on.
+pub fn hide_paths(folders: &[&std::path::Path]) {
+    let mut hidden: Vec<String> = folders
+        .iter()
+        .flat_map(|f| [f.to_path_buf(), f.canonicalize().unwrap_or_default()])
+        .map(|p| p.display().to_string())
+        // Absolute folders only: a bare word would be replaced inside ordinary words.
+        .filter(|p| p.starts_with('/') && p.len() > 1)
+        .collect();
+    // Longest first, so a folder inside another is replaced whole.
+    hidden.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    hidden.dedup();
+    let _ = HIDDEN.set(hidden);
+}
+
+fn without_server_paths(message: &str) -> String {
+    let mut out = message.to_string();
+    for folder in HIDDEN.get().into_iter().flatten() {
+        out = out.replace(folder.as_str(), "<server>");
+    }
+    out
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {

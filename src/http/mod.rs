@@ -2,6 +2,7 @@
 //! the screening pool and call the same library functions as the CLI. Errors are mapped to
 //! statuses in `error` only.
 
+mod admission;
 mod attestations;
 mod audits;
 pub mod auth;
@@ -334,6 +335,18 @@ fn access_log(
     }
 }
 
+/// Whether a request carries a body: a length over zero, or chunks.
+fn has_body(headers: &HeaderMap) -> bool {
+    let length = headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match length {
+        Some(n) => n > 0,
+        None => headers.contains_key(actix_web::http::header::TRANSFER_ENCODING),
+    }
+}
+
 /// True when every address `bind` resolves to is a loopback address.
 fn is_loopback(bind: &str) -> bool {
     bind.to_socket_addrs()
@@ -359,6 +372,8 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     check_access(cfg)?;
     let bind = cfg.server.bind.clone();
     let tmp = service.intake().tmp.clone();
+    let service_max_bytes = service.intake().max_file_bytes;
+    error::hide_paths(&[cfg.data_dir.as_path()]);
     let tmp_err = |source| ServeError::Tmp {
         path: tmp.display().to_string(),
         source,
@@ -399,23 +414,72 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
         keys = cfg.server.api_keys.len(),
         "clipguard listening"
     );
-    let stall = Duration::from_secs(cfg.server.upload_timeout_s.max(1));
+    let limits = upload::BodyLimits::new(&cfg.server, service_max_bytes);
+    let caps = admission::fit(&cfg.server, admission::raise_fd_limit());
+    let uploads = admission::Uploads::new(caps.max_uploads);
+    let http_workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tracing::info!(
+        max_connections = caps.max_connections,
+        max_uploads = caps.max_uploads,
+        fd_limit = caps.fd_limit,
+        body_deadline_s = limits.deadline.as_secs(),
+        body_min_rate = limits.min_rate,
+        "admission"
+    );
     HttpServer::new(move || {
+        let uploads = uploads.clone();
         App::new()
             .app_data(state.clone())
             .app_data(keys.clone())
             .wrap_fn(move |mut req, srv| {
-                // Every body, JSON or upload, is answered 408 when it stalls.
-                let body = actix_web::HttpMessage::take_payload(&mut req);
-                req.set_payload(upload::idle_limited(body, stall));
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let path = req.path().to_string();
                 let id = request_id(req.headers());
+                // A request with a body takes one of the upload places, or is refused with
+                // 503 before its body is read.
+                let ticket =
+                    if has_body(req.headers()) {
+                        match uploads.admit() {
+                            Some(t) => Some(t),
+                            None => {
+                                crate::metrics::rejected(ErrorCode::Busy.as_str());
+                                let busy = ApiError {
+                                    retry_after_s: Some(admission::RETRY_UPLOADS_S),
+                                    ..ApiError::new(
+                                        ErrorCode::Busy,
+                                        "too many uploads in progress: retry later",
+                                    )
+                                };
+                                let mut res = req
+                                    .into_response(actix_web::ResponseError::error_response(&busy));
+                                if let Ok(value) = HeaderValue::from_str(&id) {
+                                    res.headers_mut().insert(REQUEST_ID.clone(), value);
+                                }
+                                access_log(
+                                    &id,
+                                    &method,
+                                    &path,
+                                    "unmatched",
+                                    res.status(),
+                                    started.elapsed(),
+                                );
+                                return futures_util::future::Either::Left(std::future::ready(
+                                    Ok::<_, actix_web::Error>(res),
+                                ));
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                // Every body, JSON or upload, is answered 408 when it stalls or trickles.
+                let body = actix_web::HttpMessage::take_payload(&mut req);
+                req.set_payload(upload::limited(body, limits));
                 let span = tracing::info_span!("request", request_id = %id);
                 let fut = span.in_scope(|| srv.call(req)).instrument(span);
-                async move {
-                    let mut res = fut.await?;
+                futures_util::future::Either::Right(async move {
+                    let mut res = fut.await?.map_into_boxed_body();
+                    drop(ticket);
                     let route = res
                         .request()
                         .match_pattern()
@@ -431,12 +495,13 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
                     }
                     access_log(&id, &method, &path, &route, status, elapsed);
                     Ok(res)
-                }
+                })
             })
             .configure(routes)
             .default_service(web::to(no_route))
     })
     .shutdown_timeout(cfg.server.shutdown_timeout_s)
+    .max_connections(caps.max_connections.div_ceil(http_workers))
     .bind(&bind)
     .map_err(|source| ServeError::Bind {
         bind: bind.clone(),

@@ -1,9 +1,9 @@
 //! Multipart uploads, streamed to temporary files in the data folder and hashed on the way:
 //! never buffered whole in memory, refused as soon as they pass the size limit, refused from
 //! their first bytes when they are not the kind of file expected, and answered 408 when the
-//! client stops sending (the partial file is removed with the error). Every request body, JSON
-//! and hash files too, is read under the same stall limit (`idle_limited`, applied by the
-//! server to all routes).
+//! client stops sending or sends too slowly (the partial file is removed with the error).
+//! Every request body, JSON and hash files too, is read under the same limits (`limited`,
+//! applied by the server to all routes: a stall limit, a minimum rate and a deadline).
 
 use super::error::ApiError;
 use crate::digest::HashingWriter;
@@ -15,7 +15,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::io::BufWriter;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tempfile::TempPath;
 
 /// An uploaded file on disk (deleted when dropped), with its sha256.
@@ -146,24 +146,79 @@ pub async fn read(
     read_parts(Multipart::new(req.headers(), payload), tmp, expect).await
 }
 
-/// The body of a request, ending in a `TimedOut` error when nothing of it arrives for `stall`:
-/// a client that sends headers and then stops (or trickles nothing) would otherwise hold its
-/// connection, and for an upload a temporary file, for as long as it liked.
-pub fn idle_limited(payload: Payload, stall: Duration) -> Payload {
-    let stream = futures_util::stream::unfold(Some(payload), move |body| async move {
-        let mut body = body?;
-        match tokio::time::timeout(stall, body.next()).await {
-            Ok(Some(piece)) => Some((piece, Some(body))),
-            Ok(None) => None,
-            Err(_) => {
-                let silent = std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("nothing was received for {} s", stall.as_secs()),
-                );
-                Some((Err(PayloadError::Io(silent)), None))
-            }
+/// How long a request body may take.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Nothing received for this long ends the body.
+    pub stall: Duration,
+    /// Free of the minimum rate.
+    pub grace: Duration,
+    /// Bytes a second the body must average once the grace is over.
+    pub min_rate: u64,
+    /// The whole body.
+    pub deadline: Duration,
+}
+
+impl BodyLimits {
+    /// From the server's settings; the deadline, unless set, is the grace plus the time the
+    /// largest upload takes at the minimum rate.
+    pub fn new(cfg: &crate::config::ServerConfig, max_body_bytes: u64) -> Self {
+        let min_rate = cfg.body_min_rate.max(1);
+        let grace = Duration::from_secs(cfg.body_grace_s);
+        let deadline = match cfg.body_deadline_s {
+            0 => grace + Duration::from_secs(max_body_bytes.div_ceil(min_rate)),
+            s => Duration::from_secs(s),
+        };
+        Self {
+            stall: Duration::from_secs(cfg.upload_timeout_s.max(1)),
+            grace,
+            min_rate,
+            deadline,
         }
-    });
+    }
+}
+
+/// The body of a request, ending in a `TimedOut` error when nothing of it arrives for
+/// `stall`, when it has taken `deadline`, or when, after `grace`, it has arrived at less than
+/// `min_rate` on average: a client that sends headers and then stops, or trickles a byte now
+/// and then, would otherwise hold its connection, and for an upload a temporary file, for as
+/// long as it liked.
+pub fn limited(payload: Payload, limits: BodyLimits) -> Payload {
+    let started = Instant::now();
+    let stream =
+        futures_util::stream::unfold((Some(payload), 0u64), move |(body, received)| async move {
+            let mut body = body?;
+            let elapsed = started.elapsed();
+            // When the average since the start would fall under the minimum rate.
+            let rate_due =
+                limits.grace + Duration::from_secs_f64(received as f64 / limits.min_rate as f64);
+            let due = limits.deadline.min(rate_due);
+            let left = due.saturating_sub(elapsed);
+            let wait = limits.stall.min(left);
+            match tokio::time::timeout(wait, body.next()).await {
+                Ok(Some(Ok(piece))) => {
+                    let n = piece.len() as u64;
+                    Some((Ok(piece), (Some(body), received + n)))
+                }
+                Ok(Some(Err(e))) => Some((Err(e), (None, received))),
+                Ok(None) => None,
+                Err(_) => {
+                    let reason = if wait == limits.stall && limits.stall < left {
+                        format!("nothing was received for {} s", limits.stall.as_secs())
+                    } else if due == limits.deadline {
+                        format!("the body took longer than {} s", limits.deadline.as_secs())
+                    } else {
+                        format!(
+                            "the body arrived slower than {} bytes/s after its first {} s",
+                            limits.min_rate,
+                            limits.grace.as_secs()
+                        )
+                    };
+                    let slow = std::io::Error::new(std::io::ErrorKind::TimedOut, reason);
+                    Some((Err(PayloadError::Io(slow)), (None, received)))
+                }
+            }
+        });
     // Fused: readers (multipart) may poll again after the end.
     Payload::Stream {
         payload: Box::pin(stream.fuse()),
@@ -177,7 +232,7 @@ pub fn body_error(e: &PayloadError) -> ApiError {
             crate::metrics::rejected(ErrorCode::UploadTimeout.as_str());
             ApiError::new(
                 ErrorCode::UploadTimeout,
-                format!("the request body stalled: {io}"),
+                format!("the request body was cut off: {io}"),
             )
         }
         other => ApiError::new(
@@ -232,7 +287,8 @@ async fn read_parts(mut mp: Multipart, tmp: &Path, expect: &Expect) -> Result<Fo
                 .unwrap_or_else(|| "upload".into());
             let file = tempfile::Builder::new()
                 .prefix("upload-")
-                .tempfile_in(tmp)?;
+                .tempfile_in(tmp)
+                .map_err(|e| ApiError::from(e).context("cannot store the upload"))?;
             let (f, path) = file.into_parts();
             let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, f));
             let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);

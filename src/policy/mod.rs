@@ -43,6 +43,29 @@ pub enum PolicyError {
     },
     #[error(transparent)]
     Terms(#[from] crate::text::terms::TermsError),
+    /// A new version that would drop rules of the running one without saying so.
+    #[error("{path}: drops rule(s) {} of the running policy without declaring it: a file cut short or emptied is refused; list them under `removes:` to drop them on purpose", rules.join(", "))]
+    RulesRemoved { path: String, rules: Vec<String> },
+    /// A new version that fails the policy's own fixtures.
+    #[error("{path}: fails {failed} of {cases} fixture case(s) in {fixtures}; first: {first}")]
+    Fixtures {
+        path: String,
+        fixtures: String,
+        failed: usize,
+        cases: usize,
+        first: String,
+    },
+}
+
+impl PolicyError {
+    /// Why a reload was refused, as the `result` label of `clipguard_policy_reloads_total`.
+    pub fn refusal(&self) -> &'static str {
+        match self {
+            PolicyError::RulesRemoved { .. } => "rules_removed",
+            PolicyError::Fixtures { .. } => "fixtures_failed",
+            _ => "error",
+        }
+    }
 }
 
 impl crate::vocab::Failure for PolicyError {
@@ -60,6 +83,10 @@ struct PolicyFile {
     #[serde(default)]
     params: BTreeMap<String, serde_json::Value>,
     rules: Vec<RuleFile>,
+    /// Rule ids this version drops on purpose: without them here, a reload that loses a
+    /// rule of the running policy is refused (a file cut short or emptied in place).
+    #[serde(default)]
+    removes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +141,8 @@ pub struct Policy {
     /// reload, so a decision's version always names the lists it was matched against.
     pub terms: std::sync::Arc<TermLists>,
     pub params_json: BTreeMap<String, serde_json::Value>,
+    /// Rule ids this version declares it drops on purpose (`removes:` in the file).
+    pub removes: Vec<String>,
     /// CEL's standard environment, built once: building it per decision cost most of the time.
     env: std::sync::Arc<Env>,
     /// The analysers' sections rules may read, with the value each shows when absent.
@@ -302,6 +331,7 @@ impl Policy {
             path: path.to_path_buf(),
             rules,
             params_json: file.params,
+            removes: file.removes,
             terms,
             env: std::sync::Arc::new(Env::stdlib()),
             sections,

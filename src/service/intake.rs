@@ -1,16 +1,23 @@
 //! Where a clip comes from, and getting it onto local disk once, hashed while it is read:
 //! an upload (already streamed to a temporary file and hashed by `http`), a local path named
-//! by a trusted caller (CLI, audit), a `file://` URI inside the configured roots, or an
-//! `s3://` object (downloaded to a temporary file).
+//! on the command line, a path an audit found inside its roots, a `file://` URI inside the
+//! configured roots, or an `s3://` object (downloaded to a temporary file). Every local path
+//! goes through `objects::Roots` and is opened by `objects::open_resolved`: regular files
+//! only, never a FIFO or a device, and never a link swapped in after it was resolved.
 
 use crate::objects::{self, ObjectError, Roots};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Where a stored clip is: what the CLI, an audit or a URI names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClipLocation {
-    /// A local file named by a trusted caller (the CLI, an audit's sources).
+    /// A local file named on the command line: resolved anywhere on this machine (symlinks
+    /// followed), but only a regular file, and never on `/proc`, `/sys` or `/dev`.
     Path(PathBuf),
+    /// A canonical path an audit's resolver found inside its roots: opened only if it still
+    /// is that regular file (a link or FIFO put in its place since is refused).
+    Found(PathBuf),
     /// A `file://` URI: resolved inside the configured roots.
     FileUri { uri: String, path: PathBuf },
     /// An object in S3 (or a compatible store).
@@ -52,7 +59,7 @@ impl ClipLocation {
     /// the URI.
     pub fn name(&self) -> String {
         match self {
-            ClipLocation::Path(p) => p.display().to_string(),
+            ClipLocation::Path(p) | ClipLocation::Found(p) => p.display().to_string(),
             ClipLocation::FileUri { uri, .. } => uri.clone(),
             ClipLocation::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
         }
@@ -84,10 +91,14 @@ impl ClipSource {
             ClipSource::At(at) => {
                 let name = at.name();
                 match at {
-                    ClipLocation::Path(path) => local(path, name).await,
+                    ClipLocation::Path(path) => {
+                        let real = Roots::anywhere().resolve(&name, &path)?;
+                        local(real, name).await
+                    }
+                    ClipLocation::Found(real) => local(real, name).await,
                     ClipLocation::FileUri { uri, path } => {
-                        let path = place.roots.resolve(&uri, &path)?;
-                        local(path, name).await
+                        let real = place.roots.resolve(&uri, &path)?;
+                        local(real, name).await
                     }
                     ClipLocation::S3 { bucket, key } => {
                         std::fs::create_dir_all(&place.tmp)?;
@@ -109,20 +120,24 @@ impl ClipSource {
     }
 }
 
-async fn local(path: PathBuf, name: String) -> Result<Clip, ObjectError> {
-    let hashed = path.clone();
-    let sha256 = tokio::task::spawn_blocking(move || crate::digest::sha256_file(&hashed))
-        .await
-        .map_err(|e| ObjectError::Io(std::io::Error::other(e)))?
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ObjectError::NotFound { uri: name.clone() },
-            _ => ObjectError::Store {
-                uri: name.clone(),
-                reason: e.to_string(),
-            },
+/// Opens a resolved file and hashes it through that one descriptor, which the clip keeps:
+/// screening reads `/proc/self/fd/N`, the very file that was checked and hashed, whatever
+/// happens to its path meanwhile.
+async fn local(real: PathBuf, name: String) -> Result<Clip, ObjectError> {
+    let uri = name.clone();
+    let (file, sha256) = tokio::task::spawn_blocking(move || {
+        let mut file = objects::open_resolved(&uri, &real)?;
+        let sha256 = crate::digest::sha256_reader(&mut file).map_err(|e| ObjectError::Store {
+            uri: uri.clone(),
+            reason: crate::vocab::io_reason(&e),
         })?;
+        Ok::<_, ObjectError>((file, sha256))
+    })
+    .await
+    .map_err(|e| ObjectError::Io(std::io::Error::other(e)))??;
+    let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
     Ok(Clip {
-        on_disk: OnDisk::Local(path),
+        on_disk: OnDisk::Local { _file: file, path },
         name,
         sha256,
     })
@@ -149,14 +164,18 @@ pub struct Clip {
 #[derive(Debug)]
 enum OnDisk {
     Temp(tempfile::TempPath),
-    Local(PathBuf),
+    /// An open local file, and the path that reads it through the open descriptor.
+    Local {
+        _file: std::fs::File,
+        path: PathBuf,
+    },
 }
 
 impl Clip {
     pub fn path(&self) -> &Path {
         match &self.on_disk {
             OnDisk::Temp(p) => p,
-            OnDisk::Local(p) => p,
+            OnDisk::Local { path, .. } => path,
         }
     }
 

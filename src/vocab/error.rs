@@ -123,9 +123,86 @@ pub trait Failure: std::error::Error {
     }
 }
 
+/// The operating system's error number behind an I/O error, looking through the errors that
+/// wrap one (a temporary file's error carries its path around the original).
+fn os_error_code(e: &std::io::Error) -> Option<i32> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        let io = c.downcast_ref::<std::io::Error>();
+        if let Some(code) = io.and_then(std::io::Error::raw_os_error) {
+            return Some(code);
+        }
+        cause = match io.and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    None
+}
+
+/// What went wrong in an I/O error, without the path some errors carry (a temporary file's
+/// "at path .../tmp/upload-..."): the operating system's own words when there are some, else
+/// the kind. Answers and reports never show where this machine keeps its files.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match os_error_code(e) {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => e.kind().to_string(),
+    }
+}
+
+/// Whether an I/O error is the process or the system running out of file descriptors: a
+/// passing overload (answered 503 with Retry-After), not a server fault.
+pub fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(os_error_code(e), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Seconds to wait before retrying when descriptors ran out: long enough for stalled uploads
+/// to be cut off and closed.
+pub const RETRY_OUT_OF_DESCRIPTORS_S: u64 = 5;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error that wraps an I/O error with the path it was about, as `tempfile`'s do
+    /// ("Too many open files (os error 24) at path \".../tmp/upload-...\"").
+    #[derive(Debug)]
+    struct AtPath(std::io::Error, &'static str);
+
+    impl std::fmt::Display for AtPath {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{} at path {:?}", self.0, self.1)
+        }
+    }
+
+    impl std::error::Error for AtPath {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_io_error_says_what_without_the_path() {
+        let wrapped = |code: i32| {
+            let e = std::io::Error::from_raw_os_error(code);
+            std::io::Error::new(e.kind(), AtPath(e, "/srv/data/tmp/upload-x"))
+        };
+        let e = wrapped(libc::EMFILE);
+        assert!(e.to_string().contains("/srv/data"), "{e}");
+        let reason = io_reason(&e);
+        assert!(
+            !reason.contains("/srv") && !reason.contains("upload-"),
+            "{reason}"
+        );
+        assert!(reason.contains("Too many open files"), "{reason}");
+        assert!(out_of_descriptors(&e));
+        assert!(out_of_descriptors(&wrapped(libc::ENFILE)));
+        assert!(!out_of_descriptors(&wrapped(libc::ENOENT)));
+        assert_eq!(
+            io_reason(&std::io::Error::other("x at /srv/data")),
+            "other error"
+        );
+    }
 
     #[test]
     fn codes_are_spelt_as_serde_writes_them_and_unique() {
