@@ -9,7 +9,9 @@ use crate::categories::{self, Categories, CategoriesError, LiveCategories};
 use crate::config::{Config, HashesConfig, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
+use crate::persons::voices::{self, VoiceEnrolment};
 use crate::persons::{LivePersons, PersonsError, Registry};
+use crate::speech::VoiceModels;
 use crate::text::terms::TermLists;
 use crate::vision::{Vision, VisionError};
 use crate::vocab::{ErrorCode, Failure, ModelKind};
@@ -76,6 +78,8 @@ pub struct Screener {
     models: Vec<ModelInfo>,
     /// Reads each clip's Content Credentials against the trust anchors, and signs.
     credentials: Arc<Credentials>,
+    /// Voice activity and speaker models, when the manifest declares them.
+    voices: Option<Arc<VoiceModels>>,
 }
 
 /// Frames waiting between the decoder and inference: enough to batch, small enough that a
@@ -103,6 +107,7 @@ impl Screener {
         let models = vision.manifest.models().cloned().collect();
         let banks = Arc::new(LiveBanks::load(banks, cfg.hashes.min_quality)?);
         let credentials = Arc::new(Credentials::load_or_create(&cfg.data_dir, &cfg.c2pa)?);
+        let voices = VoiceModels::load(vision.runtime(), &vision.manifest)?.map(Arc::new);
         Ok(Self {
             media: cfg.media.clone(),
             vision,
@@ -113,7 +118,25 @@ impl Screener {
             hashes: cfg.hashes.clone(),
             models,
             credentials,
+            voices,
         })
+    }
+
+    /// The voice activity and speaker models (None when the manifest declares them not).
+    pub fn voices(&self) -> Option<&Arc<VoiceModels>> {
+        self.voices.as_ref()
+    }
+
+    /// Embeds each voice sample (one person speaking in each); nothing is stored.
+    pub fn embed_voices(&self, samples: &[&Path]) -> Result<Vec<VoiceEnrolment>, ScreenError> {
+        let models = self
+            .voices
+            .as_ref()
+            .ok_or(enrol::EnrolError::NoVoiceModels)?;
+        Ok(samples
+            .iter()
+            .map(|p| voices::embed_voice(models, p))
+            .collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Every verified model file, whether or not its analyser is enabled.
