@@ -25,7 +25,7 @@ pub const MIN_SPEECH_S: f64 = 5.0;
 
 /// Least agreement of a sample's voice with itself (`voice::self_agreement`). Calibrated on
 /// espeak-ng voices (two sentences a sample, 6 voices; docs/persons.md): one voice agreed with
-/// itself to 0.868 or more; two voices taking turns to 0.61 to 0.82, except two variants of one
+/// itself to 0.868 or more; two voices taking turns to 0.63 to 0.82, except two variants of one
 /// synthesiser that the encoder itself scores alike (0.86). Pairs as alike as that are not told
 /// apart.
 pub const MIN_SELF_AGREEMENT: f32 = 0.84;
