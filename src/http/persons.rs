@@ -1,4 +1,4 @@
-//! The protected-persons registry: add, read, remove, and enrol face images. Every change
+//! The protected-persons registry: add, read, remove, and enrol face images and voice samples. Every change
 //! takes effect for the next check (the persons snapshot is rebuilt, and cached screenings
 //! from before it no longer apply).
 
@@ -176,6 +176,69 @@ pub async fn enrol_faces(
     })
     .await??;
     Ok(HttpResponse::Created().json(Enrolled { faces }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnrolledVoices {
+    /// Ids of the stored voices, one per sample.
+    pub voices: Vec<i64>,
+}
+
+/// The multipart form of voice enrolment.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the form for the OpenAPI document; never built
+pub struct VoiceSamples {
+    /// One or more audio or video files, each of the person alone speaking (at least 5 s of
+    /// speech).
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
+}
+
+/// Largest voice sample accepted.
+const MAX_SAMPLE_BYTES: u64 = 50 * 1024 * 1024;
+
+#[utoipa::path(
+    post, path = "/v1/persons/{id}/voices", tag = "persons",
+    params(("id" = i64, Path)),
+    request_body(content = VoiceSamples, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = EnrolledVoices),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "A sample without audio, with damaged audio, without enough speech or with several speakers: nothing is stored", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+#[post("/v1/persons/{id}/voices")]
+pub async fn enrol_voices(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let expect = upload::Expect {
+        file_fields: &["file"],
+        text_fields: &[],
+        kind: None,
+        max_file_bytes: MAX_SAMPLE_BYTES,
+        max_files: 8,
+    };
+    let form = upload::read(&req, payload, &state.service.intake().tmp, &expect).await?;
+    if form.files.is_empty() {
+        return Err(ApiError::new(
+            crate::vocab::ErrorCode::MissingFile,
+            "no `file` part in the form",
+        ));
+    }
+    let service = state.service.clone();
+    let voices = web::block(move || {
+        service
+            .enrol_voices(*id, &form.paths("file"))
+            .map_err(|e| ApiError::from(e).naming(&form.names()))
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(EnrolledVoices { voices }))
 }
 
 /// Grants or revokes a user's consent, then answers the person as it now is.

@@ -1,5 +1,7 @@
-//! Clips in: probing, limits, and choosing the frames worth analysing (FFmpeg via ffmpeg-next).
+//! Clips in: probing, limits, choosing the frames worth analysing, and decoding the soundtrack
+//! (FFmpeg via ffmpeg-next).
 
+pub mod audio;
 mod coverage;
 mod extract;
 mod probe;
@@ -51,6 +53,10 @@ pub enum Limit {
     /// A decoded frame's size (a size change mid-stream).
     FrameSize,
     DecodedFrames,
+    /// Audio streams in one clip.
+    AudioStreams,
+    /// Seconds of sound in one audio stream.
+    AudioDuration,
 }
 
 impl Limit {
@@ -63,6 +69,8 @@ impl Limit {
             Limit::FrameCount => "frame count",
             Limit::FrameSize => "frame size (px)",
             Limit::DecodedFrames => "decoded frames",
+            Limit::AudioStreams => "audio streams",
+            Limit::AudioDuration => "audio duration (s)",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Enrolment: an image must show exactly one face large enough to embed, aligned and embedded
-//! the same way as faces in clips.
+//! the same way as faces in clips; a voice sample must hold one person speaking (`voices`).
 
 use crate::vision::{align, Vision, VisionError};
 
@@ -17,6 +17,32 @@ pub enum EnrolError {
         found: usize,
         usable: usize,
     },
+    #[error("{path}: cannot read the audio: {reason}")]
+    Audio { path: String, reason: String },
+    #[error(
+        "{path}: has no audio stream; a voice sample must be a recording of the person speaking"
+    )]
+    NoAudio { path: String },
+    #[error(
+        "{path}: its audio did not decode completely ({problems}); send an undamaged recording"
+    )]
+    AudioIncomplete { path: String, problems: String },
+    #[error("{path}: holds {tracks} audio tracks; a voice sample must hold exactly one")]
+    AudioTracks { path: String, tracks: usize },
+    #[error("{path}: {speech_s:.1} s of speech found; a voice sample needs at least {min_s} s of one person speaking")]
+    NoSpeech {
+        path: String,
+        speech_s: f64,
+        min_s: f64,
+    },
+    #[error("{path}: the sample seems to hold several speakers (its parts agree on the voice only to {agreement:.2}, below {min}); enrol one speaker per sample")]
+    Speakers {
+        path: String,
+        agreement: f32,
+        min: f32,
+    },
+    #[error("voices cannot be enrolled: the models manifest declares no voice activity (vad) or speaker (voice_embed) model; run `make setup`")]
+    NoVoiceModels,
     #[error(transparent)]
     Vision(#[from] VisionError),
 }

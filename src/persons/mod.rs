@@ -1,5 +1,5 @@
 //! Protected persons: who they are (names, aliases, kind), who may depict them (consent), and
-//! their face embeddings. Faces in clips are matched here (`index`, `likeness`) and names in
+//! their face and voice embeddings. Faces in clips are matched here (`index`, `likeness`) and names in
 //! prompts (`gazetteer`).
 
 pub mod enrol;
@@ -8,11 +8,13 @@ pub mod index;
 pub mod likeness;
 mod live;
 pub mod registry;
+pub mod voices;
 
 pub use gazetteer::{Gazetteer, GazetteerName};
 pub use index::{ExactIndex, FaceIndex};
 pub use live::LivePersons;
-pub use registry::{NameWarning, NewPerson, Person, Registry};
+pub use registry::{EnrolledVoice, NameWarning, NewPerson, Person, Registry};
+pub use voices::{VoiceIndex, VoiceMatch};
 
 use crate::vocab::{ErrorCode, Failure, PersonId, PersonKind};
 use serde::{Deserialize, Serialize};
@@ -64,4 +66,6 @@ pub struct Persons {
     pub people: HashMap<PersonId, PersonInfo>,
     pub faces: Box<dyn FaceIndex>,
     pub gazetteer: Gazetteer,
+    /// Enrolled voices, of every speaker model (matching compares one model's only).
+    pub voices: VoiceIndex,
 }

@@ -1,7 +1,9 @@
 //! The persons registry in the embedded database: add, show, list, remove, import, enrol
 //! faces, and the snapshot screening uses.
 
-use super::{ExactIndex, FaceIndex, Gazetteer, GazetteerName, PersonInfo, Persons, PersonsError};
+use super::{
+    ExactIndex, FaceIndex, Gazetteer, GazetteerName, PersonInfo, Persons, PersonsError, VoiceIndex,
+};
 use crate::store::{vals, Db, Store};
 use crate::text::names::{ambiguity, Ambiguity};
 use crate::text::WordFrequencies;
@@ -51,6 +53,17 @@ pub struct EnrolledFace {
     pub created_at: String,
 }
 
+/// An enrolled voice sample (its speaker embedding is kept, not the audio).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EnrolledVoice {
+    pub id: i64,
+    pub sample_sha256: String,
+    pub model_sha256: String,
+    /// Seconds of speech the embedding came from.
+    pub speech_s: f64,
+    pub created_at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Person {
     pub id: PersonId,
@@ -62,6 +75,9 @@ pub struct Person {
     pub always_match: Vec<String>,
     pub allowed_users: Vec<String>,
     pub faces: Vec<EnrolledFace>,
+    /// Enrolled voice samples.
+    #[serde(default)]
+    pub voices: Vec<EnrolledVoice>,
     pub created_at: String,
     /// Ambiguous names and aliases, reported when the person is added.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -338,6 +354,22 @@ impl Registry {
                     })
                 })
                 .collect::<Result<_, crate::store::StoreError>>()?;
+            let voices = db
+                .query(
+                    "SELECT id, sample_sha256, model_sha256, speech_s, created_at FROM person_voices WHERE person_id = ?1 ORDER BY id",
+                    vals![id],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(EnrolledVoice {
+                        id: r.int(0)?,
+                        sample_sha256: r.text(1)?,
+                        model_sha256: r.text(2)?,
+                        speech_s: r.real(3)?,
+                        created_at: r.text(4)?,
+                    })
+                })
+                .collect::<Result<_, crate::store::StoreError>>()?;
             Ok(Person {
                 id,
                 name: row.text(0)?,
@@ -346,6 +378,7 @@ impl Registry {
                 always_match,
                 allowed_users,
                 faces,
+                voices,
                 created_at: row.text(2)?,
                 warnings: Vec::new(),
             })
@@ -442,6 +475,29 @@ impl Registry {
         })
     }
 
+    /// Stores one voice embedding for a person (once per sample file: enrolling the same file
+    /// again replaces it under the same id).
+    pub fn add_voice(
+        &self,
+        id: PersonId,
+        sample_sha256: &str,
+        model_sha256: &str,
+        e: &Embedding,
+        speech_s: f64,
+    ) -> Result<i64, PersonsError> {
+        self.store.transaction(|db| {
+            must_exist(db, id)?;
+            Ok(db
+                .query_one(
+                    "INSERT INTO person_voices (person_id, sample_sha256, model_sha256, embedding, speech_s) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (person_id, sample_sha256) DO UPDATE SET embedding = excluded.embedding, model_sha256 = excluded.model_sha256, speech_s = excluded.speech_s
+                     RETURNING id",
+                    vals![id, sample_sha256, model_sha256, embedding_blob(e), speech_s],
+                )?
+                .int(0)?)
+        })
+    }
+
     /// Moves with every change to the registry (see `store`'s triggers).
     pub fn generation(&self) -> Result<u64, PersonsError> {
         Ok(self.store.registry_generation()?)
@@ -455,7 +511,7 @@ impl Registry {
             .into_iter()
             .map(|(p, _, _)| (p.id, p))
             .collect();
-        let (aliases, faces) = self.store.with(|db| {
+        let (aliases, faces, voice_rows) = self.store.with(|db| {
             let aliases = db.query(
                 "SELECT person_id, alias, always_match FROM person_aliases",
                 &[],
@@ -464,7 +520,11 @@ impl Registry {
                 "SELECT person_id, model_sha256, embedding FROM person_faces ORDER BY id",
                 &[],
             )?;
-            Ok::<_, crate::store::StoreError>((aliases, faces))
+            let voices = db.query(
+                "SELECT person_id, id, model_sha256, embedding FROM person_voices ORDER BY id",
+                &[],
+            )?;
+            Ok::<_, crate::store::StoreError>((aliases, faces, voices))
         })?;
         let mut names: Vec<(PersonId, String, bool)> = people
             .values()
@@ -490,12 +550,22 @@ impl Registry {
             }),
             self.words()?,
         );
+        let mut voices = VoiceIndex::default();
+        for r in voice_rows {
+            voices.add(
+                r.int(0)?,
+                r.int(1)?,
+                &r.text(2)?,
+                blob_embedding(&r.blob(3)?),
+            );
+        }
         let faces: Box<dyn FaceIndex> = Box::new(index);
         Ok((
             Persons {
                 people,
                 faces,
                 gazetteer,
+                voices,
             },
             stale,
         ))
@@ -554,6 +624,20 @@ mod tests {
                 face_id
             );
             r.set_always_match(b, "Bobby", true).unwrap();
+            let g = r.generation().unwrap();
+            let voice = r
+                .add_voice(b, "wav1", "v1", &Embedding(vec![0.5; 4]), 4.25)
+                .unwrap();
+            assert!(r.generation().unwrap() > g, "a voice moves the generation");
+            assert_eq!(
+                r.add_voice(b, "wav1", "v1", &Embedding(vec![0.6; 4]), 5.0)
+                    .unwrap(),
+                voice
+            );
+            assert!(matches!(
+                r.add_voice(999, "wav1", "v1", &Embedding(vec![0.6; 4]), 5.0),
+                Err(PersonsError::NotFound(999))
+            ));
 
             let got = r.get(b).unwrap();
             assert_eq!(got.name, "Bob");
@@ -562,6 +646,8 @@ mod tests {
             assert_eq!(got.allowed_users, ["carol"]);
             assert_eq!(got.faces.len(), 1);
             assert_eq!(got.faces[0].model_sha256, "m1");
+            assert_eq!(got.voices.len(), 1);
+            assert_eq!((got.voices[0].id, got.voices[0].speech_s), (voice, 5.0));
             assert!(got.created_at.ends_with('Z'), "{}", got.created_at);
 
             let list = r.list().unwrap();
@@ -575,6 +661,10 @@ mod tests {
                 (snapshot.people.len(), snapshot.faces.len(), stale),
                 (2, 2, 0)
             );
+            assert_eq!(snapshot.voices.len(), 1);
+            let heard = snapshot.voices.best(&Embedding(vec![0.6; 4]), "v1", 3);
+            assert_eq!((heard[0].person, heard[0].voice), (b, voice));
+            assert!((heard[0].score - 1.0).abs() < 1e-6);
             let (_, stale) = r.snapshot("m2").unwrap();
             assert_eq!(stale, 2);
 

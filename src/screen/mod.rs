@@ -15,7 +15,9 @@ use crate::categories::{self, CategoriesError};
 use crate::config::{Config, MediaConfig};
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
+use crate::persons::voices::{self, VoiceEnrolment};
 use crate::persons::PersonsError;
+use crate::speech::VoiceModels;
 use crate::vision::{Vision, VisionError};
 use crate::vocab::{ErrorCode, Failure};
 use crate::vocab::{FrameDetections, ModelInfo, SampleReason, Signals, StageTimings};
@@ -72,6 +74,8 @@ pub struct Screener {
     vision: Arc<Vision>,
     analysers: Vec<Box<dyn Analyser>>,
     models: Vec<ModelInfo>,
+    /// Voice activity and speaker models, when the manifest declares them.
+    voices: Option<Arc<VoiceModels>>,
 }
 
 /// Frames waiting between the decoder and inference: enough to batch, small enough that a
@@ -80,7 +84,7 @@ const QUEUE: usize = 4;
 
 impl Screener {
     /// The analysers `cfg` enables, on the verified models and the live snapshots.
-    pub fn new(cfg: &Config, vision: Arc<Vision>, live: &Live) -> Self {
+    pub fn new(cfg: &Config, vision: Arc<Vision>, live: &Live) -> Result<Self, ScreenError> {
         let analysers = analysers::load(&analysers::Deps {
             cfg,
             vision: &vision,
@@ -89,12 +93,31 @@ impl Screener {
             credentials: &live.credentials,
         });
         let models = vision.manifest.models().cloned().collect();
-        Self {
+        let voices = VoiceModels::load(vision.runtime(), &vision.manifest)?.map(Arc::new);
+        Ok(Self {
             media: cfg.media.clone(),
             vision,
             analysers,
             models,
-        }
+            voices,
+        })
+    }
+
+    /// The voice activity and speaker models (None when the manifest declares them not).
+    pub fn voices(&self) -> Option<&Arc<VoiceModels>> {
+        self.voices.as_ref()
+    }
+
+    /// Embeds each voice sample (one person speaking in each); nothing is stored.
+    pub fn embed_voices(&self, samples: &[&Path]) -> Result<Vec<VoiceEnrolment>, ScreenError> {
+        let models = self
+            .voices
+            .as_ref()
+            .ok_or(enrol::EnrolError::NoVoiceModels)?;
+        Ok(samples
+            .iter()
+            .map(|p| voices::embed_voice(models, p))
+            .collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Every verified model file, whether or not its analyser is enabled.

@@ -96,7 +96,7 @@ impl Context {
             self.categories(),
             self.banks(),
         )?);
-        Ok((Arc::new(Screener::new(&self.cfg, vision, &live)), live))
+        Ok((Arc::new(Screener::new(&self.cfg, vision, &live)?), live))
     }
 
     /// Everything checking needs: the policy in force, the verified models, the registry

@@ -593,6 +593,34 @@ impl CheckService {
             .collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Enrols voice samples (audio or video files) for a person; only if every sample holds
+    /// one person speaking are they stored. Answers the stored voices' ids.
+    pub fn enrol_voices(
+        &self,
+        person: PersonId,
+        samples: &[&Path],
+    ) -> Result<Vec<i64>, CheckError> {
+        self.registry().get(person)?;
+        let voices = self.screener.embed_voices(samples)?;
+        let model = self
+            .screener
+            .voices()
+            .map(|m| m.encoder_model.sha256.clone())
+            .unwrap_or_default();
+        Ok(voices
+            .iter()
+            .map(|v| {
+                self.registry().add_voice(
+                    person,
+                    &v.sample_sha256,
+                    &model,
+                    &v.embedding,
+                    v.speech_s,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// The categories defined by example.
     pub fn categories(&self) -> &Categories {
         self.live.categories.categories()

@@ -149,6 +149,14 @@ impl Manifest {
             .map(|(m, p)| (m, p.as_path()))
     }
 
+    /// The first model of a kind the manifest may not declare (the speech models).
+    pub fn find(&self, kind: ModelKind) -> Option<(&ModelInfo, &Path)> {
+        self.models
+            .iter()
+            .find(|(m, _)| m.kind == kind)
+            .map(|(m, p)| (m, p.as_path()))
+    }
+
     /// The first model of a kind (load guarantees there is one).
     pub fn get(&self, kind: ModelKind) -> (&ModelInfo, &Path) {
         let (info, path) = self

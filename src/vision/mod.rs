@@ -181,6 +181,11 @@ impl Vision {
         Ok(self.encoder.get_or_init(|| loaded))
     }
 
+    /// The process's ONNX Runtime set-up, for models loaded beside these (the speech models).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
     /// The image encoder's manifest entry, when one is declared.
     pub fn encoder_model(&self) -> Option<&ModelInfo> {
         self.manifest.image_encoder().map(|(m, _, _)| m)

@@ -168,6 +168,11 @@ pub enum ModelKind {
     /// An image encoder into a joint embedding space (CLIP), for categories defined by example.
     #[serde(rename = "image_embed")]
     ImageEmbed,
+    /// Voice activity detection on 16 kHz audio (Silero VAD).
+    Vad,
+    /// A speaker encoder: a voice's embedding, for voices of registered persons (Resemblyzer).
+    #[serde(rename = "voice_embed")]
+    VoiceEmbed,
 }
 
 impl ModelKind {
@@ -181,6 +186,8 @@ impl ModelKind {
             ModelKind::TextRecognize => "text_recognize",
             ModelKind::Classifier => "classifier",
             ModelKind::ImageEmbed => "image_embed",
+            ModelKind::Vad => "vad",
+            ModelKind::VoiceEmbed => "voice_embed",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! decided, who asked). It sits at the bottom and imports nothing else of the crate, so any
 //! module can use it without pulling in models, storage or policy code.
 
+mod audio;
 mod decision;
 mod detections;
 mod error;
@@ -13,6 +14,7 @@ mod text;
 mod time;
 mod verdict;
 
+pub use audio::*;
 pub use decision::*;
 pub use detections::*;
 pub use error::*;

@@ -225,6 +225,8 @@ def test_every_operation_answers_as_documented(server, doc, contract, clips):
     send("DELETE", "/v1/persons/{id}", f"/v1/persons/{other['id']}")
     send("POST", "/v1/persons/{id}/faces", f"/v1/persons/{collins}/faces",
          raw=harness.multipart({}, {"image": harness.testdata("coffee.png")}))
+    send("POST", "/v1/persons/{id}/voices", f"/v1/persons/{collins}/voices",
+         raw=harness.multipart({}, {"file": harness.testdata("coffee.png")}))
     examples = [("example", harness.testdata(n)) for n in ("coffee.png", "chelsea.png", "rocket.jpg")]
     send("POST", "/v1/categories",
          raw=harness.multipart({"name": "contract", "description": "contract test"}, examples))
