@@ -10,7 +10,7 @@ VENV := $(LOCAL)/venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libavfilter-dev libavdevice-dev clang libclang-dev pkg-config python3-venv \
-	chromium chromium-driver fonts-dejavu-core postgresql openssl
+	chromium chromium-driver fonts-dejavu-core postgresql openssl espeak-ng sox
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 # The throwaway PostgreSQL server the store and replica tests use (tests/pg/cluster.sh).
 PG_DIR := $(LOCAL)/pg
@@ -51,10 +51,13 @@ testdata: venv
 run: setup
 	cargo run --release --bin clipguard -- serve
 
-# What the Python reference packages say about the test images (for tests/parity.rs).
+# What the Python reference packages say about the test images (for tests/parity.rs) and
+# faster-whisper about the speech clips (for tests/speech_parity.rs).
 parity-reference: testdata
 	@$(PY) models/parity/reference.py --images $(LOCAL)/testdata --models $(LOCAL)/models \
 		--out $(LOCAL)/parity/reference.json
+	@$(PY) models/parity/speech_reference.py --manifest models/models.toml --cache $(LOCAL)/pypi \
+		--models $(LOCAL)/models --clips tests/speech/parity.tsv --out $(LOCAL)/parity/speech
 
 # A PostgreSQL server for the tests: created on first use under $(PG_DIR) on a free loopback
 # port, reused while it runs (each test makes its own scratch database); `make pg-stop` stops it.

@@ -20,6 +20,7 @@ pub mod persons;
 pub mod policy;
 pub mod screen;
 pub mod service;
+pub mod speech;
 pub mod store;
 pub mod text;
 pub mod vision;

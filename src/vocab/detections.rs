@@ -168,6 +168,11 @@ pub enum ModelKind {
     /// An image encoder into a joint embedding space (CLIP), for categories defined by example.
     #[serde(rename = "image_embed")]
     ImageEmbed,
+    /// Whisper's encoder (log-mel to cross-attention keys and values) and its decoder step.
+    #[serde(rename = "speech_encoder")]
+    SpeechEncoder,
+    #[serde(rename = "speech_decoder")]
+    SpeechDecoder,
 }
 
 impl ModelKind {
@@ -181,6 +186,8 @@ impl ModelKind {
             ModelKind::TextRecognize => "text_recognize",
             ModelKind::Classifier => "classifier",
             ModelKind::ImageEmbed => "image_embed",
+            ModelKind::SpeechEncoder => "speech_encoder",
+            ModelKind::SpeechDecoder => "speech_decoder",
         }
     }
 }
