@@ -84,8 +84,8 @@ def extract(archive: Path, inner: str, dest: Path):
 CONVERTERS = {
     "dynamic-dims": ("centerface_dynamic.py", []),
     "dlib": ("dlib_to_onnx.py", []),
-    "whisper-encoder-int8": ("whisper_to_onnx.py", ["--graph", "encoder", "--int8"]),
-    "whisper-decoder-int8": ("whisper_to_onnx.py", ["--graph", "decoder", "--int8"]),
+    "whisper-encoder": ("whisper_to_onnx.py", ["--graph", "encoder"]),
+    "whisper-decoder": ("whisper_to_onnx.py", ["--graph", "decoder"]),
 }
 
 

@@ -1,4 +1,4 @@
-//! Word error rate of the shipped transcriber (INT8, trimmed audio context) on the English set
+//! Word error rate of the shipped transcriber (fp32 graphs, full audio context) on the English set
 //! of tests/speech/wer.tsv, spoken by six espeak-ng voices (synthetic voices, not real people),
 //! and the names it gets right. The figures are in docs/speech.md; this test keeps them from
 //! getting worse.
@@ -14,7 +14,7 @@ use clipguard::speech::whisper::AudioContext;
 fn word_error_rate_and_names() {
     let set = wer::spoken();
     assert!(set.len() >= 50);
-    let t = speak::transcriber(AudioContext::Trimmed { margin_frames: 100 }, None);
+    let t = speak::transcriber(AudioContext::Full, None);
     let (score, heard) = wer::score(&t, &set);
     for h in &heard {
         println!("{h}");

@@ -60,8 +60,8 @@ pub fn models_dir() -> PathBuf {
 pub fn files() -> WhisperFiles {
     let d = models_dir();
     WhisperFiles {
-        encoder: d.join("whisper-base-encoder.int8.onnx"),
-        decoder: d.join("whisper-base-decoder.int8.onnx"),
+        encoder: d.join("whisper-base-encoder.onnx"),
+        decoder: d.join("whisper-base-decoder.onnx"),
         tokenizer: d.join("whisper-base-tokenizer.json"),
         config: d.join("whisper-base-config.json"),
     }
