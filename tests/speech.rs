@@ -68,7 +68,9 @@ fn only_speech_spans_are_heard_and_times_map_back() {
         .unwrap();
     let text = t.text();
     assert!(text.contains("Eileen Collins"), "{text:?}");
-    assert!(text.contains("Hopper"), "{text:?}");
+    // The second sentence's name is heard as "Grace Hopper", "Praise Hopper" or "Race hopper"
+    // depending on the graphs: its surname is what places it in the second span.
+    assert!(text.to_lowercase().contains("hopper"), "{text:?}");
     let secs = |r: &std::ops::Range<usize>| (r.start as f64 / 16_000.0, r.end as f64 / 16_000.0);
     let (a0, a1) = secs(&a);
     let (b0, b1) = secs(&b);
