@@ -5,7 +5,7 @@
 //! with their times, for policies and reviewers. Size or format changes are recorded too, but
 //! every frame after one is still decoded and analysed, so they leave coverage complete.
 
-use super::sample::OtherPictures;
+use super::input::OtherPictures;
 use crate::vocab::{Coverage, DeclaredFrames, FormatChange, TimeSpan};
 
 /// At most this many times are kept per kind of problem: enough to find them, bounded for a

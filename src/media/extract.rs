@@ -1,7 +1,7 @@
 //! Frames at given times, decoded again from the clip: for evidence thumbnails of block and
 //! review decisions, which only the policy's verdict (after screening) says are needed.
 
-use super::sample::{check_frame, Input, RgbConverter};
+use super::input::{check_frame, Input, RgbConverter};
 use super::MediaError;
 use crate::config::MediaConfig;
 use image::RgbImage;

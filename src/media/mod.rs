@@ -2,6 +2,7 @@
 
 mod coverage;
 mod extract;
+mod input;
 mod probe;
 mod sample;
 mod watch;
