@@ -129,7 +129,7 @@ pub fn load(
         out.push(Box::new(FacesAnalyser::new(
             vision.clone(),
             persons.clone(),
-            cfg.persons.match_threshold,
+            cfg.persons.clone(),
             cfg.faces.scene_min_face_px,
         )));
     }

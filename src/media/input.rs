@@ -36,8 +36,21 @@ pub(crate) struct OtherPictures {
     pub covers: u32,
 }
 
+/// What frames are decoded for, which decides what the decoder may leave out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Decoding {
+    /// Screening: as `media.skip_non_reference` and `media.skip_loop_filter_non_reference` say.
+    Sampling,
+    /// Pictures for people (evidence): every frame, exactly as a player shows it.
+    Exact,
+}
+
 impl Input {
-    pub(crate) fn open(path: &Path, cfg: &MediaConfig) -> Result<Self, MediaError> {
+    pub(crate) fn open(
+        path: &Path,
+        cfg: &MediaConfig,
+        decoding: Decoding,
+    ) -> Result<Self, MediaError> {
         super::init();
         let corrupt = MediaError::corrupt_at(path);
         let ictx = format::input(path).map_err(|e| corrupt(e.to_string()))?;
@@ -76,8 +89,15 @@ impl Input {
             ..Default::default()
         });
         let mut dec = ctx.decoder();
-        if cfg.skip_non_reference {
-            dec.skip_frame(ffmpeg_next::codec::discard::Discard::NonReference);
+        if decoding == Decoding::Sampling {
+            use ffmpeg_next::codec::discard::Discard;
+            if cfg.skip_non_reference {
+                dec.skip_frame(Discard::NonReference);
+            } else if cfg.skip_loop_filter_non_reference {
+                // No other frame predicts from these, so a picture without deblocking changes
+                // only itself: slightly blockier, never drifting.
+                dec.skip_loop_filter(Discard::NonReference);
+            }
         }
         let dec = dec.video().map_err(|e| corrupt(e.to_string()))?;
         Ok(Self {

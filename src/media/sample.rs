@@ -1,10 +1,15 @@
 //! Frame sampling: decode every frame once, keep a cheap luma thumbnail of each, and pick the
-//! frames worth analysing: keyframes, a uniform rate, and the first frame after each scene cut
-//! (so even a short shot is seen). A picked frame that barely differs from the last analysed
-//! one is marked a duplicate and reuses that frame's detections instead of costing inference.
+//! frames worth analysing: keyframes, a uniform rate, the first frame after each scene cut
+//! (so even a short shot is seen), and the first frame of a flash: a change that goes away
+//! again within a few frames (a picture shown for a single frame, wherever the encoder put
+//! it). A picked frame that barely differs from the last analysed one is marked a duplicate
+//! and reuses that frame's detections instead of costing inference.
+//!
+//! A flash is known only by what follows, so each frame is judged once the next few are
+//! decoded: the decoder's pictures are held, by reference, for that long.
 
 use super::coverage::Tracker;
-use super::input::{check_frame, pixel_name, Input, RgbConverter};
+use super::input::{check_frame, pixel_name, Decoding, Input, RgbConverter};
 use super::watch::Watch;
 use super::{Limit, MediaError};
 use crate::config::MediaConfig;
@@ -13,6 +18,7 @@ use crate::vocab::MediaInfo;
 use crate::vocab::{SampleReason, SamplingStats};
 use ffmpeg_next::{decoder, frame, software::scaling, util::format::Pixel};
 use image::RgbImage;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
@@ -34,10 +40,32 @@ pub struct SampledFrame {
 const THUMB_W: usize = 64;
 const THUMB_H: usize = 36;
 
+/// A block whose mean luma moved by more than this (0-255) changed: well above the noise of
+/// encoding, well below what a new picture in it does.
+const BLOCK_CHANGE: f32 = 20.0;
+
+/// A frame starts a flash when at least this many blocks changed into it (a 40x40 px picture
+/// in 720p covers 4) and a frame soon after differs from the one before it in at most a
+/// quarter as many: the change went away again.
+const FLASH_MIN_BLOCKS: usize = 4;
+
+/// The longest flash looked for, in frames (100 ms at 30 fps): each frame waits for this many
+/// more before it is judged. A change that lasts longer is a shot, seen by the uniform rate.
+const FLASH_MAX_FRAMES: usize = 3;
+
 /// Mean luma of each of 64x36 blocks: enough to see cuts and changes, cheap to compute.
 struct Thumb(Vec<f32>);
 
 impl Thumb {
+    /// Blocks that changed from `self` to `other`.
+    fn changed_blocks(&self, other: &Thumb) -> usize {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .filter(|(a, b)| (*a - *b).abs() > BLOCK_CHANGE)
+            .count()
+    }
+
     fn mean_diff(&self, other: &Thumb) -> f32 {
         self.0
             .iter()
@@ -76,7 +104,7 @@ pub fn sample(
         declared_frames,
         watch,
         others,
-    } = Input::open(path, cfg)?;
+    } = Input::open(path, cfg, Decoding::Sampling)?;
     // One frame's nominal duration. The declared count and duration are harder to bend than
     // the average rate (which edited sample durations change), and they agree on honest clips.
     let frame_dur = if declared_frames > 0 && info.duration_s > 0.0 {
@@ -98,6 +126,7 @@ pub fn sample(
         prev: None,
         last_analysed: None,
         rgb: RgbConverter::default(),
+        held: VecDeque::with_capacity(FLASH_MAX_FRAMES + 1),
         stats: SamplingStats {
             interval_s: interval,
             ..Default::default()
@@ -106,7 +135,7 @@ pub fn sample(
         max_frames: cfg.max_frames,
         waited_ms: 0.0,
         now_s: 0.0,
-        tracker: Tracker::with_others(others),
+        tracker: Tracker::new(others, cfg.skip_non_reference),
         watch,
     };
     let started = Instant::now();
@@ -125,11 +154,17 @@ pub fn sample(
         if packet.stream() != stream_index {
             continue;
         }
-        state.tracker.packet();
         let time_s = packet
             .pts()
             .or(packet.dts())
             .map_or(state.stats.decoded_s, |ts| (ts - start) as f64 * time_base);
+        let hidden = {
+            use ffmpeg_next::packet::Ref;
+            // SAFETY: reads a plain field of the packet just read.
+            let flags = unsafe { (*packet.as_ptr()).flags };
+            flags & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD != 0
+        };
+        state.tracker.packet(time_s, hidden);
         state.now_s = time_s;
         match dec.send_packet(&packet) {
             Ok(()) => {}
@@ -150,7 +185,11 @@ pub fn sample(
     }
     if go_on {
         dec.send_eof().map_err(|e| corrupt(e.to_string()))?;
-        state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
+        go_on = state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
+    }
+    if go_on {
+        // The last frames have fewer after them to be judged by.
+        while !state.held.is_empty() && state.settle(&mut on_frame, &p)? {}
     }
     let errors = state.watch.take_errors();
     state.tracker.decoder_errors(errors, state.now_s);
@@ -166,6 +205,7 @@ pub fn sample(
         state
             .tracker
             .finish(declared, from, info.duration_s, frame_dur, cfg.max_unseen_s);
+    stats.coverage.analysed_frames = stats.analysed_frames;
     stats.decode_ms = started.elapsed().as_secs_f64() * 1e3 - stats.sample_ms - state.waited_ms;
     if go_on {
         if stats.decoded_frames == 0 {
@@ -204,6 +244,9 @@ struct State<'a> {
     prev: Option<Thumb>,
     last_analysed: Option<(u64, Thumb)>,
     rgb: RgbConverter,
+    /// The last frames decoded, the oldest first, waiting for those after it to judge whether
+    /// it starts a flash.
+    held: VecDeque<Held>,
     stats: SamplingStats,
     frame_dur: f64,
     max_frames: u64,
@@ -280,29 +323,54 @@ impl State<'_> {
                 damaged,
                 decoded.is_key(),
             );
-            let sampled = self.pick(decoded, index, time_s, path)?;
+            let thumb = self.thumb(decoded, path)?;
+            // The decoder's picture moves into `held` (a reference, not a copy); the next
+            // frame is received into a fresh one.
+            self.held.push_back(Held {
+                frame: std::mem::replace(decoded, frame::Video::empty()),
+                index,
+                time_s,
+                thumb,
+            });
             self.stats.sample_ms += t0.elapsed().as_secs_f64() * 1e3;
-            if let Some(s) = sampled {
-                // Time spent waiting for the consumer is neither decoding nor sampling.
-                let t1 = Instant::now();
-                let go_on = on_frame(s);
-                self.waited_ms += t1.elapsed().as_secs_f64() * 1e3;
-                if !go_on {
-                    return Ok(false);
-                }
+            if self.held.len() > FLASH_MAX_FRAMES && !self.settle(on_frame, path)? {
+                return Ok(false);
             }
         }
         Ok(true)
     }
 
-    fn pick(
+    /// Judges the oldest held frame by the frames after it (fewer than `FLASH_MAX_FRAMES` at
+    /// the end), and hands it on if picked. False when the consumer stopped.
+    fn settle(
         &mut self,
-        f: &frame::Video,
-        index: u64,
-        time_s: f64,
+        on_frame: &mut impl FnMut(SampledFrame) -> bool,
         path: &str,
-    ) -> Result<Option<SampledFrame>, MediaError> {
-        let thumb = self.thumb(f, path)?;
+    ) -> Result<bool, MediaError> {
+        let Some(held) = self.held.pop_front() else {
+            return Ok(true);
+        };
+        let t0 = Instant::now();
+        let sampled = self.pick(held, path)?;
+        self.stats.sample_ms += t0.elapsed().as_secs_f64() * 1e3;
+        let Some(s) = sampled else {
+            return Ok(true);
+        };
+        // Time spent waiting for the consumer is neither decoding nor sampling.
+        let t1 = Instant::now();
+        let go_on = on_frame(s);
+        self.waited_ms += t1.elapsed().as_secs_f64() * 1e3;
+        Ok(go_on)
+    }
+
+    fn pick(&mut self, held: Held, path: &str) -> Result<Option<SampledFrame>, MediaError> {
+        let Held {
+            frame,
+            index,
+            time_s,
+            thumb,
+        } = held;
+        let f = &frame;
         let mut reasons = Vec::new();
         if f.is_key() || index == 0 {
             reasons.push(SampleReason::Keyframe);
@@ -318,6 +386,11 @@ impl State<'_> {
             if thumb.mean_diff(prev) > self.cfg.scene_cut_threshold {
                 reasons.push(SampleReason::SceneCut);
                 self.stats.scene_cuts += 1;
+            }
+            let after: Vec<&Thumb> = self.held.iter().map(|h| &h.thumb).collect();
+            if starts_flash(prev, &thumb, &after) {
+                reasons.push(SampleReason::Flash);
+                self.stats.flashes += 1;
             }
         }
         let picked = if reasons.is_empty() {
@@ -389,6 +462,26 @@ impl State<'_> {
         })?;
         Ok(block_means(gray.data(0), gray.stride(0), w, h))
     }
+}
+
+/// Whether `cur` starts a flash: it changed from `prev`, and one of the frames `after` it is
+/// like `prev` again. A picture shown for a frame or a few, which neither the uniform rate nor
+/// a cut threshold on the whole frame is sure to catch. Near the end of a clip, with fewer
+/// than `FLASH_MAX_FRAMES` after it, the end counts as the change going away.
+fn starts_flash(prev: &Thumb, cur: &Thumb, after: &[&Thumb]) -> bool {
+    let into = prev.changed_blocks(cur);
+    into >= FLASH_MIN_BLOCKS
+        && (after.len() < FLASH_MAX_FRAMES
+            || after.iter().any(|a| prev.changed_blocks(a) * 4 <= into))
+}
+
+/// A decoded frame waiting for the next one, with what was worked out from it already.
+struct Held {
+    frame: frame::Video,
+    /// Position in decode order, from 0.
+    index: u64,
+    time_s: f64,
+    thumb: Thumb,
 }
 
 /// Block means of an 8-bit plane, each from a 4x4 grid of points inside the block.
