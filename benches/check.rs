@@ -80,6 +80,32 @@ fn paired_report(what: &str, with: &Screener, without: &Screener, clip: &Path, p
     );
 }
 
+/// Decoding and sampling alone (the decoder thread's own time, `decode_ms` + `sample_ms`),
+/// every frame against non-reference frames skipped, alternating.
+fn decode_report(every: &Screener, skipping: &Screener, clip: &Path, pairs: usize) {
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    let mut frames = (0, 0, 0);
+    for _ in 0..pairs {
+        let a = every.screen_clip(clip).unwrap();
+        let b = skipping.screen_clip(clip).unwrap();
+        on.push(a.timings.decode_ms + a.timings.sample_ms);
+        off.push(b.timings.decode_ms + b.timings.sample_ms);
+        frames = (
+            a.sampling.decoded_frames,
+            b.sampling.decoded_frames,
+            a.sampling.flashes,
+        );
+    }
+    println!(
+        "\ndecoding and sampling, {pairs} alternating pairs: every frame ({} decoded, {} flashes) median {:.0} ms, non-reference skipped ({} decoded) {:.0} ms",
+        frames.0,
+        frames.2,
+        median(on),
+        frames.1,
+        median(off)
+    );
+}
+
 /// Medians of each stage over `runs` screenings, printed as one table.
 fn stage_report(screener: &Screener, clip: &Path, runs: usize) {
     let all: Vec<clipguard::Signals> = (0..runs)
@@ -170,6 +196,36 @@ fn main() {
     c.bench_function("check_10s_720p_h264", |b| {
         b.iter(|| screener.screen_clip(&clip).unwrap())
     });
+    // Every frame shown decoded (non-reference frames without the loop filter) and faces
+    // embedded from 24 px, against the previous defaults: non-reference frames skipped (so
+    // coverage is now incomplete) and faces embedded from 40 px.
+    let mut cfg = common::config();
+    cfg.media.skip_non_reference = true;
+    cfg.faces.min_embed_px = 40.0;
+    let previous = common::service(cfg).screener().clone();
+    c.bench_function("check_10s_720p_h264_previous_defaults", |b| {
+        b.iter(|| previous.screen_clip(&clip).unwrap())
+    });
+    paired_report(
+        "every frame decoded, against non-reference frames skipped (previous defaults)",
+        screener,
+        &previous,
+        &clip,
+        15,
+    );
+    let mut cfg = common::config();
+    cfg.media.skip_loop_filter_non_reference = false;
+    let deblocked = common::service(cfg).screener().clone();
+    paired_report(
+        "every frame decoded with the loop filter, against without it on non-reference frames",
+        &deblocked,
+        screener,
+        &clip,
+        15,
+    );
+    drop(deblocked);
+    decode_report(screener, &previous, &clip, 15);
+    drop(previous);
     // The same check without the closer look at scene starts (small faces), for its cost.
     let mut cfg = common::config();
     cfg.faces.scene_min_face_px = 0.0;

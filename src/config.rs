@@ -103,12 +103,46 @@ pub struct PersonsConfig {
     /// dlib's own operating point (99.38% on LFW); policies can set stricter bands on the
     /// reported distance.
     pub match_threshold: f32,
+    /// Stricter thresholds for small faces, whose chips are upscaled: a face whose shorter
+    /// side is under `below_px` matches only closer than `match_threshold` (the first entry
+    /// that applies, so list them smallest first). Calibrated on the test photographs (see
+    /// docs/architecture.md, small faces).
+    pub small_faces: Vec<SmallFaceThreshold>,
+}
+
+/// The match threshold for faces under a size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmallFaceThreshold {
+    /// Shorter side of the face box, frame pixels.
+    pub below_px: f32,
+    pub match_threshold: f32,
+}
+
+impl PersonsConfig {
+    /// The match threshold for a face whose box's shorter side is `px`.
+    pub fn threshold_for(&self, px: f32) -> f32 {
+        self.small_faces
+            .iter()
+            .find(|t| px < t.below_px)
+            .map_or(self.match_threshold, |t| t.match_threshold)
+    }
 }
 
 impl Default for PersonsConfig {
     fn default() -> Self {
         Self {
             match_threshold: 0.6,
+            small_faces: vec![
+                SmallFaceThreshold {
+                    below_px: 32.0,
+                    match_threshold: 0.5,
+                },
+                SmallFaceThreshold {
+                    below_px: 40.0,
+                    match_threshold: 0.55,
+                },
+            ],
         }
     }
 }
@@ -351,11 +385,15 @@ pub struct MediaConfig {
     /// Decoder threads (frame threading).
     pub decode_threads: usize,
     /// Skip decoding frames no other frame refers to (most B-frames): about half the decode
-    /// cost. Samples and cuts then come from reference frames, still several per 0.5 s.
+    /// cost, but a picture shown in such a frame alone is never seen, so coverage is then
+    /// incomplete whenever frames were skipped. Off by default.
     pub skip_non_reference: bool,
+    /// Decode frames no other frame refers to without the loop filter (deblocking): they are
+    /// still looked at for cuts and flashes and analysed when picked, a little blockier;
+    /// reference frames are decoded exactly, so nothing drifts.
+    pub skip_loop_filter_non_reference: bool,
     /// A stretch of the declared duration longer than this (seconds) with no decoded frame
-    /// makes coverage incomplete. Frames skipped by `skip_non_reference` leave gaps of a few
-    /// frames, far shorter.
+    /// makes coverage incomplete.
     pub max_unseen_s: f64,
 }
 
@@ -372,7 +410,8 @@ impl Default for MediaConfig {
             scene_cut_threshold: 30.0,
             duplicate_max_diff: 6.0,
             decode_threads: 1,
-            skip_non_reference: true,
+            skip_non_reference: false,
+            skip_loop_filter_non_reference: true,
             max_unseen_s: 0.5,
         }
     }
@@ -523,7 +562,7 @@ impl Default for FacesConfig {
             enabled: true,
             max_side: 320,
             threshold: 0.5,
-            min_embed_px: 40.0,
+            min_embed_px: 24.0,
             scene_min_face_px: 40.0,
         }
     }

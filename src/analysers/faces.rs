@@ -7,6 +7,7 @@
 //! clip's coverage sums that up.
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, Registration};
+use crate::config::PersonsConfig;
 use crate::persons::{likeness, LivePersons};
 use crate::vision::{align, FaceDetector, Vision};
 use crate::vocab::ModelKind;
@@ -21,7 +22,8 @@ use std::time::Instant;
 pub struct FacesAnalyser {
     vision: Arc<Vision>,
     persons: Arc<LivePersons>,
-    match_threshold: f32,
+    /// Match thresholds, by face size.
+    matching: PersonsConfig,
     /// The face size scene starts are searched for (0: no closer look).
     scene_min_face_px: f32,
 }
@@ -30,13 +32,13 @@ impl FacesAnalyser {
     pub fn new(
         vision: Arc<Vision>,
         persons: Arc<LivePersons>,
-        match_threshold: f32,
+        matching: PersonsConfig,
         scene_min_face_px: f32,
     ) -> Self {
         Self {
             vision,
             persons,
-            match_threshold,
+            matching,
             scene_min_face_px,
         }
     }
@@ -104,7 +106,7 @@ fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
         Box::new(FacesAnalyser::new(
             d.vision.clone(),
             d.persons.clone(),
-            d.cfg.persons.match_threshold,
+            d.cfg.persons.clone(),
             d.cfg.faces.scene_min_face_px,
         )) as Box<dyn Analyser>
     })
@@ -135,8 +137,9 @@ impl Analyser for FacesAnalyser {
     /// Matches every embedded face against the registry as it is now, and sums up faces.
     fn finish(&self, signals: &mut Signals) -> Result<(), AnalyserError> {
         let (_, persons) = self.persons.current()?;
-        signals.persons =
-            likeness::match_faces(&mut signals.frames, &persons, self.match_threshold);
+        signals.persons = likeness::match_faces(&mut signals.frames, &persons, |px| {
+            self.matching.threshold_for(px)
+        });
         let mut summary = FaceSummary::default();
         for f in &signals.frames {
             if !f.faces.is_empty() {

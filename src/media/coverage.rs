@@ -1,11 +1,12 @@
 //! Coverage: how much of a clip the decoder actually saw. An allow vouches for the whole clip,
-//! so frames the container declares but that never decoded, frames decoded with errors or
+//! so frames shown that were never decoded, frames the container declares but does not hold,
+//! frames decoded with errors or
 //! patched over by error concealment, stretches of time no decoded frame covers, timestamps
 //! that go back, and pictures in the file besides the stream screened are all counted here,
 //! with their times, for policies and reviewers. Size or format changes are recorded too, but
 //! every frame after one is still decoded and analysed, so they leave coverage complete.
 
-use super::sample::OtherPictures;
+use super::input::OtherPictures;
 use crate::vocab::{Coverage, DeclaredFrames, FormatChange, TimeSpan};
 
 /// At most this many times are kept per kind of problem: enough to find them, bounded for a
@@ -16,6 +17,12 @@ const MAX_TIMES: usize = 32;
 #[derive(Default)]
 pub(crate) struct Tracker {
     packets: u64,
+    /// Packets marked to be decoded but not shown (before an edit list's start).
+    hidden: u64,
+    /// When each shown packet's frame is to be shown, to say which were never decoded.
+    shown_times: Vec<f64>,
+    /// `media.skip_non_reference` is on: frames no other frame refers to are not decoded.
+    skips_non_reference: bool,
     rejected: Vec<f64>,
     rejected_count: u64,
     decoder_errors: u64,
@@ -37,15 +44,23 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn with_others(others: OtherPictures) -> Self {
+    pub(crate) fn new(others: OtherPictures, skips_non_reference: bool) -> Self {
         Self {
             others,
+            skips_non_reference,
             ..Self::default()
         }
     }
 
-    pub(crate) fn packet(&mut self) {
+    /// A packet of the stream screened, its frame shown at `time_s` unless `hidden` (decoded
+    /// only as a reference for others, as before the start of an edit list).
+    pub(crate) fn packet(&mut self, time_s: f64, hidden: bool) {
         self.packets += 1;
+        if hidden {
+            self.hidden += 1;
+        } else {
+            self.shown_times.push(time_s);
+        }
     }
 
     pub(crate) fn rejected_packet(&mut self, time_s: f64) {
@@ -123,6 +138,27 @@ impl Tracker {
         max_unseen_s: f64,
     ) -> Coverage {
         let mut problems = Vec::new();
+        self.frame_times.sort_by(f64::total_cmp);
+        let shown = self.packets - self.hidden;
+        // Packets rejected as invalid are told below; the rest of the shortfall was never
+        // decoded at all.
+        let not_decoded = shown.saturating_sub(self.frame_times.len() as u64 + self.rejected_count);
+        let not_decoded_times = if not_decoded > 0 {
+            unmatched(&mut self.shown_times, &self.frame_times, frame_s)
+        } else {
+            Vec::new()
+        };
+        if not_decoded > 0 {
+            problems.push(format!(
+                "{not_decoded} of {shown} frames shown were not decoded{}{}",
+                span(&not_decoded_times),
+                if self.skips_non_reference {
+                    " (media.skip_non_reference skips the frames no other frame refers to)"
+                } else {
+                    ""
+                }
+            ));
+        }
         if declared_frames_from == DeclaredFrames::Container && self.packets < declared_frames {
             problems.push(format!(
                 "the container declares {declared_frames} frames but holds {}",
@@ -202,7 +238,6 @@ impl Tracker {
                 if self.others.covers == 1 { "was" } else { "were" },
             ));
         }
-        self.frame_times.sort_by(f64::total_cmp);
         let end = declared_s.max(self.frame_times.last().map_or(0.0, |t| t + frame_s));
         let mut unseen = Vec::new();
         let mut unseen_s = 0.0;
@@ -241,7 +276,12 @@ impl Tracker {
             declared_frames_from,
             declared_s,
             packets: self.packets,
+            shown_frames: shown,
             decoded_frames: self.frame_times.len() as u64,
+            not_decoded_frames: not_decoded,
+            not_decoded_times_s: not_decoded_times,
+            // The sampler fills it in once every frame has been picked or passed over.
+            analysed_frames: 0,
             rejected_packets: self.rejected_count,
             decoder_errors: self.decoder_errors,
             damaged_frames: self.damaged_count + self.carried_count,
@@ -258,6 +298,25 @@ impl Tracker {
             faces: None,
         }
     }
+}
+
+/// The times in `shown` (sorted here) with no decoded frame within half a frame of them, the
+/// first 32. `decoded` is sorted.
+fn unmatched(shown: &mut [f64], decoded: &[f64], frame_s: f64) -> Vec<f64> {
+    shown.sort_by(f64::total_cmp);
+    let slack = if frame_s > 0.0 { frame_s / 2.0 } else { 1e-3 };
+    let mut out = Vec::new();
+    let mut d = decoded.iter().peekable();
+    for &t in shown.iter() {
+        while d.next_if(|&&f| f < t - slack).is_some() {}
+        let matched = d.peek().is_some_and(|&&f| f <= t + slack);
+        if matched {
+            d.next();
+        } else {
+            keep(&mut out, t);
+        }
+    }
+    out
 }
 
 fn times(n: u64) -> &'static str {
@@ -294,7 +353,7 @@ mod tests {
     fn frames(times: &[f64]) -> Tracker {
         let mut t = Tracker::default();
         for &s in times {
-            t.packet();
+            t.packet(s, false);
             t.frame(s, 64, 48, "yuv420p".into(), false, false);
         }
         t
@@ -310,10 +369,38 @@ mod tests {
     }
 
     #[test]
-    fn skipped_frames_between_references_are_not_gaps() {
-        let times: Vec<f64> = (0..50).step_by(4).map(|i| i as f64 * 0.1).collect();
-        let c = frames(&times).finish(13, DeclaredFrames::Container, 5.0, 0.1, 0.5);
+    fn frames_shown_and_not_decoded_are_told_with_times() {
+        let mut t = Tracker::new(OtherPictures::default(), true);
+        for i in 0..50 {
+            let s = i as f64 * 0.1;
+            t.packet(s, false);
+            // Frames 13 and 33 are skipped: nothing refers to them.
+            if i != 13 && i != 33 {
+                t.frame(s, 64, 48, "yuv420p".into(), false, i == 0);
+            }
+        }
+        let c = t.finish(50, DeclaredFrames::Container, 5.0, 0.1, 0.5);
+        assert!(!c.complete);
+        assert_eq!(
+            (c.shown_frames, c.decoded_frames, c.not_decoded_frames),
+            (50, 48, 2)
+        );
+        assert_eq!(c.not_decoded_times_s.len(), 2);
+        assert!((c.not_decoded_times_s[0] - 1.3).abs() < 1e-9);
+        assert_eq!(
+            c.problems,
+            ["2 of 50 frames shown were not decoded between 1.30 s and 3.30 s (media.skip_non_reference skips the frames no other frame refers to)"]
+        );
+    }
+
+    #[test]
+    fn hidden_packets_are_not_frames_shown() {
+        let mut t = frames(&[0.0, 0.1, 0.2]);
+        // Decoded for reference before an edit list starts, and not shown.
+        t.packet(-0.1, true);
+        let c = t.finish(4, DeclaredFrames::Container, 0.3, 0.1, 0.5);
         assert!(c.complete, "{:?}", c.problems);
+        assert_eq!((c.packets, c.shown_frames, c.not_decoded_frames), (4, 3, 0));
     }
 
     #[test]
@@ -372,7 +459,7 @@ mod tests {
             if i == 14 {
                 t.decoder_errors(1, s);
             }
-            t.packet();
+            t.packet(s, false);
             t.frame(s, 64, 48, "yuv420p".into(), i == 2, i % 10 == 0);
         }
         let c = t.finish(20, DeclaredFrames::Container, 2.0, 0.1, 0.5);
@@ -389,7 +476,7 @@ mod tests {
     fn format_changes_are_recorded_once_each() {
         let mut t = frames(&[0.0, 0.1]);
         for s in [0.2, 0.3] {
-            t.packet();
+            t.packet(s, false);
             t.frame(s, 4096, 4096, "yuv420p".into(), false, false);
         }
         let c = t.finish(4, DeclaredFrames::Container, 0.4, 0.1, 0.5);
@@ -415,12 +502,15 @@ mod tests {
 
     #[test]
     fn video_besides_the_screened_stream_is_a_problem() {
-        let mut t = Tracker::with_others(OtherPictures {
-            tracks: 2,
-            covers: 1,
-        });
+        let mut t = Tracker::new(
+            OtherPictures {
+                tracks: 2,
+                covers: 1,
+            },
+            false,
+        );
         for i in 0..10 {
-            t.packet();
+            t.packet(i as f64 * 0.1, false);
             t.frame(i as f64 * 0.1, 64, 48, "yuv420p".into(), false, false);
         }
         let c = t.finish(10, DeclaredFrames::Container, 1.0, 0.1, 0.5);

@@ -1,7 +1,7 @@
 //! Frames at given times, decoded again from the clip: for evidence thumbnails of block and
 //! review decisions, which only the policy's verdict (after screening) says are needed.
 
-use super::sample::{check_frame, Input, RgbConverter};
+use super::input::{check_frame, Decoding, Input, RgbConverter};
 use super::MediaError;
 use crate::config::MediaConfig;
 use image::RgbImage;
@@ -25,7 +25,7 @@ pub fn frames_at(
         declared_frames: _,
         watch: _watch,
         others: _,
-    } = Input::open(path, cfg)?;
+    } = Input::open(path, cfg, Decoding::Exact)?;
     let mut rgb = RgbConverter::default();
     let mut out: Vec<Option<RgbImage>> = vec![None; times.len()];
     let mut frame = ffmpeg_next::frame::Video::empty();

@@ -4,6 +4,7 @@
 pub mod audio;
 mod coverage;
 mod extract;
+mod input;
 mod probe;
 mod sample;
 mod watch;

@@ -1,17 +1,24 @@
 //! Frame sampling: decode every frame once, keep a cheap luma thumbnail of each, and pick the
-//! frames worth analysing: keyframes, a uniform rate, and the first frame after each scene cut
-//! (so even a short shot is seen). A picked frame that barely differs from the last analysed
-//! one is marked a duplicate and reuses that frame's detections instead of costing inference.
+//! frames worth analysing: keyframes, a uniform rate, the first frame after each scene cut
+//! (so even a short shot is seen), and the first frame of a flash: a change that goes away
+//! again within a few frames (a picture shown for a single frame, wherever the encoder put
+//! it). A picked frame that barely differs from the last analysed one is marked a duplicate
+//! and reuses that frame's detections instead of costing inference.
+//!
+//! A flash is known only by what follows, so each frame is judged once the next few are
+//! decoded: the decoder's pictures are held, by reference, for that long.
 
 use super::coverage::Tracker;
+use super::input::{check_frame, pixel_name, Decoding, Input, RgbConverter};
 use super::watch::Watch;
 use super::{Limit, MediaError};
 use crate::config::MediaConfig;
 use crate::vocab::DeclaredFrames;
 use crate::vocab::MediaInfo;
 use crate::vocab::{SampleReason, SamplingStats};
-use ffmpeg_next::{codec, decoder, format, frame, media, software::scaling, util::format::Pixel};
+use ffmpeg_next::{decoder, frame, software::scaling, util::format::Pixel};
 use image::RgbImage;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
@@ -33,10 +40,32 @@ pub struct SampledFrame {
 const THUMB_W: usize = 64;
 const THUMB_H: usize = 36;
 
+/// A block whose mean luma moved by more than this (0-255) changed: well above the noise of
+/// encoding, well below what a new picture in it does.
+const BLOCK_CHANGE: f32 = 20.0;
+
+/// A frame starts a flash when at least this many blocks changed into it (a 40x40 px picture
+/// in 720p covers 4) and a frame soon after differs from the one before it in at most a
+/// quarter as many: the change went away again.
+const FLASH_MIN_BLOCKS: usize = 4;
+
+/// The longest flash looked for, in frames (100 ms at 30 fps): each frame waits for this many
+/// more before it is judged. A change that lasts longer is a shot, seen by the uniform rate.
+const FLASH_MAX_FRAMES: usize = 3;
+
 /// Mean luma of each of 64x36 blocks: enough to see cuts and changes, cheap to compute.
 struct Thumb(Vec<f32>);
 
 impl Thumb {
+    /// Blocks that changed from `self` to `other`.
+    fn changed_blocks(&self, other: &Thumb) -> usize {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .filter(|(a, b)| (*a - *b).abs() > BLOCK_CHANGE)
+            .count()
+    }
+
     fn mean_diff(&self, other: &Thumb) -> f32 {
         self.0
             .iter()
@@ -75,7 +104,7 @@ pub fn sample(
         declared_frames,
         watch,
         others,
-    } = Input::open(path, cfg)?;
+    } = Input::open(path, cfg, Decoding::Sampling)?;
     // One frame's nominal duration. The declared count and duration are harder to bend than
     // the average rate (which edited sample durations change), and they agree on honest clips.
     let frame_dur = if declared_frames > 0 && info.duration_s > 0.0 {
@@ -97,6 +126,7 @@ pub fn sample(
         prev: None,
         last_analysed: None,
         rgb: RgbConverter::default(),
+        held: VecDeque::with_capacity(FLASH_MAX_FRAMES + 1),
         stats: SamplingStats {
             interval_s: interval,
             ..Default::default()
@@ -105,7 +135,7 @@ pub fn sample(
         max_frames: cfg.max_frames,
         waited_ms: 0.0,
         now_s: 0.0,
-        tracker: Tracker::with_others(others),
+        tracker: Tracker::new(others, cfg.skip_non_reference),
         watch,
     };
     let started = Instant::now();
@@ -124,11 +154,17 @@ pub fn sample(
         if packet.stream() != stream_index {
             continue;
         }
-        state.tracker.packet();
         let time_s = packet
             .pts()
             .or(packet.dts())
             .map_or(state.stats.decoded_s, |ts| (ts - start) as f64 * time_base);
+        let hidden = {
+            use ffmpeg_next::packet::Ref;
+            // SAFETY: reads a plain field of the packet just read.
+            let flags = unsafe { (*packet.as_ptr()).flags };
+            flags & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD != 0
+        };
+        state.tracker.packet(time_s, hidden);
         state.now_s = time_s;
         match dec.send_packet(&packet) {
             Ok(()) => {}
@@ -149,7 +185,11 @@ pub fn sample(
     }
     if go_on {
         dec.send_eof().map_err(|e| corrupt(e.to_string()))?;
-        state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
+        go_on = state.drain(&mut dec, &mut decoded, time_base, start, &mut on_frame, &p)?;
+    }
+    if go_on {
+        // The last frames have fewer after them to be judged by.
+        while !state.held.is_empty() && state.settle(&mut on_frame, &p)? {}
     }
     let errors = state.watch.take_errors();
     state.tracker.decoder_errors(errors, state.now_s);
@@ -165,6 +205,7 @@ pub fn sample(
         state
             .tracker
             .finish(declared, from, info.duration_s, frame_dur, cfg.max_unseen_s);
+    stats.coverage.analysed_frames = stats.analysed_frames;
     stats.decode_ms = started.elapsed().as_secs_f64() * 1e3 - stats.sample_ms - state.waited_ms;
     if go_on {
         if stats.decoded_frames == 0 {
@@ -180,130 +221,6 @@ pub fn sample(
         }
     }
     Ok(stats)
-}
-
-/// An opened clip: the demuxer, its best video stream and a decoder for it, set up the same
-/// way for sampling and for fetching frames again.
-pub(crate) struct Input {
-    pub ictx: format::context::Input,
-    pub stream_index: usize,
-    pub time_base: f64,
-    /// The stream's first timestamp: frame times count from it.
-    pub start: i64,
-    pub dec: decoder::Video,
-    /// The frame count the container declares (0 when it declares none).
-    pub declared_frames: u64,
-    /// Limits on frame buffers and the decoder's error reports.
-    pub watch: Watch,
-    /// Pictures in the file that are not this stream, so are not screened.
-    pub others: OtherPictures,
-}
-
-/// Video in a file besides the stream screened: a player can show either, so an allow cannot
-/// vouch for a file that has them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct OtherPictures {
-    /// Further video tracks (a player can switch to any).
-    pub tracks: u32,
-    /// Cover images (attached pictures), which file browsers show as the clip's thumbnail.
-    pub covers: u32,
-}
-
-impl Input {
-    pub(crate) fn open(path: &Path, cfg: &MediaConfig) -> Result<Self, MediaError> {
-        super::init();
-        let corrupt = MediaError::corrupt_at(path);
-        let ictx = format::input(path).map_err(|e| corrupt(e.to_string()))?;
-        let stream = ictx
-            .streams()
-            .best(media::Type::Video)
-            .ok_or_else(|| corrupt("no video stream".into()))?;
-        let stream_index = stream.index();
-        let mut others = OtherPictures::default();
-        for other in ictx.streams().filter(|o| o.index() != stream_index) {
-            if other.parameters().medium() != media::Type::Video {
-                continue;
-            }
-            if other
-                .disposition()
-                .contains(format::stream::Disposition::ATTACHED_PIC)
-            {
-                others.covers += 1;
-            } else {
-                others.tracks += 1;
-            }
-        }
-        let time_base = f64::from(stream.time_base());
-        let start = if stream.start_time() == ffmpeg_next::ffi::AV_NOPTS_VALUE {
-            0
-        } else {
-            stream.start_time()
-        };
-        let declared_frames = stream.frames().max(0) as u64;
-        let mut ctx = codec::context::Context::from_parameters(stream.parameters())
-            .map_err(|e| corrupt(e.to_string()))?;
-        let watch = Watch::attach(&mut ctx, cfg.max_width, cfg.max_height);
-        ctx.set_threading(codec::threading::Config {
-            kind: codec::threading::Type::Frame,
-            count: cfg.decode_threads.max(1),
-            ..Default::default()
-        });
-        let mut dec = ctx.decoder();
-        if cfg.skip_non_reference {
-            dec.skip_frame(ffmpeg_next::codec::discard::Discard::NonReference);
-        }
-        let dec = dec.video().map_err(|e| corrupt(e.to_string()))?;
-        Ok(Self {
-            ictx,
-            stream_index,
-            time_base,
-            start,
-            dec,
-            declared_frames,
-            watch,
-            others,
-        })
-    }
-}
-
-/// Checks a decoded frame against the limits before any buffer is made from it: its size
-/// (which may change mid-stream) and a pixel format that can be converted.
-pub(crate) fn check_frame(
-    f: &frame::Video,
-    cfg: &MediaConfig,
-    path: &str,
-) -> Result<(), MediaError> {
-    for (what, value, limit) in [
-        (Limit::Width, f.width(), cfg.max_width),
-        (Limit::Height, f.height(), cfg.max_height),
-    ] {
-        if value > limit {
-            return Err(MediaError::OverLimit {
-                path: path.into(),
-                what,
-                value: value.to_string(),
-                limit: limit.to_string(),
-            });
-        }
-    }
-    if f.width() == 0 || f.height() == 0 {
-        return Err(MediaError::Corrupt {
-            path: path.into(),
-            reason: "a decoded frame has no size".into(),
-        });
-    }
-    // SAFETY: a plain query on a pixel format value.
-    let convertible = unsafe { ffmpeg_next::ffi::sws_isSupportedInput(f.format().into()) } > 0;
-    if !convertible {
-        return Err(MediaError::Corrupt {
-            path: path.into(),
-            reason: format!(
-                "frames in pixel format {} cannot be converted",
-                pixel_name(f.format())
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// The decoder refused a frame buffer over the limits (a size change mid-stream).
@@ -327,6 +244,9 @@ struct State<'a> {
     prev: Option<Thumb>,
     last_analysed: Option<(u64, Thumb)>,
     rgb: RgbConverter,
+    /// The last frames decoded, the oldest first, waiting for those after it to judge whether
+    /// it starts a flash.
+    held: VecDeque<Held>,
     stats: SamplingStats,
     frame_dur: f64,
     max_frames: u64,
@@ -403,29 +323,54 @@ impl State<'_> {
                 damaged,
                 decoded.is_key(),
             );
-            let sampled = self.pick(decoded, index, time_s, path)?;
+            let thumb = self.thumb(decoded, path)?;
+            // The decoder's picture moves into `held` (a reference, not a copy); the next
+            // frame is received into a fresh one.
+            self.held.push_back(Held {
+                frame: std::mem::replace(decoded, frame::Video::empty()),
+                index,
+                time_s,
+                thumb,
+            });
             self.stats.sample_ms += t0.elapsed().as_secs_f64() * 1e3;
-            if let Some(s) = sampled {
-                // Time spent waiting for the consumer is neither decoding nor sampling.
-                let t1 = Instant::now();
-                let go_on = on_frame(s);
-                self.waited_ms += t1.elapsed().as_secs_f64() * 1e3;
-                if !go_on {
-                    return Ok(false);
-                }
+            if self.held.len() > FLASH_MAX_FRAMES && !self.settle(on_frame, path)? {
+                return Ok(false);
             }
         }
         Ok(true)
     }
 
-    fn pick(
+    /// Judges the oldest held frame by the frames after it (fewer than `FLASH_MAX_FRAMES` at
+    /// the end), and hands it on if picked. False when the consumer stopped.
+    fn settle(
         &mut self,
-        f: &frame::Video,
-        index: u64,
-        time_s: f64,
+        on_frame: &mut impl FnMut(SampledFrame) -> bool,
         path: &str,
-    ) -> Result<Option<SampledFrame>, MediaError> {
-        let thumb = self.thumb(f, path)?;
+    ) -> Result<bool, MediaError> {
+        let Some(held) = self.held.pop_front() else {
+            return Ok(true);
+        };
+        let t0 = Instant::now();
+        let sampled = self.pick(held, path)?;
+        self.stats.sample_ms += t0.elapsed().as_secs_f64() * 1e3;
+        let Some(s) = sampled else {
+            return Ok(true);
+        };
+        // Time spent waiting for the consumer is neither decoding nor sampling.
+        let t1 = Instant::now();
+        let go_on = on_frame(s);
+        self.waited_ms += t1.elapsed().as_secs_f64() * 1e3;
+        Ok(go_on)
+    }
+
+    fn pick(&mut self, held: Held, path: &str) -> Result<Option<SampledFrame>, MediaError> {
+        let Held {
+            frame,
+            index,
+            time_s,
+            thumb,
+        } = held;
+        let f = &frame;
         let mut reasons = Vec::new();
         if f.is_key() || index == 0 {
             reasons.push(SampleReason::Keyframe);
@@ -441,6 +386,11 @@ impl State<'_> {
             if thumb.mean_diff(prev) > self.cfg.scene_cut_threshold {
                 reasons.push(SampleReason::SceneCut);
                 self.stats.scene_cuts += 1;
+            }
+            let after: Vec<&Thumb> = self.held.iter().map(|h| &h.thumb).collect();
+            if starts_flash(prev, &thumb, &after) {
+                reasons.push(SampleReason::Flash);
+                self.stats.flashes += 1;
             }
         }
         let picked = if reasons.is_empty() {
@@ -514,46 +464,24 @@ impl State<'_> {
     }
 }
 
-/// FFmpeg's name of a pixel format (`yuv420p10le`), for messages.
-fn pixel_name(p: Pixel) -> &'static str {
-    p.descriptor()
-        .map_or("an unknown pixel format", |d| d.name())
+/// Whether `cur` starts a flash: it changed from `prev`, and one of the frames `after` it is
+/// like `prev` again. A picture shown for a frame or a few, which neither the uniform rate nor
+/// a cut threshold on the whole frame is sure to catch. Near the end of a clip, with fewer
+/// than `FLASH_MAX_FRAMES` after it, the end counts as the change going away.
+fn starts_flash(prev: &Thumb, cur: &Thumb, after: &[&Thumb]) -> bool {
+    let into = prev.changed_blocks(cur);
+    into >= FLASH_MIN_BLOCKS
+        && (after.len() < FLASH_MAX_FRAMES
+            || after.iter().any(|a| prev.changed_blocks(a) * 4 <= into))
 }
 
-/// Converts decoded frames to RGB at their own size, keeping one swscale context while the
-/// format and size stay the same.
-#[derive(Default)]
-pub(crate) struct RgbConverter {
-    scaler: Option<(Pixel, u32, u32, scaling::Context)>,
-}
-
-impl RgbConverter {
-    pub(crate) fn convert(&mut self, f: &frame::Video, path: &str) -> Result<RgbImage, MediaError> {
-        let (fmt, w, h) = (f.format(), f.width(), f.height());
-        if !matches!(&self.scaler, Some((sf, sw, sh, _)) if *sf == fmt && *sw == w && *sh == h) {
-            let ctx =
-                scaling::Context::get(fmt, w, h, Pixel::RGB24, w, h, scaling::Flags::BILINEAR)
-                    .map_err(|e| MediaError::Corrupt {
-                        path: path.into(),
-                        reason: format!("cannot convert {} to RGB ({e})", pixel_name(fmt)),
-                    })?;
-            self.scaler = Some((fmt, w, h, ctx));
-        }
-        let (_, _, _, scaler) = self.scaler.as_mut().expect("set above");
-        let mut out = frame::Video::empty();
-        scaler.run(f, &mut out).map_err(|e| MediaError::Corrupt {
-            path: path.into(),
-            reason: format!("cannot convert frame to RGB ({e})"),
-        })?;
-        // swscale pads rows: copy row by row.
-        let (stride, row) = (out.stride(0), w as usize * 3);
-        let data = out.data(0);
-        let mut buf = Vec::with_capacity(row * h as usize);
-        for y in 0..h as usize {
-            buf.extend_from_slice(&data[y * stride..y * stride + row]);
-        }
-        Ok(RgbImage::from_raw(w, h, buf).expect("buffer is w*h*3"))
-    }
+/// A decoded frame waiting for the next one, with what was worked out from it already.
+struct Held {
+    frame: frame::Video,
+    /// Position in decode order, from 0.
+    index: u64,
+    time_s: f64,
+    thumb: Thumb,
 }
 
 /// Block means of an 8-bit plane, each from a 4x4 grid of points inside the block.

@@ -8,12 +8,13 @@ use crate::vocab::{widen, FrameDetections};
 use crate::vocab::{FaceMatch, PersonSighting};
 use std::collections::BTreeMap;
 
-/// Sets `person` on each embedded face closer than `threshold` to someone, and returns one
-/// sighting per person, closest first.
+/// Sets `person` on each embedded face closer to someone than `threshold` gives for its size
+/// (the shorter side of its box, frame pixels), and returns one sighting per person, closest
+/// first.
 pub fn match_faces(
     frames: &mut [FrameDetections],
     persons: &Persons,
-    threshold: f32,
+    threshold: impl Fn(f32) -> f32,
 ) -> Vec<PersonSighting> {
     let mut sightings: BTreeMap<PersonId, PersonSighting> = BTreeMap::new();
     for f in frames.iter_mut() {
@@ -23,7 +24,8 @@ pub fn match_faces(
             let Some((id, distance)) = persons.faces.nearest(e) else {
                 continue;
             };
-            let Some(info) = persons.people.get(&id).filter(|_| distance < threshold) else {
+            let limit = threshold(face.face.bbox.w.min(face.face.bbox.h));
+            let Some(info) = persons.people.get(&id).filter(|_| distance < limit) else {
                 face.person = None;
                 continue;
             };

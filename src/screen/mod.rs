@@ -301,7 +301,10 @@ impl Screener {
             for f in &batch {
                 match &f.content {
                     FrameContent::Image(img) => {
-                        let scene = first || f.reasons.contains(&SampleReason::SceneCut);
+                        // A flash is looked at as a scene start: by every analyser, closely.
+                        let scene = first
+                            || f.reasons.contains(&SampleReason::SceneCut)
+                            || f.reasons.contains(&SampleReason::Flash);
                         images.push((img, scene, f.time_s));
                         stream.push(Sampled::Distinct(f.index, img, scene, f.time_s));
                         first = false;

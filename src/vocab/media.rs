@@ -21,6 +21,9 @@ pub enum SampleReason {
     Keyframe,
     Uniform,
     SceneCut,
+    /// A frame that differs from both its neighbours while they are alike: something shown
+    /// for a single frame. Every analyser looks at it, as at a scene start.
+    Flash,
 }
 
 impl SampleReason {
@@ -30,6 +33,7 @@ impl SampleReason {
             SampleReason::Keyframe => "keyframe",
             SampleReason::Uniform => "uniform",
             SampleReason::SceneCut => "scene_cut",
+            SampleReason::Flash => "flash",
         }
     }
 }
@@ -43,6 +47,9 @@ pub struct SamplingStats {
     /// Picked frames not analysed because `max_analysed_frames` was reached.
     pub over_budget_frames: u64,
     pub scene_cuts: u64,
+    /// Frames that differ from both their neighbours (a single frame flashed in).
+    #[serde(default)]
+    pub flashes: u64,
     /// Seconds of video decoded (last frame's time plus one frame).
     pub decoded_s: f64,
     /// Seconds between uniform samples actually used (longer for long clips).
@@ -70,9 +77,22 @@ pub struct Coverage {
     pub declared_s: f64,
     /// Video packets the container delivered (one per frame).
     pub packets: u64,
-    /// Frames that came out of the decoder. Fewer than `packets` is normal when frames no
-    /// other frame refers to are skipped by design (`media.skip_non_reference`).
+    /// Frames a player shows: one per packet the container delivered.
+    #[serde(default)]
+    pub shown_frames: u64,
+    /// Frames that came out of the decoder: every frame shown, unless packets were rejected
+    /// or `media.skip_non_reference` skipped the frames no other frame refers to.
     pub decoded_frames: u64,
+    /// Frames shown that were never decoded (neither decoded nor rejected as invalid): nobody
+    /// looked at them, so coverage is incomplete.
+    #[serde(default)]
+    pub not_decoded_frames: u64,
+    /// When those frames were to be shown (seconds, the first 32).
+    #[serde(default)]
+    pub not_decoded_times_s: Vec<f64>,
+    /// Frames the analysers looked at (near-duplicates of them excluded).
+    #[serde(default)]
+    pub analysed_frames: u64,
     /// Packets the decoder refused as invalid.
     pub rejected_packets: u64,
     /// Errors the decoder reported while decoding (FFmpeg's error-level messages).
