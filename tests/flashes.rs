@@ -294,8 +294,10 @@ fn single_frame_flashes_are_not_allowed_and_clips_without_them_are() {
 /// decoded, and coverage says so: the clip is not allowed either way.
 #[test]
 fn skipped_frames_leave_coverage_incomplete() {
-    let mut cfg = clipguard::config::MediaConfig::default();
-    cfg.skip_non_reference = true;
+    let cfg = clipguard::config::MediaConfig {
+        skip_non_reference: true,
+        ..Default::default()
+    };
     let n = flash_frame(30, Coded::NonReferenceB, Place::Middle);
     let flash = clip(
         30,

@@ -130,7 +130,7 @@ fn bad_input_is_refused() {
     let t = transcriber();
     let pcm = vec![0.0f32; 16_000];
     assert!(matches!(
-        t.transcribe_spans(&pcm, &[0..20_000]),
+        t.transcribe_spans(&pcm, std::slice::from_ref(&(0..20_000))),
         Err(TranscribeError::SpanOutOfRange { .. })
     ));
     let mut nan = pcm.clone();
