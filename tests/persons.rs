@@ -411,7 +411,6 @@ fn innocent_prompts_are_not_full_name_matches() {
         "eileen and her dog collins in the park",
         "colin's corner shop at closing time",
         "coiled springs in a mattress factory",
-        "eileen collings signing a book",
         "the amazing race across the desert",
         "a graceful swan on a lake",
         "an amazing gracefulness of cats",
@@ -424,7 +423,17 @@ fn innocent_prompts_are_not_full_name_matches() {
         "two kids collecting shells",
         "the space shuttle columbia launching",
     ];
-    assert!(innocent.len() >= 30);
+    assert!(innocent.len() >= 29);
+    // A registered full name one letter off, in lower case: people evade with typos, so it is
+    // read as the name, but at most for review (issue 26).
+    let typo = s
+        .screen_prompt("eileen collings signing a book", terms())
+        .unwrap();
+    assert!(
+        typo.persons.iter().all(|m| m.score < 0.8),
+        "{:?}",
+        typo.persons
+    );
     for prompt in innocent {
         let found = s.screen_prompt(prompt, terms()).unwrap();
         let full: Vec<_> = found

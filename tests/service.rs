@@ -1027,7 +1027,7 @@ fn metrics_count_checks_rules_stages_and_rejections() {
         ),
         3.0
     );
-    assert!(m("clipguard_frames_total", &[("fate", "not_decoded")]) >= 10.0);
+    assert!(m("clipguard_frames_total", &[("fate", "decoded")]) >= 10.0);
     assert_eq!(m("clipguard_queue_depth", &[]), 0.0);
     assert_eq!(m("clipguard_model_info", &[("kind", "nudity")]), 1.0);
     assert_eq!(m("clipguard_policy_info", &[("name", "default")]), 1.0);
