@@ -349,7 +349,10 @@ fn a_decision_logged_in_the_previous_format_reads_and_replays() {
         assert!(compact.get(field).is_some(), "{field} in {compact}");
     }
     // The CLI replays it from the file, as an operator would.
-    let (ok, out, err) = cli(&["policy", "explain", path.to_str().unwrap()], &[]);
+    let (ok, out, err) = cli(
+        &["policy", "explain", "--signals", path.to_str().unwrap()],
+        &[],
+    );
     assert!(ok, "{out}{err}");
     assert!(out.contains("decision: allow"), "{out}");
 }
