@@ -68,15 +68,20 @@ fn clip(photo: &str, px: u32, (w, h): (u32, u32), (cx, cy): (f32, f32), entering
     let x = (cx * w as f32 - hw as f32 / 2.0).max(0.0) as i64;
     let y = (cy * h as f32 - hh as f32 / 2.0).max(0.0) as i64;
     imageops::overlay(&mut frame, &head, x, y);
-    let png = out.with_extension("png");
+    // Two tests of this binary make the same clips side by side: each writes its pictures
+    // under names of its own, so ffmpeg never reads a picture the other is rewriting (a
+    // looped picture read half written kept ffmpeg running without end).
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let own = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let png = out.with_extension(format!("{own}.png"));
     frame.save(&png).unwrap();
     if !entering {
         common::encode_still(&png, "null", 2, "small face", &out);
         return out;
     }
-    let before = out.with_extension("empty.png");
+    let before = out.with_extension(format!("{own}.empty.png"));
     empty.save(&before).unwrap();
-    let partial = out.with_extension("partial.mp4");
+    let partial = out.with_extension(format!("{own}.partial.mp4"));
     common::ffmpeg(&[
         "-framerate",
         "25",
