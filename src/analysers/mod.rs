@@ -1,5 +1,5 @@
-//! Analysers: plug-ins that each look at one kind of input (sampled frames, or the clip as a
-//! whole) for one kind of thing and fill in their part of `Signals`. The orchestrator
+//! Analysers: plug-ins that each look at one kind of input (sampled frames, the clip as a
+//! whole, or its decoded sound) for one kind of thing and fill in their part of `Signals`. The orchestrator
 //! (`screen`), the policy and the printers know them only through [`Analyser`] and their
 //! section's schema: adding one is a module here and a line in [`REGISTRY`].
 
@@ -14,9 +14,13 @@ mod text;
 use crate::attest::c2pa::Credentials;
 use crate::categories::LiveCategories;
 use crate::config::Config;
+use crate::media::audio::AudioTrack;
 use crate::persons::LivePersons;
+use crate::speech::VoiceModels;
 use crate::vision::{Vision, VisionError};
-use crate::vocab::{FrameDetections, MediaInfo, ModelInfo, SectionSchema, Signals, StageTimings};
+use crate::vocab::{
+    AudioCoverage, FrameDetections, MediaInfo, ModelInfo, SectionSchema, Signals, StageTimings,
+};
 use image::RgbImage;
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +33,8 @@ pub enum AnalyserError {
     Persons(#[from] crate::persons::PersonsError),
     #[error(transparent)]
     Categories(#[from] crate::categories::CategoriesError),
+    #[error(transparent)]
+    Speech(#[from] crate::speech::whisper::TranscribeError),
 }
 
 /// Which of the sampled, distinct frames an analyser looks at.
@@ -64,12 +70,22 @@ pub enum Input {
     /// The file as a whole (its path, probe and container metadata), once per clip and beside
     /// the decoding of its frames: [`Analyser::inspect`].
     Clip,
+    /// Every audio stream, decoded once for all analysers that ask and resampled to mono at
+    /// `sample_rate` Hz, beside the decoding of the frames: [`Analyser::listen`].
+    Audio { sample_rate: u32 },
 }
 
 /// The clip as a whole, for analysers of [`Input::Clip`].
 pub struct ClipInput<'a> {
     pub path: &'a Path,
     pub media: &'a MediaInfo,
+}
+
+/// A clip's sound, for analysers of [`Input::Audio`]: the streams that decoded (a stream that
+/// produced no sound has no track; the coverage says why).
+pub struct AudioInput<'a> {
+    pub tracks: &'a [AudioTrack],
+    pub coverage: &'a AudioCoverage,
 }
 
 /// What an analyser of the whole clip found, applied to the signals once the frames are in.
@@ -113,6 +129,17 @@ pub trait Analyser: Send + Sync {
         timings: &mut StageTimings,
     ) -> Result<ClipFinding, AnalyserError> {
         let _ = (clip, timings);
+        Ok(Box::new(|_| {}))
+    }
+
+    /// The clip's sound ([`Input::Audio`]), on the clip's own thread while frames are decoded
+    /// and analysed.
+    fn listen(
+        &self,
+        audio: &AudioInput<'_>,
+        timings: &mut StageTimings,
+    ) -> Result<ClipFinding, AnalyserError> {
+        let _ = (audio, timings);
         Ok(Box::new(|_| {}))
     }
 
@@ -170,6 +197,8 @@ pub struct Deps<'a> {
     pub persons: &'a Arc<LivePersons>,
     pub categories: &'a Arc<LiveCategories>,
     pub credentials: &'a Arc<Credentials>,
+    /// Voice activity and speaker models, when the manifest declares them.
+    pub voices: Option<&'a Arc<VoiceModels>>,
 }
 
 /// An analyser this build has: its section's schema (known to policies whether or not it is

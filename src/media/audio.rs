@@ -15,7 +15,8 @@ use crate::vocab::{AudioCoverage, AudioError, AudioStreamCoverage};
 use ffmpeg_next::{codec, decoder, ffi, format, frame, media};
 use std::path::Path;
 
-/// The rate every track is resampled to (Silero VAD, Whisper and the voice encoder all take it).
+/// The rate tracks are resampled to unless asked otherwise (Silero VAD, Whisper and the voice
+/// encoder all take it).
 pub const SAMPLE_RATE: u32 = 16_000;
 
 /// At most this many problem times are kept per stream.
@@ -25,9 +26,11 @@ const MAX_ERRORS: usize = 32;
 /// stay on the clip's timeline; the time is not counted as heard.
 const MAX_JUMP_S: f64 = 0.1;
 
-/// Bounds on the work one clip's audio may cost.
+/// What a clip's audio is decoded to, and bounds on the work it may cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioLimits {
+    /// Every track is resampled to mono at this rate (Hz).
+    pub sample_rate: u32,
     /// Audio streams decoded at most: a clip with more is refused (any of them can be played).
     pub max_streams: usize,
     /// Seconds of sound per stream at most (a stream that plays longer is refused).
@@ -40,6 +43,7 @@ pub struct AudioLimits {
 impl Default for AudioLimits {
     fn default() -> Self {
         Self {
+            sample_rate: SAMPLE_RATE,
             max_streams: 8,
             max_duration_s: 130.0,
             max_unheard_s: 0.25,
@@ -54,14 +58,16 @@ pub struct AudioTrack {
     pub index: u32,
     /// Seconds on the clip's timeline of the first sample.
     pub start_s: f64,
-    /// 16 kHz mono samples in [-1, 1]; a jump in the stream's timestamps is kept as silence.
+    /// Mono samples in [-1, 1] at `sample_rate`; a jump in the stream's timestamps is kept as
+    /// silence.
+    pub sample_rate: u32,
     pub pcm: Vec<f32>,
 }
 
 impl AudioTrack {
     /// The track's length in seconds.
     pub fn duration_s(&self) -> f64 {
-        self.pcm.len() as f64 / f64::from(SAMPLE_RATE)
+        self.pcm.len() as f64 / f64::from(self.sample_rate)
     }
 }
 
@@ -163,6 +169,8 @@ struct Stream {
     heard: usize,
     /// Time of the packet last sent to the decoder, for the errors it reports.
     now_s: f64,
+    /// The rate resampled to.
+    rate: u32,
     max_samples: usize,
 }
 
@@ -240,7 +248,8 @@ impl Stream {
             start_s: None,
             heard: 0,
             now_s: 0.0,
-            max_samples: (limits.max_duration_s * f64::from(SAMPLE_RATE)) as usize,
+            rate: limits.sample_rate,
+            max_samples: (limits.max_duration_s * f64::from(limits.sample_rate)) as usize,
         }
     }
 
@@ -313,12 +322,12 @@ impl Stream {
     /// One decoded frame: placed on the timeline, resampled and kept.
     fn sound(&mut self, path: &str) -> Result<(), MediaError> {
         let t = self.time_of(self.frame.timestamp()).unwrap_or_else(|| {
-            self.start_s.unwrap_or(0.0) + self.pcm.len() as f64 / f64::from(SAMPLE_RATE)
+            self.start_s.unwrap_or(0.0) + self.pcm.len() as f64 / f64::from(self.rate)
         });
         let start = *self.start_s.get_or_insert(t);
-        let expected = start + self.pcm.len() as f64 / f64::from(SAMPLE_RATE);
+        let expected = start + self.pcm.len() as f64 / f64::from(self.rate);
         if t > expected + MAX_JUMP_S {
-            let gap = ((t - expected) * f64::from(SAMPLE_RATE)) as usize;
+            let gap = ((t - expected) * f64::from(self.rate)) as usize;
             self.check_length(self.pcm.len() + gap, path)?;
             self.pcm.resize(self.pcm.len() + gap, 0.0);
         }
@@ -327,7 +336,7 @@ impl Stream {
             if let Some(mut old) = self.resampler.take() {
                 self.heard += old.flush(&mut self.pcm);
             }
-            match Resampler::new(spec) {
+            match Resampler::new(spec, self.rate) {
                 Ok(r) => self.resampler = Some(r),
                 Err(reason) => {
                     let now = self.now_s;
@@ -356,10 +365,10 @@ impl Stream {
                 what: Limit::AudioDuration,
                 value: format!(
                     "{:.1} (audio stream {})",
-                    samples as f64 / f64::from(SAMPLE_RATE),
+                    samples as f64 / f64::from(self.rate),
                     self.cov.index
                 ),
-                limit: format!("{}", self.max_samples as f64 / f64::from(SAMPLE_RATE)),
+                limit: format!("{}", self.max_samples as f64 / f64::from(self.rate)),
             });
         }
         Ok(())
@@ -381,7 +390,7 @@ impl Stream {
     }
 
     fn into_parts(mut self) -> (Option<AudioTrack>, AudioStreamCoverage) {
-        self.cov.heard_s = self.heard as f64 / f64::from(SAMPLE_RATE);
+        self.cov.heard_s = self.heard as f64 / f64::from(self.rate);
         self.cov.decoded = self.heard > 0;
         if !self.cov.decoded && self.cov.failure.is_none() {
             self.cov.failure = Some(if self.cov.packets == 0 {
@@ -393,6 +402,7 @@ impl Stream {
         let track = self.cov.decoded.then(|| AudioTrack {
             index: self.cov.index,
             start_s: self.start_s.unwrap_or(0.0),
+            sample_rate: self.rate,
             pcm: self.pcm,
         });
         (track, self.cov)
@@ -421,7 +431,7 @@ impl Spec {
     }
 }
 
-/// FFmpeg's software resampler, from one input spec to 16 kHz mono f32 (channels mixed down by
+/// FFmpeg's software resampler, from one input spec to mono f32 at the rate asked (channels mixed down by
 /// its default matrix).
 struct Resampler {
     ctx: *mut ffi::SwrContext,
@@ -429,7 +439,7 @@ struct Resampler {
 }
 
 impl Resampler {
-    fn new(spec: Spec) -> Result<Self, String> {
+    fn new(spec: Spec, rate: u32) -> Result<Self, String> {
         if spec.rate <= 0 || spec.channels <= 0 {
             return Err(format!(
                 "a frame declares {} Hz and {} channels",
@@ -448,7 +458,7 @@ impl Resampler {
                 &mut ctx,
                 &mut output,
                 ffi::AVSampleFormat::AV_SAMPLE_FMT_FLT,
-                SAMPLE_RATE as i32,
+                rate as i32,
                 &mut input,
                 spec.format,
                 spec.rate,

@@ -296,6 +296,8 @@ impl Tracker {
             },
             // The faces analyser fills it in: decoding knows nothing of faces.
             faces: None,
+            // The screener adds the soundtrack's, decoded apart from the pictures.
+            audio: None,
         }
     }
 }

@@ -116,6 +116,10 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
         frames as f64,
         limits.max_frames as f64,
     )?;
+    let audio_streams = ictx
+        .streams()
+        .filter(|s| s.parameters().medium() == media::Type::Audio)
+        .count() as u32;
     Ok(MediaInfo {
         container,
         codec,
@@ -125,6 +129,7 @@ pub fn probe(path: &Path, limits: &MediaConfig) -> Result<MediaInfo, MediaError>
         fps,
         frames,
         file_bytes,
+        audio_streams,
     })
 }
 

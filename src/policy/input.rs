@@ -73,6 +73,11 @@ pub struct CoverageView {
     /// first frame of each scene (0 when faces are not analysed).
     pub smallest_face_px: f64,
     pub smallest_face_px_scene_starts: f64,
+    /// Every audio stream was decoded and listened to (true for a clip without sound).
+    pub audio_complete: bool,
+    /// Audio streams the clip declares, and seconds of sound heard in all of them.
+    pub audio_streams: u64,
+    pub audio_heard_s: f64,
 }
 
 impl Default for CoverageView {
@@ -87,6 +92,9 @@ impl Default for CoverageView {
             format_changes: 0,
             smallest_face_px: 0.0,
             smallest_face_px_scene_starts: 0.0,
+            audio_complete: true,
+            audio_streams: 0,
+            audio_heard_s: 0.0,
         }
     }
 }
@@ -103,6 +111,13 @@ impl CoverageView {
             format_changes: c.changes.len() as u64,
             smallest_face_px: c.faces.map_or(0.0, |f| f64::from(f.every_frame_px)),
             smallest_face_px_scene_starts: c.faces.map_or(0.0, |f| f64::from(f.scene_starts_px)),
+            // A decision logged before sound was heard says nothing of it: read as complete.
+            audio_complete: c.audio.as_ref().is_none_or(|a| a.complete),
+            audio_streams: c
+                .audio
+                .as_ref()
+                .map_or(0, |a| u64::from(a.streams_declared)),
+            audio_heard_s: c.audio.as_ref().map_or(0.0, |a| a.heard_s),
         }
     }
 }

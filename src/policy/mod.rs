@@ -815,6 +815,9 @@ fn input_samples(sections: &Schema) -> Vec<PolicyInput> {
                 format_changes: 1,
                 smallest_face_px: 80.0,
                 smallest_face_px_scene_starts: 40.0,
+                audio_complete: false,
+                audio_streams: 2,
+                audio_heard_s: 4.5,
             },
             sections: {
                 let mut out = crate::vocab::Sections::default();

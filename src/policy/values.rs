@@ -104,6 +104,9 @@ fn coverage(c: &CoverageView) -> V<'_> {
             "smallest_face_px_scene_starts",
             d(c.smallest_face_px_scene_starts),
         ),
+        ("audio_complete", b(c.audio_complete)),
+        ("audio_streams", u(c.audio_streams)),
+        ("audio_heard_s", d(c.audio_heard_s)),
     ])
 }
 

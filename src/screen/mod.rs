@@ -7,19 +7,21 @@ mod live;
 pub use live::Live;
 
 use crate::analysers::{
-    self, Analyser, AnalyserError, ClipFinding, ClipInput, Frame, FrameNeed, Input,
+    self, Analyser, AnalyserError, AudioInput, ClipFinding, ClipInput, Frame, FrameNeed, Input,
 };
 use crate::attest::c2pa::CredentialError;
 use crate::banks::BanksError;
 use crate::categories::{self, CategoriesError};
 use crate::config::{Config, MediaConfig};
+use crate::media::audio::AudioLimits;
 use crate::media::{self, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
 use crate::persons::voices::{self, VoiceEnrolment};
 use crate::persons::PersonsError;
+use crate::speech::whisper::TranscribeError;
 use crate::speech::VoiceModels;
 use crate::vision::{Vision, VisionError};
-use crate::vocab::{ErrorCode, Failure};
+use crate::vocab::{AudioCoverage, ErrorCode, Failure, SectionError};
 use crate::vocab::{FrameDetections, ModelInfo, SampleReason, Signals, StageTimings};
 use image::RgbImage;
 use std::collections::HashMap;
@@ -43,6 +45,10 @@ pub enum ScreenError {
     Categories(#[from] CategoriesError),
     #[error(transparent)]
     Banks(#[from] BanksError),
+    #[error(transparent)]
+    Speech(#[from] TranscribeError),
+    #[error(transparent)]
+    Section(#[from] SectionError),
 }
 
 impl From<AnalyserError> for ScreenError {
@@ -51,6 +57,7 @@ impl From<AnalyserError> for ScreenError {
             AnalyserError::Vision(e) => ScreenError::Vision(e),
             AnalyserError::Persons(e) => ScreenError::Persons(e),
             AnalyserError::Categories(e) => ScreenError::Categories(e),
+            AnalyserError::Speech(e) => ScreenError::Speech(e),
         }
     }
 }
@@ -65,6 +72,8 @@ impl Failure for ScreenError {
             ScreenError::Credentials(e) => e.code(),
             ScreenError::Categories(e) => e.code(),
             ScreenError::Banks(e) => e.code(),
+            ScreenError::Speech(_) => ErrorCode::Inference,
+            ScreenError::Section(_) => ErrorCode::Internal,
         }
     }
 }
@@ -85,15 +94,16 @@ const QUEUE: usize = 4;
 impl Screener {
     /// The analysers `cfg` enables, on the verified models and the live snapshots.
     pub fn new(cfg: &Config, vision: Arc<Vision>, live: &Live) -> Result<Self, ScreenError> {
+        let voices = VoiceModels::load(vision.runtime(), &vision.manifest)?.map(Arc::new);
         let analysers = analysers::load(&analysers::Deps {
             cfg,
             vision: &vision,
             persons: &live.persons,
             categories: &live.categories,
             credentials: &live.credentials,
+            voices: voices.as_ref(),
         });
         let models = vision.manifest.models().cloned().collect();
-        let voices = VoiceModels::load(vision.runtime(), &vision.manifest)?.map(Arc::new);
         Ok(Self {
             media: cfg.media.clone(),
             vision,
@@ -222,15 +232,17 @@ impl Screener {
             let (info, media) = (&info, &self.media);
             // The sender moves into the decoder thread, so the channel closes when it ends.
             let decoder = s.spawn(move || media::sample(path, info, media, |f| tx.send(f).is_ok()));
-            let whole = s.spawn(|| self.inspect(&clip));
+            let whole = s.spawn(|| self.whole_clip(&clip));
             let analysed = self.analyse(&rx, &mut timings);
             // On an inference error, closing the channel stops the decoder at its next frame.
             drop(rx);
             let sampled = decoder.join().expect("decoder thread does not panic");
             let inspected = whole.join().expect("clip analysers do not panic");
-            let (findings, clip_timings) = inspected?;
+            let (findings, clip_timings, audio) = inspected?;
             timings.merge(&clip_timings);
-            Ok::<_, ScreenError>((sampled?, analysed?, findings))
+            let mut sampled = sampled?;
+            sampled.coverage.add_audio(audio);
+            Ok::<_, ScreenError>((sampled, analysed?, findings))
         })?;
         timings.decode_ms = sampling.decode_ms;
         timings.sample_ms = sampling.sample_ms;
@@ -261,12 +273,13 @@ impl Screener {
         Ok(signals)
     }
 
-    /// The analysers of the clip as a whole, one after the other (each takes milliseconds):
-    /// their findings, and their stage times.
-    fn inspect(
+    /// The analysers of the clip as a whole, one after the other (each takes milliseconds),
+    /// then the soundtrack, decoded once per rate asked for and handed to the analysers that
+    /// listen: their findings, their stage times and the soundtrack's coverage.
+    fn whole_clip(
         &self,
         clip: &ClipInput<'_>,
-    ) -> Result<(Vec<ClipFinding>, StageTimings), ScreenError> {
+    ) -> Result<(Vec<ClipFinding>, StageTimings, AudioCoverage), ScreenError> {
         let mut t = StageTimings::default();
         let mut out = Vec::new();
         for a in &self.analysers {
@@ -274,7 +287,43 @@ impl Screener {
                 out.push(a.inspect(clip, &mut t)?);
             }
         }
-        Ok((out, t))
+        let mut rates: Vec<u32> = Vec::new();
+        for a in &self.analysers {
+            if let Input::Audio { sample_rate } = a.input() {
+                if !rates.contains(&sample_rate) {
+                    rates.push(sample_rate);
+                }
+            }
+        }
+        if rates.is_empty() {
+            let streams = clip.media.audio_streams;
+            let why = "no analyser listens to sound (speech.enabled is off, or its models are not declared)";
+            return Ok((out, t, AudioCoverage::unscreened(streams, why)));
+        }
+        let mut coverage = None;
+        for rate in rates {
+            let t0 = Instant::now();
+            let limits = AudioLimits {
+                sample_rate: rate,
+                // As long as the longest clip accepted, with room for a soundtrack that
+                // overruns its pictures a little.
+                max_duration_s: self.media.max_duration_s + 10.0,
+                ..AudioLimits::default()
+            };
+            let decoded = media::audio::decode(clip.path, &limits)?;
+            t.add("audio_decode", ms(t0));
+            let input = AudioInput {
+                tracks: &decoded.tracks,
+                coverage: &decoded.coverage,
+            };
+            for a in &self.analysers {
+                if a.input() == (Input::Audio { sample_rate: rate }) {
+                    out.push(a.listen(&input, &mut t)?);
+                }
+            }
+            coverage.get_or_insert(decoded.coverage);
+        }
+        Ok((out, t, coverage.expect("at least one rate")))
     }
 
     /// Runs the analysers on frames as they arrive, batching whatever is already waiting.
@@ -319,7 +368,7 @@ impl Screener {
             for (a, sp) in self.analysers.iter().zip(&mut spaced) {
                 let (s, l) = match a.input() {
                     Input::Frames(need) => sp.select(need, &stream),
-                    Input::Clip => Default::default(),
+                    Input::Clip | Input::Audio { .. } => Default::default(),
                 };
                 slots.push(s);
                 late.push(l);

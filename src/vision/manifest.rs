@@ -12,6 +12,16 @@ use std::path::{Path, PathBuf};
 struct ManifestFile {
     #[serde(default)]
     model: Vec<ModelEntry>,
+    #[serde(default)]
+    data: Vec<DataEntry>,
+}
+
+/// A data file a model reads beside its weights (a vocabulary, a generation config).
+#[derive(Debug, Clone, Deserialize)]
+struct DataEntry {
+    name: String,
+    file: String,
+    sha256: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +42,9 @@ struct ModelEntry {
 #[derive(Debug, Clone)]
 pub struct Manifest {
     models: Vec<(ModelInfo, PathBuf)>,
+    /// Data files by name, with where they are: verified when asked for (`data_file`), as
+    /// most are read by code that has its own copy or is turned off.
+    data: Vec<(DataEntry, PathBuf)>,
     classifiers: Vec<(String, ClassifierSpec)>,
     image_embed: Option<Preprocess>,
 }
@@ -120,8 +133,17 @@ impl Manifest {
                 return Err(err(format!("no model of kind {kind:?}")));
             }
         }
+        let data = file
+            .data
+            .into_iter()
+            .map(|d| {
+                let path = dir.join(&d.file);
+                (d, path)
+            })
+            .collect();
         Ok(Self {
             models,
+            data,
             classifiers,
             image_embed,
         })
@@ -139,6 +161,22 @@ impl Manifest {
             .iter()
             .find(|(m, _)| m.kind == ModelKind::ImageEmbed)
             .map(|(m, path)| (m, path.as_path(), p))
+    }
+
+    /// A data file by name, verified against its sha256 (None when the manifest has none).
+    pub fn data_file(&self, name: &str) -> Result<Option<&Path>, VisionError> {
+        let Some((d, path)) = self.data.iter().find(|(d, _)| d.name == name) else {
+            return Ok(None);
+        };
+        let actual = sha256_file(path)?;
+        if actual != d.sha256 {
+            return Err(VisionError::ModelHash {
+                path: path.display().to_string(),
+                expected: d.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(Some(path))
     }
 
     /// A model by name.

@@ -26,6 +26,29 @@ pub struct AudioCoverage {
     pub streams: Vec<AudioStreamCoverage>,
 }
 
+impl AudioCoverage {
+    /// A clip whose `streams` audio streams no analyser listened to (speech screening turned
+    /// off): nothing vouches for what they say, so the clip is not complete.
+    pub fn unscreened(streams: u32, why: &str) -> Self {
+        Self {
+            complete: streams == 0,
+            no_audio: streams == 0,
+            problems: if streams == 0 {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "{streams} audio streams were not listened to: {why}"
+                )]
+            },
+            streams_declared: streams,
+            streams_decoded: 0,
+            declared_s: 0.0,
+            heard_s: 0.0,
+            streams: Vec::new(),
+        }
+    }
+}
+
 /// One audio stream's coverage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AudioStreamCoverage {

@@ -1,5 +1,6 @@
 //! What a clip is and how much of it was decoded and sampled.
 
+use super::AudioCoverage;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -13,6 +14,9 @@ pub struct MediaInfo {
     /// Frames the container declares, or duration x rate where it declares none.
     pub frames: u64,
     pub file_bytes: u64,
+    /// Audio streams the container declares (0 in decisions logged before sound was heard).
+    #[serde(default)]
+    pub audio_streams: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -114,6 +118,21 @@ pub struct Coverage {
     /// How small a face could be and still be found (absent when faces are not analysed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faces: Option<FaceReach>,
+    /// What of the soundtrack was heard (absent in decisions logged before sound was heard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<AudioCoverage>,
+}
+
+impl Coverage {
+    /// Adds the soundtrack's coverage: the clip is complete only if its sound was heard in full
+    /// too, and the sound's problems join the pictures' (each names its audio stream).
+    pub fn add_audio(&mut self, audio: AudioCoverage) {
+        if !audio.complete {
+            self.complete = false;
+            self.problems.extend(audio.problems.iter().cloned());
+        }
+        self.audio = Some(audio);
+    }
 }
 
 /// The smallest face (shorter side, frame pixels) face detection could find: faces this size
