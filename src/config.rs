@@ -44,6 +44,7 @@ pub struct Config {
     pub classifiers: ClassifiersConfig,
     pub categories: CategoriesConfig,
     pub hashes: HashesConfig,
+    pub speech: SpeechConfig,
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
     pub c2pa: C2paConfig,
@@ -86,6 +87,7 @@ impl Default for Config {
             classifiers: Default::default(),
             categories: Default::default(),
             hashes: Default::default(),
+            speech: Default::default(),
             persons: Default::default(),
             policies: Default::default(),
             c2pa: Default::default(),
@@ -431,6 +433,36 @@ impl Default for NudityConfig {
         Self {
             enabled: true,
             batch: 4,
+        }
+    }
+}
+
+/// The soundtrack: speech found (Silero VAD), transcribed (Whisper base) and screened like
+/// on-screen text; voices matched against registered persons' enrolled voices (Resemblyzer).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpeechConfig {
+    /// Listen to the soundtrack. Off, a clip with an audio stream is not fully screened (its
+    /// coverage says so) and the default policy sends it to review.
+    pub enabled: bool,
+    /// The language spoken, as an ISO 639-1 code (`en`), to skip detection; none: detected.
+    pub language: Option<String>,
+    /// Whisper encodes 30 s of audio whatever the speech's length. Unless `full_context` is
+    /// set, it encodes only the speech plus this many seconds (whisper.cpp's `audio_ctx`):
+    /// several times cheaper, and transcripts may differ from faster-whisper's
+    /// (docs/speech.md).
+    pub context_margin_s: f64,
+    /// Encode the full 30 s window, as faster-whisper does.
+    pub full_context: bool,
+}
+
+impl Default for SpeechConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            language: None,
+            context_margin_s: 1.0,
+            full_context: false,
         }
     }
 }

@@ -11,7 +11,8 @@ use clipguard::persons::NewPerson;
 use clipguard::speech::vad::{self, VadParams, WINDOW};
 use clipguard::speech::voice::{cosine, self_agreement};
 use clipguard::speech::VoiceModels;
-use clipguard::vocab::{Embedding, PersonKind};
+use clipguard::service::{ClipLocation, ClipSource};
+use clipguard::vocab::{Action, CheckRequest, Embedding, Origin, PersonKind};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -383,6 +384,27 @@ fn an_enrolled_voice_is_matched_in_a_clip_and_other_voices_are_not() {
         assert!(best[0].score < MATCH_THRESHOLD, "{other}: {best:?}");
         assert!(persons.voices.matches(&e, model).is_empty());
     }
+    // Checked by the service, the clip in voice A goes to review for the voice alone, with
+    // who it sounds like and when.
+    let d = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(service.check_clip(
+            ClipSource::At(ClipLocation::Path(a_clip.clone())),
+            CheckRequest {
+                user: Some("bob".into()),
+                ..Default::default()
+            },
+            Origin::Check,
+            std::time::Instant::now() + std::time::Duration::from_secs(300),
+        ))
+        .unwrap()
+        .decision;
+    assert_eq!(d.decision.action, Action::Review, "{:?}", d.decision);
+    let m = &d.decision.matched[0];
+    assert_eq!(m.rule, "voice-of-person");
+    assert_eq!(m.evidence[0]["name"], "Ada Voice");
+    assert!(m.evidence[0]["score"].as_f64().unwrap() >= f64::from(MATCH_THRESHOLD));
+    assert!(m.evidence[0]["end_s"].as_f64().unwrap() > 3.0, "{m:?}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod faces;
 mod hashes;
 mod nudity;
 mod provenance;
+mod speech;
 mod text;
 
 use crate::attest::c2pa::Credentials;
@@ -217,6 +218,7 @@ pub const REGISTRY: &[Registration] = &[
     categories::REGISTRATION,
     hashes::REGISTRATION,
     provenance::REGISTRATION,
+    speech::REGISTRATION,
 ];
 
 /// The sections every analyser of this build may write, for the policy.

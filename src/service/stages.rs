@@ -9,7 +9,9 @@ use crate::config::HashesConfig;
 use crate::persons::LivePersons;
 use crate::screen::{Live, ScreenError};
 use crate::text::terms::TermLists;
-use crate::vocab::{PromptSignals, Signals, TextNameMatch, TextTermMatch};
+use crate::vocab::{
+    PromptSignals, Signals, Speech, SpokenNameMatch, SpokenTermMatch, TextNameMatch, TextTermMatch,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,6 +38,9 @@ pub fn load(live: &Live, hashes: &HashesConfig) -> Vec<Box<dyn Stage>> {
             persons: live.persons.clone(),
         }),
         Box::new(ScreenText {
+            persons: live.persons.clone(),
+        }),
+        Box::new(SpokenWords {
             persons: live.persons.clone(),
         }),
         Box::new(BankMatches {
@@ -109,6 +114,53 @@ impl Stage for ScreenText {
                     .map(|m| TextNameMatch::new(m, &joined.track)),
             );
         }
+        Ok(())
+    }
+}
+
+/// Registered persons and listed terms named in what is said, matched on each audio stream's
+/// whole transcript (a name may run over two segments), with the segment and times it was said.
+struct SpokenWords {
+    persons: Arc<LivePersons>,
+}
+
+/// Where the transcript's speech section lives (the speech analyser's key).
+const SPEECH: &str = "speech";
+
+impl Stage for SpokenWords {
+    fn name(&self) -> &'static str {
+        "speech_match"
+    }
+
+    fn run(&self, x: &mut Subject<'_>) -> Result<(), ScreenError> {
+        let Some(signals) = x.clip.as_deref_mut() else {
+            return Ok(());
+        };
+        if signals.sections.value(SPEECH).is_none() {
+            return Ok(());
+        }
+        let mut speech: Speech = signals.sections.get(SPEECH)?;
+        let (_, persons) = self.persons.current()?;
+        let (mut named, mut listed) = (Vec::new(), Vec::new());
+        for track in &speech.tracks {
+            let text = track.text();
+            for m in persons.gazetteer.find_in(&text, &persons.people) {
+                if let Some((seg, at)) = speech.locate(track.stream, m.start, m.end) {
+                    named.push(SpokenNameMatch::new(m, track.stream, seg, at));
+                }
+            }
+            let terms = crate::text::with_words(&text, |words| x.terms.find(words));
+            for t in terms {
+                if let Some((seg, at)) = speech.locate(track.stream, t.start, t.end) {
+                    listed.push(SpokenTermMatch::new(t, track.stream, seg, at));
+                }
+            }
+        }
+        let mut categories: Vec<String> = listed.iter().map(|t| t.category.clone()).collect();
+        categories.sort();
+        categories.dedup();
+        (speech.persons, speech.terms, speech.categories) = (named, listed, categories);
+        signals.sections.set(SPEECH, &speech);
         Ok(())
     }
 }

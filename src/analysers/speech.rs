@@ -1,0 +1,391 @@
+//! Speech: where someone speaks in the soundtrack (Silero VAD), what they say (Whisper base)
+//! and whose enrolled voice it resembles (Resemblyzer), under `signals.speech`. Names and
+//! listed terms in the transcript are matched when the decision is made (`service::stages`),
+//! as for on-screen text.
+//!
+//! A clip without speech pays for voice activity detection only: Whisper is loaded on the first
+//! clip with speech (it is the largest model, 340 MB of weights), and speaker embeddings are
+//! computed only while someone has an enrolled voice.
+
+use super::{Analyser, AnalyserError, AudioInput, ClipFinding, Deps, Input, Registration};
+use crate::media::audio::{AudioTrack, SAMPLE_RATE};
+use crate::persons::LivePersons;
+use crate::speech::vad::{self, SpeechSpan, VadParams};
+use crate::speech::whisper::{AudioContext, TranscribeOptions, Transcriber, WhisperFiles};
+use crate::speech::VoiceModels;
+use crate::vision::{Vision, VisionError};
+use crate::vocab::{
+    ModelInfo, ModelKind, NameStrength, PersonKind, SectionSchema, Signals, Speech, SpeechSegment,
+    SpeechTrack, SpokenNameMatch, SpokenTermMatch, StageTimings, TimeSpan, VoiceSighting,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+const KEY: &str = "speech";
+
+pub(super) const REGISTRATION: Registration = Registration {
+    section: Some(&SECTION),
+    build,
+};
+
+static SECTION: SectionSchema = SectionSchema::of::<Speech>(KEY, sample);
+
+/// Speech as faster-whisper's `vad_filter` finds it for transcription: silences under 2 s do
+/// not split a sentence, and 0.4 s of sound is kept each side so first and last words are whole.
+const TRANSCRIBE_VAD: VadParams = VadParams {
+    threshold: 0.5,
+    neg_threshold: None,
+    min_speech_ms: 250,
+    min_silence_ms: 2000,
+    speech_pad_ms: 400,
+};
+
+/// Speech is embedded for voice matching in stretches of at least this many seconds (a
+/// speaker embedding averages 1.6 s partials; shorter says little) and at most
+/// `VOICE_CHUNK_MAX_S` (so two speakers taking turns are matched apart).
+const VOICE_CHUNK_MIN_S: f64 = 1.5;
+const VOICE_CHUNK_MAX_S: f64 = 6.0;
+
+/// Built when speech is enabled and the manifest declares the voice activity, speaker and
+/// Whisper models; otherwise a clip's audio streams go unheard and its coverage says so.
+fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+    if !d.cfg.speech.enabled {
+        return None;
+    }
+    let manifest = &d.vision.manifest;
+    let (Some(voices), Some((encoder, _)), Some((decoder, _))) = (
+        d.voices,
+        manifest.find(ModelKind::SpeechEncoder),
+        manifest.find(ModelKind::SpeechDecoder),
+    ) else {
+        tracing::warn!(
+            "speech is enabled but models/models.toml lacks a voice activity, speaker or \
+             Whisper model: clips with sound will not be fully screened"
+        );
+        return None;
+    };
+    let cfg = &d.cfg.speech;
+    Some(Box::new(SpeechAnalyser {
+        vision: d.vision.clone(),
+        voices: voices.clone(),
+        persons: d.persons.clone(),
+        options: TranscribeOptions {
+            language: cfg.language.clone(),
+            context: if cfg.full_context {
+                AudioContext::Full
+            } else {
+                AudioContext::Trimmed {
+                    margin_frames: (cfg.context_margin_s.max(0.0) * 100.0).round() as usize,
+                }
+            },
+        },
+        models: vec![encoder.clone(), decoder.clone()],
+        whisper: Mutex::new(None),
+    }))
+}
+
+pub struct SpeechAnalyser {
+    vision: Arc<Vision>,
+    voices: Arc<VoiceModels>,
+    persons: Arc<LivePersons>,
+    options: TranscribeOptions,
+    /// Whisper's encoder and decoder, as the manifest declares them.
+    models: Vec<ModelInfo>,
+    /// Loaded on the first clip with speech.
+    whisper: Mutex<Option<Arc<Transcriber>>>,
+}
+
+impl SpeechAnalyser {
+    fn transcriber(&self) -> Result<Arc<Transcriber>, AnalyserError> {
+        let mut slot = self.whisper.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let m = &self.vision.manifest;
+        let data = |name: &str| -> Result<std::path::PathBuf, AnalyserError> {
+            m.data_file(name)?.map(|p| p.to_path_buf()).ok_or_else(|| {
+                AnalyserError::Vision(VisionError::Manifest {
+                    path: "models/models.toml".into(),
+                    reason: format!("speech needs the data file {name:?}"),
+                })
+            })
+        };
+        let files = WhisperFiles {
+            encoder: m.get(ModelKind::SpeechEncoder).1.to_path_buf(),
+            decoder: m.get(ModelKind::SpeechDecoder).1.to_path_buf(),
+            tokenizer: data("whisper-base-tokenizer")?,
+            config: data("whisper-base-config")?,
+        };
+        let t = Arc::new(Transcriber::load(
+            self.vision.runtime(),
+            &files,
+            self.options.clone(),
+        )?);
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    /// One track: its speech, transcribed, and the enrolled voices it resembles.
+    fn track(
+        &self,
+        track: &AudioTrack,
+        persons: &crate::persons::Persons,
+        timings: &mut StageTimings,
+        out: &mut Speech,
+    ) -> Result<(), AnalyserError> {
+        let t0 = Instant::now();
+        let probs = self.voices.vad.probabilities(&track.pcm)?;
+        let heard = vad::spans(&probs, track.pcm.len(), &VadParams::default());
+        let said = vad::spans(&probs, track.pcm.len(), &TRANSCRIBE_VAD);
+        timings.add("vad", ms(t0));
+        if heard.is_empty() || said.is_empty() {
+            return Ok(());
+        }
+        let at = |s: f64| track.start_s + s;
+        let t0 = Instant::now();
+        let ranges: Vec<_> = said.iter().map(|s| s.start..s.end).collect();
+        let transcript = self.transcriber()?.transcribe_spans(&track.pcm, &ranges)?;
+        timings.add("transcribe", ms(t0));
+        let speech_s = vad::speech_seconds(&heard);
+        out.speech_s += speech_s;
+        out.tracks.push(SpeechTrack {
+            stream: track.index,
+            language: transcript.language,
+            language_prob: f64::from(transcript.language_prob),
+            speech_s,
+            spans: heard
+                .iter()
+                .map(|s| TimeSpan {
+                    start_s: at(s.start_s()),
+                    end_s: at(s.end_s()),
+                })
+                .collect(),
+            segments: transcript
+                .segments
+                .into_iter()
+                .map(|s| SpeechSegment {
+                    start_s: at(s.start_s),
+                    end_s: at(s.end_s),
+                    text: s.text,
+                    avg_logprob: f64::from(s.avg_logprob),
+                    no_speech_prob: f64::from(s.no_speech_prob),
+                })
+                .collect(),
+        });
+        if persons.voices.is_empty() {
+            return Ok(());
+        }
+        let t0 = Instant::now();
+        let sha = &self.voices.encoder_model.sha256;
+        for chunk in voice_chunks(&heard) {
+            let Some(u) = self.voices.encoder.embed_speech(&track.pcm, chunk)? else {
+                continue;
+            };
+            let (start_s, end_s) = (at(chunk[0].start_s()), at(chunk[chunk.len() - 1].end_s()));
+            for m in persons.voices.matches(&u.embedding, sha) {
+                let Some(p) = persons.people.get(&m.person) else {
+                    continue;
+                };
+                let seen = VoiceSighting {
+                    person_id: m.person,
+                    name: p.name.clone(),
+                    kind: p.kind,
+                    allowed_users: p.allowed_users.clone(),
+                    voice: m.voice,
+                    score: f64::from(m.score),
+                    stream: track.index,
+                    start_s,
+                    end_s,
+                };
+                match out.voices.iter_mut().find(|v| v.person_id == m.person) {
+                    Some(v) if v.score >= seen.score => {}
+                    Some(v) => *v = seen,
+                    None => out.voices.push(seen),
+                }
+            }
+        }
+        timings.add("voices", ms(t0));
+        Ok(())
+    }
+}
+
+impl Analyser for SpeechAnalyser {
+    fn name(&self) -> &'static str {
+        KEY
+    }
+
+    fn input(&self) -> Input {
+        Input::Audio {
+            sample_rate: SAMPLE_RATE,
+        }
+    }
+
+    fn listen(
+        &self,
+        audio: &AudioInput<'_>,
+        timings: &mut StageTimings,
+    ) -> Result<ClipFinding, AnalyserError> {
+        let (_, persons) = self.persons.current()?;
+        let mut speech = Speech::default();
+        for track in audio.tracks {
+            self.track(track, &persons, timings, &mut speech)?;
+        }
+        speech.voices.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(Box::new(move |s: &mut Signals| {
+            s.sections.set(KEY, &speech)
+        }))
+    }
+
+    fn section(&self) -> Option<&'static SectionSchema> {
+        Some(&SECTION)
+    }
+
+    fn policy_fields(&self) -> &'static [&'static str] {
+        &[KEY]
+    }
+
+    fn summary(&self, signals: &Signals) -> Vec<String> {
+        let s: Speech = match signals.sections.get(KEY) {
+            Ok(s) => s,
+            Err(e) => return vec![format!("speech: {e}")],
+        };
+        if s.tracks.is_empty() {
+            return vec!["speech: none heard".into()];
+        }
+        let mut out = vec![format!("speech: {:.1} s", s.speech_s)];
+        for t in &s.tracks {
+            out.push(format!(
+                "  audio stream {} ({}, p {:.2}):",
+                t.stream, t.language, t.language_prob
+            ));
+            out.extend(t.segments.iter().map(|g| {
+                format!(
+                    "    {:>6.2}-{:<6.2} s {}",
+                    g.start_s,
+                    g.end_s,
+                    g.text.trim()
+                )
+            }));
+        }
+        out.extend(s.persons.iter().map(|m| {
+            format!(
+                "  names {} (\"{}\", score {:.2}) at {:.2} s",
+                m.name, m.text, m.score, m.start_s
+            )
+        }));
+        out.extend(s.terms.iter().map(|t| {
+            format!(
+                "  says {} term \"{}\" at {:.2} s",
+                t.category, t.text, t.start_s
+            )
+        }));
+        out.extend(s.voices.iter().map(|v| {
+            format!(
+                "  voice like {} ({:.3}) at {:.2}-{:.2} s",
+                v.name, v.score, v.start_s, v.end_s
+            )
+        }));
+        out
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        let mut m = vec![
+            self.voices.vad_model.clone(),
+            self.voices.encoder_model.clone(),
+        ];
+        m.extend(self.models.iter().cloned());
+        m
+    }
+}
+
+/// Neighbouring speech spans gathered into stretches of `VOICE_CHUNK_MIN_S` to about
+/// `VOICE_CHUNK_MAX_S` of speech; a last stretch too short joins the one before it (and alone,
+/// it is not embedded).
+fn voice_chunks(spans: &[SpeechSpan]) -> Vec<&[SpeechSpan]> {
+    let secs = |s: &SpeechSpan| s.len() as f64 / f64::from(SAMPLE_RATE);
+    let mut bounds: Vec<(usize, usize)> = Vec::new();
+    let (mut start, mut len) = (0, 0.0);
+    for (i, s) in spans.iter().enumerate() {
+        len += secs(s);
+        if len >= VOICE_CHUNK_MAX_S {
+            bounds.push((start, i + 1));
+            (start, len) = (i + 1, 0.0);
+        }
+    }
+    if start < spans.len() {
+        match bounds.last_mut() {
+            _ if len >= VOICE_CHUNK_MIN_S => bounds.push((start, spans.len())),
+            Some(last) => last.1 = spans.len(),
+            None => {}
+        }
+    }
+    bounds.into_iter().map(|(a, b)| &spans[a..b]).collect()
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+/// Speech everywhere: a name said, a listed term said, a voice matched.
+fn sample() -> serde_json::Value {
+    let seg = SpeechSegment {
+        start_s: 0.5,
+        end_s: 4.0,
+        text: " Hello, this is Ada Lovelace.".into(),
+        avg_logprob: -0.2,
+        no_speech_prob: 0.01,
+    };
+    let at = TimeSpan {
+        start_s: 0.5,
+        end_s: 4.0,
+    };
+    let s = Speech {
+        speech_s: 3.5,
+        tracks: vec![SpeechTrack {
+            stream: 1,
+            language: "en".into(),
+            language_prob: 0.98,
+            speech_s: 3.5,
+            spans: vec![at],
+            segments: vec![seg.clone()],
+        }],
+        persons: vec![SpokenNameMatch {
+            person_id: 1,
+            name: "Ada Lovelace".into(),
+            kind: PersonKind::PublicFigure,
+            allowed_users: vec!["u".into()],
+            alias: "Ada Lovelace".into(),
+            strength: NameStrength::Full,
+            score: 0.9,
+            reasons: vec!["full_name".into()],
+            exact: true,
+            text: "Ada Lovelace".into(),
+            segment: seg.text.trim().into(),
+            stream: 1,
+            start_s: 0.5,
+            end_s: 4.0,
+        }],
+        terms: vec![SpokenTermMatch {
+            category: "sexual".into(),
+            term: "nude".into(),
+            text: "nude".into(),
+            segment: seg.text.trim().into(),
+            stream: 1,
+            start_s: 0.5,
+            end_s: 4.0,
+        }],
+        categories: vec!["minors".into(), "sexual".into()],
+        voices: vec![VoiceSighting {
+            person_id: 1,
+            name: "Ada Lovelace".into(),
+            kind: PersonKind::PublicFigure,
+            allowed_users: vec!["u".into()],
+            voice: 3,
+            score: 0.95,
+            stream: 1,
+            start_s: 0.5,
+            end_s: 4.0,
+        }],
+    };
+    serde_json::to_value(s).expect("serialises")
+}
