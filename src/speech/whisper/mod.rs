@@ -17,7 +17,7 @@ pub mod decode;
 pub mod mel;
 pub mod tokens;
 
-use crate::vision::runtime::{Runtime, SessionPool};
+use crate::vision::runtime::{Memory, Runtime, SessionPool};
 use crate::vision::VisionError;
 use decode::{choose, probability, split_segments};
 use mel::{LogMel, Spectrogram, HOP, N_MELS, SAMPLE_RATE};
@@ -138,8 +138,8 @@ impl Transcriber {
         files: &WhisperFiles,
         options: TranscribeOptions,
     ) -> Result<Self, TranscribeError> {
-        let encoder = runtime.pool("whisper-encoder", &files.encoder)?;
-        let decoder = runtime.pool("whisper-decoder", &files.decoder)?;
+        let encoder = runtime.pool_with("whisper-encoder", &files.encoder, Memory::Lean)?;
+        let decoder = runtime.pool_with("whisper-decoder", &files.decoder, Memory::Lean)?;
         let size = decoder.with(|s| {
             let dims = s
                 .outputs()
