@@ -14,24 +14,16 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod memory;
 
 use common::{start_server, Api};
+use memory::status_mb;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 const BOUNDARY: &str = "clipguard-bench-boundary";
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
@@ -113,7 +105,7 @@ fn main() {
         assert_eq!(r.status, 200, "warm-up: {}", r.json);
     }
     std::thread::sleep(Duration::from_secs(2));
-    let baseline = rss_mb(pid);
+    let baseline = status_mb(pid, "VmRSS");
     let fds_before = fds(pid);
 
     let started = Instant::now();
@@ -151,18 +143,18 @@ fn main() {
             );
             checks.push((r.status, t.elapsed().as_millis(), slow.len()));
         }
-        peak = peak.max(rss_mb(pid));
+        peak = peak.max(status_mb(pid, "VmRSS"));
         peak_fds = peak_fds.max(fds(pid));
         std::thread::sleep(Duration::from_secs(1));
     }
     let still_open = slow.len();
     drop(slow);
     // The server notices the closed connections, drops their bodies and temporary files.
-    let mut after = rss_mb(pid);
+    let mut after = status_mb(pid, "VmRSS");
     let settle = Instant::now();
     while settle.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_secs(2));
-        after = rss_mb(pid);
+        after = status_mb(pid, "VmRSS");
         if fds(pid) <= fds_before + 8 && after <= baseline * 1.1 {
             break;
         }

@@ -65,14 +65,13 @@ pub async fn read_images(
     text_fields: &'static [&'static str],
     max_files: u64,
 ) -> Result<Form, ApiError> {
-    let expect = Expect {
-        file_fields,
-        text_fields,
-        kind: Some(IMAGE),
-        max_file_bytes: MAX_IMAGE_BYTES,
-        max_files,
-    };
-    read(req, payload, tmp, &expect).await
+    read(
+        req,
+        payload,
+        tmp,
+        &Expect::images(file_fields, text_fields, max_files),
+    )
+    .await
 }
 
 /// What a file field must be.
@@ -86,6 +85,24 @@ pub struct Expect {
     pub max_file_bytes: u64,
     /// Files one request may carry: with `max_file_bytes`, bounds its declared length.
     pub max_files: u64,
+}
+
+impl Expect {
+    /// JPEG or PNG images (at most `max_files`, each at most 20 MB) in `file_fields`, beside
+    /// `text_fields`.
+    pub fn images(
+        file_fields: &'static [&'static str],
+        text_fields: &'static [&'static str],
+        max_files: u64,
+    ) -> Self {
+        Self {
+            file_fields,
+            text_fields,
+            kind: Some(IMAGE),
+            max_file_bytes: MAX_IMAGE_BYTES,
+            max_files,
+        }
+    }
 }
 
 /// A kind of file recognised from its first bytes.
