@@ -59,6 +59,12 @@ impl Roots {
         !PSEUDO.iter().any(|p| real.starts_with(p)) && self.0.iter().any(|r| real.starts_with(r))
     }
 
+    /// Whether a canonical folder holds one of the roots further down: passing through it
+    /// leads into the roots, though it is not inside them.
+    pub fn is_above(&self, real: &Path) -> bool {
+        self.0.iter().any(|r| r != real && r.starts_with(real))
+    }
+
     /// A clip: a regular file inside the roots. Directories, FIFOs, sockets and devices are
     /// refused from their metadata, never opened (reading a FIFO would block the request).
     pub fn resolve(&self, uri: &str, path: &Path) -> Result<PathBuf, ObjectError> {
