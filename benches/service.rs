@@ -10,21 +10,13 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod load;
+mod memory;
 
 use common::{start_server, Api};
 use load::{percentile, run_level};
+use memory::status_mb;
 use std::ffi::OsStr;
 use std::sync::Arc;
-
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter this harness ignores.
@@ -78,5 +70,8 @@ fn main() {
             (total - screening) / screening * 100.0
         );
     }
-    println!("server peak RSS: {:.0} MB", peak_rss_mb(server.0.id()));
+    println!(
+        "server peak RSS: {:.0} MB",
+        status_mb(server.0.id(), "VmHWM")
+    );
 }

@@ -1,11 +1,12 @@
 //! `cargo bench --bench slow_clients`: slow clients against the real server, on loopback only.
 //! It starts `clipguard serve` on 127.0.0.1, takes the server's RSS after two warm-up checks
-//! (the baseline), opens `CLIPGUARD_BENCH_SLOW` uploads (default 5,000) that each send their
-//! headers, the start of a declared 100 MB clip and then one byte a second, and while they are
-//! all open sends real clip checks, which must be answered 200, or 503 with Retry-After, never
-//! anything else. Then it closes the slow connections and takes the RSS again once the server
-//! has let go of them: it must be within 10% of the baseline. It stops by itself (about a
-//! minute) and prints one line of figures.
+//! and three timed idle ones (the baseline), opens `CLIPGUARD_BENCH_SLOW` uploads (default
+//! 5,000) that each send their headers, the start of a declared 100 MB clip and then one byte
+//! a second, and while they are all open sends a real clip check every 2 s, which must be
+//! answered 200, or 503 with Retry-After, never anything else. Then it closes the slow
+//! connections and takes the RSS again once the server has let go of them: it must be within
+//! 10% of the baseline. It stops by itself (about a minute) and prints its figures: check
+//! latencies idle and under the load, RSS and descriptors.
 //!
 //! - `CLIPGUARD_BENCH_SLOW`: slow uploads (default 5000).
 //! - `CLIPGUARD_BENCH_SLOW_HOLD_S`: seconds they are held open (default 20).
@@ -14,8 +15,10 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod memory;
 
 use common::{start_server, Api};
+use memory::status_mb;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -23,14 +26,12 @@ use std::time::{Duration, Instant};
 
 const BOUNDARY: &str = "clipguard-bench-boundary";
 
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn fds(pid: u32) -> usize {
@@ -112,8 +113,17 @@ fn main() {
         let r = api.check_clip(&clip, None);
         assert_eq!(r.status, 200, "warm-up: {}", r.json);
     }
+    // The latency of a check on the idle server, to compare with the checks under load.
+    let idle: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let r = api.check_clip(&clip, None);
+            assert_eq!(r.status, 200, "idle: {}", r.json);
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
     std::thread::sleep(Duration::from_secs(2));
-    let baseline = rss_mb(pid);
+    let baseline = status_mb(pid, "VmRSS");
     let fds_before = fds(pid);
 
     let started = Instant::now();
@@ -121,7 +131,8 @@ fn main() {
     let opened = slow.len();
     let opening_s = started.elapsed().as_secs_f64();
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
-    let mut checks = Vec::new();
+    // (status, ms, slow uploads open at the time) of each real check during the load.
+    let mut checks: Vec<(u16, f64, usize)> = Vec::new();
     let mut peak = baseline;
     let mut peak_fds = 0;
     let hold_start = Instant::now();
@@ -138,9 +149,8 @@ fn main() {
                 }
             }
         });
-        if last_check.elapsed() >= Duration::from_secs(5) {
+        if last_check.elapsed() >= Duration::from_secs(2) {
             last_check = Instant::now();
-            let t = Instant::now();
             let r = api.check_clip(&clip, None);
             let retry = r.status == 503 && r.code() == "busy";
             assert!(
@@ -149,33 +159,46 @@ fn main() {
                 r.status,
                 r.json
             );
-            checks.push((r.status, t.elapsed().as_millis(), slow.len()));
+            checks.push((
+                r.status,
+                last_check.elapsed().as_secs_f64() * 1000.0,
+                slow.len(),
+            ));
         }
-        peak = peak.max(rss_mb(pid));
+        peak = peak.max(status_mb(pid, "VmRSS"));
         peak_fds = peak_fds.max(fds(pid));
         std::thread::sleep(Duration::from_secs(1));
     }
     let still_open = slow.len();
+    let fewest_open = checks.iter().map(|c| c.2).min().unwrap_or(0);
     drop(slow);
-    // The server notices the closed connections, drops their bodies and temporary files.
-    let mut after = rss_mb(pid);
-    let settle = Instant::now();
-    while settle.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_secs(2));
-        after = rss_mb(pid);
-        if fds(pid) <= fds_before + 8 && after <= baseline * 1.1 {
-            break;
-        }
+    // The server notices the closed connections and drops their bodies and temporary files;
+    // the RSS is taken once it has let go of every descriptor, and a moment more.
+    let closed = Instant::now();
+    while fds(pid) > fds_before + 8 && closed.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
     }
+    let released_s = closed.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_secs(2));
+    let after = status_mb(pid, "VmRSS");
     let r = api.check_clip(&clip, None);
     assert_eq!(r.status, 200, "a check after the load: {}", r.json);
     let growth = (after - baseline) / baseline * 100.0;
+    let loaded: Vec<f64> = checks.iter().map(|c| c.1).collect();
+    let slowest = loaded.iter().copied().fold(0.0, f64::max);
+    let busy = checks.iter().filter(|c| c.0 == 503).count();
     println!(
-        "slow_clients: {opened} slow uploads opened in {opening_s:.1} s, {still_open} still open after {} s \
-         (answered meanwhile: {statuses:?}); real checks during the load (status, ms, slow open): {checks:?}; \
-         server RSS {baseline:.0} MB baseline, {peak:.0} MB peak, {after:.0} MB after ({growth:+.1}%); \
-         fds {fds_before} before, {peak_fds} peak, {} after",
+        "slow_clients: {opened} slow uploads opened in {opening_s:.1} s (max_uploads {max_uploads}), \
+         {still_open} still open after {} s, answered before the end: {statuses:?}\n  \
+         real checks: idle median {:.0} ms; with {fewest_open} or more slow uploads open, {} checks \
+         ({busy} answered 503), median {:.0} ms, slowest {:.0} ms\n  \
+         server RSS: {baseline:.0} MB baseline, {peak:.0} MB peak, {after:.0} MB after ({growth:+.1}%)\n  \
+         server fds: {fds_before} before, {peak_fds} peak, {} after (let go {released_s:.1} s after the close)",
         hold.as_secs(),
+        median(idle),
+        checks.len(),
+        median(loaded),
+        slowest,
         fds(pid)
     );
     assert!(

@@ -12,23 +12,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod memory;
 
 use common::{start_server, Api};
+use memory::status_mb;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
@@ -89,7 +81,7 @@ fn main() {
         assert_eq!(r.status, 200, "{}", r.json);
         std::fs::remove_file(clip).unwrap();
     }
-    let start_rss = rss_mb(pid);
+    let start_rss = status_mb(pid, "VmRSS");
     let started = Instant::now();
     println!(
         "memory soak: {total} distinct {kind} clips, cache off, {clients} client(s); RSS after warm-up {start_rss:.0} MB"
@@ -118,7 +110,7 @@ fn main() {
                     std::fs::remove_file(clip).unwrap();
                     let done = i + 1;
                     if done % (total / 10).max(1) == 0 || done == total / 2 {
-                        let rss = rss_mb(pid);
+                        let rss = status_mb(pid, "VmRSS");
                         samples.lock().unwrap().push((done, rss));
                         eprintln!("  {done:>5} clips  RSS {rss:>6.0} MB");
                     }
@@ -129,7 +121,7 @@ fn main() {
     for t in threads {
         t.join().unwrap();
     }
-    let end_rss = rss_mb(pid);
+    let end_rss = status_mb(pid, "VmRSS");
     let samples = samples.lock().unwrap();
     let mid_rss = samples
         .iter()

@@ -76,6 +76,34 @@ impl Collect {
         }
     }
 
+    /// A glob's match, taken as an explicitly named path, unless the glob reached it through
+    /// a folder outside the roots (a link out on the way, or fixed folders beside the roots):
+    /// then that folder is reported once, as a walk reports a link out, and nothing inside it
+    /// is named, so a glob cannot list what exists outside the roots. Folders above a root
+    /// are passed through: a glob's fixed part may start higher than the roots.
+    fn glob_match(&mut self, roots: &Roots, base: &Path, m: &Path) {
+        let m = absolute(m);
+        let mut folder = PathBuf::new();
+        for c in m.parent().unwrap_or(&m).components() {
+            folder.push(c);
+            if !folder.starts_with(base) {
+                continue;
+            }
+            let passable = folder
+                .canonicalize()
+                .is_ok_and(|real| roots.contains(&real) || roots.is_above(&real));
+            if passable {
+                continue;
+            }
+            let name = folder.display().to_string();
+            if let Err(e) = roots.resolve_source(&name, &folder) {
+                self.skipped.insert(name, e);
+                return;
+            }
+        }
+        self.path(roots, &m);
+    }
+
     fn walk(&mut self, roots: &Roots, source: &str, dir: &Path) -> Result<(), AuditError> {
         let real = roots
             .resolve_source(source, dir)
@@ -192,11 +220,12 @@ pub fn expand(
             Ok(_) if is_video(p) => out.path(&explicit, p),
             Ok(_) => list_file(&explicit, p, &mut out)?,
             Err(_) if s.contains(['*', '?', '[']) => {
-                let roots = confined(&glob_base(s));
+                let base = glob_base(s);
+                let roots = confined(&base);
                 let paths = glob::glob(s).map_err(|e| source_error(s, e))?;
                 for m in paths.flatten() {
                     if !m.is_dir() {
-                        out.path(&roots, &m);
+                        out.glob_match(&roots, &base, &m);
                     }
                 }
             }
@@ -215,4 +244,59 @@ pub fn expand(
         clips: out.clips.into_iter().collect(),
         skipped: out.skipped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// Globs over a folder with a link out and beside folders outside the roots: the clips
+    /// inside are taken, each folder outside is reported once by its own name, and no name of
+    /// anything inside those folders appears, taken or skipped.
+    #[test]
+    fn a_glob_does_not_list_what_is_outside_the_roots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().canonicalize().unwrap();
+        let root = base.join("clips");
+        std::fs::create_dir_all(root.join("b")).unwrap();
+        std::fs::create_dir_all(base.join("elsewhere")).unwrap();
+        std::fs::create_dir_all(base.join("other")).unwrap();
+        std::fs::write(root.join("top.mp4"), b"x").unwrap();
+        std::fs::write(root.join("b/real.mp4"), b"x").unwrap();
+        std::fs::write(base.join("elsewhere/secret.mp4"), b"x").unwrap();
+        std::fs::write(base.join("other/hidden.mp4"), b"x").unwrap();
+        symlink(base.join("elsewhere"), root.join("b/dir_out")).unwrap();
+        let confinement = Confinement::Roots(Roots::new(std::slice::from_ref(&root)));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let sources = [
+            format!("{}/b/*/*.mp4", root.display()),
+            format!("{}/*/*.mp4", base.display()),
+            format!("{}/elsewhere/*.mp4", base.display()),
+        ];
+        let found = expand(&sources, &confinement, &rt).unwrap();
+        let clips: Vec<String> = found.clips.iter().map(ClipLocation::name).collect();
+        assert_eq!(clips, [root.join("top.mp4").display().to_string()]);
+        let skipped: Vec<(String, &str)> = found
+            .skipped
+            .iter()
+            .map(|(k, e)| (k.clone(), crate::vocab::Failure::code(e).as_str()))
+            .collect();
+        let want: Vec<(String, &str)> = [
+            base.join("clips/b/dir_out"),
+            base.join("elsewhere"),
+            base.join("other"),
+        ]
+        .iter()
+        .map(|p| (p.display().to_string(), "forbidden_path"))
+        .collect();
+        assert_eq!(skipped, want);
+        let said = format!("{clips:?} {:?}", found.skipped);
+        assert!(
+            !said.contains("secret") && !said.contains("hidden"),
+            "{said}"
+        );
+    }
 }

@@ -65,14 +65,13 @@ pub async fn read_images(
     text_fields: &'static [&'static str],
     max_files: u64,
 ) -> Result<Form, ApiError> {
-    let expect = Expect {
-        file_fields,
-        text_fields,
-        kind: Some(IMAGE),
-        max_file_bytes: MAX_IMAGE_BYTES,
-        max_files,
-    };
-    read(req, payload, tmp, &expect).await
+    read(
+        req,
+        payload,
+        tmp,
+        &Expect::images(file_fields, text_fields, max_files),
+    )
+    .await
 }
 
 /// What a file field must be.
@@ -86,6 +85,24 @@ pub struct Expect {
     pub max_file_bytes: u64,
     /// Files one request may carry: with `max_file_bytes`, bounds its declared length.
     pub max_files: u64,
+}
+
+impl Expect {
+    /// JPEG or PNG images (at most `max_files`, each at most 20 MB) in `file_fields`, beside
+    /// `text_fields`.
+    pub fn images(
+        file_fields: &'static [&'static str],
+        text_fields: &'static [&'static str],
+        max_files: u64,
+    ) -> Self {
+        Self {
+            file_fields,
+            text_fields,
+            kind: Some(IMAGE),
+            max_file_bytes: MAX_IMAGE_BYTES,
+            max_files,
+        }
+    }
 }
 
 /// A kind of file recognised from its first bytes.
@@ -377,4 +394,73 @@ fn sniff(head: &[u8], expect: &Expect) -> Result<(), ApiError> {
 /// JPEG or PNG, the image formats enrolment accepts.
 fn is_image_signature(head: &[u8]) -> bool {
     head.starts_with(&[0xFF, 0xD8, 0xFF]) || head.starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// A body sending 64 KiB every 20 ms, `pieces` times (forever when None).
+    fn steady(pieces: Option<usize>) -> Payload {
+        let stream = futures_util::stream::unfold(0usize, move |n| async move {
+            if pieces.is_some_and(|p| n >= p) {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some((Ok(Bytes::from(vec![0u8; 64 * 1024])), n + 1))
+        });
+        Payload::Stream {
+            payload: Box::pin(stream),
+        }
+    }
+
+    /// Limits only the deadline can trip for `steady`: never silent, and from its first piece
+    /// on far over the minimum rate.
+    const LIMITS: BodyLimits = BodyLimits {
+        stall: Duration::from_secs(30),
+        grace: Duration::from_secs(1),
+        min_rate: 1024,
+        deadline: Duration::from_secs(2),
+    };
+
+    /// A client that keeps sending fast enough, forever, is still cut off at the deadline
+    /// for the whole body, and answered 408.
+    #[tokio::test]
+    async fn a_body_that_never_ends_is_cut_off_at_its_deadline() {
+        let started = Instant::now();
+        let mut body = limited(steady(None), LIMITS);
+        let mut received = 0usize;
+        let error = loop {
+            match body.next().await {
+                Some(Ok(piece)) => received += piece.len(),
+                Some(Err(e)) => break e,
+                None => panic!("an endless body ended"),
+            }
+        };
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+            "{took:?}"
+        );
+        assert!(received > 1024 * 1024, "{received} bytes before the cut");
+        assert!(
+            error.to_string().contains("took longer than 2 s"),
+            "{error}"
+        );
+        let answer = body_error(&error);
+        assert_eq!(answer.code, ErrorCode::UploadTimeout);
+        assert_eq!(answer.status().as_u16(), 408);
+    }
+
+    /// A body that ends within its limits arrives whole.
+    #[tokio::test]
+    async fn a_body_within_its_limits_arrives_whole() {
+        let mut body = limited(steady(Some(10)), LIMITS);
+        let mut received = 0usize;
+        while let Some(piece) = body.next().await {
+            received += piece.unwrap().len();
+        }
+        assert_eq!(received, 10 * 64 * 1024);
+    }
 }

@@ -59,7 +59,29 @@ impl Failure for ObjectError {
     }
 }
 
+/// Whether `bucket` is a valid S3 bucket name: 3 to 63 lowercase letters, digits, dots and
+/// hyphens, beginning and ending with a letter or a digit. The name becomes part of the
+/// request's URL (its host, where virtual-hosted requests are configured), so a name such as
+/// `attacker.example#` must never reach the store: a URI may pick a bucket, not an endpoint.
+fn is_bucket_name(bucket: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge(bucket.chars().next())
+        && edge(bucket.chars().last())
+        && !bucket.contains("..")
+}
+
 fn s3(bucket: &str, uri: &str) -> Result<impl ObjectStore, ObjectError> {
+    if !is_bucket_name(bucket) {
+        return Err(ObjectError::InvalidUri {
+            uri: uri.to_string(),
+            reason: "not a valid bucket name (3 to 63 lowercase letters, digits, dots and hyphens)"
+                .into(),
+        });
+    }
     AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
         .build()
@@ -140,4 +162,42 @@ pub async fn fetch_s3(
         }
     }
     Ok(out.finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bucket name that would change the host of a virtual-hosted request (or the path of a
+    /// path-style one) is refused before any store is built, so the configured endpoint is
+    /// the only one an `s3://` URI can reach.
+    #[test]
+    fn a_bucket_name_cannot_name_another_endpoint() {
+        for good in ["clips", "archive", "my-bucket.2026", "a1b"] {
+            assert!(s3(good, "s3://x/y").is_ok(), "{good}");
+        }
+        for bad in [
+            "attacker.example#",
+            "169.254.169.254?",
+            "user@attacker.example",
+            "host:8080",
+            "..",
+            "a..b",
+            "Clips",
+            "ab",
+            "-clips",
+            "clips-",
+            "bücket",
+            &"a".repeat(64),
+        ] {
+            let uri = format!("s3://{bad}/clip.mp4");
+            match s3(bad, &uri) {
+                Err(e @ ObjectError::InvalidUri { .. }) => {
+                    assert_eq!(e.code(), ErrorCode::InvalidUri, "{bad}")
+                }
+                Err(e) => panic!("{bad}: {e}"),
+                Ok(_) => panic!("{bad}: accepted"),
+            }
+        }
+    }
 }

@@ -59,6 +59,12 @@ impl Roots {
         !PSEUDO.iter().any(|p| real.starts_with(p)) && self.0.iter().any(|r| real.starts_with(r))
     }
 
+    /// Whether a canonical folder holds one of the roots further down: passing through it
+    /// leads into the roots, though it is not inside them.
+    pub fn is_above(&self, real: &Path) -> bool {
+        self.0.iter().any(|r| r != real && r.starts_with(real))
+    }
+
     /// A clip: a regular file inside the roots. Directories, FIFOs, sockets and devices are
     /// refused from their metadata, never opened (reading a FIFO would block the request).
     pub fn resolve(&self, uri: &str, path: &Path) -> Result<PathBuf, ObjectError> {
@@ -166,6 +172,21 @@ impl Roots {
         Ok(())
     }
 
+    /// The error for a path outside the roots, naming the roots it should have been in (the
+    /// operator's own configuration, so the caller learns where clips may come from, and
+    /// nothing about the path it probed).
+    fn outside_roots(&self, uri: &str) -> ObjectError {
+        ObjectError::OutsideRoots {
+            uri: uri.to_string(),
+            roots: self
+                .0
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
     /// The real path of `path` if it is inside the roots. A missing path is `NotFound` only
     /// when the deepest part of it that exists resolves inside the roots; anywhere else the
     /// answer is `OutsideRoots` whether or not it exists, so a symlinked folder cannot be used
@@ -182,15 +203,7 @@ impl Roots {
                     uri: uri.to_string(),
                 }
             } else {
-                ObjectError::OutsideRoots {
-                    uri: uri.to_string(),
-                    roots: self
-                        .0
-                        .iter()
-                        .map(|r| r.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
+                self.outside_roots(uri)
             }
         };
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -198,15 +211,7 @@ impl Roots {
         // Refused before touching the file system, so probing for paths outside reveals
         // nothing (harmless, and allowed, where the whole file system is the root).
         if !self.is_anywhere() && path.components().any(|c| matches!(c, Component::ParentDir)) {
-            return Err(ObjectError::OutsideRoots {
-                uri: uri.to_string(),
-                roots: self
-                    .0
-                    .iter()
-                    .map(|r| r.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+            return Err(self.outside_roots(uri));
         }
         match path.canonicalize() {
             Ok(real) if self.contains(&real) => Ok(real),

@@ -330,4 +330,32 @@ mod tests {
             .iter()
             .all(|r| r.id != "trial-sexual-prompt"));
     }
+
+    /// A deployment tool still writing the file: the watcher, polling every 500 ms, applies
+    /// nothing while the file changes between every two polls (each version valid, so only
+    /// the settling holds it back), then applies the last one once it has stayed the same.
+    #[test]
+    fn the_watcher_applies_a_file_only_once_it_has_stopped_changing() {
+        let (_dir, cfg, live) = live_copy(false);
+        let live = Arc::new(live);
+        let file = cfg.policy_file();
+        let full = std::fs::read_to_string(&file).unwrap();
+        let v0 = live.current().version.clone();
+        live.watch(Duration::from_millis(500));
+        let started = std::time::Instant::now();
+        let mut pass = 0;
+        while started.elapsed() < Duration::from_secs(3) {
+            pass += 1;
+            std::fs::write(&file, format!("{full}# pass {pass}\n")).unwrap();
+            assert_eq!(live.current().version, v0, "applied while being written");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while live.current().version == v0 {
+            assert!(std::time::Instant::now() < deadline, "never applied");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // What was applied is the file as it was left.
+        assert!(!live.reload("test").unwrap().changed);
+    }
 }
