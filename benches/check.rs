@@ -1,5 +1,5 @@
 //! `cargo bench --bench check` (or `make bench`): the end-to-end check of a 10 s 1280x720 H.264
-//! clip with every analyser (and without the closer look for small faces at scene starts,
+//! clip with every analyser, silent and with 10 s of speech, (and without the closer look for small faces at scene starts,
 //! without on-screen text, with open_nsfw on, with 10 categories defined), each model on its own, and a per-stage report (medians over
 //! repeated runs) with the frames analysed, and `clipguard check` run as its own process for
 //! its wall time and peak RSS.
@@ -65,6 +65,32 @@ fn paired_report(what: &str, with: &Screener, without: &Screener, clip: &Path, p
         s.screen_clip(clip).unwrap();
         t.elapsed().as_secs_f64() * 1e3
     };
+    let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        let (a, b) = (time(with), time(without));
+        on.push(a);
+        off.push(b);
+        ratios.push(a / b);
+    }
+    println!(
+        "\n{what}, {pairs} alternating pairs: median {:.0} ms with, {:.0} ms without, median ratio {:.3}",
+        median(on),
+        median(off),
+        median(ratios)
+    );
+}
+
+/// The cost of what one clip has and the other lacks (`what`), on one screener: a ratio of
+/// paired runs, alternating, as `paired_report`.
+fn paired_clips(what: &str, s: &Screener, with: &Path, without: &Path, pairs: usize) {
+    let time = |clip: &Path| {
+        let t = std::time::Instant::now();
+        s.screen_clip(clip).unwrap();
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    // Once each first: the speech models load on the first clip with speech.
+    time(with);
+    time(without);
     let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..pairs {
         let (a, b) = (time(with), time(without));
@@ -182,11 +208,46 @@ fn define_categories(service: &clipguard::service::CheckService, n: usize) {
     }
 }
 
+/// The zoom clip with 10 s of speech as its soundtrack (espeak-ng's en-gb-x-rp voice, AAC).
+fn speech_clip(video: &Path) -> std::path::PathBuf {
+    let wav = common::clips_dir().join("speech10.wav");
+    let out = common::clips_dir().join("astronaut_zoom_speech.mp4");
+    let spoken = Command::new("espeak-ng")
+        .args(["-v", "en-gb-x-rp", "-s", "150", "-w"])
+        .arg(&wav)
+        .arg(
+            "Good evening. Tonight we look at the new budget for the city, the plans for the \
+             river park, and what the council said about the buses and the trains next year.",
+        )
+        .status()
+        .expect("espeak-ng runs");
+    assert!(spoken.success());
+    common::ffmpeg(&[
+        "-i",
+        video.to_str().unwrap(),
+        "-i",
+        wav.to_str().unwrap(),
+        "-af",
+        "apad",
+        "-t",
+        "10",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
 fn main() {
     let clip = common::astronaut_zoom_clip();
+    let speech = speech_clip(&clip);
     // First, while this process is small: a child's peak RSS counts what it shared with its
     // parent before exec, so with the models loaded here it read ~230 MB too high.
     cli_report(&clip, &common::data_dir(), 5);
+    println!("with 10 s of speech:");
+    cli_report(&speech, &common::data_dir(), 5);
     let screener = common::screener();
     let mut c = Criterion::default()
         .sample_size(10)
@@ -196,6 +257,39 @@ fn main() {
     c.bench_function("check_10s_720p_h264", |b| {
         b.iter(|| screener.screen_clip(&clip).unwrap())
     });
+    c.bench_function("check_10s_720p_h264_10s_speech", |b| {
+        b.iter(|| screener.screen_clip(&speech).unwrap())
+    });
+    paired_clips(
+        "10 s of speech, against the same clip silent",
+        screener,
+        &speech,
+        &clip,
+        10,
+    );
+    // Whisper's full 30 s context (faster-whisper's) against the trimmed default: the cost,
+    // and what each heard.
+    let mut cfg = common::config();
+    cfg.speech.full_context = true;
+    let full = common::service(cfg).screener().clone();
+    for (name, s) in [("trimmed", screener), ("full", &full)] {
+        let heard: clipguard::vocab::Speech = s
+            .screen_clip(&speech)
+            .unwrap()
+            .sections
+            .get("speech")
+            .unwrap();
+        let text: Vec<String> = heard.tracks.iter().map(|t| t.text()).collect();
+        println!("{name} context heard: {text:?}");
+    }
+    paired_report(
+        "Whisper's full 30 s context, against trimmed to the speech plus 1 s",
+        &full,
+        screener,
+        &speech,
+        5,
+    );
+    drop(full);
     // Every frame shown decoded (non-reference frames without the loop filter) and faces
     // embedded from 24 px, against the previous defaults: non-reference frames skipped (so
     // coverage is now incomplete) and faces embedded from 40 px.

@@ -10,7 +10,8 @@ detail view must show its evidence: the face crop for the block, the prompt with
 span for the prompt-only review, the whole frame for the boxless coverage evidence; the
 filters must find the audit decision and a clip by its id; times are UTC. Clicking Approve
 must clear the item from the queue, and the decision log must show the approval with its
-attestation. Screenshots go to .local/screenshots/.
+attestation. A clip whose soundtrack names her goes to review; its detail shows the transcript
+with her name marked, and plays the reviewer's copy of the clip from a segment's time. Screenshots go to .local/screenshots/.
 """
 
 import json
@@ -266,6 +267,38 @@ def main():
         assert logged["review"]["outcome"] == "approve", logged.get("review")
         assert logged["review"]["note"] == "a cat, not her"
         assert logged["review"]["attestation"]["statement"]["decision_id"] == review["id"]
+
+        # A clip whose soundtrack names her: the detail shows the transcript with her name
+        # marked, and once the reviewer opens their copy of the clip, a segment's time plays it
+        # from there.
+        wav = work / "collins.wav"
+        subprocess.run(["espeak-ng", "-v", "en-gb-x-rp", "-s", "150", "-w", str(wav),
+                        "Hello everyone, this is Eileen Collins. I am telling you that the "
+                        "election is cancelled, stay home."], check=True)
+        spoken = work / "spoken.mp4"
+        ffmpeg("-loop", "1", "-framerate", "25", "-i", str(TESTDATA / "coffee.png"), "-i", str(wav),
+               "-vf", "scale=640:360,format=yuv420p", "-c:v", "libx264", "-c:a", "aac",
+               "-shortest", str(spoken))
+        heard = check(spoken, {"user": "bob", "clip_id": "gen-spoken"})
+        assert heard["action"] == "review", heard
+        assert [m["rule"] for m in heard["rules"]] == ["speech-names-person"], heard
+        open_detail(f'#queue .review-item[data-id="{heard["id"]}"] a.open')
+        mark = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#detail .speech mark"))
+        assert mark.text == "Eileen Collins", mark.text
+        buttons = driver.find_elements(By.CSS_SELECTOR, "#detail .speech button.at")
+        assert len(buttons) >= 2 and all(not b.is_enabled() for b in buttons)
+        driver.find_element(By.CSS_SELECTOR, '#player input[type="file"]').send_keys(str(spoken))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#player video"))
+        wait.until(lambda d: all(b.is_enabled() for b in d.find_elements(
+            By.CSS_SELECTOR, "#detail .speech button.at")))
+        second = driver.find_elements(By.CSS_SELECTOR, "#detail .speech button.at")[1]
+        at = float(second.text.split()[0])
+        driver.execute_script("arguments[0].muted = true", driver.find_element(By.CSS_SELECTOR, "#player video"))
+        second.click()
+        wait.until(lambda d: abs(d.execute_script(
+            "return document.querySelector('#player video').currentTime") - at) < 1.5)
+        driver.save_screenshot(str(SHOTS / "detail-speech.png"))
+        close_detail()
         print(f"dashboard: ok (screenshots in {SHOTS})")
     finally:
         if driver is not None:
