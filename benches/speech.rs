@@ -61,7 +61,7 @@ fn main() {
             }
             if let Some(set) = &set {
                 let t = transcriber(files, context, 1);
-                let (s, heard) = wer::score(&t, set);
+                let (s, heard) = wer::score(|pcm| t.transcribe(pcm).unwrap().text(), set);
                 println!(
                     "{name} {context:?}: WER {:.1}% ({}/{}), names {}/{}, missed {:?}",
                     100.0 * s.wer(),

@@ -30,16 +30,6 @@ pub(super) const REGISTRATION: Registration = Registration {
 
 static SECTION: SectionSchema = SectionSchema::of::<Speech>(KEY, sample);
 
-/// Speech as faster-whisper's `vad_filter` finds it for transcription: silences under 2 s do
-/// not split a sentence, and 0.4 s of sound is kept each side so first and last words are whole.
-const TRANSCRIBE_VAD: VadParams = VadParams {
-    threshold: 0.5,
-    neg_threshold: None,
-    min_speech_ms: 250,
-    min_silence_ms: 2000,
-    speech_pad_ms: 400,
-};
-
 /// Speech is embedded for voice matching in stretches of at least this many seconds (a
 /// speaker embedding averages 1.6 s partials; shorter says little) and at most
 /// `VOICE_CHUNK_MAX_S` (so two speakers taking turns are matched apart).
@@ -136,7 +126,7 @@ impl SpeechAnalyser {
         let t0 = Instant::now();
         let probs = self.voices.vad.probabilities(&track.pcm)?;
         let heard = vad::spans(&probs, track.pcm.len(), &VadParams::default());
-        let said = vad::spans(&probs, track.pcm.len(), &TRANSCRIBE_VAD);
+        let said = vad::spans(&probs, track.pcm.len(), &VadParams::TRANSCRIPTION);
         timings.add("vad", ms(t0));
         if heard.is_empty() || said.is_empty() {
             return Ok(());

@@ -295,8 +295,9 @@ impl Screener {
                 }
             }
         }
-        if rates.is_empty() {
-            let streams = clip.media.audio_streams;
+        let streams = clip.media.audio_streams;
+        // No sound, or nobody to listen: the file is not opened again.
+        if rates.is_empty() || streams == 0 {
             let why = "no analyser listens to sound (speech.enabled is off, or its models are not declared)";
             return Ok((out, t, AudioCoverage::unscreened(streams, why)));
         }

@@ -50,6 +50,19 @@ impl Default for VadParams {
     }
 }
 
+impl VadParams {
+    /// Speech as faster-whisper's `vad_filter` finds it for transcription: silences under 2 s
+    /// do not split a sentence, and 0.4 s of sound is kept each side so first and last words
+    /// are whole.
+    pub const TRANSCRIPTION: VadParams = VadParams {
+        threshold: 0.5,
+        neg_threshold: None,
+        min_speech_ms: 250,
+        min_silence_ms: 2000,
+        speech_pad_ms: 400,
+    };
+}
+
 /// Speech from `start` to `end` (samples at 16 kHz, end exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpeechSpan {

@@ -198,7 +198,11 @@ impl SessionPool {
             }
         }
         if n < self.runtime.sessions_per_model {
-            let fresh = Arc::new(Mutex::new(self.runtime.session(&self.model, &self.path, self.memory)?));
+            let fresh = Arc::new(Mutex::new(self.runtime.session(
+                &self.model,
+                &self.path,
+                self.memory,
+            )?));
             let mut guard = fresh.lock().unwrap_or_else(|p| p.into_inner());
             let mut all = self.sessions.write().unwrap_or_else(|p| p.into_inner());
             // Another caller may have grown the pool meanwhile: keep it within bounds.

@@ -28,7 +28,8 @@ pub struct AudioCoverage {
 
 impl AudioCoverage {
     /// A clip whose `streams` audio streams no analyser listened to (speech screening turned
-    /// off): nothing vouches for what they say, so the clip is not complete.
+    /// off): nothing vouches for what they say, so the clip is not complete. With no stream,
+    /// a clip without sound: complete.
     pub fn unscreened(streams: u32, why: &str) -> Self {
         Self {
             complete: streams == 0,

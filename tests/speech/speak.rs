@@ -67,6 +67,19 @@ pub fn files() -> WhisperFiles {
     }
 }
 
+/// Silero VAD as the manifest ships it.
+pub fn vad() -> clipguard::speech::Vad {
+    let mut cfg = clipguard::Config::default();
+    cfg.runtime.onnxruntime = Path::new(env!("CARGO_MANIFEST_DIR")).join(&cfg.runtime.onnxruntime);
+    let runtime = clipguard::vision::Runtime::init(&cfg.runtime).unwrap();
+    clipguard::speech::Vad::load(
+        &runtime,
+        "silero-vad",
+        &models_dir().join("silero_vad.onnx"),
+    )
+    .unwrap()
+}
+
 pub fn transcriber(context: AudioContext, language: Option<&str>) -> Transcriber {
     let mut cfg = clipguard::Config::default();
     cfg.runtime.onnxruntime = Path::new(env!("CARGO_MANIFEST_DIR")).join(&cfg.runtime.onnxruntime);
