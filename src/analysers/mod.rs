@@ -21,6 +21,14 @@ use image::RgbImage;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Typed access to the analysers' sections, for the decision-time stages, the printers and
+/// the tests; the orchestrator and the policy carry sections without them.
+pub use categories::{categories_version, category_peaks};
+pub use classifiers::classifier_peaks;
+pub use faces::{face_summary, faces_in, sightings};
+pub use hashes::{hash_matches, set_hash_matches};
+pub use text::{set_text_section, text_in, text_section};
+
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyserError {
     #[error(transparent)]
@@ -172,10 +180,10 @@ pub struct Deps<'a> {
     pub credentials: &'a Arc<Credentials>,
 }
 
-/// An analyser this build has: its section's schema (known to policies whether or not it is
+/// An analyser this build has: its sections' schemas (known to policies whether or not it is
 /// enabled), and how it is built (None when the configuration turns it off).
 pub struct Registration {
-    pub section: Option<&'static SectionSchema>,
+    pub sections: &'static [SectionSchema],
     pub build: fn(&Deps<'_>) -> Option<Box<dyn Analyser>>,
 }
 
@@ -192,7 +200,7 @@ pub const REGISTRY: &[Registration] = &[
 
 /// The sections every analyser of this build may write, for the policy.
 pub fn schema() -> Vec<&'static SectionSchema> {
-    REGISTRY.iter().filter_map(|r| r.section).collect()
+    REGISTRY.iter().flat_map(|r| r.sections).collect()
 }
 
 /// The analysers enabled in `cfg`, in the order their results are applied.

@@ -18,7 +18,7 @@ const KEY: &str = "nudity";
 type NudityPeaks = BTreeMap<NudityClass, ClassPeak>;
 
 pub(super) const REGISTRATION: Registration = Registration {
-    section: Some(&SECTION),
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 const KEY: &str = "provenance";
 
 pub(super) const REGISTRATION: Registration = Registration {
-    section: Some(&SECTION),
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
 
