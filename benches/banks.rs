@@ -39,7 +39,8 @@ fn check(s: &Screener, live: &Live, cfg: &HashesConfig, clip: &Path) -> (Signals
     let screen = ms(t);
     let t = Instant::now();
     let set = live.banks.current().unwrap();
-    signals.hash_matches = set.match_clip(&signals.frames, cfg.max_distance, cfg.min_quality);
+    let matches = set.match_clip(&signals.frames, cfg.max_distance, cfg.min_quality);
+    clipguard::analysers::set_hash_matches(&mut signals, &matches);
     (signals, screen, ms(t))
 }
 

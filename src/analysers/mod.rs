@@ -27,7 +27,7 @@ pub use categories::{categories_version, category_peaks};
 pub use classifiers::classifier_peaks;
 pub use faces::{face_summary, faces_in, sightings};
 pub use hashes::{hash_matches, set_hash_matches};
-pub use text::{set_text_section, text_in, text_section};
+pub use text::{set_text_section, text_section};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyserError {

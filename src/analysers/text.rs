@@ -34,7 +34,7 @@ pub fn set_text_section(s: &mut Signals, text: &TextSignals) {
 }
 
 /// The lines read in a frame (none when it was not read).
-pub fn text_in(f: &FrameDetections) -> Vec<TextLine> {
+fn text_in(f: &FrameDetections) -> Vec<TextLine> {
     f.parts.get(KEY).unwrap_or_default()
 }
 
