@@ -159,7 +159,7 @@ fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
 
     let cat = screener.screen_clip(&cat_clip()).unwrap();
     assert_eq!(categories_version(&cat).as_deref(), Some(version.as_str()));
-    let cats = category_peaks(&cat);
+    let cats = category_peaks(&cat.sections);
     let c = &cats["cat"];
     assert!(c.score >= 0.9, "the cat clip scores {c:?}");
     assert!(
@@ -173,7 +173,7 @@ fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
     assert!(cat.timings.stage_ms("categories") > 0.0);
 
     let coffee = screener.screen_clip(&coffee_clip()).unwrap();
-    let coffees = category_peaks(&coffee);
+    let coffees = category_peaks(&coffee.sections);
     let k = &coffees["coffee"];
     assert!(k.score >= 0.9, "the coffee clip scores {k:?}");
     assert!(
@@ -183,7 +183,7 @@ fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
     assert!(coffees["cat"].score < 0.8, "{:?}", coffees);
 
     let plain = screener.screen_clip(&plain_clip()).unwrap();
-    let plains = category_peaks(&plain);
+    let plains = category_peaks(&plain.sections);
     for (name, p) in &plains {
         assert!(p.score < 0.8, "{name} in a clip without it: {p:?}");
     }
@@ -198,7 +198,7 @@ fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
     );
 
     // open_nsfw ran on every analysed frame: both labels have a peak, and frames carry scores.
-    let classifiers = classifier_peaks(&cat);
+    let classifiers = classifier_peaks(&cat.sections);
     let nsfw = &classifiers["open_nsfw"];
     assert!(
         nsfw["sfw"].max_score > 0.5 && nsfw["nsfw"].max_score < 0.5,

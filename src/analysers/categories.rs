@@ -6,8 +6,8 @@ use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Reg
 use crate::categories::LiveCategories;
 use crate::vision::Vision;
 use crate::vocab::{
-    widen, CategoryPeak, CategoryScore, Dotted, FrameDetections, ModelInfo, SectionSchema, Signals,
-    StageTimings,
+    widen, CategoryPeak, CategoryScore, Dotted, FrameDetections, ModelInfo, SectionSchema,
+    Sections, Signals, StageTimings,
 };
 use image::RgbImage;
 use std::collections::BTreeMap;
@@ -36,14 +36,15 @@ const KEY: &str = "categories";
 const VERSION: &str = "categories_version";
 
 /// Each category at its best frame: `categories.weapons.score`.
-type Peaks = BTreeMap<String, CategoryPeak>;
+pub type Peaks = BTreeMap<String, CategoryPeak>;
 
 /// Each category's scores in a frame.
 type Scores = BTreeMap<String, CategoryScore>;
 
-/// Each category at its best frame (none when no category was defined).
-pub fn category_peaks(s: &Signals) -> BTreeMap<String, CategoryPeak> {
-    s.sections.get(KEY).unwrap_or_default()
+/// Each category at its best frame (none when no category was defined), from a clip's
+/// sections (its signals', or a policy input's).
+pub fn category_peaks(s: &Sections) -> Peaks {
+    s.get(KEY).unwrap_or_default()
 }
 
 /// The version of the category set the clip was scored against, if any was defined.
@@ -161,7 +162,7 @@ impl Analyser for CategoriesAnalyser {
     }
 
     fn summary(&self, signals: &Signals) -> Vec<String> {
-        let peaks = category_peaks(signals);
+        let peaks = category_peaks(&signals.sections);
         peaks
             .iter()
             .map(|(name, c)| {

@@ -4,7 +4,8 @@
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::vision::Vision;
 use crate::vocab::{
-    widen, Dotted, FrameDetections, ModelInfo, ScorePeak, SectionSchema, Signals, StageTimings,
+    widen, Dotted, FrameDetections, ModelInfo, ScorePeak, SectionSchema, Sections, Signals,
+    StageTimings,
 };
 use image::RgbImage;
 use std::collections::BTreeMap;
@@ -30,9 +31,10 @@ pub type Peaks = BTreeMap<String, BTreeMap<String, ScorePeak>>;
 /// Each classifier's scores in a frame, by label.
 type Scores = BTreeMap<String, BTreeMap<String, f32>>;
 
-/// Each classifier's labels at their peak over the clip (none when no classifier ran).
-pub fn classifier_peaks(s: &Signals) -> Peaks {
-    s.sections.get(KEY).unwrap_or_default()
+/// Each classifier's labels at their peak over the clip (none when no classifier ran), from
+/// a clip's sections (its signals', or a policy input's).
+pub fn classifier_peaks(s: &Sections) -> Peaks {
+    s.get(KEY).unwrap_or_default()
 }
 
 pub(super) const REGISTRATION: Registration = Registration {
@@ -130,7 +132,7 @@ impl Analyser for ClassifiersAnalyser {
     }
 
     fn summary(&self, signals: &Signals) -> Vec<String> {
-        let peaks = classifier_peaks(signals);
+        let peaks = classifier_peaks(&signals.sections);
         peaks
             .iter()
             .flat_map(|(name, labels)| {

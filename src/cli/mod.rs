@@ -828,18 +828,21 @@ pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> any
         &policy.version[..12],
         input.request.user
     );
-    // The scores rules threshold that no detection list shows: the keys named with dots
-    // below a section (classifier labels, categories defined by example), at their peaks.
-    for schema in clipguard::analysers::schema() {
-        let depth = schema.dotted.depth();
-        if let Some(v) = input
-            .signals
-            .sections
-            .value(schema.key)
-            .filter(|_| depth > 0)
-        {
-            print_keyed(schema.key, v, depth);
+    // The scores rules threshold that no detection list shows: classifier labels and
+    // categories defined by example, at their peaks.
+    for (name, labels) in &clipguard::analysers::classifier_peaks(&input.signals.sections) {
+        for (label, p) in labels {
+            println!(
+                "  classifier {name}.{label}: {:.3} at {:.2} s (frame {})",
+                p.max_score, p.time_s, p.frame
+            );
         }
+    }
+    for (name, c) in &clipguard::analysers::category_peaks(&input.signals.sections) {
+        println!(
+            "  category {name}: similarity {:.3} (counter-examples {:.3}) at {:.2} s (frame {}), {} frame(s)",
+            c.score, c.counter_score, c.time_s, c.frame, c.frames
+        );
     }
     for (rule, outcome) in policy.rules.iter().zip(policy.explain(&input)) {
         let mode = if rule.mode == Mode::Shadow {
@@ -857,17 +860,6 @@ pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> any
     }
     print_verdict(&policy.decide(&input));
     Ok(())
-}
-
-/// `value`'s entries `depth` map levels down, one line each, named with dots.
-fn print_keyed(path: &str, value: &serde_json::Value, depth: usize) {
-    if depth == 0 {
-        println!("  {path}: {value}");
-    } else if let Some(m) = value.as_object() {
-        for (k, v) in m {
-            print_keyed(&format!("{path}.{k}"), v, depth - 1);
-        }
-    }
 }
 
 fn print_verdict(v: &Verdict) {
