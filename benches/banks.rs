@@ -39,7 +39,8 @@ fn check(s: &Screener, live: &Live, cfg: &HashesConfig, clip: &Path) -> (Signals
     let screen = ms(t);
     let t = Instant::now();
     let set = live.banks.current().unwrap();
-    signals.hash_matches = set.match_clip(&signals.frames, cfg.max_distance, cfg.min_quality);
+    let matches = set.match_clip(&signals.frames, cfg.max_distance, cfg.min_quality);
+    clipguard::analysers::set_hash_matches(&mut signals, &matches);
     (signals, screen, ms(t))
 }
 
@@ -76,7 +77,7 @@ fn main() {
     let hashed = signals
         .frames
         .iter()
-        .filter(|f| f.duplicate_of.is_none() && f.pdq.is_some())
+        .filter(|f| f.duplicate_of.is_none() && f.pdq().0.is_some())
         .count();
     println!(
         "banks bench, 10 s 1280x720 H.264 ({analysed} frames analysed, {hashed} hashed), medians of {runs}:"
@@ -137,7 +138,7 @@ fn main() {
     let own: Vec<Banked> = signals
         .frames
         .iter()
-        .filter_map(|f| f.pdq)
+        .filter_map(|f| f.pdq().0)
         .map(|pdq| Banked {
             item: "decision:bench".into(),
             pdq,
@@ -157,8 +158,9 @@ fn main() {
     let (mut on_ms, mut pdq_ms, mut match_ms) = (vec![], vec![], vec![]);
     for _ in 0..runs {
         let (s, screen, matching) = check(&with, &live, &cfg.hashes, &clip);
-        assert_eq!(s.hash_matches[0].item, "decision:bench");
-        assert_eq!(s.hash_matches.len(), 1, "random hashes match nothing");
+        let matches = clipguard::analysers::hash_matches(&s);
+        assert_eq!(matches[0].item, "decision:bench");
+        assert_eq!(matches.len(), 1, "random hashes match nothing");
         on_ms.push(screen);
         pdq_ms.push(s.timings.stage_ms("pdq"));
         match_ms.push(matching);
@@ -177,7 +179,7 @@ fn main() {
     let queries: Vec<Pdq> = signals
         .frames
         .iter()
-        .filter_map(|f| f.pdq.map(|p| p.hash))
+        .filter_map(|f| f.pdq().0.map(|p| p.hash))
         .collect();
     let (mut mih, mut scan) = (vec![], vec![]);
     for q in &queries {

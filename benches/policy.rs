@@ -45,14 +45,11 @@ fn heavy() -> PolicyInput {
             duration_s: 10.0,
             frames_analysed: 20,
             frames_over_budget: 0,
-            faces: FaceSummary {
-                frames_with_faces: 20,
-                max_faces_in_frame: 3,
-                faces_embedded: 60,
-                faces_too_small: 0,
-            },
             coverage: Default::default(),
-            // Nudity is the nudity analyser's own section; provenance is left absent.
+            // Each analyser's own section: faces, persons and nudity. Provenance is left
+            // absent; no text on screen (every text rule still runs its `exists` over the
+            // empty lists), no classifier enabled and no category defined (their rules see
+            // empty maps), no banked content matched (the hash rules run over an empty list).
             sections: {
                 let nudity: BTreeMap<NudityClass, ClassPeak> = [
                     (NudityClass::FaceFemale, peak(0.8)),
@@ -62,22 +59,25 @@ fn heavy() -> PolicyInput {
                 ]
                 .into_iter()
                 .collect();
+                let persons: Vec<PersonSighting> = vec![
+                    person(1, PersonKind::PublicFigure, 0.55),
+                    person(2, PersonKind::PublicFigure, 0.58),
+                    person(3, PersonKind::PrivateIndividual, 0.59),
+                ];
                 let mut s = Sections::default();
                 s.set("nudity", &nudity);
+                s.set(
+                    "faces",
+                    &FaceSummary {
+                        frames_with_faces: 20,
+                        max_faces_in_frame: 3,
+                        faces_embedded: 60,
+                        faces_too_small: 0,
+                    },
+                );
+                s.set("persons", &persons);
                 s
             },
-            // No text on screen: every text rule still runs its `exists` over the empty lists.
-            text: Default::default(),
-            // No classifier enabled and no category defined: their rules see empty maps.
-            classifiers: Default::default(),
-            categories: Default::default(),
-            // No banked content matched: the hash rules run their `exists` over an empty list.
-            hash_matches: Vec::new(),
-            persons: vec![
-                person(1, PersonKind::PublicFigure, 0.55),
-                person(2, PersonKind::PublicFigure, 0.58),
-                person(3, PersonKind::PrivateIndividual, 0.59),
-            ],
         },
         prompt: PromptView {
             present: true,
@@ -108,7 +108,10 @@ fn main() {
     .unwrap();
     let heavy = heavy();
     let mut typical = heavy.clone();
-    typical.signals.persons.clear();
+    typical
+        .signals
+        .sections
+        .set("persons", &Vec::<PersonSighting>::new());
     typical.prompt.persons.clear();
     let mut c = Criterion::default().configure_from_args();
     c.bench_function("default_policy_decide_typical_clip", |b| {

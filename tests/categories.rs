@@ -6,6 +6,8 @@
 
 mod common;
 
+use clipguard::analysers::{categories_version, category_peaks, classifier_peaks};
+
 use clipguard::service::Context;
 use common::{start_server, Api};
 use std::path::{Path, PathBuf};
@@ -156,8 +158,9 @@ fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
     assert_eq!(version.len(), 16);
 
     let cat = screener.screen_clip(&cat_clip()).unwrap();
-    assert_eq!(cat.categories_version.as_deref(), Some(version.as_str()));
-    let c = &cat.categories["cat"];
+    assert_eq!(categories_version(&cat).as_deref(), Some(version.as_str()));
+    let cats = category_peaks(&cat.sections);
+    let c = &cats["cat"];
     assert!(c.score >= 0.9, "the cat clip scores {c:?}");
     assert!(
         (4.0..5.0).contains(&c.time_s),
@@ -165,25 +168,23 @@ fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
     );
     assert!(c.frames >= 1);
     // Nearer its counter-example (the cat) than its examples: no frame counts for coffee.
-    let k = &cat.categories["coffee"];
+    let k = &cats["coffee"];
     assert!(k.score < 0.8, "coffee in the cat clip: {k:?}");
     assert!(cat.timings.stage_ms("categories") > 0.0);
 
     let coffee = screener.screen_clip(&coffee_clip()).unwrap();
-    let k = &coffee.categories["coffee"];
+    let coffees = category_peaks(&coffee.sections);
+    let k = &coffees["coffee"];
     assert!(k.score >= 0.9, "the coffee clip scores {k:?}");
     assert!(
         (3.0..4.0).contains(&k.time_s),
         "the coffee is on screen 3-4 s: {k:?}"
     );
-    assert!(
-        coffee.categories["cat"].score < 0.8,
-        "{:?}",
-        coffee.categories
-    );
+    assert!(coffees["cat"].score < 0.8, "{:?}", coffees);
 
     let plain = screener.screen_clip(&plain_clip()).unwrap();
-    for (name, p) in &plain.categories {
+    let plains = category_peaks(&plain.sections);
+    for (name, p) in &plains {
         assert!(p.score < 0.8, "{name} in a clip without it: {p:?}");
     }
     eprintln!(
@@ -192,20 +193,22 @@ fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
         c.time_s,
         k.score,
         k.time_s,
-        plain.categories["cat"].score,
-        plain.categories["coffee"].score
+        plains["cat"].score,
+        plains["coffee"].score
     );
 
     // open_nsfw ran on every analysed frame: both labels have a peak, and frames carry scores.
-    let nsfw = &cat.classifiers["open_nsfw"];
+    let classifiers = classifier_peaks(&cat.sections);
+    let nsfw = &classifiers["open_nsfw"];
     assert!(
         nsfw["sfw"].max_score > 0.5 && nsfw["nsfw"].max_score < 0.5,
         "{nsfw:?}"
     );
-    let scored = cat
-        .frames
-        .iter()
-        .filter(|f| f.classifiers.contains_key("open_nsfw"));
+    let scored = cat.frames.iter().filter(|f| {
+        f.parts
+            .value("classifiers")
+            .is_some_and(|c| c.get("open_nsfw").is_some())
+    });
     assert_eq!(scored.count(), cat.frames.len());
     assert!(cat.timings.stage_ms("classifier_open_nsfw") > 0.0);
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use clipguard::analysers::{face_summary, faces_in};
+
 use clipguard::media::MediaError;
 
 use clipguard::screen::ScreenError;
@@ -78,15 +80,15 @@ fn zoom_on_the_astronaut_finds_her_face_in_every_sampled_frame() {
     );
     for f in &s.frames {
         assert_eq!(
-            f.faces.len(),
+            faces_in(f).len(),
             1,
             "frame at {:.2} s: {} faces",
             f.time_s,
-            f.faces.len()
+            faces_in(f).len()
         );
-        assert!(!f.faces[0].too_small && f.faces[0].embedding.is_some());
+        assert!(!faces_in(f)[0].too_small && faces_in(f)[0].embedding.is_some());
     }
-    assert_eq!(s.faces.frames_with_faces as usize, s.frames.len());
+    assert_eq!(face_summary(&s).frames_with_faces as usize, s.frames.len());
     let nudity: BTreeMap<NudityClass, ClassPeak> = s.sections.get("nudity").unwrap();
     let face = nudity
         .get(&NudityClass::FaceFemale)
@@ -120,7 +122,7 @@ fn test_pattern_has_no_face_and_no_nudity() {
     let s = screen(&out);
     assert!(s.frames.len() >= 20);
     assert!(
-        s.frames.iter().all(|f| f.faces.is_empty()),
+        s.frames.iter().all(|f| faces_in(f).is_empty()),
         "faces in a test pattern"
     );
     assert_eq!(
@@ -128,7 +130,7 @@ fn test_pattern_has_no_face_and_no_nudity() {
         Some(&serde_json::json!({})),
         "nudity in a test pattern"
     );
-    assert_eq!(s.faces.frames_with_faces, 0);
+    assert_eq!(face_summary(&s).frames_with_faces, 0);
 }
 
 #[test]
@@ -138,7 +140,7 @@ fn half_second_shot_of_the_astronaut_is_found_at_the_right_time() {
     let with_face: Vec<f64> = s
         .frames
         .iter()
-        .filter(|f| !f.faces.is_empty())
+        .filter(|f| !faces_in(f).is_empty())
         .map(|f| f.time_s)
         .collect();
     assert!(!with_face.is_empty(), "the 0.5 s shot was not sampled");
@@ -151,7 +153,7 @@ fn half_second_shot_of_the_astronaut_is_found_at_the_right_time() {
     let cut = s
         .frames
         .iter()
-        .find(|f| f.reasons.contains(&SampleReason::SceneCut) && !f.faces.is_empty());
+        .find(|f| f.reasons.contains(&SampleReason::SceneCut) && !faces_in(f).is_empty());
     assert!(
         cut.is_some_and(|f| (f.time_s - 4.2).abs() < 0.1),
         "no scene cut sampled at 4.2 s"
@@ -171,7 +173,7 @@ fn scene_cuts_catch_a_short_shot_between_uniform_samples() {
     let found: Vec<f64> = s
         .frames
         .iter()
-        .filter(|f| !f.faces.is_empty())
+        .filter(|f| !faces_in(f).is_empty())
         .map(|f| f.time_s)
         .collect();
     assert!(
@@ -211,9 +213,9 @@ fn still_frames_are_analysed_once_and_reuse_detections() {
             .iter()
             .find(|o| Some(o.index) == f.duplicate_of)
             .unwrap();
-        assert_eq!(f.faces.len(), original.faces.len());
+        assert_eq!(faces_in(f).len(), faces_in(original).len());
         assert_eq!(f.parts.value("nudity"), original.parts.value("nudity"));
-        assert_eq!(f.faces.len(), 1);
+        assert_eq!(faces_in(f).len(), 1);
     }
 }
 
@@ -312,7 +314,7 @@ fn every_container_and_codec_decodes() {
         );
         assert!(s.frames.len() >= 4, "{name}: {} frames", s.frames.len());
         assert!(
-            s.frames.iter().all(|f| f.faces.len() == 1),
+            s.frames.iter().all(|f| faces_in(f).len() == 1),
             "{name}: face missing in a frame"
         );
     }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use clipguard::analysers::{faces_in, sightings};
 use clipguard::persons::NewPerson;
 
 use clipguard::screen::ScreenError;
@@ -84,9 +85,14 @@ fn enrolled_astronaut_is_recognised_in_every_kind_of_clip() {
     let (s, id) = with_collins();
     for (what, path) in astronaut_clips() {
         let signals = s.screener().screen_clip(path).unwrap();
-        let seen = signals.persons.iter().find(|p| p.person_id == id);
-        let seen = seen
-            .unwrap_or_else(|| panic!("{what}: Eileen Collins not matched: {:?}", signals.persons));
+        let persons = sightings(&signals);
+        let seen = persons.iter().find(|p| p.person_id == id);
+        let seen = seen.unwrap_or_else(|| {
+            panic!(
+                "{what}: Eileen Collins not matched: {:?}",
+                sightings(&signals)
+            )
+        });
         assert!(
             seen.best_distance < 0.5,
             "{what}: distance {}",
@@ -103,7 +109,7 @@ fn enrolled_astronaut_is_recognised_in_every_kind_of_clip() {
         let face = signals
             .frames
             .iter()
-            .flat_map(|f| &f.faces)
+            .flat_map(faces_in)
             .find(|f| f.person.is_some())
             .unwrap();
         assert_eq!(face.person.as_ref().unwrap().name, "Eileen Collins");
@@ -127,13 +133,13 @@ fn grace_hopper_is_not_collins_until_enrolled_and_the_cameraman_is_nobody() {
     );
     let before = s.screener().screen_clip(&hopper_clip).unwrap();
     assert!(
-        before.frames.iter().all(|f| f.faces.len() == 1),
+        before.frames.iter().all(|f| faces_in(f).len() == 1),
         "Hopper's face is seen"
     );
     assert!(
-        before.persons.is_empty(),
+        sightings(&before).is_empty(),
         "Hopper matched someone: {:?}",
-        before.persons
+        sightings(&before)
     );
 
     // Enrol Hopper from a different crop of her photo: the head and shoulders, enlarged.
@@ -149,20 +155,20 @@ fn grace_hopper_is_not_collins_until_enrolled_and_the_cameraman_is_nobody() {
     s.enrol(hopper, &[&crop_path]).unwrap();
 
     let after = s.screener().screen_clip(&hopper_clip).unwrap();
-    assert_eq!(after.persons.len(), 1, "{:?}", after.persons);
-    assert_eq!(after.persons[0].person_id, hopper);
-    assert!(after.persons[0].best_distance < 0.6);
-    assert!(after.persons.iter().all(|p| p.person_id != collins));
+    assert_eq!(sightings(&after).len(), 1, "{:?}", sightings(&after));
+    assert_eq!(sightings(&after)[0].person_id, hopper);
+    assert!(sightings(&after)[0].best_distance < 0.6);
+    assert!(sightings(&after).iter().all(|p| p.person_id != collins));
 
     let camera = s.screener().screen_clip(&camera_clip).unwrap();
     assert!(
-        camera.frames.iter().any(|f| !f.faces.is_empty()),
+        camera.frames.iter().any(|f| !faces_in(f).is_empty()),
         "the cameraman's face is seen"
     );
     assert!(
-        camera.persons.is_empty(),
+        sightings(&camera).is_empty(),
         "the cameraman matched {:?}",
-        camera.persons
+        sightings(&camera)
     );
 }
 
@@ -233,14 +239,13 @@ fn the_registry_survives_a_restart_and_removal_cascades() {
     );
     assert_eq!(p.faces[0].image_sha256.len(), 64);
     let signals = s.screener().screen_clip(&astronaut_clips()[0].1).unwrap();
-    assert_eq!(signals.persons.len(), 1, "the enrolled face was reloaded");
+    assert_eq!(
+        sightings(&signals).len(),
+        1,
+        "the enrolled face was reloaded"
+    );
     s.registry().remove(id).unwrap();
-    assert!(s
-        .screener()
-        .screen_clip(&astronaut_clips()[0].1)
-        .unwrap()
-        .persons
-        .is_empty());
+    assert!(sightings(&s.screener().screen_clip(&astronaut_clips()[0].1).unwrap()).is_empty());
     assert!(s.registry().get(id).is_err());
 }
 

@@ -8,6 +8,7 @@
 
 mod common;
 
+use clipguard::analysers::{faces_in, sightings};
 use clipguard::persons::NewPerson;
 use clipguard::vocab::PersonKind;
 use image::{imageops, RgbImage};
@@ -164,17 +165,17 @@ fn screen(
         .frames
         .iter()
         .filter(|f| in_time(f.time_s))
-        .any(|f| f.faces.iter().any(near));
+        .any(|f| faces_in(f).iter().any(near));
     let matched = signals
         .frames
         .iter()
         .filter(|f| in_time(f.time_s))
         .any(|f| {
-            f.faces
+            faces_in(f)
                 .iter()
                 .any(|d| d.person.as_ref().is_some_and(|p| p.name == name))
         });
-    let false_match = signals.persons.iter().any(|p| p.name != name);
+    let false_match = sightings(&signals).iter().any(|p| p.name != name);
     Seen {
         found,
         matched,

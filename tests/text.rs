@@ -4,6 +4,8 @@
 
 mod common;
 
+use clipguard::analysers::text_section;
+
 use clipguard::vocab::Signals;
 use std::path::PathBuf;
 use unicode_normalization::char::is_combining_mark;
@@ -93,8 +95,8 @@ fn letters(s: &str) -> String {
 }
 
 fn read(signals: &Signals) -> Vec<String> {
-    signals
-        .text
+    text_section(signals)
+        .unwrap_or_default()
         .tracks
         .iter()
         .map(|t| letters(&t.text))
@@ -230,7 +232,7 @@ fn a_caption_shown_for_one_second_mid_scene_is_read_with_its_times() {
             }],
         );
         let signals = screen(&clip);
-        let tracks = &signals.text.tracks;
+        let tracks = &text_section(&signals).unwrap_or_default().tracks;
         assert_eq!(tracks.len(), 1, "{from}-{to} s: {tracks:?}");
         assert_eq!(
             letters(&tracks[0].text),

@@ -6,7 +6,8 @@ use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Reg
 use crate::categories::LiveCategories;
 use crate::vision::Vision;
 use crate::vocab::{
-    widen, CategoryPeak, CategoryScore, FrameDetections, ModelInfo, Signals, StageTimings,
+    widen, CategoryPeak, CategoryScore, Dotted, FrameDetections, ModelInfo, SectionSchema,
+    Sections, Signals, StageTimings,
 };
 use image::RgbImage;
 use std::collections::BTreeMap;
@@ -29,10 +30,37 @@ impl CategoriesAnalyser {
     }
 }
 
+const KEY: &str = "categories";
+/// The version of the category set the clip was scored against (absent when none was
+/// defined): not for policies, for knowing when cached scores are stale.
+const VERSION: &str = "categories_version";
+
+/// Each category at its best frame: `categories.weapons.score`.
+pub type Peaks = BTreeMap<String, CategoryPeak>;
+
+/// Each category's scores in a frame.
+type Scores = BTreeMap<String, CategoryScore>;
+
+/// Each category at its best frame (none when no category was defined), from a clip's
+/// sections (its signals', or a policy input's).
+pub fn category_peaks(s: &Sections) -> Peaks {
+    s.get(KEY).unwrap_or_default()
+}
+
+/// The version of the category set the clip was scored against, if any was defined.
+pub fn categories_version(s: &Signals) -> Option<String> {
+    s.sections.get(VERSION).unwrap_or_default()
+}
+
 pub(super) const REGISTRATION: Registration = Registration {
-    section: None,
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
+
+/// Policies name a category with a dot; categories are defined at run time, so a rule may
+/// name one that does not exist yet.
+static SECTION: SectionSchema =
+    SectionSchema::of::<Peaks>(KEY, sample).with_dotted(Dotted::AtRunTime(1));
 
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
     // Always present, so policies may read its fields: with no category defined it looks at
@@ -71,7 +99,7 @@ impl Analyser for CategoriesAnalyser {
         let findings = embeddings
             .iter()
             .map(|e| {
-                let scores: BTreeMap<String, CategoryScore> = set
+                let scores: Scores = set
                     .categories
                     .iter()
                     .zip(set.score(e))
@@ -85,7 +113,9 @@ impl Analyser for CategoriesAnalyser {
                         )
                     })
                     .collect();
-                Box::new(move |f: &mut FrameDetections| f.categories = scores) as Finding
+                Box::new(move |f: &mut FrameDetections| {
+                    f.parts.set_unless_empty(KEY, &scores, scores.is_empty())
+                }) as Finding
             })
             .collect();
         timings.add("categories", t0.elapsed().as_secs_f64() * 1e3);
@@ -95,14 +125,17 @@ impl Analyser for CategoriesAnalyser {
     /// Each category's best counting frame (nearer an example than every counter-example).
     fn finish(&self, signals: &mut Signals) -> Result<(), AnalyserError> {
         let set = self.live.current()?;
-        signals.categories_version = (!set.is_empty()).then(|| set.version.clone());
-        let mut peaks: BTreeMap<String, CategoryPeak> = set
+        signals
+            .sections
+            .set_unless_empty(VERSION, &set.version, set.is_empty());
+        let mut peaks: Peaks = set
             .categories
             .iter()
             .map(|c| (c.name.clone(), CategoryPeak::default()))
             .collect();
         for f in signals.frames.iter().filter(|f| f.duplicate_of.is_none()) {
-            for (name, s) in &f.categories {
+            let scores: Scores = f.parts.get(KEY).unwrap_or_default();
+            for (name, s) in &scores {
                 let Some(p) = peaks.get_mut(name) else {
                     continue;
                 };
@@ -118,15 +151,46 @@ impl Analyser for CategoriesAnalyser {
                 }
             }
         }
-        signals.categories = peaks;
+        signals
+            .sections
+            .set_unless_empty(KEY, &peaks, peaks.is_empty());
         Ok(())
     }
 
     fn policy_fields(&self) -> &'static [&'static str] {
-        &["categories"]
+        &[KEY]
+    }
+
+    fn summary(&self, signals: &Signals) -> Vec<String> {
+        let peaks = category_peaks(&signals.sections);
+        peaks
+            .iter()
+            .map(|(name, c)| {
+                format!(
+                    "category {name}: similarity {:.3} (counter-examples {:.3}) at {:.2} s (frame {}), {} frame(s)",
+                    c.score, c.counter_score, c.time_s, c.frame, c.frames
+                )
+            })
+            .collect()
     }
 
     fn models(&self) -> Vec<ModelInfo> {
         self.vision.encoder_model().cloned().into_iter().collect()
     }
+}
+
+/// A category matched closely in a few frames.
+fn sample() -> serde_json::Value {
+    let peaks: Peaks = [(
+        "sample_category".to_string(),
+        CategoryPeak {
+            score: 0.95,
+            counter_score: 0.4,
+            time_s: 4.0,
+            frame: 8,
+            frames: 3,
+        },
+    )]
+    .into();
+    serde_json::to_value(peaks).expect("serialises")
 }

@@ -3,7 +3,10 @@
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::vision::Vision;
-use crate::vocab::{widen, FrameDetections, ModelInfo, ScorePeak, Signals, StageTimings};
+use crate::vocab::{
+    widen, Dotted, FrameDetections, ModelInfo, ScorePeak, SectionSchema, Sections, Signals,
+    StageTimings,
+};
 use image::RgbImage;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,10 +23,28 @@ impl ClassifiersAnalyser {
     }
 }
 
+const KEY: &str = "classifiers";
+
+/// Each classifier's labels at their peak over the clip: `classifiers.open_nsfw.nsfw`.
+pub type Peaks = BTreeMap<String, BTreeMap<String, ScorePeak>>;
+
+/// Each classifier's scores in a frame, by label.
+type Scores = BTreeMap<String, BTreeMap<String, f32>>;
+
+/// Each classifier's labels at their peak over the clip (none when no classifier ran), from
+/// a clip's sections (its signals', or a policy input's).
+pub fn classifier_peaks(s: &Sections) -> Peaks {
+    s.get(KEY).unwrap_or_default()
+}
+
 pub(super) const REGISTRATION: Registration = Registration {
-    section: None,
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
+
+/// Policies name a classifier and its label with dots; both are known at load.
+static SECTION: SectionSchema =
+    SectionSchema::of::<Peaks>(KEY, sample).with_dotted(Dotted::Checked(2));
 
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
     // Always present, so policies may read its fields: with no classifier enabled it looks at
@@ -49,8 +70,7 @@ impl Analyser for ClassifiersAnalyser {
         timings: &mut StageTimings,
     ) -> Result<Vec<Finding>, AnalyserError> {
         let images: Vec<&RgbImage> = frames.iter().map(|f| f.image).collect();
-        let mut per_frame: Vec<BTreeMap<String, BTreeMap<String, f32>>> =
-            vec![BTreeMap::new(); frames.len()];
+        let mut per_frame: Vec<Scores> = vec![BTreeMap::new(); frames.len()];
         for c in &self.vision.classifiers {
             let t0 = Instant::now();
             let scores = c.classify(&images)?;
@@ -68,14 +88,16 @@ impl Analyser for ClassifiersAnalyser {
         Ok(per_frame
             .into_iter()
             .map(|scores| {
-                Box::new(move |f: &mut FrameDetections| f.classifiers = scores) as Finding
+                Box::new(move |f: &mut FrameDetections| {
+                    f.parts.set_unless_empty(KEY, &scores, scores.is_empty())
+                }) as Finding
             })
             .collect())
     }
 
     /// Each label's highest score, and the first frame that reached it.
     fn finish(&self, signals: &mut Signals) -> Result<(), AnalyserError> {
-        let mut peaks: BTreeMap<String, BTreeMap<String, ScorePeak>> = BTreeMap::new();
+        let mut peaks = Peaks::new();
         for c in &self.vision.classifiers {
             let labels = peaks.entry(c.name().to_string()).or_default();
             for l in c.labels() {
@@ -83,7 +105,8 @@ impl Analyser for ClassifiersAnalyser {
             }
         }
         for f in signals.frames.iter().filter(|f| f.duplicate_of.is_none()) {
-            for (name, scores) in &f.classifiers {
+            let scores: Scores = f.parts.get(KEY).unwrap_or_default();
+            for (name, scores) in &scores {
                 for (label, &score) in scores {
                     let Some(p) = peaks.get_mut(name).and_then(|l| l.get_mut(label)) else {
                         continue;
@@ -98,12 +121,29 @@ impl Analyser for ClassifiersAnalyser {
                 }
             }
         }
-        signals.classifiers = peaks;
+        signals
+            .sections
+            .set_unless_empty(KEY, &peaks, peaks.is_empty());
         Ok(())
     }
 
     fn policy_fields(&self) -> &'static [&'static str] {
-        &["classifiers"]
+        &[KEY]
+    }
+
+    fn summary(&self, signals: &Signals) -> Vec<String> {
+        let peaks = classifier_peaks(&signals.sections);
+        peaks
+            .iter()
+            .flat_map(|(name, labels)| {
+                labels.iter().map(move |(label, p)| {
+                    format!(
+                        "classifier {name}.{label}: {:.3} at {:.2} s (frame {})",
+                        p.max_score, p.time_s, p.frame
+                    )
+                })
+            })
+            .collect()
     }
 
     fn policy_keys(&self) -> Vec<String> {
@@ -129,4 +169,22 @@ impl Analyser for ClassifiersAnalyser {
             })
             .collect()
     }
+}
+
+/// A classifier's unsafe label at a high score.
+fn sample() -> serde_json::Value {
+    let peaks: Peaks = [(
+        "sample_classifier".to_string(),
+        [(
+            "unsafe".to_string(),
+            ScorePeak {
+                max_score: 0.9,
+                time_s: 1.5,
+                frame: 3,
+            },
+        )]
+        .into(),
+    )]
+    .into();
+    serde_json::to_value(peaks).expect("serialises")
 }

@@ -5,6 +5,10 @@
 //! a wide shot; the first frame of each scene is searched instead at the scale that finds faces
 //! of `faces.scene_min_face_px`. Each frame records how small a face it could reveal, and the
 //! clip's coverage sums that up.
+//!
+//! Its sections: `signals.faces` (counts), `signals.persons` (the registered persons seen),
+//! and per frame `frames[].faces` and `frames[].smallest_face_px`. The embeddings stay in the
+//! process (frame scratch) until the clip's faces are matched.
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, Registration};
 use crate::config::PersonsConfig;
@@ -12,12 +16,35 @@ use crate::persons::{likeness, LivePersons};
 use crate::vision::{align, FaceDetector, Vision};
 use crate::vocab::ModelKind;
 use crate::vocab::{
-    FaceDetection, FaceReach, FaceSummary, FrameDetections, ModelInfo, SampleReason, Signals,
-    StageTimings,
+    BBox, FaceDetection, FaceReach, FaceSummary, FrameDetections, ModelInfo, PersonKind,
+    PersonSighting, SampleReason, SectionSchema, Signals, StageTimings,
 };
 use image::RgbImage;
 use std::sync::Arc;
 use std::time::Instant;
+
+const KEY: &str = "faces";
+const PERSONS: &str = "persons";
+const SMALLEST: &str = "smallest_face_px";
+
+/// The faces found in a frame (none when the analyser did not run): with their embeddings
+/// in the process that screened it, as recorded otherwise.
+pub fn faces_in(f: &FrameDetections) -> Vec<FaceDetection> {
+    match f.scratch.get::<Vec<FaceDetection>>(KEY) {
+        Some(faces) => faces.clone(),
+        None => f.parts.get(KEY).unwrap_or_default(),
+    }
+}
+
+/// The clip's face counts.
+pub fn face_summary(s: &Signals) -> FaceSummary {
+    s.sections.get(KEY).unwrap_or_default()
+}
+
+/// The registered persons whose face was matched in the clip, closest first.
+pub fn sightings(s: &Signals) -> Vec<PersonSighting> {
+    s.sections.get(PERSONS).unwrap_or_default()
+}
 
 pub struct FacesAnalyser {
     vision: Arc<Vision>,
@@ -97,9 +124,14 @@ impl FacesAnalyser {
 }
 
 pub(super) const REGISTRATION: Registration = Registration {
-    section: None,
+    sections: &SECTIONS,
     build,
 };
+
+static SECTIONS: [SectionSchema; 2] = [
+    SectionSchema::of::<FaceSummary>(KEY, sample_summary),
+    SectionSchema::of::<Vec<PersonSighting>>(PERSONS, sample_persons),
+];
 
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
     d.cfg.faces.enabled.then(|| {
@@ -127,8 +159,9 @@ impl Analyser for FacesAnalyser {
             .map(|frame| {
                 let (faces, smallest) = self.faces(frame, timings)?;
                 Ok(Box::new(move |f: &mut FrameDetections| {
-                    f.faces = faces;
-                    f.smallest_face_px = Some(smallest);
+                    // Written out (without embeddings) once matched, in `finish`.
+                    f.scratch.set(KEY, faces);
+                    f.parts.set(SMALLEST, &smallest);
                 }) as Finding)
             })
             .collect()
@@ -137,17 +170,31 @@ impl Analyser for FacesAnalyser {
     /// Matches every embedded face against the registry as it is now, and sums up faces.
     fn finish(&self, signals: &mut Signals) -> Result<(), AnalyserError> {
         let (_, persons) = self.persons.current()?;
-        signals.persons = likeness::match_faces(&mut signals.frames, &persons, |px| {
-            self.matching.threshold_for(px)
-        });
+        let mut faces: Vec<Vec<FaceDetection>> = signals
+            .frames
+            .iter()
+            .map(|f| {
+                f.scratch
+                    .get::<Vec<FaceDetection>>(KEY)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let frames = signals.frames.iter().zip(faces.iter_mut());
+        let sightings = likeness::match_faces(
+            frames.map(|(f, faces)| (f.time_s, faces.as_mut_slice())),
+            &persons,
+            |px| self.matching.threshold_for(px),
+        );
+        signals.sections.set(PERSONS, &sightings);
         let mut summary = FaceSummary::default();
-        for f in &signals.frames {
-            if !f.faces.is_empty() {
+        for (f, faces) in signals.frames.iter_mut().zip(faces) {
+            if !faces.is_empty() {
                 summary.frames_with_faces += 1;
-                summary.max_faces_in_frame = summary.max_faces_in_frame.max(f.faces.len() as u32);
+                summary.max_faces_in_frame = summary.max_faces_in_frame.max(faces.len() as u32);
             }
             if f.duplicate_of.is_none() {
-                for face in &f.faces {
+                for face in &faces {
                     if face.too_small {
                         summary.faces_too_small += 1;
                     } else {
@@ -155,14 +202,62 @@ impl Analyser for FacesAnalyser {
                     }
                 }
             }
+            // Every frame it looked at carries its faces, none found included, and keeps them
+            // matched, with their embeddings, for the rest of the process.
+            if f.parts.value(SMALLEST).is_some() {
+                f.parts.set(KEY, &faces);
+                f.scratch.set(KEY, faces);
+            }
         }
-        signals.faces = summary;
+        signals.sections.set(KEY, &summary);
         signals.sampling.coverage.faces = reach(&signals.frames);
         Ok(())
     }
 
     fn policy_fields(&self) -> &'static [&'static str] {
-        &["faces", "persons"]
+        &[KEY, PERSONS]
+    }
+
+    fn summary(&self, signals: &Signals) -> Vec<String> {
+        let f: FaceSummary = match signals.sections.get(KEY) {
+            Ok(f) => f,
+            Err(e) => return vec![format!("faces: {e}")],
+        };
+        let mut out = vec![format!(
+            "faces: in {} of {} sampled frames (at most {} in one); {} embedded, {} too small to embed",
+            f.frames_with_faces,
+            signals.frames.len(),
+            f.max_faces_in_frame,
+            f.faces_embedded,
+            f.faces_too_small
+        )];
+        out.extend(sightings(signals).iter().map(|p| {
+            format!(
+                "person {} ({}, {}): best distance {:.3} at {:.2} s, in {} frames from {:.2} s to {:.2} s; allowed for: {}",
+                p.person_id,
+                p.name,
+                p.kind.as_str(),
+                p.best_distance,
+                p.best_time_s,
+                p.frames,
+                p.first_s,
+                p.last_s,
+                if p.allowed_users.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    p.allowed_users.join(", ")
+                }
+            )
+        }));
+        out
+    }
+
+    fn frame_summary(&self, frame: &FrameDetections) -> Option<String> {
+        let scores: Vec<String> = faces_in(frame)
+            .iter()
+            .map(|f| format!("{:.2}", f.face.score))
+            .collect();
+        Some(format!("faces [{}]", scores.join(", ")))
     }
 
     fn models(&self) -> Vec<ModelInfo> {
@@ -181,7 +276,7 @@ fn reach(frames: &[FrameDetections]) -> Option<FaceReach> {
     // Scene starts as the orchestrator marks them: the first distinct frame and every cut.
     let distinct = frames.iter().filter(|f| f.duplicate_of.is_none());
     for (i, f) in distinct.enumerate() {
-        let Some(px) = f.smallest_face_px else {
+        let Ok(Some(px)) = f.parts.get::<Option<f32>>(SMALLEST) else {
             continue;
         };
         every = Some(every.map_or(px, |e| e.max(px)));
@@ -193,6 +288,42 @@ fn reach(frames: &[FrameDetections]) -> Option<FaceReach> {
         every_frame_px,
         scene_starts_px: scenes.unwrap_or(every_frame_px),
     })
+}
+
+/// Faces in every frame, two of them registered persons: one public figure, one private.
+fn sample_summary() -> serde_json::Value {
+    serde_json::to_value(FaceSummary {
+        frames_with_faces: 20,
+        max_faces_in_frame: 3,
+        faces_embedded: 40,
+        faces_too_small: 2,
+    })
+    .expect("serialises")
+}
+
+fn sample_persons() -> serde_json::Value {
+    let sighting = |id, kind| PersonSighting {
+        person_id: id,
+        name: format!("Person {id}"),
+        kind,
+        allowed_users: vec!["someone-else".into()],
+        best_distance: 0.3,
+        best_time_s: 1.5,
+        best_box: BBox {
+            x: 10.0,
+            y: 20.0,
+            w: 100.0,
+            h: 120.0,
+        },
+        frames: 4,
+        first_s: 1.0,
+        last_s: 3.0,
+    };
+    serde_json::to_value(vec![
+        sighting(1, PersonKind::PublicFigure),
+        sighting(2, PersonKind::PrivateIndividual),
+    ])
+    .expect("serialises")
 }
 
 fn ms(since: Instant) -> f64 {

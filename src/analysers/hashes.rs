@@ -2,14 +2,35 @@
 //! Only frames the pipeline already decoded and sampled are hashed, and of those the scene
 //! starts and about one a second (vPDQ hashes one frame a second too): a full-size PDQ costs
 //! about 11 ms a 720p frame, and neighbouring frames of a shot hash alike. Near-duplicates
-//! carry the hash of the frame they repeat. The clip is matched against the banks when it is decided
-//! (`Screener::screen_hashes`), not here: the cached signals of a clip then meet the banks
-//! as they are at each decision, and a hash banked a second ago is matched.
+//! carry the hash of the frame they repeat. The clip is matched against the banks when it is
+//! decided (the check service's bank stage, which writes [`set_hash_matches`]), not here: the
+//! cached signals of a clip then meet the banks as they are at each decision, and a hash
+//! banked a second ago is matched.
+//!
+//! Its sections: `signals.hash_matches` (left out when nothing matched) and per frame
+//! `frames[].pdq` and `frames[].pdq_centre` (the keys are in the vocabulary, since the banks
+//! read them to bank a decided clip).
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::vision::pdq;
-use crate::vocab::{FrameDetections, ModelInfo, Signals, StageTimings};
+use crate::vocab::{
+    Action, FrameDetections, HashMatch, ModelInfo, SectionSchema, Signals, StageTimings,
+    PDQ_CENTRE_KEY, PDQ_KEY,
+};
 use std::time::Instant;
+
+const KEY: &str = "hash_matches";
+
+/// The bank items the clip matched when it was decided.
+pub fn hash_matches(s: &Signals) -> Vec<HashMatch> {
+    s.sections.get(KEY).unwrap_or_default()
+}
+
+/// Writes the bank items the clip matches, one entry per item (left out when none).
+pub fn set_hash_matches(s: &mut Signals, matches: &[HashMatch]) {
+    s.sections
+        .set_unless_empty(KEY, &matches, matches.is_empty());
+}
 
 pub struct HashesAnalyser {
     interval_s: f64,
@@ -22,9 +43,11 @@ impl HashesAnalyser {
 }
 
 pub(super) const REGISTRATION: Registration = Registration {
-    section: None,
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
+
+static SECTION: SectionSchema = SectionSchema::of::<Vec<HashMatch>>(KEY, sample);
 
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
     d.cfg
@@ -53,8 +76,8 @@ impl Analyser for HashesAnalyser {
             .map(|f| {
                 let (h, c) = (pdq::hash(f.image), pdq::hash_centre(f.image));
                 Box::new(move |d: &mut FrameDetections| {
-                    d.pdq = Some(h);
-                    d.pdq_centre = Some(c);
+                    d.parts.set(PDQ_KEY, &h);
+                    d.parts.set(PDQ_CENTRE_KEY, &c);
                 }) as Finding
             })
             .collect();
@@ -62,16 +85,43 @@ impl Analyser for HashesAnalyser {
         Ok(out)
     }
 
-    fn finish(&self, _signals: &mut Signals) -> Result<(), AnalyserError> {
-        Ok(())
+    fn policy_fields(&self) -> &'static [&'static str] {
+        &[KEY]
     }
 
-    fn policy_fields(&self) -> &'static [&'static str] {
-        &["hash_matches"]
+    fn summary(&self, signals: &Signals) -> Vec<String> {
+        let hashed = signals
+            .frames
+            .iter()
+            .filter(|f| f.duplicate_of.is_none() && f.pdq().0.is_some())
+            .count();
+        vec![format!(
+            "pdq: {hashed} frames hashed (matched against the banks when decided)"
+        )]
     }
 
     /// PDQ needs no model file.
     fn models(&self) -> Vec<ModelInfo> {
         Vec::new()
     }
+}
+
+/// A banked clip re-uploaded, in a bank that blocks and in one that reviews.
+fn sample() -> serde_json::Value {
+    let matches: Vec<HashMatch> = [Action::Block, Action::Review]
+        .into_iter()
+        .map(|action| HashMatch {
+            bank: format!("{}-bank", action.as_str()),
+            source: "ThreatExchange".into(),
+            action,
+            item: "decision:0190".into(),
+            frames: 12,
+            query_share: 0.6,
+            bank_share: 0.9,
+            best_distance: 4,
+            first_s: 0.5,
+            last_s: 9.5,
+        })
+        .collect();
+    serde_json::to_value(matches).expect("serialises")
 }

@@ -26,6 +26,14 @@ use image::RgbImage;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Typed access to the analysers' sections, for the decision-time stages, the printers and
+/// the tests; the orchestrator and the policy carry sections without them.
+pub use categories::{categories_version, category_peaks};
+pub use classifiers::classifier_peaks;
+pub use faces::{face_summary, faces_in, sightings};
+pub use hashes::{hash_matches, set_hash_matches};
+pub use text::{set_text_section, text_section};
+
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyserError {
     #[error(transparent)]
@@ -150,11 +158,6 @@ pub trait Analyser: Send + Sync {
         Ok(())
     }
 
-    /// Its own section of `Signals` (`signals.<key>`), for analysers that write one.
-    fn section(&self) -> Option<&'static SectionSchema> {
-        None
-    }
-
     /// Its lines in `check`'s human summary of a clip.
     fn summary(&self, signals: &Signals) -> Vec<String> {
         let _ = signals;
@@ -202,10 +205,10 @@ pub struct Deps<'a> {
     pub voices: Option<&'a Arc<VoiceModels>>,
 }
 
-/// An analyser this build has: its section's schema (known to policies whether or not it is
+/// An analyser this build has: its sections' schemas (known to policies whether or not it is
 /// enabled), and how it is built (None when the configuration turns it off).
 pub struct Registration {
-    pub section: Option<&'static SectionSchema>,
+    pub sections: &'static [SectionSchema],
     pub build: fn(&Deps<'_>) -> Option<Box<dyn Analyser>>,
 }
 
@@ -223,7 +226,7 @@ pub const REGISTRY: &[Registration] = &[
 
 /// The sections every analyser of this build may write, for the policy.
 pub fn schema() -> Vec<&'static SectionSchema> {
-    REGISTRY.iter().filter_map(|r| r.section).collect()
+    REGISTRY.iter().flat_map(|r| r.sections).collect()
 }
 
 /// The analysers enabled in `cfg`, in the order their results are applied.

@@ -18,7 +18,7 @@ const KEY: &str = "nudity";
 type NudityPeaks = BTreeMap<NudityClass, ClassPeak>;
 
 pub(super) const REGISTRATION: Registration = Registration {
-    section: Some(&SECTION),
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
 
@@ -87,10 +87,6 @@ impl Analyser for NudityAnalyser {
         }
         signals.sections.set(KEY, &peaks);
         Ok(())
-    }
-
-    fn section(&self) -> Option<&'static SectionSchema> {
-        Some(&SECTION)
     }
 
     fn policy_fields(&self) -> &'static [&'static str] {

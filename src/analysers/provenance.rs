@@ -13,7 +13,7 @@ use std::time::Instant;
 const KEY: &str = "provenance";
 
 pub(super) const REGISTRATION: Registration = Registration {
-    section: Some(&SECTION),
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
 
@@ -49,10 +49,6 @@ impl Analyser for ProvenanceAnalyser {
         let found = self.credentials.read(clip.path);
         timings.add(KEY, t0.elapsed().as_secs_f64() * 1e3);
         Ok(Box::new(move |s: &mut Signals| s.sections.set(KEY, &found)))
-    }
-
-    fn section(&self) -> Option<&'static SectionSchema> {
-        Some(&SECTION)
     }
 
     fn policy_fields(&self) -> &'static [&'static str] {

@@ -24,7 +24,7 @@ use std::time::Instant;
 const KEY: &str = "speech";
 
 pub(super) const REGISTRATION: Registration = Registration {
-    section: Some(&SECTION),
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
 
@@ -224,10 +224,6 @@ impl Analyser for SpeechAnalyser {
         Ok(Box::new(move |s: &mut Signals| {
             s.sections.set(KEY, &speech)
         }))
-    }
-
-    fn section(&self) -> Option<&'static SectionSchema> {
-        Some(&SECTION)
     }
 
     fn policy_fields(&self) -> &'static [&'static str] {

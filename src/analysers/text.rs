@@ -1,16 +1,86 @@
 //! On-screen text: PP-OCRv4 reads scene starts and otherwise a changed frame about once a
 //! second (`text.interval_s`; the sampler has already dropped frames that barely differ from
 //! the last one analysed), so a caption that stays a second is read, and the lines are merged
-//! over the clip into tracks with their first and last time. Whom and what the text names is matched at decision time, with the prompt matcher and
-//! the deciding policy's term lists (`Screener::screen_text`).
+//! over the clip into tracks with their first and last time. Whom and what the text names is
+//! matched at decision time, with the prompt matcher and the deciding policy's term lists (the
+//! check service's text stage).
+//!
+//! Its sections: `signals.text` ([`TextSignals`]: the tracks, and the persons and terms the
+//! stage found in them) and per frame `frames[].text` (the lines read, when any). Policies see
+//! `signals.text` as [`TextView`].
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::vision::Vision;
 use crate::vocab::{
-    widen, FrameDetections, ModelInfo, ModelKind, Signals, StageTimings, TextTrack,
+    term_categories, widen, BBox, FrameDetections, ModelInfo, ModelKind, NameStrength, PersonKind,
+    SectionSchema, Signals, StageTimings, TextLine, TextNameMatch, TextSignals, TextTermMatch,
+    TextTrack,
 };
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
+
+const KEY: &str = "text";
+
+/// The clip's text section: None when the text analyser did not run.
+pub fn text_section(s: &Signals) -> Option<TextSignals> {
+    s.sections.value(KEY)?;
+    s.sections.get(KEY).ok()
+}
+
+/// Writes the clip's text section (the decision-time stage adds whom and what it names).
+pub fn set_text_section(s: &mut Signals, text: &TextSignals) {
+    s.sections.set(KEY, text);
+}
+
+/// The lines read in a frame (none when it was not read).
+fn text_in(f: &FrameDetections) -> Vec<TextLine> {
+    f.parts.get(KEY).unwrap_or_default()
+}
+
+/// On-screen text as policies see it: each distinct line with when it was on screen, and the
+/// persons and terms it names (as for prompts, with the line and times), and the categories
+/// of those terms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TextView {
+    lines: Vec<TextTrack>,
+    persons: Vec<TextNameMatch>,
+    terms: Vec<TextTermMatch>,
+    /// Term categories found on screen.
+    categories: Vec<String>,
+}
+
+/// The section as written ([`TextSignals`]: `tracks`) or already as a view (`lines`, from a
+/// fixture), read either way: what [`view`] turns into a [`TextView`].
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct EitherForm {
+    #[serde(alias = "tracks")]
+    lines: Vec<TextTrack>,
+    persons: Vec<TextNameMatch>,
+    terms: Vec<TextTermMatch>,
+    /// Given in a view; derived from the terms for a section as written.
+    categories: Option<Vec<String>>,
+}
+
+/// How policies see `signals.text`: the tracks as `lines`, and the terms' categories.
+fn view(v: &serde_json::Value) -> serde_json::Value {
+    let Ok(t) = EitherForm::deserialize(v) else {
+        // Not a text section: left as it is, for the rules reading it to fail on.
+        return v.clone();
+    };
+    let categories = t
+        .categories
+        .unwrap_or_else(|| term_categories(t.terms.iter().map(|t| t.category.as_str())));
+    serde_json::to_value(TextView {
+        lines: t.lines,
+        persons: t.persons,
+        terms: t.terms,
+        categories,
+    })
+    .expect("serialises")
+}
 
 pub struct TextAnalyser {
     vision: Arc<Vision>,
@@ -24,9 +94,11 @@ impl TextAnalyser {
 }
 
 pub(super) const REGISTRATION: Registration = Registration {
-    section: None,
+    sections: std::slice::from_ref(&SECTION),
     build,
 };
+
+static SECTION: SectionSchema = SectionSchema::of::<TextView>(KEY, sample).with_view(view);
 
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
     d.cfg.text.enabled.then(|| {
@@ -57,19 +129,48 @@ impl Analyser for TextAnalyser {
         let mut out: Vec<Finding> = Vec::with_capacity(frames.len());
         for f in frames {
             let lines = reader.read(f.image)?;
-            out.push(Box::new(move |d: &mut FrameDetections| d.text = lines));
+            out.push(Box::new(move |d: &mut FrameDetections| {
+                d.parts.set_unless_empty(KEY, &lines, lines.is_empty())
+            }));
         }
         timings.add("text", t0.elapsed().as_secs_f64() * 1e3);
         Ok(out)
     }
 
     fn finish(&self, signals: &mut Signals) -> Result<(), AnalyserError> {
-        signals.text.tracks = tracks_of(&signals.frames);
+        let text = TextSignals {
+            tracks: tracks_of(&signals.frames),
+            ..Default::default()
+        };
+        set_text_section(signals, &text);
         Ok(())
     }
 
     fn policy_fields(&self) -> &'static [&'static str] {
-        &["text"]
+        &[KEY]
+    }
+
+    fn summary(&self, signals: &Signals) -> Vec<String> {
+        let t = text_section(signals).unwrap_or_default();
+        if t.tracks.is_empty() {
+            return vec!["text: none read".into()];
+        }
+        let mut out = vec!["text read on screen:".to_string()];
+        out.extend(t.tracks.iter().map(|l| {
+            format!(
+                "  {:?} from {:.2} s to {:.2} s ({} frames, score {:.2})",
+                l.text, l.first_s, l.last_s, l.frames, l.score
+            )
+        }));
+        out
+    }
+
+    fn frame_summary(&self, frame: &FrameDetections) -> Option<String> {
+        let lines = text_in(frame);
+        (!lines.is_empty()).then(|| {
+            let read: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+            format!("text {read:?}")
+        })
     }
 
     fn models(&self) -> Vec<ModelInfo> {
@@ -88,7 +189,7 @@ impl Analyser for TextAnalyser {
 fn tracks_of(frames: &[FrameDetections]) -> Vec<TextTrack> {
     let mut tracks: Vec<(String, TextTrack)> = Vec::new();
     for f in frames {
-        for line in &f.text {
+        for line in &text_in(f) {
             let key = line
                 .text
                 .split_whitespace()
@@ -123,33 +224,72 @@ fn tracks_of(frames: &[FrameDetections]) -> Vec<TextTrack> {
     tracks.into_iter().map(|(_, t)| t).collect()
 }
 
+/// A line naming person 1 and showing listed terms.
+fn sample() -> serde_json::Value {
+    use crate::vocab::{NameMatch, TermMatch};
+    let line = TextTrack {
+        text: "Person 1 minors sexual".into(),
+        score: 0.95,
+        frames: 4,
+        first_s: 1.0,
+        last_s: 3.0,
+        bbox: BBox {
+            x: 10.0,
+            y: 20.0,
+            w: 100.0,
+            h: 120.0,
+        },
+    };
+    let name = NameMatch {
+        person_id: 1,
+        name: "Person 1".into(),
+        kind: PersonKind::PublicFigure,
+        allowed_users: vec![],
+        alias: "Person 1".into(),
+        strength: NameStrength::Full,
+        score: 0.9,
+        reasons: vec!["full_name".into(), "capitalised".into()],
+        exact: false,
+        start: 0,
+        end: 8,
+        text: "Person 1".into(),
+    };
+    let term = |c: &str| TermMatch {
+        category: c.into(),
+        term: "term".into(),
+        start: 0,
+        end: 4,
+        text: "term".into(),
+    };
+    serde_json::to_value(TextView {
+        persons: vec![TextNameMatch::new(name, &line)],
+        terms: ["minors", "sexual"]
+            .iter()
+            .map(|c| TextTermMatch::new(term(c), &line))
+            .collect(),
+        categories: vec!["minors".into(), "sexual".into()],
+        lines: vec![line],
+    })
+    .expect("serialises")
+}
+
 #[cfg(test)]
 mod tests {
     use crate::vocab::{BBox, FrameDetections, Point, TextLine};
 
     fn frame(time_s: f64, lines: &[(&str, f32)]) -> FrameDetections {
-        FrameDetections {
-            index: (time_s * 25.0) as u64,
-            time_s,
-            reasons: Vec::new(),
-            duplicate_of: None,
-            faces: Vec::new(),
-            smallest_face_px: None,
-            classifiers: Default::default(),
-            categories: Default::default(),
-            text: lines
-                .iter()
-                .map(|&(text, score)| TextLine {
-                    text: text.into(),
-                    score,
-                    bbox: BBox::default(),
-                    quad: [Point { x: 0.0, y: 0.0 }; 4],
-                })
-                .collect(),
-            pdq: None,
-            pdq_centre: None,
-            parts: Default::default(),
-        }
+        let mut f = FrameDetections::new((time_s * 25.0) as u64, time_s, Vec::new());
+        let lines: Vec<TextLine> = lines
+            .iter()
+            .map(|&(text, score)| TextLine {
+                text: text.into(),
+                score,
+                bbox: BBox::default(),
+                quad: [Point { x: 0.0, y: 0.0 }; 4],
+            })
+            .collect();
+        f.parts.set(super::KEY, &lines);
+        f
     }
 
     #[test]

@@ -210,7 +210,7 @@ impl BankSet {
         let mut query: Vec<(Pdq, f64, f64)> = Vec::new();
         let mut at: HashMap<Pdq, usize> = HashMap::new();
         for f in frames.iter().filter(|f| f.duplicate_of.is_none()) {
-            let Some(p) = f.pdq.filter(|p| p.quality >= min_quality) else {
+            let Some(p) = f.pdq().0.filter(|p| p.quality >= min_quality) else {
                 continue;
             };
             match at.get(&p.hash) {
@@ -335,23 +335,15 @@ mod tests {
     }
 
     fn frame(index: u64, time_s: f64, hash: [u64; 4], quality: u8) -> FrameDetections {
-        FrameDetections {
-            index,
-            time_s,
-            reasons: Vec::new(),
-            duplicate_of: None,
-            faces: Vec::new(),
-            smallest_face_px: None,
-            text: Vec::new(),
-            classifiers: Default::default(),
-            categories: Default::default(),
-            pdq: Some(FramePdq {
+        let mut f = FrameDetections::new(index, time_s, Vec::new());
+        f.parts.set(
+            crate::vocab::PDQ_KEY,
+            &FramePdq {
                 hash: Pdq::from_words(hash),
                 quality,
-            }),
-            pdq_centre: None,
-            parts: Default::default(),
-        }
+            },
+        );
+        f
     }
 
     #[test]

@@ -216,7 +216,8 @@ impl Banks {
         let centre = format!("decision:{decision_id}/centre");
         let mut hashes: Vec<Banked> = Vec::new();
         for f in signals.frames.iter().filter(|f| f.duplicate_of.is_none()) {
-            for (item, pdq) in [(&item, f.pdq), (&centre, f.pdq_centre)] {
+            let (whole, centred) = f.pdq();
+            for (item, pdq) in [(&item, whole), (&centre, centred)] {
                 let Some(pdq) = pdq else { continue };
                 if !hashes
                     .iter()

@@ -314,7 +314,7 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
             println!();
         }
         if let (Some(c), Some(s)) = (clip, &decision.clip) {
-            print_summary(c, s, service.screener(), user.as_deref());
+            print_summary(c, s, service.screener());
         }
         if let (Some(p), Some(s)) = (&prompt, &decision.prompt) {
             print_prompt(p, s, user.as_deref());
@@ -830,7 +830,7 @@ pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> any
     );
     // The scores rules threshold that no detection list shows: classifier labels and
     // categories defined by example, at their peaks.
-    for (name, labels) in &input.signals.classifiers {
+    for (name, labels) in &clipguard::analysers::classifier_peaks(&input.signals.sections) {
         for (label, p) in labels {
             println!(
                 "  classifier {name}.{label}: {:.3} at {:.2} s (frame {})",
@@ -838,7 +838,7 @@ pub fn policy_explain(cfg: &Config, signals: &Path, user: Option<String>) -> any
             );
         }
     }
-    for (name, c) in &input.signals.categories {
+    for (name, c) in &clipguard::analysers::category_peaks(&input.signals.sections) {
         println!(
             "  category {name}: similarity {:.3} (counter-examples {:.3}) at {:.2} s (frame {}), {} frame(s)",
             c.score, c.counter_score, c.time_s, c.frame, c.frames
@@ -914,7 +914,7 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
     }
 }
 
-fn print_summary(clip: &Path, s: &Signals, screener: &Screener, user: Option<&str>) {
+fn print_summary(clip: &Path, s: &Signals, screener: &Screener) {
     let m = &s.media;
     println!(
         "{}: {} {} {}x{} {:.2} fps {:.2} s",
@@ -931,45 +931,16 @@ fn print_summary(clip: &Path, s: &Signals, screener: &Screener, user: Option<&st
         "frames: {} decoded, {} sampled ({} analysed, {} near-duplicates, {} over budget), {} scene cuts, {:.2} s decoded",
         st.decoded_frames, st.sampled_frames, st.analysed_frames, st.duplicate_frames, st.over_budget_frames, st.scene_cuts, st.decoded_s
     );
-    let f = &s.faces;
-    println!(
-        "faces: in {} of {} sampled frames (at most {} in one); {} embedded, {} too small to embed",
-        f.frames_with_faces,
-        s.frames.len(),
-        f.max_faces_in_frame,
-        f.faces_embedded,
-        f.faces_too_small
-    );
-    for p in &s.persons {
-        println!(
-            "person {} ({}, {}): best distance {:.3} at {:.2} s, in {} frames from {:.2} s to {:.2} s; {}",
-            p.person_id,
-            p.name,
-            p.kind.as_str(),
-            p.best_distance,
-            p.best_time_s,
-            p.frames,
-            p.first_s,
-            p.last_s,
-            Consent::of(&p.allowed_users, user).describe()
-        );
-    }
     for line in screener.summary(s) {
         println!("{line}");
     }
     println!("sampled frames:");
     for fr in &s.frames {
         let reasons: Vec<&str> = fr.reasons.iter().map(|r| r.as_str()).collect();
-        let faces: Vec<String> = fr
-            .faces
-            .iter()
-            .map(|f| format!("{:.2}", f.face.score))
-            .collect();
         println!(
-            "  {:>7.2} s  {:<26} faces [{}]  {}{}",
+            "  {:>7.2} s  {:<26} {}{}",
             fr.time_s,
             reasons.join(","),
-            faces.join(", "),
             screener.frame_summary(fr).join("  "),
             fr.duplicate_of
                 .map(|i| format!("  (same as frame {i})"))

@@ -72,9 +72,7 @@ pub fn run_fixtures(policy: &Policy, dir: &Path) -> Result<Vec<FixtureOutcome>, 
                 continue;
             }
             // A case that describes something seen in the clip is about a clip.
-            signals.present = signals.present
-                || !signals.persons.is_empty()
-                || policy.sections.describes_something(&signals);
+            signals.present = signals.present || policy.sections.describes_something(&signals);
             let mut prompt = case.prompt;
             prompt.present =
                 prompt.present || !prompt.persons.is_empty() || !prompt.terms.is_empty();

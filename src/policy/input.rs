@@ -3,13 +3,8 @@
 //! with their best match), which keeps evaluation to microseconds and fixtures short.
 
 use crate::vocab::TermMatch;
-use crate::vocab::{
-    CategoryPeak, CheckRequest, Coverage, Decision, FaceSummary, PromptSignals, ScorePeak,
-    Sections, Signals,
-};
-use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
+use crate::vocab::{CheckRequest, Coverage, Decision, NameMatch, PromptSignals, Sections, Signals};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The request being decided: who asks, and what they declare.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,19 +27,10 @@ pub struct ClipView {
     pub frames_analysed: u64,
     /// Frames picked but left unanalysed because the per-clip budget ran out.
     pub frames_over_budget: u64,
-    pub faces: FaceSummary,
-    pub persons: Vec<PersonSighting>,
-    /// Text read on screen.
-    pub text: TextView,
-    /// Each enabled classifier's labels at their peak: `classifiers.open_nsfw.nsfw.max_score`.
-    pub classifiers: BTreeMap<String, BTreeMap<String, ScorePeak>>,
-    /// Each category defined by example at its best frame: `categories.weapons.score`.
-    pub categories: BTreeMap<String, CategoryPeak>,
-    /// Banked known content the clip matches, one entry per bank item.
-    pub hash_matches: Vec<HashMatch>,
     /// How much of the clip was seen: a clip not fully decoded cleanly must not be allowed.
     pub coverage: CoverageView,
-    /// The analysers' own sections (`provenance`...), as their analysers wrote them.
+    /// The analysers' own sections (`faces`, `persons`, `text`, `provenance`...), as their
+    /// analysers wrote them; each analyser's schema says how policies see its own.
     #[serde(flatten)]
     pub sections: Sections,
 }
@@ -122,18 +108,6 @@ impl CoverageView {
     }
 }
 
-/// On-screen text as policies see it: each distinct line with when it was on screen, and the
-/// persons and terms it names (as for prompts, with the line and times).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TextView {
-    pub lines: Vec<TextTrack>,
-    pub persons: Vec<TextNameMatch>,
-    pub terms: Vec<TextTermMatch>,
-    /// Term categories found on screen.
-    pub categories: Vec<String>,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PromptView {
@@ -197,17 +171,6 @@ impl ClipView {
             duration_s: s.media.duration_s,
             frames_analysed: s.sampling.analysed_frames,
             frames_over_budget: s.sampling.over_budget_frames,
-            faces: s.faces.clone(),
-            persons: s.persons.clone(),
-            text: TextView {
-                lines: s.text.tracks.clone(),
-                persons: s.text.persons.clone(),
-                terms: s.text.terms.clone(),
-                categories: categories_of(s.text.terms.iter().map(|t| &t.category)),
-            },
-            classifiers: s.classifiers.clone(),
-            categories: s.categories.clone(),
-            hash_matches: s.hash_matches.clone(),
             coverage: CoverageView::of(&s.sampling.coverage),
             sections: s.sections.clone(),
         }
@@ -227,12 +190,5 @@ impl PromptView {
 
 /// The distinct categories of the terms found, sorted.
 pub(crate) fn categories(terms: &[TermMatch]) -> Vec<String> {
-    categories_of(terms.iter().map(|t| &t.category))
-}
-
-fn categories_of<'a>(found: impl Iterator<Item = &'a String>) -> Vec<String> {
-    let mut c: Vec<String> = found.cloned().collect();
-    c.sort();
-    c.dedup();
-    c
+    crate::vocab::term_categories(terms.iter().map(|t| t.category.as_str()))
 }

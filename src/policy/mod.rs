@@ -13,14 +13,17 @@ mod template;
 mod values;
 
 pub use fixtures::{run_fixtures, FixtureOutcome};
-pub use input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext, TextView};
+pub use input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext};
 pub use live::{LivePolicy, Reloaded};
 
 use crate::text::terms::{ListFiles, TermLists};
-use crate::vocab::{Action, Mode, PolicyRef, RuleFailure, RuleMatch, SectionSchema, Verdict};
+use crate::vocab::{
+    Action, Dotted, Mode, PolicyRef, RuleFailure, RuleMatch, SectionSchema, Verdict,
+};
 use cel::{Context, Env, Program, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use template::Template;
@@ -166,22 +169,33 @@ impl Schema {
         }
     }
 
-    /// Each section's key and its value in `clip`, or its empty value.
+    /// Each section's key and its value in `clip` as policies see it, or its empty value.
     pub(crate) fn values<'a>(
         &'a self,
         clip: &'a ClipView,
-    ) -> impl Iterator<Item = (&'static str, &'a serde_json::Value)> {
-        self.schemas
-            .iter()
-            .zip(&self.empty)
-            .map(|(s, empty)| (s.key, clip.sections.value(s.key).unwrap_or(empty)))
+    ) -> impl Iterator<Item = (&'static str, Cow<'a, serde_json::Value>)> {
+        self.schemas.iter().zip(&self.empty).map(|(s, empty)| {
+            match (clip.sections.value(s.key), s.view) {
+                (None, _) => (s.key, Cow::Borrowed(empty)),
+                (Some(v), None) => (s.key, Cow::Borrowed(v)),
+                (Some(v), Some(view)) => (s.key, Cow::Owned(view(v))),
+            }
+        })
     }
 
     /// Whether any section of `clip` holds more than its empty value.
     pub(crate) fn describes_something(&self, clip: &ClipView) -> bool {
         self.values(clip)
             .zip(&self.empty)
-            .any(|((_, value), empty)| value != empty)
+            .any(|((_, value), empty)| *value != *empty)
+    }
+
+    /// How keys below the field `field` are named with dots, if it is a section's.
+    fn dotted(&self, field: &str) -> Dotted {
+        self.schemas
+            .iter()
+            .find(|s| s.key == field)
+            .map_or(Dotted::None, |s| s.dotted)
     }
 
     /// Reads the sections of a hand-written clip (a fixture, a saved input) as their
@@ -303,11 +317,14 @@ impl Policy {
                 .transpose()?;
             let message =
                 Template::parse(&r.message).map_err(|e| problem(format!("message: {e}")))?;
-            let reads = signal_fields(&[
-                r.when.as_str(),
-                r.evidence.as_deref().unwrap_or(""),
-                r.message.as_str(),
-            ]);
+            let reads = signal_fields(
+                &[
+                    r.when.as_str(),
+                    r.evidence.as_deref().unwrap_or(""),
+                    r.message.as_str(),
+                ],
+                &sections,
+            );
             rules.push(Rule {
                 reads,
                 action: match r.action {
@@ -343,11 +360,18 @@ impl Policy {
     /// clip would be allowed without the check the policy's author intended.
     pub fn require_signals<S: AsRef<str>>(&self, provided: &[S]) -> Result<(), PolicyError> {
         for rule in &self.rules {
-            // Categories are defined at run time: one a rule names may come later; while it
+            // Keys defined at run time (categories): one a rule names may come later; while it
             // is missing, the rule fails, which never ends in allow.
-            if let Some(missing) = rule.reads.iter().find(|f| {
-                !f.starts_with("categories.") && !provided.iter().any(|p| p.as_ref() == f.as_str())
-            }) {
+            let at_run_time = |f: &str| {
+                f.split_once('.').is_some_and(|(field, _)| {
+                    matches!(self.sections.dotted(field), Dotted::AtRunTime(_))
+                })
+            };
+            if let Some(missing) = rule
+                .reads
+                .iter()
+                .find(|f| !at_run_time(f) && !provided.iter().any(|p| p.as_ref() == f.as_str()))
+            {
                 return Err(PolicyError::Rule {
                     path: self.path.display().to_string(),
                     rule: rule.id.clone(),
@@ -381,7 +405,7 @@ impl Policy {
             .flat_map(|r| r.reads.iter().map(String::as_str))
             .collect();
         for mut sample in input_samples(&self.sections) {
-            sample_keys(&mut sample, &reads);
+            sample_keys(&mut sample, &reads, &self.sections);
             for (rule, outcome) in self.rules.iter().zip(self.explain(&sample)) {
                 if let RuleOutcome::Failed(problem) = outcome {
                     return Err(PolicyError::Rule {
@@ -536,8 +560,9 @@ impl Rule {
     }
 }
 
-/// The distinct `signals.<field>` names in some sources, sorted.
-fn signal_fields(sources: &[&str]) -> Vec<String> {
+/// The distinct `signals.<field>` names in some sources, sorted, with the keys named with dots
+/// below the sections that have them (`classifiers.open_nsfw.nsfw`).
+fn signal_fields(sources: &[&str], sections: &Schema) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for src in sources {
         let mut rest = *src;
@@ -551,13 +576,7 @@ fn signal_fields(sources: &[&str]) -> Vec<String> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            // Keys named with dots below map-valued fields: a classifier and its label (known at
-            // load, so checked), a category (defined at run time: only sampled in validation).
-            let depth = match field.as_str() {
-                "classifiers" => 2,
-                "categories" => 1,
-                _ => 0,
-            };
+            let depth = sections.dotted(&field).depth();
             if depth > 0 {
                 for key in dotted_keys(&rest[field.len()..], depth) {
                     let key = format!("{field}.{key}");
@@ -632,109 +651,60 @@ pub(crate) fn version(policy: &[u8], lists: &ListFiles) -> String {
     hex::encode(h.finalize())
 }
 
-/// On-screen text naming person 1 and showing listed terms, for `input_samples`.
-fn sample_text(
-    bbox: crate::vocab::BBox,
-    name: &dyn Fn(i64, crate::vocab::NameStrength) -> crate::vocab::NameMatch,
-) -> input::TextView {
-    use crate::vocab::{NameStrength, TermMatch, TextNameMatch, TextTermMatch, TextTrack};
-    let line = TextTrack {
-        text: "Person 1 minors sexual".into(),
-        score: 0.95,
-        frames: 4,
-        first_s: 1.0,
-        last_s: 3.0,
-        bbox,
-    };
-    let term = |c: &str| TermMatch {
-        category: c.into(),
-        term: "term".into(),
-        start: 0,
-        end: 4,
-        text: "term".into(),
-    };
-    input::TextView {
-        persons: vec![TextNameMatch::new(name(1, NameStrength::Full), &line)],
-        terms: ["minors", "sexual"]
-            .iter()
-            .map(|c| TextTermMatch::new(term(c), &line))
-            .collect(),
-        categories: vec!["minors".into(), "sexual".into()],
-        lines: vec![line],
-    }
-}
-
-/// Inputs every rule must evaluate on without error: everything present and alarming,
-/// and nothing present.
-/// Puts the classifier labels and categories that rules name with dots into a sample input,
-/// so validation evaluates those rules past the lookup.
-fn sample_keys(sample: &mut PolicyInput, reads: &[&str]) {
-    use crate::vocab::{CategoryPeak, ScorePeak};
+/// Puts the keys that rules name with dots (a classifier's labels, a category) into a sample
+/// input, each with the value of the section's first sample key at that depth, so validation
+/// evaluates those rules past the lookup.
+fn sample_keys(sample: &mut PolicyInput, reads: &[&str], sections: &Schema) {
     for read in reads {
-        let parts: Vec<&str> = read.split('.').collect();
-        match parts.as_slice() {
-            ["classifiers", name] => {
-                sample
-                    .signals
-                    .classifiers
-                    .entry(name.to_string())
-                    .or_default();
-            }
-            ["classifiers", name, label] => {
-                sample
-                    .signals
-                    .classifiers
-                    .entry(name.to_string())
-                    .or_default()
-                    .insert(
-                        label.to_string(),
-                        ScorePeak {
-                            max_score: 0.7,
-                            time_s: 2.5,
-                            frame: 5,
-                        },
-                    );
-            }
-            ["categories", name] => {
-                sample.signals.categories.insert(
-                    name.to_string(),
-                    CategoryPeak {
-                        score: 0.9,
-                        counter_score: 0.5,
-                        time_s: 3.0,
-                        frame: 6,
-                        frames: 2,
-                    },
-                );
-            }
-            _ => {}
+        let Some((field, path)) = read.split_once('.') else {
+            continue;
+        };
+        let Some(schema) = sections.schemas.iter().find(|s| s.key == field) else {
+            continue;
+        };
+        let keys: Vec<&str> = path.split('.').collect();
+        let mut value = sample
+            .signals
+            .sections
+            .value(field)
+            .cloned()
+            .unwrap_or_else(|| (schema.empty)());
+        let leaf = first_at((schema.sample)(), keys.len());
+        let mut at = &mut value;
+        for (i, key) in keys.iter().enumerate() {
+            let Some(map) = at.as_object_mut() else {
+                break;
+            };
+            let filler = if i + 1 == keys.len() {
+                leaf.clone()
+            } else {
+                serde_json::json!({})
+            };
+            at = map.entry(key.to_string()).or_insert(filler);
         }
+        sample.signals.sections.insert_value(field, value);
     }
 }
 
+/// The value `depth` map levels into `v`, first key at each level (an empty map if none).
+fn first_at(mut v: serde_json::Value, depth: usize) -> serde_json::Value {
+    for _ in 0..depth {
+        v = match v {
+            serde_json::Value::Object(m) => match m.into_iter().next() {
+                Some((_, inner)) => inner,
+                None => return serde_json::json!({}),
+            },
+            _ => return serde_json::json!({}),
+        };
+    }
+    v
+}
+
+/// Inputs every rule must evaluate on without error: everything present and alarming (each
+/// analyser's sample), and nothing present.
 fn input_samples(sections: &Schema) -> Vec<PolicyInput> {
-    use crate::vocab::BBox;
-    use crate::vocab::FaceSummary;
     use crate::vocab::TermMatch;
-    use crate::vocab::{NameMatch, NameStrength, PersonKind, PersonSighting};
-    let bbox = BBox {
-        x: 10.0,
-        y: 20.0,
-        w: 100.0,
-        h: 120.0,
-    };
-    let sighting = |id, kind| PersonSighting {
-        person_id: id,
-        name: format!("Person {id}"),
-        kind,
-        allowed_users: vec!["someone-else".into()],
-        best_distance: 0.3,
-        best_time_s: 1.5,
-        best_box: bbox,
-        frames: 4,
-        first_s: 1.0,
-        last_s: 3.0,
-    };
+    use crate::vocab::{NameMatch, NameStrength, PersonKind};
     let name = |id, strength| NameMatch {
         person_id: id,
         name: format!("Person {id}"),
@@ -755,56 +725,6 @@ fn input_samples(sections: &Schema) -> Vec<PolicyInput> {
             duration_s: 10.0,
             frames_analysed: 20,
             frames_over_budget: 1,
-            faces: FaceSummary {
-                frames_with_faces: 20,
-                max_faces_in_frame: 3,
-                faces_embedded: 40,
-                faces_too_small: 2,
-            },
-            persons: vec![
-                sighting(1, PersonKind::PublicFigure),
-                sighting(2, PersonKind::PrivateIndividual),
-            ],
-            text: sample_text(bbox, &name),
-            classifiers: [(
-                "sample_classifier".to_string(),
-                [(
-                    "unsafe".to_string(),
-                    crate::vocab::ScorePeak {
-                        max_score: 0.9,
-                        time_s: 1.5,
-                        frame: 3,
-                    },
-                )]
-                .into(),
-            )]
-            .into(),
-            categories: [(
-                "sample_category".to_string(),
-                crate::vocab::CategoryPeak {
-                    score: 0.95,
-                    counter_score: 0.4,
-                    time_s: 4.0,
-                    frame: 8,
-                    frames: 3,
-                },
-            )]
-            .into(),
-            hash_matches: ["block", "review"]
-                .iter()
-                .map(|a| crate::vocab::HashMatch {
-                    bank: format!("{a}-bank"),
-                    source: "ThreatExchange".into(),
-                    action: serde_json::from_value(serde_json::json!(a)).expect("an action"),
-                    item: "decision:0190".into(),
-                    frames: 12,
-                    query_share: 0.6,
-                    bank_share: 0.9,
-                    best_distance: 4,
-                    first_s: 0.5,
-                    last_s: 9.5,
-                })
-                .collect(),
             coverage: CoverageView {
                 complete: false,
                 problems: vec!["3 frames decoded with errors between 2.10 s and 2.40 s".into()],
@@ -885,7 +805,8 @@ mod tests {
             err.contains("faces") && err.contains("signals.persons"),
             "{err}"
         );
-        assert!(signal_fields(&["xsignals.a + my.signals.b"]).is_empty());
+        let schema = Schema::new(&crate::analysers::schema());
+        assert!(signal_fields(&["xsignals.a + my.signals.b"], &schema).is_empty());
     }
 
     #[test]

@@ -4,16 +4,15 @@
 //! string from the input. The types match what `cel::to_value` gives (unsigned integers are
 //! `uint`, enums their serde names), which a test checks field by field.
 
-use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext, TextView};
+use super::input::{ClipView, CoverageView, PolicyInput, PromptView, RequestContext};
 use super::Schema;
-use crate::vocab::BBox;
+use crate::vocab::NameMatch;
 use crate::vocab::TermMatch;
-use crate::vocab::{CategoryPeak, FaceSummary, ScorePeak};
-use crate::vocab::{HashMatch, NameMatch, PersonSighting, TextNameMatch, TextTermMatch, TextTrack};
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
 };
 use cel::common::value::Val;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 pub(crate) type V<'a> = Box<dyn Val + 'a>;
@@ -54,42 +53,6 @@ fn strings(v: &[String]) -> V<'_> {
     list(v.iter().map(|x| s(x)))
 }
 
-fn bbox<'a>(x: &BBox) -> V<'a> {
-    map([
-        ("x", d(x.x.into())),
-        ("y", d(x.y.into())),
-        ("w", d(x.w.into())),
-        ("h", d(x.h.into())),
-    ])
-}
-
-fn score_peak<'a>(p: &ScorePeak) -> V<'a> {
-    map([
-        ("max_score", d(p.max_score)),
-        ("time_s", d(p.time_s)),
-        ("frame", u(p.frame)),
-    ])
-}
-
-fn category<'a>(p: &CategoryPeak) -> V<'a> {
-    map([
-        ("score", d(p.score)),
-        ("counter_score", d(p.counter_score)),
-        ("time_s", d(p.time_s)),
-        ("frame", u(p.frame)),
-        ("frames", u(p.frames.into())),
-    ])
-}
-
-fn faces<'a>(f: &FaceSummary) -> V<'a> {
-    map([
-        ("frames_with_faces", u(f.frames_with_faces.into())),
-        ("max_faces_in_frame", u(f.max_faces_in_frame.into())),
-        ("faces_embedded", u(f.faces_embedded.into())),
-        ("faces_too_small", u(f.faces_too_small.into())),
-    ])
-}
-
 fn coverage(c: &CoverageView) -> V<'_> {
     map([
         ("complete", b(c.complete)),
@@ -107,21 +70,6 @@ fn coverage(c: &CoverageView) -> V<'_> {
         ("audio_complete", b(c.audio_complete)),
         ("audio_streams", u(c.audio_streams)),
         ("audio_heard_s", d(c.audio_heard_s)),
-    ])
-}
-
-fn sighting(p: &PersonSighting) -> V<'_> {
-    map([
-        ("person_id", i(p.person_id)),
-        ("name", s(&p.name)),
-        ("kind", s(p.kind.as_str())),
-        ("allowed_users", strings(&p.allowed_users)),
-        ("best_distance", d(p.best_distance)),
-        ("best_time_s", d(p.best_time_s)),
-        ("best_box", bbox(&p.best_box)),
-        ("frames", u(p.frames.into())),
-        ("first_s", d(p.first_s)),
-        ("last_s", d(p.last_s)),
     ])
 }
 
@@ -152,110 +100,25 @@ fn term(t: &TermMatch) -> V<'_> {
     ])
 }
 
-fn text_line(t: &TextTrack) -> V<'_> {
-    map([
-        ("text", s(&t.text)),
-        ("score", d(t.score)),
-        ("frames", u(t.frames.into())),
-        ("first_s", d(t.first_s)),
-        ("last_s", d(t.last_s)),
-        ("bbox", bbox(&t.bbox)),
-    ])
-}
-
-fn text_name(m: &TextNameMatch) -> V<'_> {
-    map([
-        ("person_id", i(m.person_id)),
-        ("name", s(&m.name)),
-        ("kind", s(m.kind.as_str())),
-        ("allowed_users", strings(&m.allowed_users)),
-        ("alias", s(&m.alias)),
-        ("strength", s(m.strength.as_str())),
-        ("score", d(m.score)),
-        ("reasons", strings(&m.reasons)),
-        ("exact", b(m.exact)),
-        ("text", s(&m.text)),
-        ("line", s(&m.line)),
-        ("first_s", d(m.first_s)),
-        ("last_s", d(m.last_s)),
-        ("bbox", bbox(&m.bbox)),
-    ])
-}
-
-fn text_term(t: &TextTermMatch) -> V<'_> {
-    map([
-        ("category", s(&t.category)),
-        ("term", s(&t.term)),
-        ("text", s(&t.text)),
-        ("line", s(&t.line)),
-        ("first_s", d(t.first_s)),
-        ("last_s", d(t.last_s)),
-    ])
-}
-
-fn hash_match(m: &HashMatch) -> V<'_> {
-    map([
-        ("bank", s(&m.bank)),
-        ("source", s(&m.source)),
-        ("action", s(m.action.as_str())),
-        ("item", s(&m.item)),
-        ("frames", u(m.frames.into())),
-        ("query_share", d(m.query_share)),
-        ("bank_share", d(m.bank_share)),
-        ("best_distance", u(m.best_distance.into())),
-        ("first_s", d(m.first_s)),
-        ("last_s", d(m.last_s)),
-    ])
-}
-
-fn text(t: &TextView) -> V<'_> {
-    map([
-        ("lines", list(t.lines.iter().map(text_line))),
-        ("persons", list(t.persons.iter().map(text_name))),
-        ("terms", list(t.terms.iter().map(text_term))),
-        ("categories", strings(&t.categories)),
-    ])
-}
-
 pub(crate) fn clip<'a>(c: &'a ClipView, sections: &'a Schema) -> V<'a> {
-    let classifiers: HashMap<CelMapKey<'_>, V<'_>> = c
-        .classifiers
-        .iter()
-        .map(|(name, labels)| {
-            let labels: HashMap<CelMapKey<'_>, V<'_>> = labels
-                .iter()
-                .map(|(l, p)| (CelMapKey::from(l.as_str()), score_peak(p)))
-                .collect();
-            (
-                CelMapKey::from(name.as_str()),
-                Box::new(CelMap::from(labels)) as V<'_>,
-            )
-        })
-        .collect();
-    let categories: HashMap<CelMapKey<'_>, V<'_>> = c
-        .categories
-        .iter()
-        .map(|(name, p)| (CelMapKey::from(name.as_str()), category(p)))
-        .collect();
     let mut m: HashMap<CelMapKey<'_>, V<'_>> = HashMap::new();
     for (key, value) in [
         ("present", b(c.present)),
         ("duration_s", d(c.duration_s)),
         ("frames_analysed", u(c.frames_analysed)),
         ("frames_over_budget", u(c.frames_over_budget)),
-        ("faces", faces(&c.faces)),
-        ("persons", list(c.persons.iter().map(sighting))),
-        ("text", text(&c.text)),
-        ("classifiers", Box::new(CelMap::from(classifiers))),
-        ("categories", Box::new(CelMap::from(categories))),
-        ("hash_matches", list(c.hash_matches.iter().map(hash_match))),
         ("coverage", coverage(&c.coverage)),
     ] {
         m.insert(CelMapKey::from(key), value);
     }
-    // Each analyser's own section, as serde gives it (its schema fills in an absent one).
+    // Each analyser's own section, as serde gives it (its schema fills in an absent one, and
+    // gives its view where policies see it otherwise).
     for (key, value) in sections.values(c) {
-        m.insert(CelMapKey::from(key), json(value));
+        let value = match value {
+            Cow::Borrowed(v) => json(v),
+            Cow::Owned(v) => owned_json(v),
+        };
+        m.insert(CelMapKey::from(key), value);
     }
     Box::new(CelMap::from(m))
 }
@@ -281,11 +144,7 @@ pub(crate) fn json(v: &serde_json::Value) -> V<'_> {
     match v {
         serde_json::Value::Null => Box::new(CelNull),
         serde_json::Value::Bool(x) => b(*x),
-        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(x), _) => u(x),
-            (None, Some(x)) => i(x),
-            _ => d(n.as_f64().unwrap_or(f64::NAN)),
-        },
+        serde_json::Value::Number(n) => number(n),
         serde_json::Value::String(x) => s(x),
         serde_json::Value::Array(items) => list(items.iter().map(json)),
         serde_json::Value::Object(m) => {
@@ -295,6 +154,32 @@ pub(crate) fn json(v: &serde_json::Value) -> V<'_> {
                 .collect();
             Box::new(CelMap::from(m))
         }
+    }
+}
+
+/// A value built for this decision (a section's view), as [`json`] gives it.
+fn owned_json<'a>(v: serde_json::Value) -> V<'a> {
+    match v {
+        serde_json::Value::String(x) => Box::new(CelString::from(x)),
+        serde_json::Value::Array(items) => list(items.into_iter().map(owned_json)),
+        serde_json::Value::Object(m) => {
+            let m: HashMap<CelMapKey<'a>, V<'a>> = m
+                .into_iter()
+                .map(|(k, v)| (CelMapKey::from(k), owned_json(v)))
+                .collect();
+            Box::new(CelMap::from(m))
+        }
+        serde_json::Value::Null => Box::new(CelNull),
+        serde_json::Value::Bool(x) => b(x),
+        serde_json::Value::Number(n) => number(&n),
+    }
+}
+
+fn number<'a>(n: &serde_json::Number) -> V<'a> {
+    match (n.as_u64(), n.as_i64()) {
+        (Some(x), _) => u(x),
+        (None, Some(x)) => i(x),
+        _ => d(n.as_f64().unwrap_or(f64::NAN)),
     }
 }
 
@@ -331,7 +216,7 @@ mod tests {
             // A section the sample leaves out reads as its empty value.
             let mut filled = sample.signals.clone();
             for (key, value) in sections.values(&sample.signals) {
-                filled.sections.insert_value(key, value.clone());
+                filled.sections.insert_value(key, value.into_owned());
             }
             for (name, v) in input(&sample, &sections) {
                 let via_serde = match name {

@@ -90,8 +90,11 @@ impl Stage for ScreenText {
         let Some(signals) = x.clip.as_deref_mut() else {
             return Ok(());
         };
+        // Nothing to match when the text analyser did not run.
+        let Some(mut text) = crate::analysers::text_section(signals) else {
+            return Ok(());
+        };
         let (_, persons) = self.persons.current()?;
-        let text = &mut signals.text;
         text.persons.clear();
         text.terms.clear();
         for track in &text.tracks {
@@ -114,6 +117,7 @@ impl Stage for ScreenText {
                     .map(|m| TextNameMatch::new(m, &joined.track)),
             );
         }
+        crate::analysers::set_text_section(signals, &text);
         Ok(())
     }
 }
@@ -184,7 +188,8 @@ impl Stage for BankMatches {
         };
         let t0 = Instant::now();
         let set = self.banks.current()?;
-        signals.hash_matches = set.match_clip(&signals.frames, self.max_distance, self.min_quality);
+        let matches = set.match_clip(&signals.frames, self.max_distance, self.min_quality);
+        crate::analysers::set_hash_matches(signals, &matches);
         signals
             .timings
             .add(self.name(), t0.elapsed().as_secs_f64() * 1e3);

@@ -6,7 +6,9 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Sections by key, as serialised (flattened into their parent: `signals.<key>`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -26,14 +28,27 @@ impl Sections {
         }
     }
 
-    /// Writes the section under `key`, replacing what was there.
+    /// Writes the section under `key`, replacing what was there. It goes through JSON text so
+    /// that a model's f32 keeps its shortest decimal form (0.35, not 0.3499999940...), as it
+    /// had when it was written into the record directly.
     pub fn set<T: Serialize>(&mut self, key: &str, value: &T) {
-        let v = serde_json::to_value(value).expect("sections serialise to JSON");
+        let text = serde_json::to_string(value).expect("sections serialise to JSON");
+        let v = serde_json::from_str(&text).expect("JSON text reads back");
         self.0.insert(key.to_string(), v);
     }
 
     pub fn value(&self, key: &str) -> Option<&serde_json::Value> {
         self.0.get(key)
+    }
+
+    /// Writes the section under `key` when it holds something, and otherwise leaves the key
+    /// out: for sections that were always left out of the record when empty.
+    pub fn set_unless_empty<T: Serialize>(&mut self, key: &str, value: &T, empty: bool) {
+        if empty {
+            self.0.remove(key);
+        } else {
+            self.set(key, value);
+        }
     }
 
     pub fn insert_value(&mut self, key: &str, value: serde_json::Value) {
@@ -61,6 +76,29 @@ impl utoipa::PartialSchema for Sections {
 
 impl utoipa::ToSchema for Sections {}
 
+/// An analyser's working data for a frame that is not part of the record (face embeddings:
+/// bulky and biometric, so never serialised), kept between its findings and its `finish` in
+/// the same process. Shared, not copied, when a near-duplicate frame carries its original's.
+#[derive(Clone, Default)]
+pub struct Scratch(BTreeMap<&'static str, Arc<dyn Any + Send + Sync>>);
+
+impl Scratch {
+    pub fn set<T: Any + Send + Sync>(&mut self, key: &'static str, value: T) {
+        self.0.insert(key, Arc::new(value));
+    }
+
+    /// The value under `key`, when it is there and of type `T`.
+    pub fn get<T: Any + Send + Sync>(&self, key: &str) -> Option<&T> {
+        self.0.get(key).and_then(|v| v.downcast_ref())
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("signals.{key} does not read as its analyser's output: {reason}")]
 pub struct SectionError {
@@ -81,6 +119,32 @@ pub struct SectionSchema {
     /// Reads a section written by hand (a policy fixture) as the analyser's type, filling in
     /// what it leaves out and refusing what the type does not have.
     pub complete: fn(serde_json::Value) -> Result<serde_json::Value, String>,
+    /// How policies see the section as the analyser wrote it, where that differs (a field
+    /// named for reviewers, a value derived for rules); it must give back a view unchanged.
+    pub view: Option<fn(&serde_json::Value) -> serde_json::Value>,
+    /// How many levels of map keys below the section policies name with dots
+    /// (`classifiers.open_nsfw.nsfw`: 2), and whether those keys are known at load (checked
+    /// then) or only at run time (categories defined later: sampled at load, not checked).
+    pub dotted: Dotted,
+}
+
+/// Keys named with dots below a section (see [`SectionSchema::dotted`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dotted {
+    None,
+    /// Keys known when the policy loads: a rule naming another is refused.
+    Checked(usize),
+    /// Keys defined at run time: a rule may name one not there yet.
+    AtRunTime(usize),
+}
+
+impl Dotted {
+    pub fn depth(self) -> usize {
+        match self {
+            Dotted::None => 0,
+            Dotted::Checked(d) | Dotted::AtRunTime(d) => d,
+        }
+    }
 }
 
 impl SectionSchema {
@@ -94,7 +158,22 @@ impl SectionSchema {
             empty: empty::<T>,
             sample,
             complete: complete::<T>,
+            view: None,
+            dotted: Dotted::None,
         }
+    }
+
+    /// The same schema, seen by policies through `view`.
+    pub const fn with_view(self, view: fn(&serde_json::Value) -> serde_json::Value) -> Self {
+        Self {
+            view: Some(view),
+            ..self
+        }
+    }
+
+    /// The same schema, with keys below it named with dots.
+    pub const fn with_dotted(self, dotted: Dotted) -> Self {
+        Self { dotted, ..self }
     }
 }
 

@@ -3,8 +3,7 @@
 
 use super::{
     Action, BBox, Embedding, Face, FaceMatch, FramePdq, MediaInfo, ModelInfo, NameMatch,
-    NameStrength, PersonId, PersonKind, PersonSighting, SampleReason, SamplingStats, Sections,
-    TermMatch, TextLine,
+    NameStrength, PersonId, PersonKind, SampleReason, SamplingStats, Scratch, Sections, TermMatch,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,29 +13,10 @@ pub struct Signals {
     pub media: MediaInfo,
     pub sampling: SamplingStats,
     pub frames: Vec<FrameDetections>,
-    pub faces: FaceSummary,
-    /// Registered persons whose face was matched, closest first.
-    pub persons: Vec<PersonSighting>,
-    /// Text read on screen, and who and what it names.
-    #[serde(default)]
-    pub text: TextSignals,
-    /// Each enabled classifier's labels: the highest score over the clip, and where.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub classifiers: BTreeMap<String, BTreeMap<String, ScorePeak>>,
-    /// Each category defined by example: its best frame.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub categories: BTreeMap<String, CategoryPeak>,
-    /// The version of the category set the clip was scored against (absent when none was
-    /// defined).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories_version: Option<String>,
-    /// Banked known content the clip matches (by PDQ hashes), one entry per bank item.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hash_matches: Vec<HashMatch>,
     pub models: Vec<ModelInfo>,
     pub timings: StageTimings,
-    /// Each analyser's own section, under its key (`provenance`, ...): written by the
-    /// analyser, read by policies through its schema.
+    /// Each analyser's own section, under its key (`nudity`, `faces`, `persons`, `text`,
+    /// `provenance`, ...): written by the analyser, read by policies through its schema.
     #[serde(flatten)]
     pub sections: Sections,
 }
@@ -49,31 +29,41 @@ pub struct FrameDetections {
     /// Set when this frame was a near-duplicate of an analysed frame, whose detections it carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<u64>,
-    pub faces: Vec<FaceDetection>,
-    /// The smallest face (shorter side, frame pixels) face detection could find in this frame,
-    /// given the scale it ran at (absent when faces are not analysed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub smallest_face_px: Option<f32>,
-    /// Lines of text read in the frame, in reading order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub text: Vec<TextLine>,
-    /// Scores of each classifier that looked at this frame, by label.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub classifiers: BTreeMap<String, BTreeMap<String, f32>>,
-    /// Each category's scores in this frame, when categories looked at it.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub categories: BTreeMap<String, CategoryScore>,
-    /// The frame's PDQ hash, for matching against banks of known content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pdq: Option<FramePdq>,
-    /// The PDQ hash of the frame's central 90%: banked with the frame's, so that a re-upload
-    /// with its borders cropped off is recognised.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pdq_centre: Option<FramePdq>,
-    /// Each analyser's own findings in this frame, under its key (`nudity`, ...).
+    /// Each analyser's own findings in this frame, under its key (`nudity`, `faces`, `pdq`...).
     #[serde(flatten)]
     pub parts: Sections,
+    /// Analysers' working data for the frame that stays in the process (face embeddings).
+    #[serde(skip)]
+    pub scratch: Scratch,
 }
+
+impl FrameDetections {
+    /// A frame nothing has looked at yet.
+    pub fn new(index: u64, time_s: f64, reasons: Vec<SampleReason>) -> Self {
+        Self {
+            index,
+            time_s,
+            reasons,
+            duplicate_of: None,
+            parts: Sections::default(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// The frame's PDQ hashes, whole and of its central 90% (absent when it was not hashed).
+    /// Read by the hashes analyser's decision-time matching and by the banks, which bank a
+    /// decided clip's frames.
+    pub fn pdq(&self) -> (Option<FramePdq>, Option<FramePdq>) {
+        let get = |key| self.parts.get::<Option<FramePdq>>(key).ok().flatten();
+        (get(PDQ_KEY), get(PDQ_CENTRE_KEY))
+    }
+}
+
+/// Where the hashes analyser writes a frame's PDQ hash (`frames[].pdq`), and that of its
+/// central 90% (`frames[].pdq_centre`, banked with it so that a re-upload with its borders
+/// cropped off is recognised).
+pub const PDQ_KEY: &str = "pdq";
+pub const PDQ_CENTRE_KEY: &str = "pdq_centre";
 
 /// A frame against a category: cosine similarity (CLIP image embeddings) to the nearest
 /// example and to the nearest counter-example (0 when none are defined). The frame counts for

@@ -153,3 +153,12 @@ impl Consent {
         }
     }
 }
+
+/// The distinct categories of listed terms found, sorted: what rules test with
+/// `"sexual" in prompt.categories` (and `signals.text.categories`).
+pub fn term_categories<'a>(found: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut c: Vec<String> = found.map(str::to_string).collect();
+    c.sort();
+    c.dedup();
+    c
+}

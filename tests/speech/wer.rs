@@ -2,7 +2,6 @@
 #![allow(dead_code)] // the test and the bench use different parts
 
 use super::speak;
-use clipguard::speech::whisper::Transcriber;
 
 /// espeak-ng voices (Debian 12), taken in turn: American, British RP, Scottish, Caribbean
 /// English, and two variants (female, male).
