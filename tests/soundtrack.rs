@@ -214,7 +214,7 @@ fn a_name_said_over_noise_is_still_heard() {
             "-f",
             "lavfi",
             "-i",
-            "anoisesrc=color=pink:amplitude=0.04:sample_rate=22050",
+            "anoisesrc=color=pink:amplitude=0.04:sample_rate=22050:seed=7",
             "-filter_complex",
             "[1:a][2:a]amix=inputs=2:duration=first[a]",
             "-map",
