@@ -41,6 +41,9 @@ fn check_with(s: &Arc<CheckService>, clip: &Path, prompt: Option<&str>) -> Decis
         user: Some("bob".into()),
         ..Default::default()
     };
+    // The service admits one screening and one waiting: the tests, side by side, take turns.
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(s.check_clip(
