@@ -10,8 +10,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use clipguard::analysers::HashesConfig;
 use clipguard::banks::{Banked, MultiIndex, NewBank};
-use clipguard::config::HashesConfig;
 use clipguard::screen::{Live, Screener};
 use clipguard::vocab::{Action, Pdq, Signals};
 use std::fmt::Write as _;
@@ -54,7 +54,7 @@ fn main() {
     // Without hashing: a screener alone (the default policy, which reads the hash matches,
     // would refuse a service without them).
     let mut off = cfg.clone();
-    off.hashes.enabled = false;
+    off.update_settings(|h: &mut HashesConfig| h.enabled = false);
     let (without, _) = clipguard::service::Context::open(off)
         .unwrap()
         .screening()
@@ -65,11 +65,11 @@ fn main() {
     let (mut on_ms, mut off_ms, mut pdq_ms, mut match_ms) = (vec![], vec![], vec![], vec![]);
     let mut signals = None;
     for _ in 0..runs {
-        let (s, screen, matching) = check(&with, &live, &cfg.hashes, &clip);
+        let (s, screen, matching) = check(&with, &live, &cfg.settings(), &clip);
         on_ms.push(screen);
         pdq_ms.push(s.timings.stage_ms("pdq"));
         match_ms.push(matching);
-        off_ms.push(check(&without, &live, &cfg.hashes, &clip).1);
+        off_ms.push(check(&without, &live, &cfg.settings(), &clip).1);
         signals = Some(s);
     }
     let signals = signals.unwrap();
@@ -157,7 +157,7 @@ fn main() {
     // After: the same clip against 1M banked hashes.
     let (mut on_ms, mut pdq_ms, mut match_ms) = (vec![], vec![], vec![]);
     for _ in 0..runs {
-        let (s, screen, matching) = check(&with, &live, &cfg.hashes, &clip);
+        let (s, screen, matching) = check(&with, &live, &cfg.settings(), &clip);
         let matches = clipguard::analysers::hash_matches(&s);
         assert_eq!(matches[0].item, "decision:bench");
         assert_eq!(matches.len(), 1, "random hashes match nothing");

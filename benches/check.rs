@@ -10,6 +10,9 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use clipguard::analysers::{
+    ClassifiersConfig, FacesConfig, HashesConfig, SpeechConfig, TextConfig,
+};
 use clipguard::screen::Screener;
 use clipguard::vision::align;
 use common::repo;
@@ -270,7 +273,7 @@ fn main() {
     // Whisper's full 30 s context (faster-whisper's) against the trimmed default: the cost,
     // and what each heard.
     let mut cfg = common::config();
-    cfg.speech.full_context = true;
+    cfg.update_settings(|s: &mut SpeechConfig| s.full_context = true);
     let full = common::service(cfg).screener().clone();
     for (name, s) in [("trimmed", screener), ("full", &full)] {
         let heard: clipguard::vocab::Speech = s
@@ -295,7 +298,7 @@ fn main() {
     // coverage is now incomplete) and faces embedded from 40 px.
     let mut cfg = common::config();
     cfg.media.skip_non_reference = true;
-    cfg.faces.min_embed_px = 40.0;
+    cfg.update_settings(|f: &mut FacesConfig| f.min_embed_px = 40.0);
     let previous = common::service(cfg).screener().clone();
     c.bench_function("check_10s_720p_h264_previous_defaults", |b| {
         b.iter(|| previous.screen_clip(&clip).unwrap())
@@ -322,7 +325,7 @@ fn main() {
     drop(previous);
     // The same check without the closer look at scene starts (small faces), for its cost.
     let mut cfg = common::config();
-    cfg.faces.scene_min_face_px = 0.0;
+    cfg.update_settings(|f: &mut FacesConfig| f.scene_min_face_px = 0.0);
     let coarse = common::service(cfg).screener().clone();
     c.bench_function("check_10s_720p_h264_no_scene_start_look", |b| {
         b.iter(|| coarse.screen_clip(&clip).unwrap())
@@ -331,7 +334,7 @@ fn main() {
     drop(coarse);
     // PDQ on every analysed frame, as before `hashes.interval_s`, against about one a second.
     let mut cfg = common::config();
-    cfg.hashes.interval_s = 0.0;
+    cfg.update_settings(|h: &mut HashesConfig| h.interval_s = 0.0);
     let pdq_every = common::service(cfg).screener().clone();
     c.bench_function("check_10s_720p_h264_pdq_every_frame", |b| {
         b.iter(|| pdq_every.screen_clip(&clip).unwrap())
@@ -341,7 +344,7 @@ fn main() {
     // The same check without on-screen text, for its cost. The screener alone: the default
     // policy reads on-screen text, so a service without it would refuse that policy.
     let mut cfg = common::config();
-    cfg.text.enabled = false;
+    cfg.update_settings(|t: &mut TextConfig| t.enabled = false);
     let ctx = clipguard::service::Context::open(cfg).unwrap();
     let (no_text, _) = ctx.screening().unwrap();
     c.bench_function("check_10s_720p_h264_no_text", |b| {
@@ -352,7 +355,7 @@ fn main() {
     // Unsafe content beyond nudity: open_nsfw on every analysed frame, and 10 categories
     // defined by example (CLIP at scene starts and every 0.9 s), each against the default.
     let mut cfg = common::config();
-    cfg.classifiers.enabled = vec!["open_nsfw".into()];
+    cfg.update_settings(|c: &mut ClassifiersConfig| c.enabled = vec!["open_nsfw".into()]);
     let nsfw = common::service(cfg).screener().clone();
     c.bench_function("check_10s_720p_h264_open_nsfw", |b| {
         b.iter(|| nsfw.screen_clip(&clip).unwrap())

@@ -3,6 +3,7 @@
 //! `CLIPGUARD_<SECTION>__<KEY>` variable, derived from the structure.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Each message is complete on its own: the cause is part of it, not a `source` that error
@@ -29,8 +30,12 @@ pub enum ConfigError {
     },
 }
 
+/// The service's own sections are fields here; each analyser's section (`[faces]`, `[speech]`...)
+/// is declared in the analyser's module ([`Settings`]) and kept in `analysers`, so adding an
+/// analyser does not touch this file. Unknown sections and keys are still refused:
+/// [`AnalyserSettings`] checks each against the section its analyser declared.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Config {
     /// Folder for the service's own data: the database (persons, later decisions) and keys.
     pub data_dir: PathBuf,
@@ -38,19 +43,15 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     pub models: ModelsConfig,
     pub media: MediaConfig,
-    pub nudity: NudityConfig,
-    pub faces: FacesConfig,
-    pub text: TextConfig,
-    pub classifiers: ClassifiersConfig,
-    pub categories: CategoriesConfig,
-    pub hashes: HashesConfig,
-    pub speech: SpeechConfig,
     pub persons: PersonsConfig,
     pub policies: PoliciesConfig,
     pub c2pa: C2paConfig,
     pub log: LogConfig,
     pub store: StoreConfig,
     pub attestation: AttestationConfig,
+    /// The analysers' sections, under their names.
+    #[serde(flatten)]
+    pub analysers: AnalyserSettings,
 }
 
 /// Where decisions, reviews, the registry and audit jobs live.
@@ -81,20 +82,174 @@ impl Default for Config {
             runtime: Default::default(),
             models: Default::default(),
             media: Default::default(),
-            nudity: Default::default(),
-            faces: Default::default(),
-            text: Default::default(),
-            classifiers: Default::default(),
-            categories: Default::default(),
-            hashes: Default::default(),
-            speech: Default::default(),
             persons: Default::default(),
             policies: Default::default(),
             c2pa: Default::default(),
             log: Default::default(),
             store: Default::default(),
             attestation: Default::default(),
+            analysers: Default::default(),
         }
+    }
+}
+
+impl Config {
+    /// An analyser's section: as configured, its defaults where it says nothing.
+    pub fn settings<T: Settings>(&self) -> T {
+        self.analysers.get()
+    }
+
+    /// Changes an analyser's section (tests, benchmarks, the CLI's flags).
+    pub fn update_settings<T: Settings>(&mut self, change: impl FnOnce(&mut T)) {
+        let mut s = self.settings::<T>();
+        change(&mut s);
+        self.analysers.set(s);
+    }
+}
+
+/// An analyser's section of the configuration, declared in the analyser's own module with
+/// `inventory::submit! { SettingsSpec::of::<ItsConfig>() }`: loading, defaults, environment
+/// variables, `config show` and the refusal of unknown keys follow from that one line.
+pub trait Settings: Serialize + serde::de::DeserializeOwned + Default {
+    /// The section's name: `[NAME]` in the file, `CLIPGUARD_NAME__KEY` in the environment.
+    const NAME: &'static str;
+}
+
+/// A declared section, as configuration loading sees it without knowing its type.
+pub struct SettingsSpec {
+    name: &'static str,
+    defaults: fn() -> toml::Table,
+    /// The section as given, read as its type and written back: every key present, each
+    /// value of its type (`1` for a float setting reads `1.0`).
+    normalise: fn(toml::Table) -> Result<toml::Table, String>,
+    /// The section read straight from a file's text, so an error keeps its line.
+    check_in_file: fn(&str) -> Result<(), toml::de::Error>,
+}
+
+impl SettingsSpec {
+    pub const fn of<T: Settings>() -> Self {
+        Self {
+            name: T::NAME,
+            defaults: defaults_of::<T>,
+            normalise: normalise_as::<T>,
+            check_in_file: check_in_file::<T>,
+        }
+    }
+}
+
+inventory::collect!(SettingsSpec);
+
+fn defaults_of<T: Settings>() -> toml::Table {
+    table_of(T::default())
+}
+
+fn normalise_as<T: Settings>(table: toml::Table) -> Result<toml::Table, String> {
+    let value: T = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    Ok(table_of(value))
+}
+
+fn table_of<T: Serialize>(value: T) -> toml::Table {
+    match toml::Value::try_from(value) {
+        Ok(toml::Value::Table(t)) => t,
+        // Every section serialises to a table (a test checks it).
+        _ => toml::Table::new(),
+    }
+}
+
+fn check_in_file<T: Settings>(text: &str) -> Result<(), toml::de::Error> {
+    toml::from_str::<SectionOf<T>>(text).map(drop)
+}
+
+/// One section of a document, deserialised in place: the rest is skipped unread.
+struct SectionOf<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Settings> Deserialize<'de> for SectionOf<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Settings> serde::de::Visitor<'de> for Visit<T> {
+            type Value = SectionOf<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a configuration table")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == T::NAME {
+                        map.next_value::<T>()?;
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(SectionOf(std::marker::PhantomData))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+fn declared() -> impl Iterator<Item = &'static SettingsSpec> {
+    inventory::iter::<SettingsSpec>.into_iter()
+}
+
+/// The analysers' sections as TOML tables, each checked against its declaration when read,
+/// so a typo in `[faces]` is refused as one in `[server]` is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalyserSettings(BTreeMap<String, toml::Table>);
+
+impl Default for AnalyserSettings {
+    /// Every declared section at its defaults, so `config show` and the environment
+    /// variables know every key.
+    fn default() -> Self {
+        Self(
+            declared()
+                .map(|s| (s.name.to_string(), (s.defaults)()))
+                .collect(),
+        )
+    }
+}
+
+impl AnalyserSettings {
+    fn get<T: Settings>(&self) -> T {
+        let mut table = defaults_of::<T>();
+        if let Some(given) = self.0.get(T::NAME) {
+            merge(&mut table, given.clone());
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .expect("sections are checked against their type when read or set")
+    }
+
+    fn set<T: Settings>(&mut self, value: T) {
+        self.0.insert(T::NAME.to_string(), table_of(value));
+    }
+}
+
+impl<'de> Deserialize<'de> for AnalyserSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let given = BTreeMap::<String, toml::Value>::deserialize(d)?;
+        let mut sections = BTreeMap::new();
+        for (name, value) in given {
+            let Some(spec) = declared().find(|s| s.name == name) else {
+                let mut known: Vec<&str> = declared().map(|s| s.name).collect();
+                known.sort_unstable();
+                return Err(D::Error::custom(format!(
+                    "unknown field `{name}`: neither a setting nor an analyser's section ({})",
+                    known.join(", ")
+                )));
+            };
+            let toml::Value::Table(table) = value else {
+                return Err(D::Error::custom(format!("[{name}] must be a table")));
+            };
+            let table = (spec.normalise)(table)
+                .map_err(|e| D::Error::custom(format!("{e}, in [{name}]")))?;
+            sections.insert(name, table);
+        }
+        Ok(Self(sections))
     }
 }
 
@@ -419,187 +574,6 @@ impl Default for MediaConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NudityConfig {
-    /// Run the nudity analyser.
-    pub enabled: bool,
-    /// Frames per inference batch.
-    pub batch: usize,
-}
-
-impl Default for NudityConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            batch: 4,
-        }
-    }
-}
-
-/// The soundtrack: speech found (Silero VAD), transcribed (Whisper base) and screened like
-/// on-screen text; voices matched against registered persons' enrolled voices (Resemblyzer).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SpeechConfig {
-    /// Listen to the soundtrack. Off, a clip with an audio stream is not fully screened (its
-    /// coverage says so) and the default policy sends it to review.
-    pub enabled: bool,
-    /// The language spoken, as an ISO 639-1 code (`en`), to skip detection; none: detected.
-    pub language: Option<String>,
-    /// Whisper encodes 30 s of audio whatever the speech's length. Unless `full_context` is
-    /// set, it encodes only the speech plus this many seconds (whisper.cpp's `audio_ctx`):
-    /// several times cheaper, and transcripts may differ from faster-whisper's
-    /// (docs/speech.md).
-    pub context_margin_s: f64,
-    /// Encode the full 30 s window, as faster-whisper does.
-    pub full_context: bool,
-}
-
-impl Default for SpeechConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            language: None,
-            context_margin_s: 1.0,
-            full_context: false,
-        }
-    }
-}
-
-/// On-screen text (PP-OCRv4): read in every analysed frame, screened like prompts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TextConfig {
-    /// Run the on-screen text analyser.
-    pub enabled: bool,
-    /// Frames are scaled down so their longer side is at most this for text detection (then
-    /// rounded to multiples of 32); lines are then read at full resolution. Measured on
-    /// captions in DejaVu Sans Bold: at 384, capitals 24 px tall (and 17 px) are read in 720p
-    /// and 1080p frames; at 320, 17 px capitals are lost. Detection time grows with the area.
-    pub det_max_side: u32,
-    /// Text is read in scene starts and otherwise in a changed frame once this many seconds
-    /// have passed since the last one read. Below two sampling intervals (media.sample_fps
-    /// 2: 1 s), so any text on screen for a second is read.
-    pub interval_s: f64,
-}
-
-impl Default for TextConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            det_max_side: 384,
-            interval_s: 0.9,
-        }
-    }
-}
-
-/// Generic image classifiers declared in the models manifest (`kind = "classifier"`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ClassifiersConfig {
-    /// The classifiers to run, by their manifest name; none by default (each costs inference
-    /// on every frame it looks at: open_nsfw about 15 ms a frame here).
-    pub enabled: Vec<String>,
-    /// 0: every analysed frame. Otherwise scene starts, and a changed frame once this many
-    /// seconds have passed since the last one classified.
-    pub interval_s: f64,
-    /// Frames per inference call.
-    pub batch: usize,
-}
-
-impl Default for ClassifiersConfig {
-    fn default() -> Self {
-        Self {
-            enabled: Vec::new(),
-            interval_s: 0.0,
-            batch: 4,
-        }
-    }
-}
-
-/// Categories defined by example images, scored with the CLIP image encoder. The encoder is
-/// loaded, and frames embedded, only while at least one category is defined.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CategoriesConfig {
-    /// Scene starts, and a changed frame once this many seconds have passed since the last one
-    /// embedded (CLIP costs about 50 ms a frame here). Below two sampling intervals, so what
-    /// is on screen for a second is seen.
-    pub interval_s: f64,
-    /// Frames per inference call.
-    pub batch: usize,
-}
-
-impl Default for CategoriesConfig {
-    fn default() -> Self {
-        Self {
-            interval_s: 0.9,
-            batch: 4,
-        }
-    }
-}
-
-/// PDQ hashes of analysed frames, matched against the banks of known content.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HashesConfig {
-    /// Hash analysed frames (about 11 ms per 720p frame) and match the banks.
-    pub enabled: bool,
-    /// Scene starts are hashed, and otherwise a changed frame once this many seconds have
-    /// passed since the last one hashed (0: every analysed frame). Below two sampling
-    /// intervals (media.sample_fps 2: 1 s), so about one hash a second, as vPDQ takes.
-    pub interval_s: f64,
-    /// A frame matches a banked hash at this Hamming distance (of 256 bits) or less: 31 is
-    /// the threshold Meta's PDQ and vPDQ tools use.
-    pub max_distance: u32,
-    /// Hashes of lower quality (0-100), from flat or featureless frames, are not matched, on
-    /// either side: they match unrelated pictures. 50 is vPDQ's default.
-    pub min_quality: u8,
-}
-
-impl Default for HashesConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval_s: 0.9,
-            max_distance: 31,
-            min_quality: 50,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FacesConfig {
-    /// Run the faces and likeness analyser.
-    pub enabled: bool,
-    /// Frames are downscaled so their longer side is at most this before face detection: the
-    /// detector's cost grows with its input area.
-    pub max_side: u32,
-    /// Heatmap threshold for a face.
-    pub threshold: f32,
-    /// Faces whose shorter box side (in frame pixels) is below this are reported as too small
-    /// to embed reliably instead of being embedded.
-    pub min_embed_px: f32,
-    /// The first frame of each scene is searched again at the scale that finds faces this
-    /// small (shorter side, frame pixels): a person standing in a wide shot, not a close-up.
-    /// 0 turns the closer look off; then every frame is searched at `max_side` only.
-    pub scene_min_face_px: f32,
-}
-
-impl Default for FacesConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_side: 320,
-            threshold: 0.5,
-            min_embed_px: 24.0,
-            scene_min_face_px: 40.0,
-        }
-    }
-}
-
 /// How the service logs (stderr). `RUST_LOG` still chooses the levels.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -725,7 +699,11 @@ impl Config {
                 path: path.into(),
                 error,
             };
-            // Parsed as the typed config first: a typo is reported with its line.
+            // Parsed as the typed config first, each analyser's section on its own: a typo is
+            // reported with its line.
+            for spec in declared() {
+                (spec.check_in_file)(&text).map_err(parse)?;
+            }
             toml::from_str::<Config>(&text).map_err(parse)?;
             let mut layer: toml::Table = toml::from_str(&text).map_err(parse)?;
             let dir = std::path::absolute(path)
@@ -1010,7 +988,10 @@ mod tests {
         assert_eq!(cfg.media.max_duration_s, 60.0);
         assert_eq!(cfg.runtime.providers, ["cuda", "cpu"]);
         assert_eq!(cfg.policies.name, "2026");
-        assert!(!cfg.text.enabled);
+        assert_eq!(
+            cfg.analysers.0["text"]["enabled"],
+            toml::Value::Boolean(false)
+        );
         assert_eq!(cfg.log.format, LogFormat::Json);
         assert_eq!(
             cfg.runtime.onnxruntime,
@@ -1090,6 +1071,50 @@ mod tests {
             err.contains("max_duraton_s") && err.contains("line 3"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_analysers_section_is_read_and_checked_like_the_services_own() {
+        use crate::analysers::FacesConfig;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[server]\nworkers = 2\n\n[faces]\nmax_side = 480\n").unwrap();
+        let cfg = load(Some(&file), &[("CLIPGUARD_FACES__THRESHOLD", "0.6")]).unwrap();
+        let faces: FacesConfig = cfg.settings();
+        assert_eq!(faces.max_side, 480);
+        assert_eq!(faces.threshold, 0.6);
+        assert_eq!(faces.min_embed_px, FacesConfig::default().min_embed_px);
+
+        std::fs::write(&file, "[server]\nworkers = 2\n\n[faces]\nmax_sid = 3\n").unwrap();
+        let err = load(Some(&file), &[]).unwrap_err().to_string();
+        assert!(err.contains("max_sid") && err.contains("line 5"), "{err}");
+        std::fs::write(&file, "[facez]\nmax_side = 3\n").unwrap();
+        let err = load(Some(&file), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("facez") && err.contains("faces, hashes"),
+            "{err}"
+        );
+        std::fs::write(&file, "faces = 3\n").unwrap();
+        let err = load(Some(&file), &[]).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("faces = 3"), "{err}");
+
+        let mut cfg = Config::default();
+        cfg.update_settings(|f: &mut FacesConfig| f.max_side = 640);
+        assert_eq!(cfg.settings::<FacesConfig>().max_side, 640);
+        assert_eq!(
+            to_tree(&cfg)["faces"]["max_side"],
+            toml::Value::Integer(640)
+        );
+    }
+
+    #[test]
+    fn every_declared_section_has_its_defaults_in_the_tree() {
+        let tree = defaults_tree();
+        for spec in declared() {
+            let table = tree.get(spec.name).and_then(|v| v.as_table());
+            assert!(table.is_some_and(|t| !t.is_empty()), "{}", spec.name);
+        }
+        assert!(declared().count() >= 7);
     }
 
     #[test]

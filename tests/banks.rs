@@ -89,7 +89,9 @@ fn pdq_hashes_equal_the_reference_on_identical_frames() {
     // Pictures: the same hash and quality. Featureless frames (a flat grey, a gentle
     // gradient): quality under the floor on both sides, so neither side ever matches their
     // hashes, which are noise (the median of near-zero coefficients decides each bit).
-    let floor = clipguard::Config::default().hashes.min_quality;
+    let floor = clipguard::Config::default()
+        .settings::<clipguard::analysers::HashesConfig>()
+        .min_quality;
     let mut low = Vec::new();
     for (((name, img), png), (hash, quality)) in frames.iter().zip(&pngs).zip(&want) {
         // The PNG the reference read holds exactly these pixels.

@@ -6,7 +6,9 @@
 
 mod common;
 
-use clipguard::analysers::{categories_version, category_peaks, classifier_peaks};
+use clipguard::analysers::{
+    categories_version, category_peaks, classifier_peaks, ClassifiersConfig,
+};
 
 use clipguard::service::Context;
 use common::{start_server, Api};
@@ -125,7 +127,7 @@ fn data_with_categories() -> PathBuf {
     D.get_or_init(|| {
         let mut cfg = common::config();
         let dir = cfg.data_dir.clone();
-        cfg.classifiers.enabled = vec!["open_nsfw".into()];
+        cfg.update_settings(|c: &mut ClassifiersConfig| c.enabled = vec!["open_nsfw".into()]);
         let service = Context::open(cfg).unwrap().service(1, 1).unwrap();
         let cat = examples("chelsea.png");
         let c = service
@@ -151,7 +153,7 @@ fn data_with_categories() -> PathBuf {
 fn categories_find_their_subject_at_its_time_and_not_elsewhere() {
     let mut cfg = common::config();
     cfg.data_dir = data_with_categories();
-    cfg.classifiers.enabled = vec!["open_nsfw".into()];
+    cfg.update_settings(|c: &mut ClassifiersConfig| c.enabled = vec!["open_nsfw".into()]);
     let service = Context::open(cfg).unwrap().service(1, 1).unwrap();
     let screener = service.screener();
     let version = service.live().categories_version().unwrap();

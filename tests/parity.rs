@@ -5,6 +5,7 @@
 
 mod common;
 
+use clipguard::analysers::{self, ClassifiersConfig, FacesConfig};
 use clipguard::vision::{FaceDetector, NudityDetector, Vision};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -55,8 +56,8 @@ fn reference() -> BTreeMap<String, Reference> {
 /// The reference runs CenterFace at each image's own size: so do we here.
 fn vision() -> Vision {
     let mut cfg = common::config();
-    cfg.faces.max_side = 4096;
-    Vision::load(&cfg).unwrap()
+    cfg.update_settings(|f: &mut FacesConfig| f.max_side = 4096);
+    Vision::load(&cfg, &analysers::vision_options(&cfg)).unwrap()
 }
 
 fn check_nudity(nudity: &NudityDetector, refs: &BTreeMap<String, Reference>) {
@@ -249,8 +250,8 @@ fn classifiers_and_clip_match_the_python_packages() {
     let refs: BTreeMap<String, RefClassified> = serde_json::from_str(&text).unwrap();
     assert!(refs.len() >= 5, "parity needs at least 5 images");
     let mut cfg = common::config();
-    cfg.classifiers.enabled = vec!["open_nsfw".into()];
-    let v = Vision::load(&cfg).unwrap();
+    cfg.update_settings(|c: &mut ClassifiersConfig| c.enabled = vec!["open_nsfw".into()]);
+    let v = Vision::load(&cfg, &analysers::vision_options(&cfg)).unwrap();
     let nsfw = &v.classifiers[0];
     assert_eq!(nsfw.labels(), ["sfw", "nsfw"]);
     let encoder = v.encoder().unwrap();

@@ -5,6 +5,7 @@
 
 mod common;
 
+use clipguard::analysers::SpeechConfig;
 use clipguard::persons::NewPerson;
 use clipguard::service::{CheckService, ClipLocation, ClipSource};
 use clipguard::vocab::{Action, CheckRequest, Decision, Origin, PersonKind, Speech};
@@ -366,7 +367,7 @@ fn a_clip_without_sound_says_so_and_sound_nobody_listens_to_is_not_allowed() {
     // With speech off, a policy must not read signals.speech (it is refused at load): this one
     // holds only the rule for clips not fully screened.
     let mut cfg = common::config();
-    cfg.speech.enabled = false;
+    cfg.update_settings(|s: &mut SpeechConfig| s.enabled = false);
     let dir = common::data_dir().join("policies");
     std::fs::create_dir_all(dir.join("lists")).unwrap();
     let default = std::fs::read_to_string(common::repo().join("policies/default.yaml")).unwrap();

@@ -4,12 +4,14 @@
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::categories::LiveCategories;
+use crate::config::{Settings, SettingsSpec};
 use crate::vision::Vision;
 use crate::vocab::{
     widen, CategoryPeak, CategoryScore, Dotted, FrameDetections, ModelInfo, SectionSchema,
     Sections, Signals, StageTimings,
 };
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,6 +59,34 @@ pub(super) const REGISTRATION: Registration = Registration {
     build,
 };
 
+/// Categories defined by example images, scored with the CLIP image encoder. The encoder is
+/// loaded, and frames embedded, only while at least one category is defined.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CategoriesConfig {
+    /// Scene starts, and a changed frame once this many seconds have passed since the last one
+    /// embedded (CLIP costs about 50 ms a frame here). Below two sampling intervals, so what
+    /// is on screen for a second is seen.
+    pub interval_s: f64,
+    /// Frames per inference call.
+    pub batch: usize,
+}
+
+impl Default for CategoriesConfig {
+    fn default() -> Self {
+        Self {
+            interval_s: 0.9,
+            batch: 4,
+        }
+    }
+}
+
+impl Settings for CategoriesConfig {
+    const NAME: &'static str = "categories";
+}
+
+inventory::submit! { SettingsSpec::of::<CategoriesConfig>() }
+
 /// Policies name a category with a dot; categories are defined at run time, so a rule may
 /// name one that does not exist yet.
 static SECTION: SectionSchema =
@@ -68,7 +98,7 @@ fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
     Some(Box::new(CategoriesAnalyser::new(
         d.vision.clone(),
         d.categories.clone(),
-        d.cfg.categories.interval_s,
+        d.cfg.settings::<CategoriesConfig>().interval_s,
     )))
 }
 

@@ -2,12 +2,14 @@
 //! label's score per frame, and its peak over the clip.
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
+use crate::config::{Settings, SettingsSpec};
 use crate::vision::Vision;
 use crate::vocab::{
     widen, Dotted, FrameDetections, ModelInfo, ScorePeak, SectionSchema, Sections, Signals,
     StageTimings,
 };
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +44,36 @@ pub(super) const REGISTRATION: Registration = Registration {
     build,
 };
 
+/// Generic image classifiers declared in the models manifest (`kind = "classifier"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifiersConfig {
+    /// The classifiers to run, by their manifest name; none by default (each costs inference
+    /// on every frame it looks at: open_nsfw about 15 ms a frame here).
+    pub enabled: Vec<String>,
+    /// 0: every analysed frame. Otherwise scene starts, and a changed frame once this many
+    /// seconds have passed since the last one classified.
+    pub interval_s: f64,
+    /// Frames per inference call.
+    pub batch: usize,
+}
+
+impl Default for ClassifiersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: Vec::new(),
+            interval_s: 0.0,
+            batch: 4,
+        }
+    }
+}
+
+impl Settings for ClassifiersConfig {
+    const NAME: &'static str = "classifiers";
+}
+
+inventory::submit! { SettingsSpec::of::<ClassifiersConfig>() }
+
 /// Policies name a classifier and its label with dots; both are known at load.
 static SECTION: SectionSchema =
     SectionSchema::of::<Peaks>(KEY, sample).with_dotted(Dotted::Checked(2));
@@ -51,7 +83,7 @@ fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
     // nothing and costs nothing.
     Some(Box::new(ClassifiersAnalyser::new(
         d.vision.clone(),
-        d.cfg.classifiers.interval_s,
+        d.cfg.settings::<ClassifiersConfig>().interval_s,
     )))
 }
 

@@ -12,6 +12,7 @@
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, Registration};
 use crate::config::PersonsConfig;
+use crate::config::{Settings, SettingsSpec};
 use crate::persons::{likeness, LivePersons};
 use crate::vision::{align, FaceDetector, Vision};
 use crate::vocab::ModelKind;
@@ -20,6 +21,7 @@ use crate::vocab::{
     PersonSighting, SampleReason, SectionSchema, Signals, StageTimings,
 };
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -128,18 +130,55 @@ pub(super) const REGISTRATION: Registration = Registration {
     build,
 };
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FacesConfig {
+    /// Run the faces and likeness analyser.
+    pub enabled: bool,
+    /// Frames are downscaled so their longer side is at most this before face detection: the
+    /// detector's cost grows with its input area.
+    pub max_side: u32,
+    /// Heatmap threshold for a face.
+    pub threshold: f32,
+    /// Faces whose shorter box side (in frame pixels) is below this are reported as too small
+    /// to embed reliably instead of being embedded.
+    pub min_embed_px: f32,
+    /// The first frame of each scene is searched again at the scale that finds faces this
+    /// small (shorter side, frame pixels): a person standing in a wide shot, not a close-up.
+    /// 0 turns the closer look off; then every frame is searched at `max_side` only.
+    pub scene_min_face_px: f32,
+}
+
+impl Default for FacesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_side: 320,
+            threshold: 0.5,
+            min_embed_px: 24.0,
+            scene_min_face_px: 40.0,
+        }
+    }
+}
+
+impl Settings for FacesConfig {
+    const NAME: &'static str = "faces";
+}
+
+inventory::submit! { SettingsSpec::of::<FacesConfig>() }
+
 static SECTIONS: [SectionSchema; 2] = [
     SectionSchema::of::<FaceSummary>(KEY, sample_summary),
     SectionSchema::of::<Vec<PersonSighting>>(PERSONS, sample_persons),
 ];
 
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
-    d.cfg.faces.enabled.then(|| {
+    d.cfg.settings::<FacesConfig>().enabled.then(|| {
         Box::new(FacesAnalyser::new(
             d.vision.clone(),
             d.persons.clone(),
             d.cfg.persons.clone(),
-            d.cfg.faces.scene_min_face_px,
+            d.cfg.settings::<FacesConfig>().scene_min_face_px,
         )) as Box<dyn Analyser>
     })
 }

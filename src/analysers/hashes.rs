@@ -12,11 +12,13 @@
 //! read them to bank a decided clip).
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
+use crate::config::{Settings, SettingsSpec};
 use crate::vision::pdq;
 use crate::vocab::{
     Action, FrameDetections, HashMatch, ModelInfo, SectionSchema, Signals, StageTimings,
     PDQ_CENTRE_KEY, PDQ_KEY,
 };
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 const KEY: &str = "hash_matches";
@@ -47,13 +49,47 @@ pub(super) const REGISTRATION: Registration = Registration {
     build,
 };
 
+/// PDQ hashes of analysed frames, matched against the banks of known content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashesConfig {
+    /// Hash analysed frames (about 11 ms per 720p frame) and match the banks.
+    pub enabled: bool,
+    /// Scene starts are hashed, and otherwise a changed frame once this many seconds have
+    /// passed since the last one hashed (0: every analysed frame). Below two sampling
+    /// intervals (media.sample_fps 2: 1 s), so about one hash a second, as vPDQ takes.
+    pub interval_s: f64,
+    /// A frame matches a banked hash at this Hamming distance (of 256 bits) or less: 31 is
+    /// the threshold Meta's PDQ and vPDQ tools use.
+    pub max_distance: u32,
+    /// Hashes of lower quality (0-100), from flat or featureless frames, are not matched, on
+    /// either side: they match unrelated pictures. 50 is vPDQ's default.
+    pub min_quality: u8,
+}
+
+impl Default for HashesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_s: 0.9,
+            max_distance: 31,
+            min_quality: 50,
+        }
+    }
+}
+
+impl Settings for HashesConfig {
+    const NAME: &'static str = "hashes";
+}
+
+inventory::submit! { SettingsSpec::of::<HashesConfig>() }
+
 static SECTION: SectionSchema = SectionSchema::of::<Vec<HashMatch>>(KEY, sample);
 
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
-    d.cfg
-        .hashes
-        .enabled
-        .then(|| Box::new(HashesAnalyser::new(d.cfg.hashes.interval_s)) as Box<dyn Analyser>)
+    let cfg: HashesConfig = d.cfg.settings();
+    cfg.enabled
+        .then(|| Box::new(HashesAnalyser::new(cfg.interval_s)) as Box<dyn Analyser>)
 }
 
 impl Analyser for HashesAnalyser {

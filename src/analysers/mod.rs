@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::media::audio::AudioTrack;
 use crate::persons::LivePersons;
 use crate::speech::VoiceModels;
-use crate::vision::{Vision, VisionError};
+use crate::vision::{Vision, VisionError, VisionOptions};
 use crate::vocab::{
     AudioCoverage, FrameDetections, MediaInfo, ModelInfo, SectionSchema, Signals, StageTimings,
 };
@@ -33,6 +33,16 @@ pub use classifiers::classifier_peaks;
 pub use faces::{face_summary, faces_in, sightings};
 pub use hashes::{hash_matches, set_hash_matches};
 pub use text::{set_text_section, text_section};
+
+/// Each analyser's section of the configuration (`[faces]`, `[speech]`...), read with
+/// [`Config::settings`].
+pub use categories::CategoriesConfig;
+pub use classifiers::ClassifiersConfig;
+pub use faces::FacesConfig;
+pub use hashes::HashesConfig;
+pub use nudity::NudityConfig;
+pub use speech::SpeechConfig;
+pub use text::TextConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyserError {
@@ -223,6 +233,25 @@ pub const REGISTRY: &[Registration] = &[
     provenance::REGISTRATION,
     speech::REGISTRATION,
 ];
+
+/// What the analysers' settings in `cfg` ask of the shared models.
+pub fn vision_options(cfg: &Config) -> VisionOptions {
+    let nudity: NudityConfig = cfg.settings();
+    let faces: FacesConfig = cfg.settings();
+    let text: TextConfig = cfg.settings();
+    let classifiers: ClassifiersConfig = cfg.settings();
+    let categories: CategoriesConfig = cfg.settings();
+    VisionOptions {
+        nudity_batch: nudity.batch,
+        face_max_side: faces.max_side,
+        face_threshold: faces.threshold,
+        min_embed_px: faces.min_embed_px,
+        text_det_max_side: text.enabled.then_some(text.det_max_side),
+        classifiers: classifiers.enabled,
+        classifier_batch: classifiers.batch,
+        encoder_batch: categories.batch,
+    }
+}
 
 /// The sections every analyser of this build may write, for the policy.
 pub fn schema() -> Vec<&'static SectionSchema> {

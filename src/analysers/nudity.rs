@@ -2,12 +2,14 @@
 //! over the clip (`signals.nudity`).
 
 use super::{Analyser, AnalyserError, Deps, Finding, Frame, Registration};
+use crate::config::{Settings, SettingsSpec};
 use crate::vision::Vision;
 use crate::vocab::{
     widen, BBox, ClassPeak, FrameDetections, ModelInfo, ModelKind, NudityClass, NudityDetection,
     SectionSchema, Signals, StageTimings,
 };
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,10 +24,34 @@ pub(super) const REGISTRATION: Registration = Registration {
     build,
 };
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NudityConfig {
+    /// Run the nudity analyser.
+    pub enabled: bool,
+    /// Frames per inference batch.
+    pub batch: usize,
+}
+
+impl Default for NudityConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            batch: 4,
+        }
+    }
+}
+
+impl Settings for NudityConfig {
+    const NAME: &'static str = "nudity";
+}
+
+inventory::submit! { SettingsSpec::of::<NudityConfig>() }
+
 static SECTION: SectionSchema = SectionSchema::of::<NudityPeaks>(KEY, sample);
 
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
-    d.cfg.nudity.enabled.then(|| {
+    d.cfg.settings::<NudityConfig>().enabled.then(|| {
         Box::new(NudityAnalyser {
             vision: d.vision.clone(),
         }) as Box<dyn Analyser>

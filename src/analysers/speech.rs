@@ -8,6 +8,7 @@
 //! computed only while someone has an enrolled voice.
 
 use super::{Analyser, AnalyserError, AudioInput, ClipFinding, Deps, Input, Registration};
+use crate::config::{Settings, SettingsSpec};
 use crate::media::audio::{AudioTrack, SAMPLE_RATE};
 use crate::persons::LivePersons;
 use crate::speech::vad::{self, SpeechSpan, VadParams};
@@ -18,6 +19,7 @@ use crate::vocab::{
     ModelInfo, ModelKind, NameStrength, PersonKind, SectionSchema, Signals, Speech, SpeechSegment,
     SpeechTrack, SpokenNameMatch, SpokenTermMatch, StageTimings, TimeSpan, VoiceSighting,
 };
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -27,6 +29,42 @@ pub(super) const REGISTRATION: Registration = Registration {
     sections: std::slice::from_ref(&SECTION),
     build,
 };
+
+/// The soundtrack: speech found (Silero VAD), transcribed (Whisper base) and screened like
+/// on-screen text; voices matched against registered persons' enrolled voices (Resemblyzer).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpeechConfig {
+    /// Listen to the soundtrack. Off, a clip with an audio stream is not fully screened (its
+    /// coverage says so) and the default policy sends it to review.
+    pub enabled: bool,
+    /// The language spoken, as an ISO 639-1 code (`en`), to skip detection; none: detected.
+    pub language: Option<String>,
+    /// Whisper encodes 30 s of audio whatever the speech's length. Unless `full_context` is
+    /// set, it encodes only the speech plus this many seconds (whisper.cpp's `audio_ctx`):
+    /// several times cheaper, and transcripts may differ from faster-whisper's
+    /// (docs/speech.md).
+    pub context_margin_s: f64,
+    /// Encode the full 30 s window, as faster-whisper does.
+    pub full_context: bool,
+}
+
+impl Default for SpeechConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            language: None,
+            context_margin_s: 1.0,
+            full_context: false,
+        }
+    }
+}
+
+impl Settings for SpeechConfig {
+    const NAME: &'static str = "speech";
+}
+
+inventory::submit! { SettingsSpec::of::<SpeechConfig>() }
 
 static SECTION: SectionSchema = SectionSchema::of::<Speech>(KEY, sample);
 
@@ -39,7 +77,8 @@ const VOICE_CHUNK_MAX_S: f64 = 6.0;
 /// Built when speech is enabled and the manifest declares the voice activity, speaker and
 /// Whisper models; otherwise a clip's audio streams go unheard and its coverage says so.
 fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
-    if !d.cfg.speech.enabled {
+    let cfg: SpeechConfig = d.cfg.settings();
+    if !cfg.enabled {
         return None;
     }
     let manifest = &d.vision.manifest;
@@ -54,7 +93,6 @@ fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
         );
         return None;
     };
-    let cfg = &d.cfg.speech;
     Some(Box::new(SpeechAnalyser {
         vision: d.vision.clone(),
         voices: voices.clone(),

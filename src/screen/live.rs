@@ -4,6 +4,7 @@
 //! deciding), so neither reaches through the other to find them.
 
 use super::ScreenError;
+use crate::analysers::HashesConfig;
 use crate::attest::c2pa::Credentials;
 use crate::banks::{Banks, LiveBanks};
 use crate::categories::{Categories, LiveCategories};
@@ -39,7 +40,10 @@ impl Live {
                 categories,
                 encoder.unwrap_or_default(),
             )?),
-            banks: Arc::new(LiveBanks::load(banks, cfg.hashes.min_quality)?),
+            banks: Arc::new(LiveBanks::load(
+                banks,
+                cfg.settings::<HashesConfig>().min_quality,
+            )?),
             credentials: Arc::new(Credentials::load_or_create(&cfg.data_dir, &cfg.c2pa)?),
         })
     }

@@ -88,7 +88,8 @@ impl Context {
     /// The verified models, the live snapshots and the analysers `cfg` enables, without a
     /// policy or a service around them (for benchmarks and tools that screen only).
     pub fn screening(&self) -> Result<(Arc<Screener>, Arc<Live>), ContextError> {
-        let vision = Arc::new(Vision::load(&self.cfg).map_err(ScreenError::from)?);
+        let options = crate::analysers::vision_options(&self.cfg);
+        let vision = Arc::new(Vision::load(&self.cfg, &options).map_err(ScreenError::from)?);
         let live = Arc::new(Live::load(
             &self.cfg,
             &vision,
@@ -110,7 +111,7 @@ impl Context {
             &analysers::schema(),
             &screener.policy_fields(),
         )?);
-        let stages = stages::load(&live, &cfg.hashes).into();
+        let stages = stages::load(&live, &cfg.settings()).into();
         crate::metrics::models_loaded(
             screener
                 .models()

@@ -4,8 +4,8 @@
 //! check service runs every stage on every decision; each reads the snapshots it was built
 //! with, and none knows the others.
 
+use crate::analysers::HashesConfig;
 use crate::banks::LiveBanks;
-use crate::config::HashesConfig;
 use crate::persons::LivePersons;
 use crate::screen::{Live, ScreenError};
 use crate::text::terms::TermLists;

@@ -77,8 +77,26 @@ pub struct Vision {
     pub min_embed_px: f32,
 }
 
+/// What the analysers' settings ask of the models (batch sizes, detector input sizes, which
+/// optional models load), given by the analysers, whose sections hold them.
+#[derive(Debug, Clone)]
+pub struct VisionOptions {
+    pub nudity_batch: usize,
+    pub face_max_side: u32,
+    pub face_threshold: f32,
+    /// Faces with a shorter box side below this are not embedded.
+    pub min_embed_px: f32,
+    /// The text detector's longer side; None: on-screen text is off and its models stay
+    /// unloaded.
+    pub text_det_max_side: Option<u32>,
+    /// The manifest's classifiers to load, by name.
+    pub classifiers: Vec<String>,
+    pub classifier_batch: usize,
+    pub encoder_batch: usize,
+}
+
 impl Vision {
-    pub fn load(cfg: &crate::Config) -> Result<Self, VisionError> {
+    pub fn load(cfg: &crate::Config, opts: &VisionOptions) -> Result<Self, VisionError> {
         let runtime = Runtime::init(&cfg.runtime)?;
         let manifest = Manifest::load(&cfg.models.manifest, &cfg.models.dir)?;
         let (n, n_path) = manifest.get(ModelKind::Nudity);
@@ -87,19 +105,19 @@ impl Vision {
             &n.name,
             n_path,
             nudity::INPUT_SIZE,
-            cfg.nudity.batch,
+            opts.nudity_batch,
         )?;
         let (f, f_path) = manifest.get(ModelKind::Faces);
         let faces = FaceDetector::load(
             &runtime,
             &f.name,
             f_path,
-            cfg.faces.max_side,
-            cfg.faces.threshold,
+            opts.face_max_side,
+            opts.face_threshold,
         )?;
         let (e, e_path) = manifest.get(ModelKind::Embed);
         let embedder = Embedder::load(&runtime, &e.name, e_path)?;
-        let text = if cfg.text.enabled {
+        let text = if let Some(max_side) = opts.text_det_max_side {
             let (d, d_path) = manifest.get(ModelKind::TextDetect);
             let (c, c_path) = manifest.get(ModelKind::TextClassify);
             let (r, r_path) = manifest.get(ModelKind::TextRecognize);
@@ -108,13 +126,13 @@ impl Vision {
                 cls: (&c.name, c_path),
                 rec: (&r.name, r_path),
             };
-            let limit = ocr::DetLimit::Max(cfg.text.det_max_side);
+            let limit = ocr::DetLimit::Max(max_side);
             Some(TextReader::load(&runtime, models, limit)?)
         } else {
             None
         };
         let mut classifiers = Vec::new();
-        for name in &cfg.classifiers.enabled {
+        for name in &opts.classifiers {
             let declared = manifest.classifiers();
             let Some((_, spec)) = declared.iter().find(|(n, _)| n == name) else {
                 let names: Vec<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
@@ -135,7 +153,7 @@ impl Vision {
                 name,
                 path,
                 spec.clone(),
-                cfg.classifiers.batch,
+                opts.classifier_batch,
             )?);
         }
         Ok(Self {
@@ -148,8 +166,8 @@ impl Vision {
             encoder: std::sync::OnceLock::new(),
             encoder_loading: std::sync::Mutex::new(()),
             runtime,
-            encoder_batch: cfg.categories.batch,
-            min_embed_px: cfg.faces.min_embed_px,
+            encoder_batch: opts.encoder_batch,
+            min_embed_px: opts.min_embed_px,
         })
     }
 
