@@ -193,12 +193,7 @@ impl Analyser for ClassifiersAnalyser {
         self.vision
             .classifiers
             .iter()
-            .filter_map(|c| {
-                self.vision
-                    .manifest
-                    .by_name(c.name())
-                    .map(|(m, _)| m.clone())
-            })
+            .filter_map(|c| self.vision.manifest.by_name(c.name()).cloned())
             .collect()
     }
 }

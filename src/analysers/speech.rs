@@ -139,8 +139,8 @@ impl SpeechAnalyser {
             })
         };
         let files = WhisperFiles {
-            encoder: m.get(ModelKind::SpeechEncoder).1.to_path_buf(),
-            decoder: m.get(ModelKind::SpeechDecoder).1.to_path_buf(),
+            encoder: m.verified(m.get(ModelKind::SpeechEncoder).0)?.to_path_buf(),
+            decoder: m.verified(m.get(ModelKind::SpeechDecoder).0)?.to_path_buf(),
             tokenizer: data("whisper-base-tokenizer")?,
             config: data("whisper-base-config")?,
         };

@@ -555,7 +555,7 @@ pub fn categories(cfg: Config, cmd: CategoriesCommand) -> anyhow::Result<()> {
                 clipguard::vision::Manifest::load(&ctx.cfg.models.manifest, &ctx.cfg.models.dir)?;
             let encoder = manifest
                 .image_encoder()
-                .map(|(m, _, _)| m.sha256.clone())
+                .map(|(m, _)| m.sha256.clone())
                 .unwrap_or_default();
             let version = categories.snapshot(&encoder)?.0.version;
             if json {

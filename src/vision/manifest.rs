@@ -50,7 +50,8 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Reads the manifest and verifies each model file under `dir` against its sha256.
+    /// Reads the manifest and verifies each model file under `dir` against its sha256, except
+    /// the [`DEFERRED`] kinds, which must exist and are verified when loaded.
     pub fn load(manifest: &Path, dir: &Path) -> Result<Self, VisionError> {
         let err = |reason: String| VisionError::Manifest {
             path: manifest.display().to_string(),
@@ -105,13 +106,14 @@ impl Manifest {
                 _ => {}
             }
             let path = dir.join(&m.file);
-            let actual = sha256_file(&path)?;
-            if actual != m.sha256 {
-                return Err(VisionError::ModelHash {
-                    path: path.display().to_string(),
-                    expected: m.sha256,
-                    actual,
-                });
+            if DEFERRED.contains(&m.kind) {
+                if !path.is_file() {
+                    return Err(VisionError::ModelMissing {
+                        path: path.display().to_string(),
+                    });
+                }
+            } else {
+                check_hash(&path, &m.sha256)?;
             }
             let info = ModelInfo {
                 name: m.name,
@@ -154,13 +156,14 @@ impl Manifest {
         &self.classifiers
     }
 
-    /// The image encoder and its recipe, when one is declared.
-    pub fn image_encoder(&self) -> Option<(&ModelInfo, &Path, &Preprocess)> {
+    /// The image encoder and its recipe, when one is declared (its file via
+    /// [`Manifest::verified`]).
+    pub fn image_encoder(&self) -> Option<(&ModelInfo, &Preprocess)> {
         let p = self.image_embed.as_ref()?;
         self.models
             .iter()
             .find(|(m, _)| m.kind == ModelKind::ImageEmbed)
-            .map(|(m, path)| (m, path.as_path(), p))
+            .map(|(m, _)| (m, p))
     }
 
     /// A data file by name, verified against its sha256 (None when the manifest has none).
@@ -168,26 +171,37 @@ impl Manifest {
         let Some((d, path)) = self.data.iter().find(|(d, _)| d.name == name) else {
             return Ok(None);
         };
-        let actual = sha256_file(path)?;
-        if actual != d.sha256 {
-            return Err(VisionError::ModelHash {
-                path: path.display().to_string(),
-                expected: d.sha256.clone(),
-                actual,
-            });
-        }
+        check_hash(path, &d.sha256)?;
         Ok(Some(path))
     }
 
-    /// A model by name.
-    pub fn by_name(&self, name: &str) -> Option<(&ModelInfo, &Path)> {
+    /// A model of a kind loaded on first use, or only when enabled ([`DEFERRED`]), verified
+    /// against its sha256 now: its loader calls this just before reading the file.
+    pub fn verified(&self, info: &ModelInfo) -> Result<&Path, VisionError> {
+        let (m, path) = self
+            .models
+            .iter()
+            .find(|(m, _)| m.name == info.name)
+            .ok_or_else(|| VisionError::Manifest {
+                path: "models manifest".into(),
+                reason: format!("no model named {:?}", info.name),
+            })?;
+        if DEFERRED.contains(&m.kind) {
+            check_hash(path, &m.sha256)?;
+        }
+        Ok(path)
+    }
+
+    /// A model by name (its file via [`Manifest::verified`]).
+    pub fn by_name(&self, name: &str) -> Option<&ModelInfo> {
         self.models
             .iter()
             .find(|(m, _)| m.name == name)
-            .map(|(m, p)| (m, p.as_path()))
+            .map(|(m, _)| m)
     }
 
-    /// The first model of a kind the manifest may not declare (the speech models).
+    /// The first model of a kind the manifest may not declare (the speech models). A
+    /// [`DEFERRED`] kind's file is read through [`Manifest::verified`].
     pub fn find(&self, kind: ModelKind) -> Option<(&ModelInfo, &Path)> {
         self.models
             .iter()
@@ -217,6 +231,29 @@ pub(crate) fn is_identifier(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// Kinds whose files are verified when loaded ([`Manifest::verified`]), not at start: Whisper
+/// (400 MB, loaded on the first clip with speech), CLIP (loaded when a category is defined)
+/// and the classifiers (loaded when enabled). Hashing them on every start cost about a second
+/// of each `clipguard check`.
+pub const DEFERRED: [ModelKind; 4] = [
+    ModelKind::SpeechEncoder,
+    ModelKind::SpeechDecoder,
+    ModelKind::ImageEmbed,
+    ModelKind::Classifier,
+];
+
+fn check_hash(path: &Path, expected: &str) -> Result<(), VisionError> {
+    let actual = sha256_file(path)?;
+    if actual != expected {
+        return Err(VisionError::ModelHash {
+            path: path.display().to_string(),
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
 fn sha256_file(path: &Path) -> Result<String, VisionError> {
     crate::digest::sha256_file(path).map_err(|_| VisionError::ModelMissing {
         path: path.display().to_string(),
@@ -227,6 +264,48 @@ fn sha256_file(path: &Path) -> Result<String, VisionError> {
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
+
+    #[test]
+    fn a_model_loaded_on_first_use_is_verified_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = b"not a model";
+        std::fs::write(dir.path().join("m.onnx"), model).unwrap();
+        std::fs::write(dir.path().join("w.onnx"), b"tampered").unwrap();
+        let good = hex::encode(Sha256::digest(model));
+        let mut text = String::new();
+        for (kind, file) in [
+            ("nudity", "m"),
+            ("faces", "m"),
+            ("embed", "m"),
+            ("text_detect", "m"),
+            ("text_classify", "m"),
+            ("text_recognize", "m"),
+            ("speech_encoder", "w"),
+        ] {
+            text += &format!(
+                "[[model]]\nname = \"{kind}\"\nkind = \"{kind}\"\nfile = \"{file}.onnx\"\n\
+                 sha256 = \"{good}\"\npackage = \"p\"\nversion = \"1\"\n"
+            );
+        }
+        let manifest = dir.path().join("models.toml");
+        std::fs::write(&manifest, &text).unwrap();
+        let m = Manifest::load(&manifest, dir.path()).unwrap();
+        assert!(m.verified(m.get(ModelKind::Nudity).0).is_ok());
+        let err = m
+            .verified(m.get(ModelKind::SpeechEncoder).0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("w.onnx") && err.contains(&good), "{err}");
+
+        std::fs::remove_file(dir.path().join("w.onnx")).unwrap();
+        let err = Manifest::load(&manifest, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("w.onnx"),
+            "a missing file is refused at start: {err}"
+        );
+    }
 
     #[test]
     fn wrong_hash_names_file_expected_and_actual() {

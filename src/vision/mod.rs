@@ -145,9 +145,10 @@ impl Vision {
                     },
                 ));
             };
-            let (_, path) = manifest
+            let info = manifest
                 .by_name(name)
                 .expect("declared classifiers are models");
+            let path = manifest.verified(info)?;
             classifiers.push(ImageClassifier::load(
                 &runtime,
                 name,
@@ -183,12 +184,13 @@ impl Vision {
         if let Some(e) = self.encoder.get() {
             return Ok(e);
         }
-        let Some((info, path, preprocess)) = self.manifest.image_encoder() else {
+        let Some((info, preprocess)) = self.manifest.image_encoder() else {
             return Err(VisionError::Manifest {
                 path: "models manifest".into(),
                 reason: "no model of kind image_embed (needed for categories)".into(),
             });
         };
+        let path = self.manifest.verified(info)?;
         let loaded = ImageEncoder::load(
             &self.runtime,
             &info.name,
@@ -206,7 +208,7 @@ impl Vision {
 
     /// The image encoder's manifest entry, when one is declared.
     pub fn encoder_model(&self) -> Option<&ModelInfo> {
-        self.manifest.image_encoder().map(|(m, _, _)| m)
+        self.manifest.image_encoder().map(|(m, _)| m)
     }
 }
 
