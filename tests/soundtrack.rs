@@ -393,3 +393,25 @@ fn a_clip_without_sound_says_so_and_sound_nobody_listens_to_is_not_allowed() {
     );
     assert_eq!(d.decision.action, Action::Review, "{:?}", d.decision);
 }
+
+/// A language Whisper does not know is refused when the service starts, naming the setting,
+/// not on the first clip with speech; a known one starts.
+#[test]
+fn a_language_whisper_does_not_know_is_refused_at_start() {
+    let start = |language: &str| {
+        let mut cfg = common::config();
+        cfg.update_settings(|s: &mut SpeechConfig| s.language = Some(language.into()));
+        clipguard::service::Context::open(cfg).and_then(|c| c.service(1, 1))
+    };
+    match start("klingon") {
+        Ok(_) => panic!("a language Whisper does not know was accepted"),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("klingon") && text.contains("speech.language"),
+                "{text}"
+            );
+        }
+    }
+    assert!(start("fr").is_ok());
+}

@@ -2,7 +2,7 @@
 //! scored against each category's examples and counter-examples. Costs nothing while no
 //! category is defined (the encoder is not even loaded).
 
-use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
+use super::{Analyser, AnalyserError, Built, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::categories::LiveCategories;
 use crate::config::{Settings, SettingsSpec};
 use crate::vision::Vision;
@@ -92,14 +92,14 @@ inventory::submit! { SettingsSpec::of::<CategoriesConfig>() }
 static SECTION: SectionSchema =
     SectionSchema::of::<Peaks>(KEY, sample).with_dotted(Dotted::AtRunTime(1));
 
-fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+fn build(d: &Deps<'_>) -> Built {
     // Always present, so policies may read its fields: with no category defined it looks at
     // nothing and costs nothing.
-    Some(Box::new(CategoriesAnalyser::new(
+    Ok(Some(Box::new(CategoriesAnalyser::new(
         d.vision.clone(),
         d.categories.clone(),
         d.cfg.settings::<CategoriesConfig>().interval_s,
-    )))
+    ))))
 }
 
 impl Analyser for CategoriesAnalyser {

@@ -1,7 +1,7 @@
 //! Generic image classifiers (declared in the models manifest, enabled in the config): each
 //! label's score per frame, and its peak over the clip.
 
-use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
+use super::{Analyser, AnalyserError, Built, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::config::{Settings, SettingsSpec};
 use crate::vision::Vision;
 use crate::vocab::{
@@ -78,13 +78,13 @@ inventory::submit! { SettingsSpec::of::<ClassifiersConfig>() }
 static SECTION: SectionSchema =
     SectionSchema::of::<Peaks>(KEY, sample).with_dotted(Dotted::Checked(2));
 
-fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+fn build(d: &Deps<'_>) -> Built {
     // Always present, so policies may read its fields: with no classifier enabled it looks at
     // nothing and costs nothing.
-    Some(Box::new(ClassifiersAnalyser::new(
+    Ok(Some(Box::new(ClassifiersAnalyser::new(
         d.vision.clone(),
         d.cfg.settings::<ClassifiersConfig>().interval_s,
-    )))
+    ))))
 }
 
 impl Analyser for ClassifiersAnalyser {

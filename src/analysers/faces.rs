@@ -10,7 +10,7 @@
 //! and per frame `frames[].faces` and `frames[].smallest_face_px`. The embeddings stay in the
 //! process (frame scratch) until the clip's faces are matched.
 
-use super::{Analyser, AnalyserError, Deps, Finding, Frame, Registration};
+use super::{Analyser, AnalyserError, Built, Deps, Finding, Frame, Registration};
 use crate::config::PersonsConfig;
 use crate::config::{Settings, SettingsSpec};
 use crate::persons::{likeness, LivePersons};
@@ -172,15 +172,15 @@ static SECTIONS: [SectionSchema; 2] = [
     SectionSchema::of::<Vec<PersonSighting>>(PERSONS, sample_persons),
 ];
 
-fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
-    d.cfg.settings::<FacesConfig>().enabled.then(|| {
+fn build(d: &Deps<'_>) -> Built {
+    Ok(d.cfg.settings::<FacesConfig>().enabled.then(|| {
         Box::new(FacesAnalyser::new(
             d.vision.clone(),
             d.persons.clone(),
             d.cfg.persons.clone(),
             d.cfg.settings::<FacesConfig>().scene_min_face_px,
         )) as Box<dyn Analyser>
-    })
+    }))
 }
 
 impl Analyser for FacesAnalyser {

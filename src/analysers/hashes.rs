@@ -11,7 +11,7 @@
 //! `frames[].pdq` and `frames[].pdq_centre` (the keys are in the vocabulary, since the banks
 //! read them to bank a decided clip).
 
-use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
+use super::{Analyser, AnalyserError, Built, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::config::{Settings, SettingsSpec};
 use crate::vision::pdq;
 use crate::vocab::{
@@ -86,10 +86,11 @@ inventory::submit! { SettingsSpec::of::<HashesConfig>() }
 
 static SECTION: SectionSchema = SectionSchema::of::<Vec<HashMatch>>(KEY, sample);
 
-fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+fn build(d: &Deps<'_>) -> Built {
     let cfg: HashesConfig = d.cfg.settings();
-    cfg.enabled
-        .then(|| Box::new(HashesAnalyser::new(cfg.interval_s)) as Box<dyn Analyser>)
+    Ok(cfg
+        .enabled
+        .then(|| Box::new(HashesAnalyser::new(cfg.interval_s)) as Box<dyn Analyser>))
 }
 
 impl Analyser for HashesAnalyser {

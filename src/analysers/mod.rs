@@ -215,11 +215,15 @@ pub struct Deps<'a> {
     pub voices: Option<&'a Arc<VoiceModels>>,
 }
 
+/// What a registration builds: the analyser, or None when the configuration turns it off.
+pub type Built = Result<Option<Box<dyn Analyser>>, AnalyserError>;
+
 /// An analyser this build has: its sections' schemas (known to policies whether or not it is
-/// enabled), and how it is built (None when the configuration turns it off).
+/// enabled), and how it is built (None when the configuration turns it off; an error when the
+/// configuration asks for what it cannot do).
 pub struct Registration {
     pub sections: &'static [SectionSchema],
-    pub build: fn(&Deps<'_>) -> Option<Box<dyn Analyser>>,
+    pub build: fn(&Deps<'_>) -> Built,
 }
 
 /// Every analyser of this build, in the order their results are applied.
@@ -259,6 +263,11 @@ pub fn schema() -> Vec<&'static SectionSchema> {
 }
 
 /// The analysers enabled in `cfg`, in the order their results are applied.
-pub fn load(deps: &Deps<'_>) -> Vec<Box<dyn Analyser>> {
-    REGISTRY.iter().filter_map(|r| (r.build)(deps)).collect()
+/// A setting only an analyser can judge (a language its model does not know) fails here, at
+/// start.
+pub fn load(deps: &Deps<'_>) -> Result<Vec<Box<dyn Analyser>>, AnalyserError> {
+    REGISTRY
+        .iter()
+        .filter_map(|r| (r.build)(deps).transpose())
+        .collect()
 }

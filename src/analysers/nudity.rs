@@ -1,7 +1,7 @@
 //! Nudity: NudeNet's body-part detections per frame (`frames[].nudity`), and each class's peak
 //! over the clip (`signals.nudity`).
 
-use super::{Analyser, AnalyserError, Deps, Finding, Frame, Registration};
+use super::{Analyser, AnalyserError, Built, Deps, Finding, Frame, Registration};
 use crate::config::{Settings, SettingsSpec};
 use crate::vision::Vision;
 use crate::vocab::{
@@ -50,12 +50,12 @@ inventory::submit! { SettingsSpec::of::<NudityConfig>() }
 
 static SECTION: SectionSchema = SectionSchema::of::<NudityPeaks>(KEY, sample);
 
-fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
-    d.cfg.settings::<NudityConfig>().enabled.then(|| {
+fn build(d: &Deps<'_>) -> Built {
+    Ok(d.cfg.settings::<NudityConfig>().enabled.then(|| {
         Box::new(NudityAnalyser {
             vision: d.vision.clone(),
         }) as Box<dyn Analyser>
-    })
+    }))
 }
 
 pub struct NudityAnalyser {

@@ -1,7 +1,7 @@
 //! Provenance: the clip's Content Credentials (C2PA manifest), read from the file as a whole
 //! and validated against the configured trust anchors, under `signals.provenance`.
 
-use super::{Analyser, AnalyserError, ClipFinding, ClipInput, Deps, Input, Registration};
+use super::{Analyser, AnalyserError, Built, ClipFinding, ClipInput, Deps, Input, Registration};
 use crate::attest::c2pa::Credentials;
 use crate::vocab::{
     ModelInfo, Provenance, ProvenanceIngredient, ProvenanceState, SectionSchema, Signals,
@@ -21,10 +21,10 @@ static SECTION: SectionSchema = SectionSchema::of::<Provenance>(KEY, sample);
 
 /// Always on: reading a manifest takes about a millisecond, and a clip's claims about where it
 /// came from matter to every policy.
-fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
-    Some(Box::new(ProvenanceAnalyser {
+fn build(d: &Deps<'_>) -> Built {
+    Ok(Some(Box::new(ProvenanceAnalyser {
         credentials: d.credentials.clone(),
-    }))
+    })))
 }
 
 pub struct ProvenanceAnalyser {

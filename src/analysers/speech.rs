@@ -7,19 +7,22 @@
 //! clip with speech (it is the largest model, 340 MB of weights), and speaker embeddings are
 //! computed only while someone has an enrolled voice.
 
-use super::{Analyser, AnalyserError, AudioInput, ClipFinding, Deps, Input, Registration};
+use super::{Analyser, AnalyserError, AudioInput, Built, ClipFinding, Deps, Input, Registration};
 use crate::config::{Settings, SettingsSpec};
 use crate::media::audio::{AudioTrack, SAMPLE_RATE};
 use crate::persons::LivePersons;
 use crate::speech::vad::{self, SpeechSpan, VadParams};
-use crate::speech::whisper::{AudioContext, TranscribeOptions, Transcriber, WhisperFiles};
+use crate::speech::whisper::{
+    tokens::Vocabulary, AudioContext, TranscribeError, TranscribeOptions, Transcriber, WhisperFiles,
+};
 use crate::speech::VoiceModels;
-use crate::vision::{Vision, VisionError};
+use crate::vision::{Manifest, Vision, VisionError};
 use crate::vocab::{
     ModelInfo, ModelKind, NameStrength, PersonKind, SectionSchema, Signals, Speech, SpeechSegment,
     SpeechTrack, SpokenNameMatch, SpokenTermMatch, StageTimings, TimeSpan, VoiceSighting,
 };
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -76,10 +79,10 @@ const VOICE_CHUNK_MAX_S: f64 = 6.0;
 
 /// Built when speech is enabled and the manifest declares the voice activity, speaker and
 /// Whisper models; otherwise a clip's audio streams go unheard and its coverage says so.
-fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
+fn build(d: &Deps<'_>) -> Built {
     let cfg: SpeechConfig = d.cfg.settings();
     if !cfg.enabled {
-        return None;
+        return Ok(None);
     }
     let manifest = &d.vision.manifest;
     let (Some(voices), Some((encoder, _)), Some((decoder, _))) = (
@@ -91,9 +94,18 @@ fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
             "speech is enabled but models/models.toml lacks a voice activity, speaker or \
              Whisper model: clips with sound will not be fully screened"
         );
-        return None;
+        return Ok(None);
     };
-    Some(Box::new(SpeechAnalyser {
+    if let Some(language) = &cfg.language {
+        // Refused at start, not on the first clip with speech: Whisper's own vocabulary says
+        // which languages it knows.
+        let files = whisper_data(&d.vision.manifest)?;
+        let vocab = Vocabulary::load(&files.0, &files.1, u32::MAX)?;
+        if vocab.language_id(language).is_none() {
+            return Err(TranscribeError::UnknownLanguage(language.clone()).into());
+        }
+    }
+    Ok(Some(Box::new(SpeechAnalyser {
         vision: d.vision.clone(),
         voices: voices.clone(),
         persons: d.persons.clone(),
@@ -109,7 +121,23 @@ fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
         },
         models: vec![encoder.clone(), decoder.clone()],
         whisper: Mutex::new(None),
-    }))
+    })))
+}
+
+/// Whisper's tokenizer and model config, verified: (tokenizer, config).
+fn whisper_data(m: &Manifest) -> Result<(PathBuf, PathBuf), AnalyserError> {
+    let data = |name: &str| -> Result<PathBuf, AnalyserError> {
+        m.data_file(name)?.map(Path::to_path_buf).ok_or_else(|| {
+            AnalyserError::Vision(VisionError::Manifest {
+                path: "models/models.toml".into(),
+                reason: format!("speech needs the data file {name:?}"),
+            })
+        })
+    };
+    Ok((
+        data("whisper-base-tokenizer")?,
+        data("whisper-base-config")?,
+    ))
 }
 
 pub struct SpeechAnalyser {
@@ -130,19 +158,12 @@ impl SpeechAnalyser {
             return Ok(t.clone());
         }
         let m = &self.vision.manifest;
-        let data = |name: &str| -> Result<std::path::PathBuf, AnalyserError> {
-            m.data_file(name)?.map(|p| p.to_path_buf()).ok_or_else(|| {
-                AnalyserError::Vision(VisionError::Manifest {
-                    path: "models/models.toml".into(),
-                    reason: format!("speech needs the data file {name:?}"),
-                })
-            })
-        };
+        let (tokenizer, config) = whisper_data(m)?;
         let files = WhisperFiles {
             encoder: m.verified(m.get(ModelKind::SpeechEncoder).0)?.to_path_buf(),
             decoder: m.verified(m.get(ModelKind::SpeechDecoder).0)?.to_path_buf(),
-            tokenizer: data("whisper-base-tokenizer")?,
-            config: data("whisper-base-config")?,
+            tokenizer,
+            config,
         };
         let t = Arc::new(Transcriber::load(
             self.vision.runtime(),

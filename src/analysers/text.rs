@@ -9,7 +9,7 @@
 //! stage found in them) and per frame `frames[].text` (the lines read, when any). Policies see
 //! `signals.text` as [`TextView`].
 
-use super::{Analyser, AnalyserError, Deps, Finding, Frame, FrameNeed, Input, Registration};
+use super::{Analyser, AnalyserError, Built, Deps, Finding, Frame, FrameNeed, Input, Registration};
 use crate::config::{Settings, SettingsSpec};
 use crate::vision::Vision;
 use crate::vocab::{
@@ -134,13 +134,13 @@ inventory::submit! { SettingsSpec::of::<TextConfig>() }
 
 static SECTION: SectionSchema = SectionSchema::of::<TextView>(KEY, sample).with_view(view);
 
-fn build(d: &Deps<'_>) -> Option<Box<dyn Analyser>> {
-    d.cfg.settings::<TextConfig>().enabled.then(|| {
+fn build(d: &Deps<'_>) -> Built {
+    Ok(d.cfg.settings::<TextConfig>().enabled.then(|| {
         Box::new(TextAnalyser::new(
             d.vision.clone(),
             d.cfg.settings::<TextConfig>().interval_s,
         )) as Box<dyn Analyser>
-    })
+    }))
 }
 
 impl Analyser for TextAnalyser {

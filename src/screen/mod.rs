@@ -102,7 +102,7 @@ impl Screener {
             categories: &live.categories,
             credentials: &live.credentials,
             voices: voices.as_ref(),
-        });
+        })?;
         let models = vision.manifest.models().cloned().collect();
         Ok(Self {
             media: cfg.media.clone(),

@@ -48,7 +48,10 @@ pub enum TranscribeError {
     Vocabulary { path: String, reason: String },
     #[error("{model} returned output of unexpected shape {shape:?}")]
     OutputShape { model: String, shape: Vec<i64> },
-    #[error("unknown language {0:?} for whisper")]
+    #[error(
+        "language {0:?} (speech.language) is not one Whisper knows: give an ISO 639-1 code such \
+         as en, fr, de or ja, or none to detect it"
+    )]
     UnknownLanguage(String),
     #[error("speech span {start}..{end} lies outside the {len} samples of audio")]
     SpanOutOfRange {
