@@ -6,9 +6,9 @@ use super::index::NameIndex;
 use super::words::*;
 
 /// A whole registered name read in an alphabetic script (Cyrillic, Greek, Arabic, Hebrew,
-/// Devanagari) through vowel keys: block.
+/// Devanagari): block.
 const SCRIPT_SCORE: f32 = 0.85;
-/// Read in kana or Chinese characters through consonant keys, looser: review.
+/// Read in kana or Chinese characters, which write it more loosely: review.
 const SYLLABIC_SCRIPT_SCORE: f32 = 0.7;
 use crate::text::tokens::{Caps, Token, Words};
 use crate::text::wordfreq::WordFrequencies;
@@ -56,7 +56,7 @@ impl NameIndex {
             let score = if always {
                 reasons.push("always_match");
                 1.0
-            } else if f.vowels {
+            } else if f.alphabet {
                 SCRIPT_SCORE
             } else {
                 SYLLABIC_SCRIPT_SCORE
