@@ -20,6 +20,8 @@ pub(super) struct Alias {
 pub struct NameIndexBuilder {
     words: FxHashMap<Box<str>, u32>,
     aliases: Vec<Alias>,
+    /// Words of names registered in a script other than Latin, as written.
+    scripted: Vec<u32>,
 }
 
 impl NameIndexBuilder {
@@ -32,6 +34,12 @@ impl NameIndexBuilder {
             let mut roman = String::new();
             romanize(name, &mut roman);
             self.add_words(&roman, key, always);
+            let before = self.aliases.len();
+            self.add_words(name, key, always);
+            if let Some(own) = self.aliases.get(before) {
+                self.scripted.extend(own.words.iter().copied());
+            }
+            return;
         }
         // German spells "ä ö ü" as "ae oe ue" where they cannot be typed ("Jäntsch", "Jaentsch").
         if name
@@ -86,6 +94,10 @@ impl NameIndexBuilder {
             text[id as usize] = w.clone();
         }
         let zipf: Vec<f32> = text.iter().map(|w| freq.zipf(w)).collect();
+        let mut scripted = vec![false; text.len()];
+        for &w in &self.scripted {
+            scripted[w as usize] = true;
+        }
         let mut skel: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
         let mut deletes: Vec<(u64, u32)> = Vec::new();
         let mut buf = String::new();
@@ -168,6 +180,7 @@ impl NameIndexBuilder {
             lists: word_lists(),
             alphabet_keys,
             syllable_keys,
+            scripted,
         }
     }
 }
@@ -303,6 +316,8 @@ pub struct NameIndex {
     /// consonant classes of alphabets, and the looser ones of kana and Chinese.
     pub(super) alphabet_keys: FxHashMap<Box<str>, Vec<(u32, u32)>>,
     pub(super) syllable_keys: FxHashMap<Box<str>, Vec<(u32, u32)>>,
+    /// Per word: of a name registered in a script other than Latin, as written.
+    scripted: Vec<bool>,
 }
 
 impl NameIndex {
@@ -312,6 +327,11 @@ impl NameIndex {
 
     pub(super) fn has(&self, word: &str, flag: u8) -> bool {
         self.lists.get(word).is_some_and(|f| f & flag != 0)
+    }
+
+    /// Whether word `w` is of a name registered in a script other than Latin, as written.
+    pub(super) fn scripted(&self, w: u32) -> bool {
+        self.scripted[w as usize]
     }
 
     pub(super) fn lookup_word(&self, s: &str) -> Option<u32> {

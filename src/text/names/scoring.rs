@@ -1,7 +1,7 @@
 //! Scoring: each candidate judged from its form, how it was written and its context, with the
 //! reasons listed; overlapping finds resolved, best first.
 
-use super::candidates::{Cand, Form, How};
+use super::candidates::{native_words, Cand, Form, How};
 use super::index::NameIndex;
 use super::words::*;
 
@@ -80,9 +80,10 @@ impl NameIndex {
         if tokens.is_empty() {
             return Vec::new();
         }
-        let units = self.units(tokens, freq);
+        let native = native_words(words.text(), tokens);
+        let units = self.units(tokens, &native, freq);
         let mut cands = Vec::new();
-        self.joined_cands(tokens, &units, &mut cands);
+        self.joined_cands(tokens, &native, &units, &mut cands);
         self.word_cands(tokens, &units, &mut cands);
         if cands.is_empty() {
             return Vec::new();
