@@ -140,7 +140,7 @@ impl NameIndexBuilder {
         for list in surnames.values_mut() {
             list.sort_by_key(|&a| !self.aliases[a as usize].always);
         }
-        let mut sounds: [FxHashMap<Box<str>, Vec<(u32, u32)>>; 2] = Default::default();
+        let mut sounds: [SoundKeys; 2] = Default::default();
         let mut roman = String::new();
         for (id, w) in text.iter().enumerate() {
             roman.clear();
@@ -184,6 +184,9 @@ impl NameIndexBuilder {
         }
     }
 }
+
+/// Name words by sound key, each with where its vowels are ([`super::sounds::Sound`]).
+type SoundKeys = FxHashMap<Box<str>, Vec<(u32, u32)>>;
 
 /// Bits of a deletion's hash that pick its bucket in [`NameIndex::buckets`].
 const BUCKET_BITS: u32 = 16;
@@ -314,8 +317,8 @@ pub struct NameIndex {
     pub(super) lists: FxHashMap<&'static str, u8>,
     /// Name words by sound key, with where their vowels are ([`super::sounds::Sound`]): the
     /// consonant classes of alphabets, and the looser ones of kana and Chinese.
-    pub(super) alphabet_keys: FxHashMap<Box<str>, Vec<(u32, u32)>>,
-    pub(super) syllable_keys: FxHashMap<Box<str>, Vec<(u32, u32)>>,
+    pub(super) alphabet_keys: SoundKeys,
+    pub(super) syllable_keys: SoundKeys,
     /// Per word: of a name registered in a script other than Latin, as written.
     scripted: Vec<bool>,
 }
