@@ -156,24 +156,21 @@ impl NameIndex {
             }
             // Look-alikes where the word as written is not a word: digits or symbols in it
             // ("Lord3", "Se41"), letters of other scripts, or an unknown word ("CoIIins").
-            // The frequency is looked up only once something could be found.
-            // In a text mostly of words English does not have (Italian, Portuguese...), a rare
-            // word is no sign of a typo or a disguise ("nella", "bianco").
+            // The frequency is looked up only once something could be found. In a text mostly
+            // of words English does not have (Italian, Portuguese...), a rare word is no sign
+            // of a typo or a disguise ("nella", "bianco"): the text's words are looked up only
+            // once a rare word has a reading.
             let written_odd = t.run.is_some() || t.altered;
             let mut rare_memo = None;
-            let mut rare = || {
-                *rare_memo.get_or_insert_with(|| {
-                    freq.zipf(t.plain) < WORD_ZIPF
-                        && !*foreign_memo.get_or_insert_with(|| self.foreign(tokens, freq))
-                })
-            };
+            let mut rare = || *rare_memo.get_or_insert_with(|| freq.zipf(t.plain) < WORD_ZIPF);
+            let mut english = || !*foreign_memo.get_or_insert_with(|| self.foreign(tokens, freq));
             if written_odd || !found {
                 let run = t.run.as_ref().map(|(r, bytes)| (*r, bytes));
                 for (w, bytes) in std::iter::once((t.plain, &t.span)).chain(run) {
                     skel.clear();
                     skel.extend(skeleton(w));
                     let ws = self.lookup_skeleton(&skel);
-                    if ws.is_empty() || !(written_odd || rare()) {
+                    if ws.is_empty() || !(written_odd || (rare() && english())) {
                         continue;
                     }
                     for &w in ws {
@@ -183,8 +180,11 @@ impl NameIndex {
                 }
             }
             if !found && t.plain.chars().count() >= TYPO_MIN_LEN && rare() {
-                for w in self.typos(t.plain, &mut buf) {
-                    push(unit(i, i + 1, t.span.clone(), w, How::Typo), &mut units);
+                let typos = self.typos(t.plain, &mut buf);
+                if !typos.is_empty() && english() {
+                    for w in typos {
+                        push(unit(i, i + 1, t.span.clone(), w, How::Typo), &mut units);
+                    }
                 }
             }
             // CamelCase pieces read together ("McCartney"), and a word split by a space,
