@@ -170,9 +170,8 @@ fn evasions_are_caught() {
 
 /// The blind sets (issue 26): written by another session that never saw the matcher, after it
 /// was finished, and not tuned on: prompts in lower case and capitals, and in other
-/// languages, that name nobody. Lower case and capitals meet the 1% target; other languages
-/// were measured at 1.74% (4 reviewed, 0 blocked: Italian and Portuguese words one letter from
-/// a registered name), so they are held at 2% until the matcher is fixed (issue 26 is open).
+/// languages, that name nobody. Both meet the 1% target (other languages were at 1.74% until
+/// words of the text's own language stopped being read as look-alikes and typos).
 #[test]
 fn blind_innocent_prompts_in_lower_case_capitals_and_other_languages() {
     let case = lines("blind_innocent_case.txt");
@@ -183,17 +182,17 @@ fn blind_innocent_prompts_in_lower_case_capitals_and_other_languages() {
         .map(|l| l.split_once('\t').map_or(l.clone(), |(_, p)| p.to_string()))
         .collect();
     assert!(languages.len() >= 200);
-    assert_innocent("blind other languages", &languages, 0.02);
+    assert_innocent("blind other languages", &languages, 0.01);
 }
 
 /// The blind evasions: full names as people type them, other scripts, aliases. Measured at
-/// 76.2% caught (304 of 399; Latin-script forms 90% and more, other scripts 25-60%) against the
-/// 99.5% target: held at 75% so that it can only improve (issue 26 is open).
+/// 86.7% caught (346 of 399; Latin-script forms 90% and more, other scripts 50-91%) against the
+/// 99.5% target: held there so that it can only improve (issue 26 is open).
 #[test]
 fn blind_evasions_are_caught() {
     let cases = lines("blind_evasions.txt");
     assert!(cases.len() >= 300);
-    assert_caught("blind evasions", &cases, 0.75);
+    assert_caught("blind evasions", &cases, 0.865);
 }
 
 /// The persons of issue 26, registered as an admin would: Eileen Collins and Grace Hopper

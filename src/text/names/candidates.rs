@@ -2,7 +2,8 @@
 //! look-alike, with a typo, split or spelt out, and the names those readings make up.
 
 use super::index::NameIndex;
-use super::words::{MAX_PER_SPAN, TYPO_MIN_LEN, WORD_ZIPF};
+use super::sounds::latin;
+use super::words::{FOREIGN_MIN_WORDS, FOREIGN_TENTHS, MAX_PER_SPAN, TYPO_MIN_LEN, WORD_ZIPF};
 use crate::text::tokens::{skeleton, Caps, Token};
 use crate::text::wordfreq::WordFrequencies;
 use serde::{Deserialize, Serialize};
@@ -111,11 +112,14 @@ pub(super) struct Cand {
 
 impl NameIndex {
     /// Every reading of every token, and of runs of tokens, as a registered name word.
-    pub(super) fn units(&self, tokens: &[Token], freq: &WordFrequencies) -> Units {
+    /// `native`: per token, a word of the other script the text is written in (empty when
+    /// there is none).
+    pub(super) fn units(&self, tokens: &[Token], native: &[bool], freq: &WordFrequencies) -> Units {
         let mut units: Vec<Unit> = Vec::new();
         let mut buf = String::with_capacity(32);
         let mut concat = String::with_capacity(32);
         let mut skel = String::with_capacity(32);
+        let mut foreign_memo = None;
         for (i, t) in tokens.iter().enumerate() {
             let mut found = false;
             let own = units.len();
@@ -127,6 +131,14 @@ impl NameIndex {
                     units.push(u);
                 }
             };
+            // A word of the language the text is written in ("снег" in Russian) is that word,
+            // not Latin look-alikes ("cher"): only names registered in its script are read.
+            if native.get(i).copied().unwrap_or(false) {
+                if let Some(w) = self.lookup_word(t.plain).filter(|&w| self.scripted(w)) {
+                    push(unit(i, i + 1, t.span.clone(), w, How::Exact), &mut units);
+                }
+                continue;
+            }
             if let Some(w) = self.lookup_word(t.plain) {
                 let how = if t.altered {
                     How::LookAlike
@@ -144,17 +156,21 @@ impl NameIndex {
             }
             // Look-alikes where the word as written is not a word: digits or symbols in it
             // ("Lord3", "Se41"), letters of other scripts, or an unknown word ("CoIIins").
-            // The frequency is looked up only once something could be found.
+            // The frequency is looked up only once something could be found. In a text mostly
+            // of words English does not have (Italian, Portuguese...), a rare word is no sign
+            // of a typo or a disguise ("nella", "bianco"): the text's words are looked up only
+            // once a rare word has a reading.
             let written_odd = t.run.is_some() || t.altered;
             let mut rare_memo = None;
             let mut rare = || *rare_memo.get_or_insert_with(|| freq.zipf(t.plain) < WORD_ZIPF);
+            let mut english = || !*foreign_memo.get_or_insert_with(|| self.foreign(tokens, freq));
             if written_odd || !found {
                 let run = t.run.as_ref().map(|(r, bytes)| (*r, bytes));
                 for (w, bytes) in std::iter::once((t.plain, &t.span)).chain(run) {
                     skel.clear();
                     skel.extend(skeleton(w));
                     let ws = self.lookup_skeleton(&skel);
-                    if ws.is_empty() || !(written_odd || rare()) {
+                    if ws.is_empty() || !(written_odd || (rare() && english())) {
                         continue;
                     }
                     for &w in ws {
@@ -164,8 +180,11 @@ impl NameIndex {
                 }
             }
             if !found && t.plain.chars().count() >= TYPO_MIN_LEN && rare() {
-                for w in self.typos(t.plain, &mut buf) {
-                    push(unit(i, i + 1, t.span.clone(), w, How::Typo), &mut units);
+                let typos = self.typos(t.plain, &mut buf);
+                if !typos.is_empty() && english() {
+                    for w in typos {
+                        push(unit(i, i + 1, t.span.clone(), w, How::Typo), &mut units);
+                    }
                 }
             }
             // CamelCase pieces read together ("McCartney"), and a word split by a space,
@@ -226,6 +245,24 @@ impl NameIndex {
         Units::new(units, tokens.len())
     }
 
+    /// Whether most of a text's words (of three letters or more, at least
+    /// [`FOREIGN_MIN_WORDS`], name words not counted: a name is rare in any language) are
+    /// not English words.
+    fn foreign(&self, tokens: &[Token], freq: &WordFrequencies) -> bool {
+        let (mut long, mut rare) = (0, 0);
+        for t in tokens
+            .iter()
+            .filter(|t| t.plain.len() >= 3 && t.plain.is_ascii())
+        {
+            if self.lookup_word(t.plain).is_some() {
+                continue;
+            }
+            long += 1;
+            rare += usize::from(freq.zipf(t.plain) < WORD_ZIPF);
+        }
+        long >= FOREIGN_MIN_WORDS && rare * 10 >= long * FOREIGN_TENTHS
+    }
+
     fn spelt(&self, tokens: &[Token], start: usize, end: usize, units: &mut Vec<Unit>) {
         if end - start < 2 {
             return;
@@ -241,7 +278,13 @@ impl NameIndex {
     }
 
     /// Full names written as one word, plain, CamelCase, or spelt out.
-    pub(super) fn joined_cands(&self, tokens: &[Token], units: &Units, out: &mut Vec<Cand>) {
+    pub(super) fn joined_cands(
+        &self,
+        tokens: &[Token],
+        native: &[bool],
+        units: &Units,
+        out: &mut Vec<Cand>,
+    ) {
         let mut try_str = |s: &str, start: usize, end: usize, bytes: Range<usize>, how| {
             for &a in self.lookup_joined(s) {
                 out.push(Cand {
@@ -256,6 +299,9 @@ impl NameIndex {
             }
         };
         for (i, t) in tokens.iter().enumerate() {
+            if native.get(i).copied().unwrap_or(false) {
+                continue;
+            }
             let how = if t.altered {
                 How::LookAlike
             } else {
@@ -403,6 +449,27 @@ impl NameIndex {
                     .map(|(last, hows)| (last, hows.with(u.how)))
             })
     }
+}
+
+/// Whether each token is a word written wholly in a script other than Latin, in a text
+/// written mostly in such scripts; empty when none is. Only a word with letters folded as
+/// Latin look-alikes ("снег" cher) can be misread: a text with none is not looked at further.
+pub(super) fn native_words(text: &str, tokens: &[Token]) -> Vec<bool> {
+    if text.is_ascii() || !tokens.iter().any(|t| t.altered) {
+        return Vec::new();
+    }
+    let letters = text.chars().filter(|c| c.is_alphabetic());
+    let other = letters.clone().filter(|&c| !latin(c)).count();
+    if other * 2 <= letters.count() {
+        return Vec::new();
+    }
+    tokens
+        .iter()
+        .map(|t| {
+            let mut letters = text[t.span.clone()].chars().filter(|c| c.is_alphabetic());
+            letters.clone().next().is_some() && letters.all(|c| !latin(c))
+        })
+        .collect()
 }
 
 pub(super) fn unit(start: usize, end: usize, bytes: Range<usize>, word: u32, how: How) -> Unit {

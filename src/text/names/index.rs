@@ -2,7 +2,7 @@
 //! one-deletion variants (typos), and the names by first pair of words, by surname, as one
 //! word. Built once per registry version; read by [`NameIndex::find`].
 
-use super::sounds::{latin, romanize, sound_key, Vowels};
+use super::sounds::{latin, name_keys, romanize};
 use super::words::{word_lists, MIN_SURNAME_LEN, TYPO_MIN_LEN};
 use crate::text::tokens::{skeleton, with_words};
 use crate::text::wordfreq::WordFrequencies;
@@ -20,6 +20,8 @@ pub(super) struct Alias {
 pub struct NameIndexBuilder {
     words: FxHashMap<Box<str>, u32>,
     aliases: Vec<Alias>,
+    /// Words of names registered in a script other than Latin, as written.
+    scripted: Vec<u32>,
 }
 
 impl NameIndexBuilder {
@@ -32,6 +34,12 @@ impl NameIndexBuilder {
             let mut roman = String::new();
             romanize(name, &mut roman);
             self.add_words(&roman, key, always);
+            let before = self.aliases.len();
+            self.add_words(name, key, always);
+            if let Some(own) = self.aliases.get(before) {
+                self.scripted.extend(own.words.iter().copied());
+            }
+            return;
         }
         // German spells "ä ö ü" as "ae oe ue" where they cannot be typed ("Jäntsch", "Jaentsch").
         if name
@@ -86,6 +94,10 @@ impl NameIndexBuilder {
             text[id as usize] = w.clone();
         }
         let zipf: Vec<f32> = text.iter().map(|w| freq.zipf(w)).collect();
+        let mut scripted = vec![false; text.len()];
+        for &w in &self.scripted {
+            scripted[w as usize] = true;
+        }
         let mut skel: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
         let mut deletes: Vec<(u64, u32)> = Vec::new();
         let mut buf = String::new();
@@ -128,8 +140,8 @@ impl NameIndexBuilder {
         for list in surnames.values_mut() {
             list.sort_by_key(|&a| !self.aliases[a as usize].always);
         }
-        let mut sounds: [FxHashMap<Box<str>, Vec<u32>>; 2] = Default::default();
-        let (mut roman, mut k) = (String::new(), String::new());
+        let mut sounds: [SoundKeys; 2] = Default::default();
+        let mut roman = String::new();
         for (id, w) in text.iter().enumerate() {
             roman.clear();
             if w.is_ascii() {
@@ -137,14 +149,15 @@ impl NameIndexBuilder {
             } else {
                 romanize(w, &mut roman);
             }
-            for (map, vowels) in sounds.iter_mut().zip([Vowels::Kept, Vowels::Dropped]) {
-                k.clear();
-                if sound_key(&roman, vowels, &mut k) > 0 {
-                    map.entry(k.as_str().into()).or_default().push(id as u32);
-                }
+            for (map, fine) in sounds.iter_mut().zip([true, false]) {
+                name_keys(&roman, fine, |k, sound| {
+                    map.entry(k.into())
+                        .or_default()
+                        .push((id as u32, sound.vowels));
+                });
             }
         }
-        let [vowel_keys, consonant_keys] = sounds;
+        let [alphabet_keys, syllable_keys] = sounds;
         let mut keys = Prefilter::with_capacity(self.words.len() + skel.len() + joined.len());
         for k in self.words.keys().chain(skel.keys()).chain(joined.keys()) {
             keys.insert(k);
@@ -165,11 +178,15 @@ impl NameIndexBuilder {
             joined,
             given,
             lists: word_lists(),
-            vowel_keys,
-            consonant_keys,
+            alphabet_keys,
+            syllable_keys,
+            scripted,
         }
     }
 }
+
+/// Name words by sound key, each with where its vowels are ([`super::sounds::Sound`]).
+type SoundKeys = FxHashMap<Box<str>, Vec<(u32, u32)>>;
 
 /// Bits of a deletion's hash that pick its bucket in [`NameIndex::buckets`].
 const BUCKET_BITS: u32 = 16;
@@ -298,9 +315,12 @@ pub struct NameIndex {
     pub(super) given: FxHashMap<u32, u32>,
     /// The context word lists above, as flags per word.
     pub(super) lists: FxHashMap<&'static str, u8>,
-    /// Name words by sound key, vowels kept (for alphabetic scripts) or dropped (kana, Han).
-    pub(super) vowel_keys: FxHashMap<Box<str>, Vec<u32>>,
-    pub(super) consonant_keys: FxHashMap<Box<str>, Vec<u32>>,
+    /// Name words by sound key, with where their vowels are ([`super::sounds::Sound`]): the
+    /// consonant classes of alphabets, and the looser ones of kana and Chinese.
+    pub(super) alphabet_keys: SoundKeys,
+    pub(super) syllable_keys: SoundKeys,
+    /// Per word: of a name registered in a script other than Latin, as written.
+    scripted: Vec<bool>,
 }
 
 impl NameIndex {
@@ -310,6 +330,11 @@ impl NameIndex {
 
     pub(super) fn has(&self, word: &str, flag: u8) -> bool {
         self.lists.get(word).is_some_and(|f| f & flag != 0)
+    }
+
+    /// Whether word `w` is of a name registered in a script other than Latin, as written.
+    pub(super) fn scripted(&self, w: u32) -> bool {
+        self.scripted[w as usize]
     }
 
     pub(super) fn lookup_word(&self, s: &str) -> Option<u32> {
@@ -327,11 +352,13 @@ impl NameIndex {
         self.skel.get(s).map_or(&[], Vec::as_slice)
     }
 
-    /// Name words whose sound key is `k`.
-    pub(super) fn lookup_sound(&self, k: &str, vowels: Vowels) -> &[u32] {
-        let map = match vowels {
-            Vowels::Kept => &self.vowel_keys,
-            Vowels::Dropped => &self.consonant_keys,
+    /// Name words whose sound key is `k` (in an alphabet's consonant classes, or in those
+    /// of kana and Chinese), with where their vowels are.
+    pub(super) fn lookup_sound(&self, k: &str, alphabet: bool) -> &[(u32, u32)] {
+        let map = if alphabet {
+            &self.alphabet_keys
+        } else {
+            &self.syllable_keys
         };
         map.get(k).map_or(&[], Vec::as_slice)
     }

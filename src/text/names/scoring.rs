@@ -1,14 +1,14 @@
 //! Scoring: each candidate judged from its form, how it was written and its context, with the
 //! reasons listed; overlapping finds resolved, best first.
 
-use super::candidates::{Cand, Form, How};
+use super::candidates::{native_words, Cand, Form, How};
 use super::index::NameIndex;
 use super::words::*;
 
 /// A whole registered name read in an alphabetic script (Cyrillic, Greek, Arabic, Hebrew,
-/// Devanagari) through vowel keys: block.
+/// Devanagari): block.
 const SCRIPT_SCORE: f32 = 0.85;
-/// Read in kana or Chinese characters through consonant keys, looser: review.
+/// Read in kana or Chinese characters, which write it more loosely: review.
 const SYLLABIC_SCRIPT_SCORE: f32 = 0.7;
 use crate::text::tokens::{Caps, Token, Words};
 use crate::text::wordfreq::WordFrequencies;
@@ -56,7 +56,7 @@ impl NameIndex {
             let score = if always {
                 reasons.push("always_match");
                 1.0
-            } else if f.vowels {
+            } else if f.alphabet {
                 SCRIPT_SCORE
             } else {
                 SYLLABIC_SCRIPT_SCORE
@@ -80,9 +80,10 @@ impl NameIndex {
         if tokens.is_empty() {
             return Vec::new();
         }
-        let units = self.units(tokens, freq);
+        let native = native_words(words.text(), tokens);
+        let units = self.units(tokens, &native, freq);
         let mut cands = Vec::new();
-        self.joined_cands(tokens, &units, &mut cands);
+        self.joined_cands(tokens, &native, &units, &mut cands);
         self.word_cands(tokens, &units, &mut cands);
         if cands.is_empty() {
             return Vec::new();

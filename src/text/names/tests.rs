@@ -428,3 +428,25 @@ fn a_name_registered_in_another_script_is_found_in_latin_letters_and_its_own() {
         assert!(hits.iter().any(|h| h.score >= BLOCK), "{text:?}: {hits:?}");
     }
 }
+
+#[test]
+fn words_of_the_language_a_text_is_written_in_are_not_disguises() {
+    let (ix, f) = index(&[
+        ("Cher", false),
+        ("Nelly Furtado", false),
+        ("Rosa Blanca", false),
+    ]);
+    let found = |text: &str| with_words(text, |w| ix.find(w, &f));
+    // A Russian word in a Russian text is that word, not Latin look-alikes ("снег" cher); a
+    // rare word in an Italian or Portuguese text is no typo of a name ("nella", "branca").
+    for text in [
+        "красная площадь зимой, падает снег",
+        "un lupo che cammina nella neve sugli appennini",
+        "uma rosa branca com gotas de orvalho",
+    ] {
+        assert!(found(text).is_empty(), "{text:?}: {:?}", found(text));
+    }
+    // In an English text the same letters are a disguise, and the same word a typo.
+    assert!(found("a video of Снег singing").iter().any(|h| h.key == 0));
+    assert!(found("rosa branca singing").iter().any(|h| h.key == 2));
+}

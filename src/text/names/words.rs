@@ -16,6 +16,11 @@ pub(super) const WORD_ZIPF: f32 = 3.0;
 /// A pair of words at least this frequent together (Zipf) is a common phrase: every pair in
 /// the list (100,000 occurrences or more in 10^12 words).
 pub(super) const PHRASE_ZIPF: f32 = 1.95;
+/// A text with at least this many words of three letters or more (name words aside)...
+pub(super) const FOREIGN_MIN_WORDS: usize = 4;
+/// ...this many tenths of them under [`WORD_ZIPF`], is in another language: its rare words
+/// are not read as typos or look-alikes.
+pub(super) const FOREIGN_TENTHS: usize = 6;
 /// Typos are looked for only in words at least this long.
 pub(super) const TYPO_MIN_LEN: usize = 5;
 /// Surnames shorter than this are not reported alone.
