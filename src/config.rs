@@ -589,9 +589,9 @@ pub struct FacesConfig {
     pub scene_min_face_px: f32,
     /// The parts of a frame that changed since the last analysed frame (someone walked in)
     /// are searched at the scene starts' scale too, in tiles (192 px at the detector: 384
-    /// frame pixels for 40 px faces), at most this many per frame, the smallest parts first.
-    /// A moving camera changes more than that, and what it brings in waits for the next scene
-    /// start. 0 turns this off.
+    /// frame pixels for 40 px faces), when they need at most this many. A moving camera
+    /// changes more than that, and what it brings in waits for the next scene start. 0 turns
+    /// this off.
     pub changed_max_tiles: usize,
 }
 

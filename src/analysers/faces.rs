@@ -80,8 +80,11 @@ impl FacesAnalyser {
 
     /// Tiles (x, y, side; frame pixels) over the parts of a `w`x`h` frame that changed, for a
     /// look at the scene starts' scale: each part widened by the largest face the whole-frame
-    /// look can miss, so such a face touching the change lies whole in a tile; the smallest
-    /// parts first, at most `changed_max_tiles`. None where the whole-frame look reaches as far.
+    /// look can miss, so such a face touching the change lies whole in a tile. None where the
+    /// whole-frame look reaches as far, or where the change needs more than
+    /// `changed_max_tiles`: change all over the frame is the camera moving (a zoom changes a
+    /// quarter to half of the blocks), not someone walking in, and what it shows was mostly
+    /// looked at already.
     fn changed_tiles(&self, (w, h): (u32, u32), changed: &Changes) -> Vec<(u32, u32, u32)> {
         let detector = &self.vision.faces;
         let close = detector.max_side_for(self.scene_min_face_px, w, h);
@@ -96,7 +99,7 @@ impl FacesAnalyser {
         let margin = FaceDetector::smallest_face_px(detector.max_side(), w, h);
         let (cols, rows) = Changes::GRID;
         let reach = |len: u32, n: usize| (margin * n as f32 / len as f32).ceil() as usize;
-        let mut parts: Vec<[f32; 4]> = changed
+        let parts: Vec<[f32; 4]> = changed
             .regions(reach(w, cols), reach(h, rows))
             .into_iter()
             .map(|r| {
@@ -108,14 +111,12 @@ impl FacesAnalyser {
                 ]
             })
             .collect();
-        let area = |p: &[f32; 4]| (p[2] - p[0]) * (p[3] - p[1]);
-        parts.sort_by(|a, b| area(a).total_cmp(&area(b)));
         let mut tiles = Vec::new();
         for p in parts {
             let xs = spans(p[0], p[2], side, w, margin);
             let ys = spans(p[1], p[3], side, h, margin);
             if tiles.len() + xs.len() * ys.len() > self.changed_max_tiles {
-                break;
+                return Vec::new();
             }
             for &y in &ys {
                 tiles.extend(xs.iter().map(|&x| (x, y, side)));
@@ -151,8 +152,16 @@ impl FacesAnalyser {
             let tiles = self.changed_tiles((w, h), changed);
             if !tiles.is_empty() {
                 let t0 = Instant::now();
+                // A face much larger than the whole-frame look can miss is that look's to find;
+                // in a tile it is a part of one cut by the tile's edge.
+                let largest = 2.0 * FaceDetector::smallest_face_px(detector.max_side(), w, h);
                 for (x, y, side) in tiles {
-                    faces.extend(detector.detect_tile(img, x, y, side)?);
+                    let found = detector.detect_tile(img, x, y, side)?;
+                    faces.extend(
+                        found
+                            .into_iter()
+                            .filter(|f| f.bbox.w.min(f.bbox.h) < largest),
+                    );
                 }
                 faces = FaceDetector::dedupe(faces);
                 t.add("faces_changed", ms(t0));
