@@ -332,6 +332,22 @@ fn main() {
     });
     paired_report("scene-start look", screener, &coarse, &clip, 15);
     drop(coarse);
+    // The look at the parts of frames that changed since the one before (faces walking in), for
+    // its cost: on the zoom (the camera moving changes more than its tiles allow) and on a shot
+    // that a 40 px face walks into.
+    let mut cfg = common::config();
+    cfg.update_settings(|f: &mut FacesConfig| f.changed_max_tiles = 0);
+    let unchanged = common::service(cfg).screener().clone();
+    paired_report("look at changed parts", screener, &unchanged, &clip, 15);
+    let walk = common::walk_in_clip(Some("astronaut.png"), 40, (1280, 720), 4.0);
+    paired_report(
+        "look at changed parts, a 40 px face walking in",
+        screener,
+        &unchanged,
+        &walk,
+        15,
+    );
+    drop(unchanged);
     // PDQ on every analysed frame, as before `hashes.interval_s`, against about one a second.
     let mut cfg = common::config();
     cfg.update_settings(|h: &mut HashesConfig| h.interval_s = 0.0);

@@ -3,8 +3,10 @@
 //!
 //! Detection runs on frames scaled down to `faces.max_side`, which misses a person standing in
 //! a wide shot; the first frame of each scene is searched instead at the scale that finds faces
-//! of `faces.scene_min_face_px`. Each frame records how small a face it could reveal, and the
-//! clip's coverage sums that up.
+//! of `faces.scene_min_face_px`, and so are the parts of any other analysed frame that changed
+//! since the one before (`faces.changed_max_tiles`): a face that walks in is found without
+//! waiting for a cut. Each frame records how small a face it could reveal over its whole area,
+//! and the clip's coverage sums that up.
 //!
 //! Its sections: `signals.faces` (counts), `signals.persons` (the registered persons seen),
 //! and per frame `frames[].faces` and `frames[].smallest_face_px`. The embeddings stay in the
@@ -13,7 +15,9 @@
 use super::{Analyser, AnalyserError, Built, Deps, Finding, Frame, Registration};
 use crate::config::PersonsConfig;
 use crate::config::{Settings, SettingsSpec};
+use crate::media::Changes;
 use crate::persons::{likeness, LivePersons};
+use crate::vision::faces::TILE_INPUT;
 use crate::vision::{align, FaceDetector, Vision};
 use crate::vocab::ModelKind;
 use crate::vocab::{
@@ -55,6 +59,8 @@ pub struct FacesAnalyser {
     matching: PersonsConfig,
     /// The face size scene starts are searched for (0: no closer look).
     scene_min_face_px: f32,
+    /// Tiles of the changed parts of a frame searched as closely, at most (0: none).
+    changed_max_tiles: usize,
 }
 
 impl FacesAnalyser {
@@ -63,13 +69,62 @@ impl FacesAnalyser {
         persons: Arc<LivePersons>,
         matching: PersonsConfig,
         scene_min_face_px: f32,
+        changed_max_tiles: usize,
     ) -> Self {
         Self {
             vision,
             persons,
             matching,
             scene_min_face_px,
+            changed_max_tiles,
         }
+    }
+
+    /// Tiles (x, y, side; frame pixels) over the parts of a `w`x`h` frame that changed, for a
+    /// look at the scene starts' scale: each part widened by the largest face the whole-frame
+    /// look can miss, so such a face touching the change lies whole in a tile. None where the
+    /// whole-frame look reaches as far, or where the change needs more than
+    /// `changed_max_tiles`: change all over the frame is the camera moving (a zoom changes a
+    /// quarter to half of the blocks), not someone walking in, and what it shows was mostly
+    /// looked at already.
+    fn changed_tiles(&self, (w, h): (u32, u32), changed: &Changes) -> Vec<(u32, u32, u32)> {
+        let detector = &self.vision.faces;
+        let close = detector.max_side_for(self.scene_min_face_px, w, h);
+        if self.changed_max_tiles == 0
+            || self.scene_min_face_px <= 0.0
+            || close <= detector.max_side()
+        {
+            return Vec::new();
+        }
+        let scale = close as f32 / w.max(h) as f32;
+        let side = ((TILE_INPUT as f32 / scale).round() as u32).min(w).min(h);
+        let margin = FaceDetector::smallest_face_px(detector.max_side(), w, h);
+        let (cols, rows) = Changes::GRID;
+        let reach = |len: u32, n: usize| (margin * n as f32 / len as f32).ceil() as usize;
+        let parts: Vec<[f32; 4]> = changed
+            .regions(reach(w, cols), reach(h, rows))
+            .into_iter()
+            .map(|r| {
+                [
+                    r[0] * w as f32 - margin,
+                    r[1] * h as f32 - margin,
+                    r[2] * w as f32 + margin,
+                    r[3] * h as f32 + margin,
+                ]
+            })
+            .collect();
+        let mut tiles = Vec::new();
+        for p in parts {
+            let xs = spans(p[0], p[2], side, w, margin);
+            let ys = spans(p[1], p[3], side, h, margin);
+            if tiles.len() + xs.len() * ys.len() > self.changed_max_tiles {
+                return Vec::new();
+            }
+            for &y in &ys {
+                tiles.extend(xs.iter().map(|&x| (x, y, side)));
+            }
+        }
+        tiles
     }
 
     /// Faces in one frame, each aligned and embedded unless too small, and the smallest face
@@ -93,8 +148,27 @@ impl FacesAnalyser {
             t.add("faces", ms(t0));
             (faces, detector.max_side())
         };
-        let (faces, max_side) = max_side;
+        let (mut faces, max_side) = max_side;
         let smallest = FaceDetector::smallest_face_px(max_side, w, h);
+        if let Some(changed) = frame.changed.filter(|_| !frame.scene_start) {
+            let tiles = self.changed_tiles((w, h), changed);
+            if !tiles.is_empty() {
+                let t0 = Instant::now();
+                // A face much larger than the whole-frame look can miss is that look's to find;
+                // in a tile it is a part of one cut by the tile's edge.
+                let largest = 2.0 * FaceDetector::smallest_face_px(detector.max_side(), w, h);
+                for (x, y, side) in tiles {
+                    let found = detector.detect_tile(img, x, y, side)?;
+                    faces.extend(
+                        found
+                            .into_iter()
+                            .filter(|f| f.bbox.w.min(f.bbox.h) < largest),
+                    );
+                }
+                faces = FaceDetector::dedupe(faces);
+                t.add("faces_changed", ms(t0));
+            }
+        }
         let t0 = Instant::now();
         let min = self.vision.min_embed_px;
         let usable: Vec<usize> = (0..faces.len())
@@ -147,6 +221,12 @@ pub struct FacesConfig {
     /// small (shorter side, frame pixels): a person standing in a wide shot, not a close-up.
     /// 0 turns the closer look off; then every frame is searched at `max_side` only.
     pub scene_min_face_px: f32,
+    /// The parts of a frame that changed since the last analysed frame (someone walked in)
+    /// are searched at the scene starts' scale too, in tiles (192 px at the detector: 384
+    /// frame pixels for 40 px faces), when they need at most this many. A moving camera
+    /// changes more than that, and what it brings in waits for the next scene start. 0 turns
+    /// this off.
+    pub changed_max_tiles: usize,
 }
 
 impl Default for FacesConfig {
@@ -157,6 +237,7 @@ impl Default for FacesConfig {
             threshold: 0.5,
             min_embed_px: 24.0,
             scene_min_face_px: 40.0,
+            changed_max_tiles: 4,
         }
     }
 }
@@ -173,12 +254,14 @@ static SECTIONS: [SectionSchema; 2] = [
 ];
 
 fn build(d: &Deps<'_>) -> Built {
-    Ok(d.cfg.settings::<FacesConfig>().enabled.then(|| {
+    let cfg: FacesConfig = d.cfg.settings();
+    Ok(cfg.enabled.then(|| {
         Box::new(FacesAnalyser::new(
             d.vision.clone(),
             d.persons.clone(),
             d.cfg.persons.clone(),
-            d.cfg.settings::<FacesConfig>().scene_min_face_px,
+            cfg.scene_min_face_px,
+            cfg.changed_max_tiles,
         )) as Box<dyn Analyser>
     }))
 }
@@ -365,6 +448,39 @@ fn sample_persons() -> serde_json::Value {
     .expect("serialises")
 }
 
+/// Starts of tiles of `side` covering `from..to` on an axis of `len` (clamped into it), evenly
+/// spread and overlapping by at least `overlap`, so a thing that long lies whole in one.
+fn spans(from: f32, to: f32, side: u32, len: u32, overlap: f32) -> Vec<u32> {
+    let (from, to, s) = (from.max(0.0), to.min(len as f32), side as f32);
+    let last = (len - side) as f32;
+    if to - from <= s {
+        return vec![((from + to - s) / 2.0).clamp(0.0, last).round() as u32];
+    }
+    let n = (((to - from - overlap) / (s - overlap).max(1.0)).ceil() as usize).max(2);
+    let step = (to - from - s) / (n - 1) as f32;
+    (0..n)
+        .map(|k| (from + k as f32 * step).clamp(0.0, last).round() as u32)
+        .collect()
+}
+
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spans;
+
+    #[test]
+    fn spans_cover_with_overlap_and_stay_inside() {
+        // Shorter than a tile: one, centred, moved inside at the edges.
+        assert_eq!(spans(500.0, 600.0, 384, 1280, 80.0), vec![358]);
+        assert_eq!(spans(-80.0, 100.0, 384, 1280, 80.0), vec![0]);
+        assert_eq!(spans(1200.0, 1360.0, 384, 1280, 80.0), vec![896]);
+        // 700 px: three tiles of 384 overlapping by at least 80.
+        let s = spans(100.0, 800.0, 384, 1280, 80.0);
+        assert_eq!(s, vec![100, 258, 416]);
+        assert!(s.windows(2).all(|p| p[0] + 384 - p[1] >= 80));
+        assert_eq!(s.last().unwrap() + 384, 800);
+    }
 }

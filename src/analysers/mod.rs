@@ -16,6 +16,7 @@ use crate::attest::c2pa::Credentials;
 use crate::categories::LiveCategories;
 use crate::config::Config;
 use crate::media::audio::AudioTrack;
+use crate::media::Changes;
 use crate::persons::LivePersons;
 use crate::speech::VoiceModels;
 use crate::vision::{Vision, VisionError, VisionOptions};
@@ -116,6 +117,9 @@ pub struct Frame<'a> {
     /// The clip's first frame or the first after a scene cut: the frames that get a closer,
     /// costlier look (what is in a scene is mostly there from its start).
     pub scene_start: bool,
+    /// Where it changed since the previous analysed frame (none for the clip's first frame and
+    /// for a frame a spaced analyser looks at late): what walked into the scene is there.
+    pub changed: Option<&'a Changes>,
 }
 
 /// What an analyser found in one frame, applied to that frame's detections once every analyser

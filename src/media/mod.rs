@@ -11,7 +11,7 @@ mod watch;
 
 pub use extract::frames_at;
 pub use probe::{is_video_signature, probe};
-pub use sample::{sample, FrameContent, SampledFrame};
+pub use sample::{sample, Changes, FrameContent, SampledFrame};
 
 use crate::vocab::{ErrorCode, Failure};
 use std::sync::Once;

@@ -35,6 +35,56 @@ pub struct SampledFrame {
     pub time_s: f64,
     pub reasons: Vec<SampleReason>,
     pub content: FrameContent,
+    /// For an analysed frame after the first: where it changed since the last analysed frame,
+    /// so that what walks into a scene can be looked at closely without a cut.
+    pub changed: Option<Changes>,
+}
+
+/// The blocks of a frame (a 64x36 grid over it) whose mean luma moved by more than
+/// `media.duplicate_max_diff` since the last analysed frame: the change that made the frame
+/// worth analysing, and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changes(Vec<bool>);
+
+impl Changes {
+    /// Boxes around groups of changed blocks, as shares of the frame's width and height
+    /// (`[x0, y0, x1, y1]`). Blocks up to `reach_x` columns and `reach_y` rows apart fall in one
+    /// group, so parts of one moving thing are looked at together.
+    pub fn regions(&self, reach_x: usize, reach_y: usize) -> Vec<[f32; 4]> {
+        let mut seen = vec![false; self.0.len()];
+        let mut out = Vec::new();
+        for start in 0..self.0.len() {
+            if !self.0[start] || seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            let mut stack = vec![start];
+            let (mut x0, mut y0, mut x1, mut y1) = (THUMB_W, THUMB_H, 0, 0);
+            while let Some(i) = stack.pop() {
+                let (x, y) = (i % THUMB_W, i / THUMB_W);
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+                for ny in y.saturating_sub(reach_y)..(y + reach_y + 1).min(THUMB_H) {
+                    for nx in x.saturating_sub(reach_x)..(x + reach_x + 1).min(THUMB_W) {
+                        let j = ny * THUMB_W + nx;
+                        if self.0[j] && !seen[j] {
+                            seen[j] = true;
+                            stack.push(j);
+                        }
+                    }
+                }
+            }
+            out.push([
+                x0 as f32 / THUMB_W as f32,
+                y0 as f32 / THUMB_H as f32,
+                x1 as f32 / THUMB_W as f32,
+                y1 as f32 / THUMB_H as f32,
+            ]);
+        }
+        out
+    }
+
+    /// The grid's columns and rows.
+    pub const GRID: (usize, usize) = (THUMB_W, THUMB_H);
 }
 
 const THUMB_W: usize = 64;
@@ -73,6 +123,16 @@ impl Thumb {
             .map(|(a, b)| (a - b).abs())
             .sum::<f32>()
             / self.0.len() as f32
+    }
+
+    fn changes(&self, other: &Thumb, by: f32) -> Changes {
+        Changes(
+            self.0
+                .iter()
+                .zip(&other.0)
+                .map(|(a, b)| (a - b).abs() > by)
+                .collect(),
+        )
     }
 
     fn max_diff(&self, other: &Thumb) -> f32 {
@@ -393,6 +453,7 @@ impl State<'_> {
                 self.stats.flashes += 1;
             }
         }
+        let mut changed = None;
         let picked = if reasons.is_empty() {
             None
         } else {
@@ -413,6 +474,10 @@ impl State<'_> {
                 }
                 None => {
                     self.stats.analysed_frames += 1;
+                    changed = self
+                        .last_analysed
+                        .as_ref()
+                        .map(|(_, t)| t.changes(&thumb, self.cfg.duplicate_max_diff));
                     self.last_analysed = Some((index, Thumb(thumb.0.clone())));
                     Some(FrameContent::Image(self.rgb.convert(f, path)?))
                 }
@@ -424,6 +489,7 @@ impl State<'_> {
             time_s,
             reasons,
             content,
+            changed,
         }))
     }
 
@@ -519,5 +585,30 @@ mod tests {
         assert_eq!(t.0[0], 0.0);
         assert_eq!(t.0[THUMB_W - 1], 200.0);
         assert_eq!(t.mean_diff(&block_means(&flat, w, w, h)), 100.0);
+    }
+
+    #[test]
+    fn changed_blocks_group_by_reach() {
+        let at = |cells: &[(usize, usize)]| {
+            let mut v = vec![0.0; THUMB_W * THUMB_H];
+            for &(x, y) in cells {
+                v[y * THUMB_W + x] = 50.0;
+            }
+            Thumb(v)
+        };
+        let before = at(&[]);
+        // Two blocks 3 columns apart and one far away.
+        let after = at(&[(10, 5), (13, 5), (60, 30)]);
+        let c = before.changes(&after, 6.0);
+        let w = |x: usize| x as f32 / THUMB_W as f32;
+        let h = |y: usize| y as f32 / THUMB_H as f32;
+        let mut near = c.regions(3, 3);
+        near.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        assert_eq!(
+            near,
+            vec![[w(10), h(5), w(14), h(6)], [w(60), h(30), w(61), h(31)]]
+        );
+        assert_eq!(c.regions(2, 2).len(), 3);
+        assert!(before.changes(&before, 6.0).regions(3, 3).is_empty());
     }
 }

@@ -14,7 +14,7 @@ use crate::banks::BanksError;
 use crate::categories::{self, CategoriesError};
 use crate::config::{Config, MediaConfig};
 use crate::media::audio::AudioLimits;
-use crate::media::{self, FrameContent, MediaError, SampledFrame};
+use crate::media::{self, Changes, FrameContent, MediaError, SampledFrame};
 use crate::persons::enrol::{self, Enrolment};
 use crate::persons::voices::{self, VoiceEnrolment};
 use crate::persons::PersonsError;
@@ -339,7 +339,7 @@ impl Screener {
                 }
             }
             // The distinct frames of this batch, which of them start a scene, and when.
-            let mut images: Vec<(&RgbImage, bool, f64)> = Vec::new();
+            let mut images: Vec<(&RgbImage, bool, f64, Option<&Changes>)> = Vec::new();
             let mut stream: Vec<Sampled<'_>> = Vec::new();
             for f in &batch {
                 match &f.content {
@@ -348,7 +348,7 @@ impl Screener {
                         let scene = first
                             || f.reasons.contains(&SampleReason::SceneCut)
                             || f.reasons.contains(&SampleReason::Flash);
-                        images.push((img, scene, f.time_s));
+                        images.push((img, scene, f.time_s, f.changed.as_ref()));
                         stream.push(Sampled::Distinct(f.index, img, scene, f.time_s));
                         first = false;
                     }
@@ -403,6 +403,7 @@ impl Screener {
                             let frame = Frame {
                                 image: &image,
                                 scene_start: false,
+                                changed: None,
                             };
                             for finding in a.analyse(&[frame], &mut stage)? {
                                 finding(&mut out[by_index[&of]]);
@@ -431,7 +432,7 @@ impl Screener {
     #[allow(clippy::type_complexity)]
     fn run_analysers(
         &self,
-        images: &[(&RgbImage, bool, f64)],
+        images: &[(&RgbImage, bool, f64, Option<&Changes>)],
         slots: Vec<Vec<usize>>,
     ) -> Result<Vec<(StageTimings, Vec<usize>, Vec<analysers::Finding>)>, ScreenError> {
         let run = |a: &dyn Analyser, slots: Vec<usize>| {
@@ -440,6 +441,7 @@ impl Screener {
                 .map(|&i| Frame {
                     image: images[i].0,
                     scene_start: images[i].1,
+                    changed: images[i].3,
                 })
                 .collect();
             let mut t = StageTimings::default();

@@ -20,6 +20,10 @@ const NMS_IOU: f32 = 0.3;
 /// A frame scaled by `s` for detection reveals faces of `SMALLEST_FACE_PX / s` frame pixels.
 pub const SMALLEST_FACE_PX: f32 = 20.0;
 
+/// The detector's input side for a tile of a frame (`detect_tile`): one size, so its
+/// sessions plan one shape.
+pub const TILE_INPUT: u32 = 192;
+
 /// The detector's input size for a frame: scaled to `max_side`, rounded up to multiples of 32.
 fn input_size(max_side: u32, w: u32, h: u32) -> (usize, usize) {
     let scale = (max_side as f64 / w.max(h) as f64).min(1.0);
@@ -33,6 +37,9 @@ pub struct FaceDetector {
     /// keeps buffers and plans per session, and one session alternating between a small and a
     /// 4x larger input paid for the switch on every clip.
     close: SessionPool,
+    /// Sessions for tiles (`detect_tile`), whose one small shape would otherwise alternate
+    /// with the scene starts' in `close`.
+    tiles: SessionPool,
     max_side: u32,
     threshold: f32,
 }
@@ -48,6 +55,7 @@ impl FaceDetector {
         Ok(Self {
             pool: runtime.pool(name, path)?,
             close: runtime.pool(name, path)?,
+            tiles: runtime.pool(name, path)?,
             max_side,
             threshold,
         })
@@ -79,6 +87,48 @@ impl FaceDetector {
 
     /// Detection with another longer-side limit (enrolment photos use a larger one).
     pub fn detect_at(&self, img: &RgbImage, max_side: u32) -> Result<Vec<Face>, VisionError> {
+        let pool = if max_side == self.max_side {
+            &self.pool
+        } else {
+            &self.close
+        };
+        self.run(pool, img, max_side)
+    }
+
+    /// One face of those found twice (by a frame's whole look and a tile's), the surer kept.
+    pub fn dedupe(faces: Vec<Face>) -> Vec<Face> {
+        nms(faces, |f| f.score, |f| f.bbox, NMS_IOU, true)
+    }
+
+    /// Faces in the square of `img` from (`x`, `y`) with sides of `side` frame pixels (within
+    /// the frame), searched at `TILE_INPUT` px: a closer look at a part of a frame. Boxes and
+    /// landmarks in frame pixels.
+    pub fn detect_tile(
+        &self,
+        img: &RgbImage,
+        x: u32,
+        y: u32,
+        side: u32,
+    ) -> Result<Vec<Face>, VisionError> {
+        let tile = image::imageops::crop_imm(img, x, y, side, side).to_image();
+        let mut faces = self.run(&self.tiles, &tile, TILE_INPUT)?;
+        for f in &mut faces {
+            f.bbox.x += x as f32;
+            f.bbox.y += y as f32;
+            for p in &mut f.landmarks {
+                p.x += x as f32;
+                p.y += y as f32;
+            }
+        }
+        Ok(faces)
+    }
+
+    fn run(
+        &self,
+        pool: &SessionPool,
+        img: &RgbImage,
+        max_side: u32,
+    ) -> Result<Vec<Face>, VisionError> {
         let (w, h) = (img.width() as usize, img.height() as usize);
         let (iw, ih) = input_size(max_side, img.width(), img.height());
         let mut input = Array4::<f32>::zeros((1, 3, ih, iw));
@@ -87,11 +137,6 @@ impl FaceDetector {
             input[[0, 1, y, x]] = g;
             input[[0, 2, y, x]] = b;
         });
-        let pool = if max_side == self.max_side {
-            &self.pool
-        } else {
-            &self.close
-        };
         let mut faces = pool.infer(input, |o| match o {
             [heat, scale, offset, lms] => {
                 self.decode(heat, scale, offset, lms, iw as f32, ih as f32)

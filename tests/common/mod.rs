@@ -68,6 +68,92 @@ pub fn rgb(name: &str) -> image::RgbImage {
         .to_rgb8()
 }
 
+/// The head of `photo` around its face (one face box of margin each side: hair, neck, a little
+/// background), mirrored so it is not the enrolment image, and the face box's shorter side.
+pub fn head(photo: &str) -> (image::RgbImage, f32) {
+    use image::imageops;
+    let img = rgb(photo);
+    let faces = screener().vision().faces.detect_at(&img, 2048).unwrap();
+    let f = faces
+        .iter()
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .expect("the photograph shows a face")
+        .bbox;
+    let x0 = (f.x - f.w).max(0.0) as u32;
+    let y0 = (f.y - f.h).max(0.0) as u32;
+    let x1 = ((f.x + 2.0 * f.w) as u32).min(img.width());
+    let y1 = ((f.y + 2.0 * f.h) as u32).min(img.height());
+    let crop = imageops::crop_imm(&img, x0, y0, x1 - x0, y1 - y0).to_image();
+    (imageops::flip_horizontal(&crop), f.w.min(f.h))
+}
+
+/// The head of `photo` scaled so its face is `px` on the shorter side.
+pub fn head_at(photo: &str, px: u32) -> image::RgbImage {
+    let (head, face_px) = head(photo);
+    let s = px as f32 / face_px;
+    let (w, h) = (
+        (head.width() as f32 * s).round() as u32,
+        (head.height() as f32 * s).round() as u32,
+    );
+    image::imageops::resize(&head, w, h, image::imageops::FilterType::CatmullRom)
+}
+
+/// Seconds a walk-in clip lasts, and how fast the head walks in (frame pixels a second).
+pub const WALK_S: u32 = 10;
+pub const WALK_PX_PER_S: u32 = 240;
+
+/// A 10 s 30 fps H.264 clip of the launch pad at `w`x`h` in which the head of `photo` (face
+/// `px` on its shorter side) slides in from the left edge from `enters_s`, without a cut, at
+/// `WALK_PX_PER_S`, and stops a third of the way across; `None`: the launch pad alone.
+pub fn walk_in_clip(photo: Option<&str>, px: u32, (w, h): (u32, u32), enters_s: f64) -> PathBuf {
+    let who = photo.unwrap_or("nobody");
+    let out = clips_dir().join(format!("walk-{who}-{px}-{w}x{h}-{enters_s}.mp4"));
+    if out.exists() {
+        return out;
+    }
+    let tag = fastrand::u64(..);
+    let scene = image::imageops::resize(
+        &rgb("rocket.jpg"),
+        w,
+        h,
+        image::imageops::FilterType::Triangle,
+    );
+    let bg = out.with_extension(format!("{tag}.bg.png"));
+    scene.save(&bg).unwrap();
+    let partial = out.with_extension(format!("{tag}.partial.mp4"));
+    let secs = WALK_S.to_string();
+    let mut args: Vec<String> = ["-framerate", "30", "-loop", "1", "-t", &secs, "-i"]
+        .map(String::from)
+        .to_vec();
+    args.push(bg.to_str().unwrap().into());
+    if let Some(photo) = photo {
+        let head = out.with_extension(format!("{tag}.head.png"));
+        head_at(photo, px).save(&head).unwrap();
+        args.extend(["-framerate", "30", "-loop", "1", "-t", &secs, "-i"].map(String::from));
+        args.push(head.to_str().unwrap().into());
+        args.push("-filter_complex".into());
+        args.push(format!(
+            "[0][1]overlay=x='if(lt(t,{enters_s}),-w,min(-w+(t-{enters_s})*{WALK_PX_PER_S},W/3))':y=(H-h)/2:eval=frame"
+        ));
+    }
+    let frames = (30 * WALK_S).to_string();
+    args.extend(
+        [
+            "-frames:v",
+            &frames,
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ]
+        .map(String::from),
+    );
+    args.push(partial.to_str().unwrap().into());
+    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    std::fs::rename(&partial, &out).unwrap();
+    out
+}
+
 /// Runs the ffmpeg CLI (quietly) and panics with its stderr on failure.
 pub fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")
