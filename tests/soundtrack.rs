@@ -18,7 +18,11 @@ use std::sync::{Arc, OnceLock};
 fn service() -> &'static Arc<CheckService> {
     static S: OnceLock<Arc<CheckService>> = OnceLock::new();
     S.get_or_init(|| {
-        let s = common::service(common::config());
+        // One worker, and room in its queue for the thumbnails a review or block makes on the
+        // pool after its answer: with one place, the next test's clip found it taken (Busy).
+        let s = clipguard::service::Context::open(common::config())
+            .and_then(|c| c.service(1, 4))
+            .expect("models load (run `make test` to fetch them)");
         add(&s, "Eileen Collins", &[]);
         add(&s, "Grace Hopper", &[&common::testdata("grace_hopper.jpg")]);
         s
@@ -42,7 +46,7 @@ fn check_with(s: &Arc<CheckService>, clip: &Path, prompt: Option<&str>) -> Decis
         user: Some("bob".into()),
         ..Default::default()
     };
-    // The service admits one screening and one waiting: the tests, side by side, take turns.
+    // The tests, side by side, take turns: one clip screened at a time.
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
     tokio::runtime::Runtime::new()
