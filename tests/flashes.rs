@@ -12,8 +12,8 @@
 mod common;
 
 use clipguard::persons::NewPerson;
-use clipguard::service::{CheckService, ClipLocation, ClipSource};
-use clipguard::vocab::{Action, CheckRequest, Origin, PersonKind, Signals};
+use clipguard::service::CheckService;
+use clipguard::vocab::{Action, CheckRequest, PersonKind, Signals};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -98,7 +98,14 @@ fn clip(fps: u32, coded: Coded, flash: Option<(&str, u32, u32, f32)>, tag: &str)
             }
         }
     }
-    let partial = out.with_extension("partial.mp4");
+    // Tests side by side may make the same clip: each writes its own partial file, and the
+    // renames leave one whole clip.
+    let partial = out.with_extension(format!(
+        "{}.partial.mp4",
+        format!("{:?}", std::thread::current().id())
+            .trim_start_matches("ThreadId(")
+            .trim_end_matches(')')
+    ));
     args.extend(
         [
             "-frames:v",
@@ -211,17 +218,8 @@ fn nudity_service() -> &'static Arc<CheckService> {
 
 /// The action taken on the clip, and its signals.
 fn check(service: &Arc<CheckService>, clip: &Path) -> (Action, Signals) {
-    let checked = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(service.check_clip(
-            ClipSource::At(ClipLocation::Path(clip.to_path_buf())),
-            CheckRequest::default(),
-            Origin::Check,
-            std::time::Instant::now() + std::time::Duration::from_secs(120),
-        ))
-        .unwrap();
-    let signals = checked.decision.clip.clone().unwrap();
-    (checked.decision.decision.action, signals)
+    let d = common::check_clip(service, clip, CheckRequest::default());
+    (d.decision.action, d.clip.unwrap())
 }
 
 /// Whether the frame shown at `frame` was analysed (not merely sampled as a repeat).

@@ -379,20 +379,11 @@ fn small_face_thresholds_keep_false_matches_out() {
 /// (`faces.changed_max_tiles = 0`) she is not found in that second, which is what this proves.
 #[test]
 fn a_40_px_face_walking_in_mid_scene_is_found_within_a_second() {
-    use clipguard::service::{ClipLocation, ClipSource};
-    use clipguard::vocab::{Action, CheckRequest, Origin};
+    use clipguard::vocab::{Action, CheckRequest};
     const ENTERS: f64 = 4.0;
     let check = |service: &std::sync::Arc<clipguard::service::CheckService>, clip: &Path| {
-        let checked = tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(service.check_clip(
-                ClipSource::At(ClipLocation::Path(clip.to_path_buf())),
-                CheckRequest::default(),
-                Origin::Check,
-                std::time::Instant::now() + std::time::Duration::from_secs(120),
-            ))
-            .unwrap();
-        let signals = checked.decision.clip.clone().unwrap();
+        let checked = common::check_clip(service, clip, CheckRequest::default());
+        let signals = checked.clip.clone().unwrap();
         // When she was first matched.
         let first = signals
             .frames
@@ -406,7 +397,7 @@ fn a_40_px_face_walking_in_mid_scene_is_found_within_a_second() {
             })
             .map(|f| f.time_s)
             .fold(f64::INFINITY, f64::min);
-        (checked.decision.decision.action, first, signals)
+        (checked.decision.action, first, signals)
     };
     let walk = common::walk_in_clip(Some("astronaut.png"), 40, (1280, 720), ENTERS);
     let empty = common::walk_in_clip(None, 40, (1280, 720), ENTERS);

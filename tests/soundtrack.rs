@@ -7,8 +7,8 @@ mod common;
 
 use clipguard::analysers::SpeechConfig;
 use clipguard::persons::NewPerson;
-use clipguard::service::{CheckService, ClipLocation, ClipSource};
-use clipguard::vocab::{Action, CheckRequest, Decision, Origin, PersonKind, Speech};
+use clipguard::service::CheckService;
+use clipguard::vocab::{Action, CheckRequest, Decision, PersonKind, Speech};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -49,16 +49,7 @@ fn check_with(s: &Arc<CheckService>, clip: &Path, prompt: Option<&str>) -> Decis
     // The tests, side by side, take turns: one clip screened at a time.
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(s.check_clip(
-            ClipSource::At(ClipLocation::Path(clip.to_path_buf())),
-            request,
-            Origin::Check,
-            std::time::Instant::now() + std::time::Duration::from_secs(300),
-        ))
-        .unwrap()
-        .decision
+    common::check_clip(s, clip, request)
 }
 
 fn check(clip: &Path) -> Decision {

@@ -62,6 +62,26 @@ pub fn service(cfg: clipguard::Config) -> std::sync::Arc<clipguard::service::Che
         .expect("models load (run `make test` to fetch them)")
 }
 
+/// A clip at `clip` checked through `service` as the pipeline's pre-publish check would be,
+/// waiting for its decision (a 300 s deadline).
+pub fn check_clip(
+    service: &std::sync::Arc<clipguard::service::CheckService>,
+    clip: &Path,
+    request: clipguard::vocab::CheckRequest,
+) -> clipguard::vocab::Decision {
+    use clipguard::service::{ClipLocation, ClipSource};
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(service.check_clip(
+            ClipSource::At(ClipLocation::Path(clip.to_path_buf())),
+            request,
+            clipguard::vocab::Origin::Check,
+            std::time::Instant::now() + std::time::Duration::from_secs(300),
+        ))
+        .unwrap()
+        .decision
+}
+
 pub fn rgb(name: &str) -> image::RgbImage {
     image::open(testdata(name))
         .expect("test image decodes")
