@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev pkg-config python3-venv \
 	chromium chromium-driver fonts-dejavu-core postgresql openssl \
-	espeak-ng sox
+	espeak-ng sox wamerican
 export ORT_DYLIB_PATH := $(abspath $(LOCAL)/models/libonnxruntime.so.1.31.1)
 # The throwaway PostgreSQL server the store and replica tests use (tests/pg/cluster.sh).
 PG_DIR := $(LOCAL)/pg

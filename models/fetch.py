@@ -110,11 +110,27 @@ def join_parts(entry: dict, cache: Path, dest: Path):
             piece.unlink()
 
 
+def from_debian(entry: dict, dest: Path):
+    """A file of an installed Debian package (the Makefile installs it), at the pinned version."""
+    pkg, version = entry["debian"], entry["version"]
+    found = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg],
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        raise FetchError(f"Debian package {pkg} is not installed (run `make system`)")
+    if found.stdout.strip() != version:
+        raise FetchError(f"Debian package {pkg} is {found.stdout.strip()}, the manifest pins {version}")
+    dest.write_bytes(Path(entry["path"]).read_bytes())
+
+
 def fetch(entry: dict, dest_dir: Path, cache: Path):
     dest = dest_dir / entry["file"]
     if dest.exists() and sha256(dest) == entry["sha256"]:
         return
     print(f"fetching {entry['file']}", file=sys.stderr)
+    if "debian" in entry:
+        from_debian(entry, dest)
+        verify(dest, entry["sha256"])
+        return
     source = entry.get("source_sha256")
     raw = dest.with_name(dest.name + ".source") if source else dest
     if "parts" in entry:

@@ -186,13 +186,14 @@ fn blind_innocent_prompts_in_lower_case_capitals_and_other_languages() {
 }
 
 /// The blind evasions: full names as people type them, other scripts, aliases. Measured at
-/// 86.7% caught (346 of 399; Latin-script forms 90% and more, other scripts 50-91%) against the
-/// 99.5% target: held there so that it can only improve (issue 26 is open).
+/// 90.7% caught (362 of 399; Latin-script forms 73-100%, lower case, capitals and titles all
+/// caught, other scripts 50-91%) against the 99.5% target: held there so that it can only
+/// improve (issue 26 is open).
 #[test]
 fn blind_evasions_are_caught() {
     let cases = lines("blind_evasions.txt");
     assert!(cases.len() >= 300);
-    assert_caught("blind evasions", &cases, 0.865);
+    assert_caught("blind evasions", &cases, 0.9);
 }
 
 /// The persons of issue 26, registered as an admin would: Eileen Collins and Grace Hopper

@@ -12,6 +12,11 @@
 //! And given names: the first names of the 1990 US Census (`names` package, MIT; the data are
 //! public domain), so that a frequent pair that starts with a given name ("michael jackson",
 //! "will smith") is read as a name, not a phrase.
+//!
+//! And a dictionary: SCOWL's American English list (Debian's `wamerican`, `[[data]] name =
+//! "english-dictionary"`), whose lower-case entries are the ordinary words. Frequency cannot
+//! tell a one-word name that is a word ("sting", "drake") from one that is only a name but
+//! written often ("rihanna", "madonna": both above "usher" on the web); a dictionary can.
 
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -24,10 +29,12 @@ pub const ENTRY: &str = "wordfreq-en";
 pub const PHRASES_ENTRY: &str = "wordsegment-bigrams";
 /// The manifest entries that name the census's male and female first names.
 pub const GIVEN_NAMES_ENTRIES: [&str; 2] = ["census-male-first", "census-female-first"];
+/// The manifest entry that names the dictionary.
+pub const DICTIONARY_ENTRY: &str = "english-dictionary";
 /// A census first name counts as a given name from this share of people (percent): "Grace"
-/// 0.189, "Eileen" 0.105, "Al" 0.023, against "Will" 0.018 and "Young" 0.010, rarer as names
-/// than as words.
-const GIVEN_NAME_MIN_PERCENT: f64 = 0.02;
+/// 0.189, "Eileen" 0.105, "Al" 0.023, "Will" 0.018 (the census counts "William" apart), against
+/// "Young" 0.010 and "Major" 0.007, rarer as names than as words.
+const GIVEN_NAME_MIN_PERCENT: f64 = 0.015;
 /// Words in the corpus the pair counts come from (Norvig, "Natural Language Corpus Data").
 const PHRASE_CORPUS_WORDS: f64 = 1.024_908_267_229e12;
 
@@ -74,6 +81,8 @@ pub struct WordFrequencies {
     phrases: Vec<(u64, u16)>,
     /// Given names, lower case.
     given: rustc_hash::FxHashSet<Box<str>>,
+    /// The dictionary's lower-case entries: the ordinary words.
+    dictionary: rustc_hash::FxHashSet<Box<str>>,
 }
 
 impl WordFrequencies {
@@ -109,7 +118,24 @@ impl WordFrequencies {
         for entry in GIVEN_NAMES_ENTRIES {
             words.load_given_names(&verified(entry)?)?;
         }
+        words.load_dictionary(&verified(DICTIONARY_ENTRY)?)?;
         Ok(words)
+    }
+
+    /// Reads a word list, one word a line, keeping the entries that start in lower case (the
+    /// capitalised ones are names: "Madonna", "Adele") and leaving out possessives.
+    pub fn load_dictionary(&mut self, path: &Path) -> Result<(), WordFreqError> {
+        let text = std::fs::read_to_string(path).map_err(|e| WordFreqError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.dictionary = text
+            .lines()
+            .map(str::trim)
+            .filter(|w| w.chars().next().is_some_and(char::is_lowercase) && !w.contains('\''))
+            .map(Box::from)
+            .collect();
+        Ok(())
     }
 
     /// Reads a census first-name list: `NAME  frequency  cumulative  rank` a line.
@@ -216,7 +242,19 @@ impl WordFrequencies {
                 .collect(),
             phrases: Vec::new(),
             given: Default::default(),
+            dictionary: Default::default(),
         }
+    }
+
+    /// The same table with these ordinary words, as the dictionary lists them (tests, tools).
+    pub fn with_dictionary<'a>(mut self, words: impl IntoIterator<Item = &'a str>) -> Self {
+        self.dictionary.extend(words.into_iter().map(Box::from));
+        self
+    }
+
+    /// Whether a lower-case word is an ordinary word: a lower-case entry of the dictionary.
+    pub fn is_ordinary_word(&self, word: &str) -> bool {
+        self.dictionary.contains(word)
     }
 
     /// The same table with these given names (tests, tools).

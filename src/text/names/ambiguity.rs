@@ -1,6 +1,6 @@
 //! Warnings given at enrolment about names that will be hard to match precisely.
 
-use super::words::{COMMON_ZIPF, MIN_SURNAME_LEN, ORDINARY_ZIPF};
+use super::words::{is_common_phrase, MIN_SURNAME_LEN, ORDINARY_ZIPF};
 use crate::text::tokens::{with_words, Token};
 use crate::text::wordfreq::WordFrequencies;
 use serde::{Deserialize, Serialize};
@@ -27,23 +27,24 @@ impl Ambiguity {
         match self {
             Ambiguity::CommonSingleWord => "a one-word name that is also an ordinary word: it counts only with corroboration (capitals mid-sentence, a title, a person's context); mark it always_match to match it everywhere",
             Ambiguity::CommonSurname => "the surname is an ordinary word: alone it counts only with corroboration",
-            Ambiguity::CommonPhrase => "every word is an ordinary word: in lower case without a person's context it is read as a phrase",
+            Ambiguity::CommonPhrase => "a common phrase (its words are often written together): in lower case without a person's context it is read as the phrase",
             Ambiguity::Short => "shorter than four letters: alone it is not reported",
             Ambiguity::NoLetters => "no letters: it can never be found in text",
         }
     }
 }
 
-/// Ambiguities of one name or alias. A one-word name is flagged from [`COMMON_ZIPF`], where
-/// the matcher starts asking for corroboration; the words of a longer name only when they are
-/// in everyday use ([`ORDINARY_ZIPF`]), so that frequent names ("Eileen Collins") are not.
+/// Ambiguities of one name or alias, as the matcher reads them: a one-word name that is an
+/// ordinary word (the dictionary's) and a longer name that is a common phrase need
+/// corroboration in lower case; a surname alone is flagged when it is in everyday use
+/// ([`ORDINARY_ZIPF`]), so that frequent names ("Collins") are not.
 pub fn ambiguity(name: &str, words: &WordFrequencies) -> Vec<Ambiguity> {
     let ordinary = |t: &Token| words.zipf(t.plain) >= ORDINARY_ZIPF;
     let mut out = Vec::new();
     with_words(name, |w| match w.tokens {
         [] => out.push(Ambiguity::NoLetters),
         [one] => {
-            if words.zipf(one.plain) >= COMMON_ZIPF {
+            if words.is_ordinary_word(one.plain) {
                 out.push(Ambiguity::CommonSingleWord);
             }
             if one.plain.chars().count() < MIN_SURNAME_LEN {
@@ -51,7 +52,7 @@ pub fn ambiguity(name: &str, words: &WordFrequencies) -> Vec<Ambiguity> {
             }
         }
         many => {
-            if many.iter().all(ordinary) {
+            if is_common_phrase(many.iter().map(|t| t.plain), words) {
                 out.push(Ambiguity::CommonPhrase);
             }
             if ordinary(&many[many.len() - 1]) {

@@ -94,6 +94,7 @@ impl NameIndexBuilder {
             text[id as usize] = w.clone();
         }
         let zipf: Vec<f32> = text.iter().map(|w| freq.zipf(w)).collect();
+        let ordinary: Vec<bool> = text.iter().map(|w| freq.is_ordinary_word(w)).collect();
         let mut scripted = vec![false; text.len()];
         for &w in &self.scripted {
             scripted[w as usize] = true;
@@ -167,6 +168,7 @@ impl NameIndexBuilder {
             words: self.words,
             text,
             zipf,
+            ordinary,
             skel,
             deletes,
             buckets,
@@ -301,6 +303,9 @@ pub struct NameIndex {
     pub(super) words: FxHashMap<Box<str>, u32>,
     pub(super) text: Vec<Box<str>>,
     pub(super) zipf: Vec<f32>,
+    /// Whether each word is an ordinary word (the dictionary's): a one-word name that is one
+    /// needs corroboration.
+    pub(super) ordinary: Vec<bool>,
     pub(super) skel: FxHashMap<Box<str>, Vec<u32>>,
     pub(super) deletes: Vec<(u64, u32)>,
     /// Where each bucket of `deletes` starts, by the top bits of the hash.

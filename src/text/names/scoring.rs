@@ -189,25 +189,13 @@ impl NameIndex {
             _ => &alias.words,
         };
         // A whole name is common when it is a common phrase ("ice cube"), not when its words
-        // are merely frequent ("eileen collins"); a word alone when it is an ordinary word.
+        // are merely frequent ("eileen collins"); a one-word name when it is an ordinary word
+        // ("sting", not "rihanna"); a surname alone when it is frequent.
         let whole = matches!(c.form, Form::Full | Form::Reversed | Form::Joined);
         let common = if whole {
-            // A whole name is read as a phrase when its words are ordinary words and it does
-            // not start with a given name ("michael jackson" is frequent only as the name),
-            // and either they are often written together ("ice cube") or the first is in
-            // everyday use ("bad bunny", "young thug"). "Eileen Collins" and "Olaf Scholz"
-            // are names, however frequent each word.
-            let first = alias.words[0] as usize;
-            alias
-                .words
-                .iter()
-                .all(|&w| self.zipf[w as usize] >= COMMON_ZIPF)
-                && !freq.is_given_name(&self.text[first])
-                && (self.zipf[first] >= ORDINARY_ZIPF
-                    || alias.words.windows(2).all(|p| {
-                        let (a, b) = (&self.text[p[0] as usize], &self.text[p[1] as usize]);
-                        freq.phrase_zipf(a, b) >= PHRASE_ZIPF
-                    }))
+            is_common_phrase(alias.words.iter().map(|&w| &*self.text[w as usize]), freq)
+        } else if c.form == Form::Single {
+            matched.iter().all(|&w| self.ordinary[w as usize])
         } else {
             matched
                 .iter()
@@ -332,10 +320,16 @@ impl NameIndex {
             Form::Single | Form::Surname => {
                 let single = c.form == Form::Single;
                 let short = text_len(&self.text[matched[0] as usize]) < MIN_SURNAME_LEN;
-                let mut s: f32 = match (single, common || short) {
-                    (true, false) => 0.85,
-                    (true, true) => 0.25,
-                    (false, _) => 0.3,
+                // A one-word name that is no ordinary word but is written often may still be
+                // a word of another language ("Cher Ami"): a reason to look, not to block.
+                let frequent = matched
+                    .iter()
+                    .all(|&w| self.zipf[w as usize] >= COMMON_ZIPF);
+                let mut s: f32 = match (single, common || short, frequent) {
+                    (true, false, false) => 0.85,
+                    (true, false, true) => 0.6,
+                    (true, true, _) => 0.25,
+                    (false, _, _) => 0.3,
                 };
                 if capitalised && !lower {
                     s += if single { 0.25 } else { 0.1 };

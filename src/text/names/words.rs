@@ -2,10 +2,12 @@
 //! the context lists (titles, determiners, links, a person's context, places and things) whose
 //! words give a find its reasons.
 
+use crate::text::wordfreq::WordFrequencies;
 use rustc_hash::FxHashMap;
 
-/// A word at least this frequent (Zipf) is an ordinary word: "prince" 4.7, "stone" 4.8,
-/// "madonna" 3.7, "usher" 3.5, against "lorde" 3.2.
+/// A word at least this frequent (Zipf) is frequent: a surname alone ("collins" 4.2) or a word
+/// of a common phrase. (Whether a one-word name is an ordinary word is the dictionary's to say:
+/// "madonna" 3.7 is frequent but not a word, "usher" 3.5 is one.)
 pub const COMMON_ZIPF: f32 = 3.3;
 /// Enrolment warns about a word of a multi-word name only from this frequency: wordfreq counts
 /// a name as a word, so frequent names pass [`COMMON_ZIPF`] ("eileen" 3.3, "collins" 4.2),
@@ -16,6 +18,36 @@ pub(super) const WORD_ZIPF: f32 = 3.0;
 /// A pair of words at least this frequent together (Zipf) is a common phrase: every pair in
 /// the list (100,000 occurrences or more in 10^12 words).
 pub(super) const PHRASE_ZIPF: f32 = 1.95;
+/// Whether a multi-word name (lower-case words) is itself a phrase, which in lower case reads
+/// as the phrase ("ice cube", "bad bunny") rather than the person: every word is an ordinary
+/// word (the dictionary's: not "gaga", "dre"), it does not start with a given name ("will
+/// smith", "michael jackson" are names), and either its words are written together often
+/// (every pair in the Web 1T list: "ice cube") or the first is a word of everyday use that
+/// makes phrases of whatever follows ("bad", "young", "ice": the list, from 2006 and only
+/// pairs over 100,000 occurrences, lacks "bad bunny" and "young thug").
+pub(super) fn is_common_phrase<'a>(
+    mut words: impl Iterator<Item = &'a str>,
+    freq: &WordFrequencies,
+) -> bool {
+    let Some(first) = words.next() else {
+        return false;
+    };
+    if !freq.is_ordinary_word(first) || freq.is_given_name(first) {
+        return false;
+    }
+    let everyday = freq.zipf(first) >= ORDINARY_ZIPF;
+    let (mut prev, mut pairs, mut together) = (first, 0, true);
+    for w in words {
+        if !freq.is_ordinary_word(w) {
+            return false;
+        }
+        together &= freq.phrase_zipf(prev, w) >= PHRASE_ZIPF;
+        prev = w;
+        pairs += 1;
+    }
+    pairs > 0 && (together || everyday)
+}
+
 /// A text with at least this many words of three letters or more (name words aside)...
 pub(super) const FOREIGN_MIN_WORDS: usize = 4;
 /// ...this many tenths of them under [`WORD_ZIPF`], is in another language: its rare words
