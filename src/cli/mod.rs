@@ -243,8 +243,8 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
             })
             .collect()
     };
-    // Evidence thumbnails are made on the pool: let them finish before exiting.
-    service.pool().shutdown();
+    // Evidence thumbnails are made after the decisions: let them finish before exiting.
+    service.shutdown();
     let several = results.len() > 1;
     let mut status = exit::OK;
     let mut failed = false;

@@ -415,7 +415,7 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
         }
     });
 
-    let pool = service.pool().clone();
+    let stopping = service.clone();
     let state = web::Data::new(AppState {
         live: service.live().clone(),
         service,
@@ -427,7 +427,7 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     let keys = web::Data::new(Keys::new(&cfg.server.api_keys));
     tracing::info!(
         %bind,
-        workers = pool.workers(),
+        workers = stopping.pool().workers(),
         queue = cfg.server.queue,
         keys = cfg.server.api_keys.len(),
         "clipguard listening"
@@ -531,7 +531,7 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     .run()
     .await?;
     tracing::info!("stopped accepting; finishing queued screenings");
-    pool.shutdown();
+    stopping.shutdown();
     tracing::info!("clipguard stopped");
     Ok(())
 }

@@ -22,6 +22,10 @@ use crate::vocab::{ErrorCode, Failure};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Thumbnail jobs that may wait for the evidence lane; more are skipped (a burst of reviews
+/// under load): the decision stands without them.
+const EVIDENCE_QUEUE: usize = 8;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
     #[error(transparent)]
@@ -136,6 +140,7 @@ impl Context {
                 cfg.store.url.is_some(),
             )?),
             pool: Arc::new(Pool::new(workers, queue)),
+            evidence: Arc::new(Pool::new(1, EVIDENCE_QUEUE)),
             cache: Arc::new(SignalsCache::new(cfg.server.cache_clips)),
             intake: Intake {
                 roots: Roots::new(&cfg.server.file_roots),

@@ -142,6 +142,10 @@ pub struct CheckService {
     policy: Arc<LivePolicy>,
     signer: Arc<Signer>,
     pool: Arc<Pool>,
+    /// Evidence thumbnails' own lane (one thread, a short queue): made after the answer, they
+    /// must never hold the place in `pool`'s queue that the caller's next clip needs (a
+    /// one-worker server answered 503 to the clip after every review).
+    evidence: Arc<Pool>,
     cache: Arc<SignalsCache>,
     intake: Intake,
     deadline: Duration,
@@ -161,6 +165,7 @@ impl CheckService {
             policy,
             signer: self.signer.clone(),
             pool: self.pool.clone(),
+            evidence: self.evidence.clone(),
             cache: self.cache.clone(),
             intake: self.intake.clone(),
             deadline: self.deadline,
@@ -196,6 +201,13 @@ impl CheckService {
 
     pub fn pool(&self) -> &Arc<Pool> {
         &self.pool
+    }
+
+    /// Refuses new work, then waits for the screenings queued and running, then for the
+    /// evidence thumbnails they made (a stopping server or a finished CLI loses none).
+    pub fn shutdown(&self) {
+        self.pool.shutdown();
+        self.evidence.shutdown();
     }
 
     pub fn intake(&self) -> &Intake {
@@ -358,9 +370,9 @@ impl CheckService {
         }))
     }
 
-    /// Thumbnails for reviewers. A pre-publish check makes them after the answer on the pool,
-    /// skipped under load rather than taking a queue slot a check could need; an audit makes
-    /// them before it moves on, since nobody waits on it.
+    /// Thumbnails for reviewers. A pre-publish check makes them after the answer in their own
+    /// lane, skipped when that lane is full or the screening pool has clips waiting (CPU goes
+    /// to answers first); an audit makes them before it moves on, since nobody waits on it.
     async fn evidence(&self, origin: Origin, decision: &Decision, clip: Arc<Clip>) {
         if decision.decision.action == Action::Allow {
             return;
@@ -376,7 +388,7 @@ impl CheckService {
                 let _ = tokio::task::spawn_blocking(job).await;
             }
             Origin::Check if self.pool.queued() == 0 => {
-                if let Err(e) = self.pool.submit(Instant::now() + self.deadline, job) {
+                if let Err(e) = self.evidence.submit(Instant::now() + self.deadline, job) {
                     tracing::debug!(error = %e, "evidence thumbnails skipped");
                 }
             }
