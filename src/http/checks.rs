@@ -16,6 +16,8 @@ use std::time::Instant;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptCheck {
+    /// At most 16,384 characters.
+    #[schema(max_length = 16384)]
     pub prompt: String,
     pub user: Option<String>,
     #[serde(default)]
@@ -28,7 +30,8 @@ pub struct PromptCheck {
 #[serde(deny_unknown_fields)]
 pub struct ClipByUri {
     pub uri: String,
-    /// The prompt the clip was generated from.
+    /// The prompt the clip was generated from (at most 16,384 characters).
+    #[schema(max_length = 16384)]
     pub prompt: Option<String>,
     /// The requesting user: checked against each matched person's consent.
     pub user: Option<String>,
@@ -49,7 +52,8 @@ pub struct ClipByUri {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClipMetadata {
-    /// The prompt the clip was generated from.
+    /// The prompt the clip was generated from (at most 16,384 characters).
+    #[schema(max_length = 16384)]
     pub prompt: Option<String>,
     /// The requesting user: checked against each matched person's consent.
     pub user: Option<String>,
@@ -243,7 +247,11 @@ pub async fn check_clip(
         .service
         .check_clip(source, request, Origin::Check, deadline)
         .await?;
-    metrics::check_finished("clip", started.elapsed().as_secs_f64());
+    let kind = match checked.cache {
+        crate::service::CacheOutcome::Hit => "clip_cached",
+        _ => "clip",
+    };
+    metrics::check_finished(kind, started.elapsed().as_secs_f64());
     if let Some(url) = callback_url {
         let (service, decision) = (state.service.clone(), checked.decision.clone());
         web::block(move || {

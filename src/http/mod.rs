@@ -260,7 +260,7 @@ fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> a
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
-            .limit(256 * 1024)
+            .limit(upload::MAX_JSON_BYTES)
             .error_handler(json_error),
     )
     .app_data(web::QueryConfig::default().error_handler(query_error))

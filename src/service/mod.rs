@@ -70,6 +70,8 @@ pub enum CheckError {
     ShuttingDown,
     #[error("no decision with id {0}")]
     NoDecision(String),
+    #[error("prompt: {chars} characters, over the limit of {limit}")]
+    PromptTooLong { chars: usize, limit: usize },
     #[error("decision {id} is {action}, not awaiting review")]
     NotReviewable { id: String, action: Action },
     #[error("decision {id} was already reviewed ({outcome}) by {reviewer} at {at}")]
@@ -112,6 +114,7 @@ impl Failure for CheckError {
             CheckError::Deadline { .. } => ErrorCode::DeadlineExceeded,
             CheckError::ShuttingDown => ErrorCode::ShuttingDown,
             CheckError::NoDecision(_) => ErrorCode::NotFound,
+            CheckError::PromptTooLong { .. } => ErrorCode::TooLarge,
             CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => {
                 ErrorCode::Conflict
             }
@@ -249,6 +252,7 @@ impl CheckService {
 
     /// Checks a prompt alone (on this thread: it takes microseconds).
     pub fn check_prompt(&self, request: &CheckRequest) -> Result<Decision, CheckError> {
+        within_limits(request)?;
         self.decide(Origin::Check, None, request, None)
     }
 
@@ -278,6 +282,7 @@ impl CheckService {
         deadline: Instant,
         id: Option<String>,
     ) -> Result<Checked, CheckError> {
+        within_limits(&request)?;
         let clip = Arc::new(source.materialise(&self.intake).await?);
         // Both are read from the store, which must not block an async thread.
         let live = self.live.clone();
@@ -703,6 +708,16 @@ impl CheckService {
             .0
             .sha256
             .clone()
+    }
+}
+
+/// Refuses a request over the limits every entry point shares (the prompt's length), before
+/// anything is screened.
+pub fn within_limits(request: &CheckRequest) -> Result<(), CheckError> {
+    let limit = crate::vocab::MAX_PROMPT_CHARS;
+    match request.prompt.as_deref().map(|p| p.chars().count()) {
+        Some(chars) if chars > limit => Err(CheckError::PromptTooLong { chars, limit }),
+        _ => Ok(()),
     }
 }
 

@@ -52,6 +52,7 @@ impl CheckService {
         spec: &JobSpec,
         upload: Option<&std::path::Path>,
     ) -> Result<String, CheckError> {
+        super::within_limits(&spec.request)?;
         let id = uuid::Uuid::now_v7().to_string();
         let text = serde_json::to_string(spec).expect("a job spec serialises");
         let mut file = upload.map(std::fs::File::open).transpose().map_err(|e| {
@@ -192,12 +193,8 @@ async fn screen(service: &Arc<CheckService>, owner: &str, job: ClaimedJob) {
                 .await
         }
     };
-    match finished {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            tracing::error!(check = %id, error = %e, "cannot record a queued check's end")
-        }
-        Err(_) => {}
+    if let Ok(Err(e)) = finished {
+        tracing::error!(check = %id, error = %e, "cannot record a queued check's end");
     }
 }
 

@@ -288,7 +288,7 @@ mod tests {
             let mut back = Vec::new();
             let sha = s.read_check_upload("j1", &mut back).unwrap();
             assert_eq!(back, clip);
-            assert_eq!(sha.unwrap(), hex::encode(Sha256::digest(&clip)));
+            assert_eq!(sha.unwrap(), hex::encode(Sha256::digest(clip.as_slice())));
             assert_eq!(s.read_check_upload("j2", &mut Vec::new()).unwrap(), None);
 
             // Oldest first, each to one replica.

@@ -165,11 +165,17 @@ impl Decision {
     }
 }
 
+/// The longest prompt checked, in characters (Unicode scalar values, as JSON Schema's
+/// `maxLength` counts them), by every route and the CLI alike: a longer one is refused (413
+/// `too_large`, naming `prompt`), never truncated. Generators' own limits are far below it.
+pub const MAX_PROMPT_CHARS: usize = 16_384;
+
 /// Who asked, and about what, beside the media itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CheckRequest {
-    /// The prompt the clip was generated from.
+    /// The prompt the clip was generated from (at most 16,384 characters).
+    #[schema(max_length = 16384)]
     pub prompt: Option<String>,
     /// The requesting user: checked against each matched person's consent.
     pub user: Option<String>,
