@@ -80,6 +80,21 @@ fn signed_callback(rx: &mpsc::Receiver<Received>) -> (String, String, Value) {
         .recv_timeout(Duration::from_secs(120))
         .expect("a callback arrives");
     let signature = &got.headers["clipguard-signature"];
+    // Checked as a receiver would, from the documented scheme alone: v1 is the hex
+    // HMAC-SHA256 of "<t>.<body>" with the shared secret, and t is recent.
+    let (t, v1) = signature
+        .split_once(',')
+        .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v.strip_prefix("v1=")?)))
+        .unwrap_or_else(|| panic!("malformed signature header {signature}"));
+    assert!(
+        t.parse::<u64>().unwrap().abs_diff(now()) < 300,
+        "{signature}"
+    );
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&got.body);
+    assert_eq!(v1, hex::encode(mac.finalize().into_bytes()), "{signature}");
     assert!(
         clipguard::callbacks::verify(SECRET, signature, &got.body, now(), 300),
         "signature {signature} does not verify"

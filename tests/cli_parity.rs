@@ -71,7 +71,6 @@ fn one_prompt_limit_for_every_route_named_in_the_error_and_the_document() {
         ("PromptCheck", "prompt"),
         ("ClipByUri", "prompt"),
         ("ClipMetadata", "prompt"),
-        ("CheckRequest", "prompt"),
     ] {
         assert_eq!(
             schemas[schema]["properties"][field]["maxLength"].as_u64(),
@@ -151,9 +150,15 @@ fn the_cli_checks_reviews_and_lists_with_the_apis_names() {
     let (ok, out, _) = cli(&["reviews", "list", "--json"], &env);
     assert!(ok);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([]));
-    let (status, _, err) = cli_status(&["reviews", "reject", id], &env);
+    // Reviews print JSON, errors too: a second review is refused as the API refuses it.
+    let (status, out, _) = cli_status(&["reviews", "reject", id], &env);
     assert_eq!(status, 1);
-    assert!(err.contains("already reviewed"), "{err}");
+    let refused: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(refused["error"]["code"], "conflict", "{refused}");
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already reviewed"));
 
     // --policies on check and on policy test: another folder's policy decides.
     let strict = common::data_dir().join("policies");

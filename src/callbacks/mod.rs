@@ -219,8 +219,13 @@ impl Deliverer {
         }
     }
 
-    /// One attempt at a delivery, recorded whatever its outcome.
+    /// One attempt at a delivery, recorded whatever its outcome. The URL is checked against
+    /// the allow-list again: a host the operator has since removed is not called.
     async fn attempt(&self, due: DueCallback) {
+        if let Err(e) = allowed(&self.cfg, &due.url) {
+            self.record(due, None, Some(e.to_string()), None).await;
+            return;
+        }
         let sent = self
             .client
             .post(&due.url)
@@ -255,6 +260,18 @@ impl Deliverer {
                 tracing::error!(callback = %due.id, url = %due.url, attempts = failed, error = %why, "callback given up")
             }
         }
+        self.record(due, status, failure, retry).await;
+    }
+
+    /// Records an attempt's outcome: delivered (no failure), or retried after `retry` ms, or
+    /// given up.
+    async fn record(
+        &self,
+        due: DueCallback,
+        status: Option<u16>,
+        failure: Option<String>,
+        retry: Option<u64>,
+    ) {
         crate::metrics::callback_attempt(match (&failure, retry) {
             (None, _) => "delivered",
             (Some(_), Some(_)) => "retry",
