@@ -57,7 +57,7 @@ enum Command {
     #[command(
         arg_required_else_help = true,
         after_help = EXIT_CODES,
-        group(clap::ArgGroup::new("what").required(true).multiple(true).args(["clips", "prompt"]))
+        group(clap::ArgGroup::new("what").required(true).multiple(true).args(["clips", "prompt", "prompt_file"]))
     )]
     Check(CheckArgs),
     /// Verify a clip against its attestation or its embedded Content Credentials, offline.
