@@ -49,6 +49,7 @@ pub struct Config {
     pub log: LogConfig,
     pub store: StoreConfig,
     pub attestation: AttestationConfig,
+    pub callbacks: CallbacksConfig,
     /// The analysers' sections, under their names.
     #[serde(flatten)]
     pub analysers: AnalyserSettings,
@@ -74,6 +75,42 @@ pub struct AttestationConfig {
     pub key_file: Option<PathBuf>,
 }
 
+/// Callbacks: where decisions may be pushed, and how they are signed and retried.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbacksConfig {
+    /// The hosts a callback URL may name (`hooks.example.com`, `10.0.0.7`, or with a port,
+    /// `127.0.0.1:9000`, which then allows only that port). A request naming any other host
+    /// is refused: clipguard never calls a URL an operator did not allow. Empty: callbacks
+    /// are refused.
+    pub allowed_hosts: Vec<String>,
+    /// The shared secret each callback is signed with (HMAC-SHA256; `Clipguard-Signature`),
+    /// the same on every replica (env `CLIPGUARD_CALLBACKS__SECRET`). Empty: callbacks are
+    /// refused.
+    pub secret: String,
+    /// Attempts per callback before it is recorded as failed.
+    pub max_attempts: u32,
+    /// The first retry comes this many milliseconds after a failed attempt; each later one
+    /// twice as long after the one before, up to `retry_max_s`.
+    pub retry_base_ms: u64,
+    pub retry_max_s: u64,
+    /// Seconds an attempt may take, connection and answer included.
+    pub timeout_s: u64,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: Vec::new(),
+            secret: String::new(),
+            max_attempts: 10,
+            retry_base_ms: 1000,
+            retry_max_s: 600,
+            timeout_s: 10,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -88,6 +125,7 @@ impl Default for Config {
             log: Default::default(),
             store: Default::default(),
             attestation: Default::default(),
+            callbacks: Default::default(),
             analysers: Default::default(),
         }
     }
@@ -407,6 +445,9 @@ pub struct ServerConfig {
     /// Seconds a replica holds an audit job without renewing its lease: after a kill, another
     /// replica (or this one, restarted) resumes the job this long after.
     pub audit_lease_s: u64,
+    /// Seconds a replica holds an asynchronous check without renewing its lease: after a kill,
+    /// another replica (or this one, restarted) screens the clip this long after.
+    pub job_lease_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -429,6 +470,7 @@ impl Default for ServerConfig {
             max_uploads: 0,
             api_keys: Vec::new(),
             audit_lease_s: 30,
+            job_lease_s: 30,
         }
     }
 }

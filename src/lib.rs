@@ -8,6 +8,7 @@ pub mod analysers;
 pub mod attest;
 pub mod audit;
 pub mod banks;
+pub mod callbacks;
 pub mod categories;
 pub mod config;
 pub mod digest;

@@ -18,8 +18,8 @@ Exit codes:
   0   success; for `check`, every decision is allow
   10  `check`: the most severe decision is review
   20  `check`: the most severe decision is block
-  1   an error: a clip that could not be checked (even when the others were decided), a
-      missing file, models that do not load...
+  1   an error: a clip that could not be checked (even when the others were decided; for
+      `audit`, any clip of the audit), a missing file, models that do not load...
   2   a usage error (an unknown flag, a bad value)
 
 With --json, an error is printed on stdout as {\"error\": {\"code\": \"...\", \"message\": \"...\"}}.";
@@ -43,12 +43,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the HTTP service.
-    Serve,
+    Serve {
+        /// The address to listen on, e.g. 127.0.0.1:9000 (default: `server.bind`,
+        /// 127.0.0.1:8080; env CLIPGUARD_SERVER__BIND). Anything but loopback needs API keys.
+        #[arg(long, value_name = "HOST:PORT")]
+        bind: Option<String>,
+        /// The folder for the database, keys and uploads in progress (default: `data_dir`,
+        /// `data` under the install folder; env CLIPGUARD_DATA_DIR).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Screen clips and/or a prompt and print what was found; the exit code follows the action.
     #[command(
         arg_required_else_help = true,
         after_help = EXIT_CODES,
-        group(clap::ArgGroup::new("what").required(true).multiple(true).args(["clips", "prompt"]))
+        group(clap::ArgGroup::new("what").required(true).multiple(true).args(["clips", "prompt", "prompt_file"]))
     )]
     Check(CheckArgs),
     /// Verify a clip against its attestation or its embedded Content Credentials, offline.
@@ -77,6 +86,10 @@ enum Command {
     /// Policies: test fixtures, explain a decision.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The review queue: `review` decisions awaiting a person, approved or rejected here as
+    /// through the API and the dashboard.
+    #[command(subcommand)]
+    Reviews(ReviewsCommand),
     /// The decision log.
     #[command(subcommand)]
     Decisions(DecisionsCommand),
@@ -108,8 +121,19 @@ struct CheckArgs {
     /// Clips to screen, each on its own: one decision per clip, in order.
     clips: Vec<PathBuf>,
     /// The prompt the clips were generated from (checked alone when no clip is given).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "prompt_file")]
     prompt: Option<String>,
+    /// Read the prompt from this file, or from standard input with `-` (a long prompt does
+    /// not fit in a command line).
+    #[arg(long, value_name = "FILE")]
+    prompt_file: Option<PathBuf>,
+    /// The caller's own id for the clip, echoed back in the decision (the API's `clip_id`;
+    /// `decisions list --clip-id` finds it).
+    #[arg(long)]
+    clip_id: Option<String>,
+    /// Decide with the policy (and term lists) in this folder instead of the configured one.
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
     /// The requesting user: shown against each matched person's consent.
     #[arg(long)]
     user: Option<String>,
@@ -156,8 +180,12 @@ struct AuditArgs {
     #[arg(long)]
     shard: Option<clipguard::audit::Shard>,
     /// Continue an interrupted audit from its report: no clip lost or repeated.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "force")]
     resume: bool,
+    /// Replace an existing report (without it, an existing report is refused: give --resume
+    /// to continue it, or another --out).
+    #[arg(long)]
+    force: bool,
     /// Report, per clip and in the summary, where the action differs from the clip's last
     /// logged decision.
     #[arg(long)]
@@ -190,9 +218,12 @@ enum DecisionsCommand {
         /// Only decisions for this requesting user.
         #[arg(long)]
         user: Option<String>,
-        /// A clip's sha256.
-        #[arg(long)]
+        /// A clip's sha256 (`--clip` is an older name for it).
+        #[arg(long = "clip-sha256", alias = "clip")]
         clip: Option<String>,
+        /// The caller's own clip id, as sent with the check.
+        #[arg(long)]
+        clip_id: Option<String>,
         /// Decisions at or after this RFC 3339 time, e.g. 2026-11-24T00:00:00Z.
         #[arg(long)]
         since: Option<Timestamp>,
@@ -220,11 +251,51 @@ enum DecisionsCommand {
 }
 
 #[derive(Subcommand)]
+enum ReviewsCommand {
+    /// `review` decisions nobody has reviewed yet, oldest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print them as a JSON array of compact decisions, as `GET /v1/reviews` lists them.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a `review` decision: the clip may be published, with the attestation this
+    /// issues (printed as JSON).
+    Approve {
+        /// The decision id.
+        id: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who reviews (recorded as the reviewer).
+        #[arg(long, default_value = "local")]
+        reviewer: String,
+    },
+    /// Reject a `review` decision: it then reads `block`.
+    Reject {
+        /// The decision id.
+        id: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Who reviews (recorded as the reviewer).
+        #[arg(long, default_value = "local")]
+        reviewer: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// Run the policy's fixtures (`<policies>/tests/*.yaml`, or DIR) like a test runner.
     Test {
         /// A folder of fixture files instead of the policy's own `tests/`.
         dir: Option<PathBuf>,
+        /// Test the policy (and term lists) in this folder instead of the configured one;
+        /// its own `tests/` unless DIR is given.
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
     },
     /// Evaluate saved signals (the JSON of `check --json --full`, or a policy input) rule by rule.
     Explain {
@@ -413,11 +484,13 @@ impl Command {
         match self {
             Command::Check(a) => a.json,
             Command::Decisions(DecisionsCommand::List { json, .. })
+            | Command::Reviews(ReviewsCommand::List { json, .. })
             | Command::Persons(PersonsCommand::List { json })
             | Command::Categories(CategoriesCommand::List { json }) => *json,
             Command::Banks(BanksCommand::List { json }) => *json,
             // These print JSON already.
             Command::Decisions(DecisionsCommand::Show { .. })
+            | Command::Reviews(ReviewsCommand::Approve { .. } | ReviewsCommand::Reject { .. })
             | Command::Persons(PersonsCommand::Show { .. })
             | Command::Categories(CategoriesCommand::Show { .. }) => true,
             _ => false,
@@ -430,6 +503,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    if !matches!(cli.command, Command::Serve { .. }) {
+        quiet_on_closed_pipe();
+    }
     let json = cli.command.json();
     // Loaded once, before logging starts (its format is a setting), so a mistake in it is
     // reported once.
@@ -441,7 +517,7 @@ fn main() -> ExitCode {
         Some(Ok(cfg)) => cfg.log.format,
         _ => clipguard::config::LogFormat::Text,
     };
-    let default_level = if matches!(cli.command, Command::Serve) {
+    let default_level = if matches!(cli.command, Command::Serve { .. }) {
         "info"
     } else {
         "warn"
@@ -457,6 +533,18 @@ fn main() -> ExitCode {
             cli::print_error(&e, json);
             ExitCode::from(cli::exit_status(&e))
         }
+    }
+}
+
+/// A command whose output is piped into a reader that stops early (`check ... | head`) ends
+/// quietly, as command-line tools do, instead of panicking on the failed write: SIGPIPE is
+/// restored to its default for it. The server keeps ignoring it, so a client that hangs up
+/// is an error on that connection only.
+fn quiet_on_closed_pipe() {
+    // SAFETY: called once at start, before any thread is spawned; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -491,7 +579,17 @@ fn run(command: Command, cfg: Option<Config>) -> anyhow::Result<u8> {
             clap_complete::generate(shell, &mut cmd, "clipguard", &mut std::io::stdout());
             Ok(())
         }
-        Command::Serve => cli::serve(cfg()?),
+        Command::Serve { bind, data_dir } => {
+            let mut cfg = cfg()?;
+            if let Some(bind) = bind {
+                cfg.server.bind = bind;
+            }
+            if let Some(dir) = data_dir {
+                cfg.data_dir = std::path::absolute(&dir)
+                    .with_context(|| format!("the data folder {}", dir.display()))?;
+            }
+            cli::serve(cfg)
+        }
         Command::Keys(KeysCommand::New { role, name }) => {
             cli::new_key(role, &name);
             Ok(())
@@ -503,12 +601,19 @@ fn run(command: Command, cfg: Option<Config>) -> anyhow::Result<u8> {
             clip,
             key,
         } => cli::verify(&cfg()?, attestation.as_deref(), &clip, key),
-        Command::Policy(PolicyCommand::Test { dir }) => cli::policy_test(&cfg()?, dir),
+        Command::Policy(PolicyCommand::Test { dir, policies }) => {
+            let mut cfg = cfg()?;
+            if let Some(p) = policies {
+                cfg.policies.dir = p;
+            }
+            cli::policy_test(&cfg, dir)
+        }
         Command::Policy(PolicyCommand::Explain { signals, user }) => {
             cli::policy_explain(&cfg()?, &signals, user)
         }
-        Command::Audit(args) => cli::audit(cfg()?, args),
+        Command::Audit(args) => return cli::audit(cfg()?, args),
         Command::Decisions(cmd) => cli::decisions(cfg()?, cmd),
+        Command::Reviews(cmd) => cli::reviews(cfg()?, cmd),
         Command::Persons(cmd) => cli::persons(cfg()?, cmd),
         Command::Categories(cmd) => cli::categories(cfg()?, cmd),
         Command::Banks(cmd) => cli::banks(cfg()?, cmd),

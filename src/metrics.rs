@@ -159,6 +159,14 @@ pub static REVIEWS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+pub static CALLBACKS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "clipguard_callback_attempts_total",
+        "Callback attempts by outcome (delivered, retry, failed: given up)",
+        &["outcome"],
+    )
+});
+
 pub static HTTP_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter(
         "clipguard_http_requests_total",
@@ -253,6 +261,11 @@ pub fn reviewed(outcome: &str) {
     REVIEWS.with_label_values(&[outcome]).inc();
 }
 
+/// A callback attempt: delivered, retry (failed, tried again later) or failed (given up).
+pub fn callback_attempt(outcome: &str) {
+    CALLBACKS.with_label_values(&[outcome]).inc();
+}
+
 /// A clip cache lookup: hit, joined or miss.
 pub fn cache_lookup(outcome: &str) {
     CACHE.with_label_values(&[outcome]).inc();
@@ -324,6 +337,7 @@ pub fn render() -> String {
         &REJECTIONS,
         &CACHE,
         &REVIEWS,
+        &CALLBACKS,
         &HTTP_REQUESTS,
         &AUDIT_CLIPS,
     ] {

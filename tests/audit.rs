@@ -92,6 +92,14 @@ fn run(args: &[&str], data: &Path) -> (bool, String, String) {
     common::cli(args, &[("CLIPGUARD_DATA_DIR", data)])
 }
 
+/// Asserts an audit's exit status says what its report does: 0 when every clip was
+/// screened, 1 (after writing the whole report) when any could not be.
+fn assert_exit_matches_report(status: i32, out: &Path, err: &str) {
+    let (_, summary) = read_report(out);
+    let failed = summary["errors"].as_u64().unwrap() > 0;
+    assert_eq!(status, i32::from(failed), "{summary}\n{err}");
+}
+
 /// The report's clip lines by key, and its summary.
 fn read_report(path: &Path) -> (BTreeMap<String, Value>, Value) {
     let text = std::fs::read_to_string(path).unwrap();
@@ -125,8 +133,8 @@ fn audit(data: &Path, extra: &[&str]) -> (BTreeMap<String, Value>, Value, String
         out.to_str().unwrap(),
     ];
     args.extend(extra);
-    let (ok, _, err) = run(&args, data);
-    assert!(ok, "{err}");
+    let (status, _, err) = common::cli_status(&args, &[("CLIPGUARD_DATA_DIR", data)]);
+    assert_exit_matches_report(status, &out, &err);
     let (lines, summary) = read_report(&out);
     (lines, summary, err)
 }
@@ -246,7 +254,7 @@ fn a_killed_audit_resumes_without_losing_or_repeating_a_clip() {
     let whole = before.lines().filter(|l| l.ends_with('}')).count();
     assert!(whole < 50, "killed before the end");
     let resume = || {
-        let (ok, _, err) = run(
+        let (status, _, err) = common::cli_status(
             &[
                 "audit",
                 c.dir.to_str().unwrap(),
@@ -254,9 +262,9 @@ fn a_killed_audit_resumes_without_losing_or_repeating_a_clip() {
                 "--out",
                 out.to_str().unwrap(),
             ],
-            &data,
+            &[("CLIPGUARD_DATA_DIR", data.as_path())],
         );
-        assert!(ok, "{err}");
+        assert_exit_matches_report(status, &out, &err);
         read_report(&out)
     };
     let (lines, summary) = resume();
@@ -308,7 +316,7 @@ fn clips_under_an_s3_prefix_are_audited() {
     let out = data.join("s3.jsonl");
     let mut cmd_env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, Path::new(v))).collect();
     cmd_env.push(("CLIPGUARD_DATA_DIR", &data));
-    let (ok, _, err) = common::cli(
+    let (status, _, err) = common::cli_status(
         &[
             "audit",
             "s3://archive/2026/",
@@ -317,7 +325,7 @@ fn clips_under_an_s3_prefix_are_audited() {
         ],
         &cmd_env,
     );
-    assert!(ok, "{err}");
+    assert_exit_matches_report(status, &out, &err);
     let (lines, summary) = read_report(&out);
     assert_eq!(lines.len(), 5, "{:?}", lines.keys());
     assert!(lines.keys().all(|k| k.starts_with("s3://archive/2026/11/")));
@@ -422,6 +430,15 @@ fn lists_and_globs_name_clips() {
     expected.insert(c.collins[0].clone());
     expected.insert(c.plain[0].clone());
     assert_eq!(lines.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    // An existing report is never overwritten unless asked: --resume or --force.
+    let again = ["audit", &glob, "--out", out.to_str().unwrap()];
+    let (status, _, err) = common::cli_status(&again, &[("CLIPGUARD_DATA_DIR", data.as_path())]);
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+    assert_eq!(read_report(&out).0.len(), expected.len(), "left as it was");
+    let (ok, _, err) = run(&[&again[..], &["--force"]].concat(), &data);
+    assert!(ok, "{err}");
+    assert_eq!(read_report(&out).0.len(), c.hopper.len(), "replaced");
     let (ok, _, err) = run(&["audit", "/no/such/folder"], &data);
     assert!(!ok && err.contains("/no/such/folder"), "{err}");
 }
@@ -653,16 +670,16 @@ fn audits_stay_inside_their_roots_and_never_block_on_a_fifo() {
 
     // The CLI, no roots configured: the folder named is the root of its walk.
     let out = data.join("hostile.jsonl");
-    let (ok, _, err) = run(
+    let (status, _, err) = common::cli_status(
         &[
             "audit",
             h.folder.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
         ],
-        &common::data_dir(),
+        &[("CLIPGUARD_DATA_DIR", common::data_dir().as_path())],
     );
-    assert!(ok, "{err}");
+    assert_exit_matches_report(status, &out, &err);
     let (lines, summary) = read_report(&out);
     assert_stays_inside(&h, &lines, &std::fs::read_to_string(&out).unwrap());
     assert_eq!(summary["errors"], 6, "{summary}");
@@ -684,7 +701,7 @@ fn audits_stay_inside_their_roots_and_never_block_on_a_fifo() {
         .collect();
     std::fs::write(&list, text).unwrap();
     let out = data.join("listed-hostile.jsonl");
-    let (ok, _, err) = common::cli(
+    let (status, _, err) = common::cli_status(
         &[
             "audit",
             list.to_str().unwrap(),
@@ -696,7 +713,7 @@ fn audits_stay_inside_their_roots_and_never_block_on_a_fifo() {
             ("CLIPGUARD_SERVER__FILE_ROOTS", root.as_path()),
         ],
     );
-    assert!(ok, "{err}");
+    assert_exit_matches_report(status, &out, &err);
     let text = std::fs::read_to_string(&out).unwrap();
     let (lines, summary) = read_report(&out);
     assert_eq!(lines[&h.inside.display().to_string()]["action"], "allow");

@@ -875,6 +875,7 @@ fn openapi_document_describes_the_api() {
         ("delete", "/v1/banks/{name}"),
         ("post", "/v1/banks/{name}/hashes"),
         ("post", "/v1/banks/{name}/decisions"),
+        ("get", "/v1/checks/{id}"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for &(method, path) in &routes {

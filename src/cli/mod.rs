@@ -4,7 +4,7 @@ mod progress;
 
 use crate::{
     AuditArgs, BanksCommand, CategoriesCommand, CheckArgs, DecisionsCommand, PersonsCommand,
-    VoicesCommand,
+    ReviewsCommand, VoicesCommand,
 };
 use anyhow::Context as _;
 use clipguard::attest::{self, AttestError};
@@ -189,6 +189,9 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
     let CheckArgs {
         clips,
         prompt,
+        prompt_file,
+        clip_id,
+        policies,
         user,
         json,
         full,
@@ -196,6 +199,14 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
         c2pa_out,
         generator,
     } = args;
+    let prompt = match prompt_file {
+        Some(file) => Some(read_prompt(&file)?),
+        None => prompt,
+    };
+    let mut cfg = cfg;
+    if let Some(dir) = policies {
+        cfg.policies.dir = dir;
+    }
     for (flag, out) in [
         ("--attestation-out", &attestation_out),
         ("--c2pa-out", &c2pa_out),
@@ -217,6 +228,7 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
     let request = CheckRequest {
         prompt: prompt.clone(),
         user: user.clone(),
+        clip_id,
         ..Default::default()
     };
     // Logged before it is shown: a decision anyone saw is in the log.
@@ -337,6 +349,25 @@ pub fn check(cfg: Config, args: CheckArgs) -> anyhow::Result<u8> {
     Ok(if failed { exit::ERROR } else { status })
 }
 
+/// A prompt from a file, or from standard input for `-`, without the line end a file's last
+/// line has.
+fn read_prompt(file: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the prompt from standard input")?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the prompt from {}", file.display()))?;
+    }
+    let trimmed = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t));
+    Ok(trimmed.map(str::to_string).unwrap_or(text))
+}
+
 /// Writes an allowed clip with clipguard's Content Credentials to `out` (a file, or the
 /// clip's file name in the folder `out`).
 fn credential(
@@ -411,7 +442,9 @@ pub fn verify(
     Ok(())
 }
 
-pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
+/// Runs an audit; ERROR when any clip could not be screened (the report says which), so a
+/// script does not take a partial audit for a clean one.
+pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<u8> {
     let AuditArgs {
         sources,
         policies,
@@ -419,8 +452,20 @@ pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
         concurrency,
         shard,
         resume,
+        force,
         compare,
     } = args;
+    // An empty file holds no report to lose.
+    let holds_report = std::fs::metadata(&out).is_ok_and(|m| m.len() > 0);
+    if holds_report && !resume && !force {
+        return Err(fail(
+            "usage",
+            format!(
+                "the report {} exists: give --resume to continue it, --force to replace it, or another --out",
+                out.display()
+            ),
+        ));
+    }
     if let Some(dir) = policies {
         cfg.policies.dir = dir;
     }
@@ -446,12 +491,16 @@ pub fn audit(mut cfg: Config, args: AuditArgs) -> anyhow::Result<()> {
     let summary = clipguard::audit::run(&service, &opts, &progress)?;
     progress.finish();
     progress::print_summary(&summary, &out);
-    Ok(())
+    Ok(if summary.errors > 0 {
+        exit::ERROR
+    } else {
+        exit::OK
+    })
 }
 
 pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
     let ctx = Context::open(cfg)?;
-    let (action, user, clip, since, until, origin, limit, json, full) = match cmd {
+    let (action, user, clip, clip_id, since, until, origin, limit, json, full) = match cmd {
         DecisionsCommand::Show { id } => {
             match ctx.decisions().get(&id)? {
                 Some(d) => println!("{}", serde_json::to_string_pretty(&d)?),
@@ -463,18 +512,22 @@ pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
             action,
             user,
             clip,
+            clip_id,
             since,
             until,
             origin,
             limit,
             json,
             full,
-        } => (action, user, clip, since, until, origin, limit, json, full),
+        } => (
+            action, user, clip, clip_id, since, until, origin, limit, json, full,
+        ),
     };
     let query = DecisionQuery {
         action,
         user,
         clip_sha256: clip,
+        clip_id,
         since,
         until,
         origin,
@@ -503,6 +556,48 @@ pub fn decisions(cfg: Config, cmd: DecisionsCommand) -> anyhow::Result<()> {
             rules.join(",")
         );
     }
+    Ok(())
+}
+
+/// The review queue, and reviews made from the command line: the same service call as
+/// `POST /v1/reviews/{id}` (an approval of a clip signs its attestation, so the service is
+/// opened with its models, as `check` does).
+pub fn reviews(cfg: Config, cmd: ReviewsCommand) -> anyhow::Result<()> {
+    let ctx = Context::open(cfg)?;
+    let (id, outcome, note, reviewer) = match cmd {
+        ReviewsCommand::List { limit, json } => {
+            let queue = ctx.decisions().review_queue(limit)?;
+            if json {
+                let summaries: Vec<_> = queue.iter().map(Decision::summary).collect();
+                println!("{}", serde_json::to_string_pretty(&summaries)?);
+                return Ok(());
+            }
+            for d in queue {
+                let rules: Vec<&str> = d.decision.matched.iter().map(|m| m.rule.as_str()).collect();
+                println!(
+                    "{}  {}  user {:<10} clip {}  {}",
+                    d.id,
+                    d.created_at,
+                    d.user.as_deref().unwrap_or("-"),
+                    d.clip_id
+                        .as_deref()
+                        .or(d.clip_sha256.as_deref().map(|c| &c[..12]))
+                        .unwrap_or("-"),
+                    rules.join(",")
+                );
+            }
+            return Ok(());
+        }
+        ReviewsCommand::Approve { id, note, reviewer } => {
+            (id, clipguard::vocab::ReviewOutcome::Approve, note, reviewer)
+        }
+        ReviewsCommand::Reject { id, note, reviewer } => {
+            (id, clipguard::vocab::ReviewOutcome::Reject, note, reviewer)
+        }
+    };
+    let service = ctx.service(1, 1)?;
+    let review = service.review(&id, outcome, note, reviewer)?;
+    println!("{}", serde_json::to_string_pretty(&review)?);
     Ok(())
 }
 

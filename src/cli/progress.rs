@@ -106,11 +106,17 @@ impl Observer for AuditProgress {
 }
 
 pub fn print_summary(s: &Summary, report: &Path) {
+    // A rate over less than a second (clips resumed, or answered from the cache) says
+    // nothing: 3 clips in 2 ms is not 90,000 a minute.
+    let rate = if s.seconds >= 1.0 {
+        format!("{:.1} clips/min", s.clips_per_minute)
+    } else {
+        "under a second".to_string()
+    };
     eprintln!(
-        "audit done: {} clips in {:.1} s ({:.1} clips/min{}): {}",
+        "audit done: {} clips in {:.1} s ({rate}{}): {}",
         s.clips,
         s.seconds,
-        s.clips_per_minute,
         if s.resumed > 0 {
             format!(", {} resumed from the report", s.resumed)
         } else {

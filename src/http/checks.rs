@@ -9,13 +9,15 @@ use crate::metrics;
 use crate::service::{ClipLocation, ClipSource};
 use crate::vocab::{CheckRequest, ErrorCode, Origin};
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// A prompt to check before generation.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptCheck {
+    /// At most 16,384 characters.
+    #[schema(max_length = 16384)]
     pub prompt: String,
     pub user: Option<String>,
     #[serde(default)]
@@ -28,7 +30,8 @@ pub struct PromptCheck {
 #[serde(deny_unknown_fields)]
 pub struct ClipByUri {
     pub uri: String,
-    /// The prompt the clip was generated from.
+    /// The prompt the clip was generated from (at most 16,384 characters).
+    #[schema(max_length = 16384)]
     pub prompt: Option<String>,
     /// The requesting user: checked against each matched person's consent.
     pub user: Option<String>,
@@ -37,6 +40,46 @@ pub struct ClipByUri {
     pub consents: Vec<i64>,
     /// The caller's own id for the clip, echoed back in the decision.
     pub clip_id: Option<String>,
+    /// Answer 202 with the decision's id at once and screen the clip from the queue.
+    #[serde(default, rename = "async")]
+    pub run_async: bool,
+    /// Where to push the compact decision when it is made, and again when a review decides
+    /// it (signed: `Clipguard-Signature`). Its host must be in `callbacks.allowed_hosts`.
+    pub callback_url: Option<String>,
+}
+
+/// The `metadata` part of a clip upload.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClipMetadata {
+    /// The prompt the clip was generated from (at most 16,384 characters).
+    #[schema(max_length = 16384)]
+    pub prompt: Option<String>,
+    /// The requesting user: checked against each matched person's consent.
+    pub user: Option<String>,
+    /// Person ids the requester declares consent for.
+    pub consents: Vec<i64>,
+    /// The caller's own id for the clip, echoed back in the decision.
+    pub clip_id: Option<String>,
+    /// Answer 202 with the decision's id at once and screen the clip from the queue.
+    #[serde(rename = "async")]
+    pub run_async: bool,
+    /// Where to push the compact decision when it is made, and again when a review decides
+    /// it (signed: `Clipguard-Signature`). Its host must be in `callbacks.allowed_hosts`.
+    pub callback_url: Option<String>,
+}
+
+/// An asynchronous check, accepted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CheckAccepted {
+    /// The id the decision will have.
+    pub id: String,
+    /// Always `queued`.
+    pub state: super::async_checks::CheckState,
+    /// Where the check's state is read: `/v1/checks/{id}`.
+    pub status: String,
+    /// Where the decision is read once made: `/v1/decisions/{id}` (202 until then).
+    pub decision: String,
 }
 
 /// The multipart form of `POST /v1/clips/check`.
@@ -46,8 +89,8 @@ pub struct ClipUpload {
     /// The clip: MP4, MOV, MKV, WebM, AVI or MPEG-TS.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    /// Optional JSON: prompt, user, consents, clip_id.
-    metadata: Option<CheckRequest>,
+    /// Optional JSON: prompt, user, consents, clip_id, async, callback_url.
+    metadata: Option<ClipMetadata>,
 }
 
 #[utoipa::path(
@@ -96,8 +139,9 @@ pub async fn check_prompt(
     params(ViewQuery),
     responses(
         (status = 200, description = "The logged decision, compact unless `view=full`; `X-Clipguard-Cache` says whether the clip was screened (miss), joined a screening in flight (joined) or already screened (hit)", body = DecisionView),
+        (status = 202, description = "`async: true`: queued; the decision will be logged under `id` (`Location` names it)", body = CheckAccepted),
         (status = 400, description = "Malformed JSON, multipart or URI; an unknown or missing field", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, description = "Wrong role, or a file URI outside the roots", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "Wrong role, a file URI outside the roots, or a callback URL whose host is not allowed (`forbidden_callback`)", body = ErrorBody),
         (status = 404, description = "The URI names nothing", body = ErrorBody),
         (status = 408, description = "The upload stalled", body = ErrorBody),
         (status = 413, description = "Over the size limit", body = ErrorBody),
@@ -126,6 +170,7 @@ pub async fn check_clip(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let (run_async, callback_url);
     let (source, request) = if content_type.starts_with("multipart/form-data") {
         let form = upload::read(
             &req,
@@ -140,10 +185,18 @@ pub async fn check_clip(
             },
         )
         .await?;
-        let request: CheckRequest = match form.text.get("metadata") {
+        let metadata: ClipMetadata = match form.text.get("metadata") {
             Some(m) => upload::parse_json("metadata", m.as_bytes())?,
-            None => CheckRequest::default(),
+            None => ClipMetadata::default(),
         };
+        let request = CheckRequest {
+            prompt: metadata.prompt,
+            user: metadata.user,
+            consents: metadata.consents,
+            clip_id: metadata.clip_id,
+        };
+        run_async = metadata.run_async;
+        callback_url = metadata.callback_url;
         let mut files = form.files.into_iter();
         let (_, up) = files
             .next()
@@ -168,6 +221,8 @@ pub async fn check_clip(
             consents: by_uri.consents,
             clip_id: by_uri.clip_id,
         };
+        run_async = by_uri.run_async;
+        callback_url = by_uri.callback_url;
         (
             ClipSource::At(ClipLocation::parse_uri(&by_uri.uri)?),
             request,
@@ -179,11 +234,31 @@ pub async fn check_clip(
             format!("send multipart/form-data (an upload) or application/json (a URI), not {content_type:?}"),
         ));
     };
+    let callback_url = callback_url
+        .map(|url| crate::callbacks::allowed(&state.callbacks, &url))
+        .transpose()?;
+    if run_async {
+        let accepted = super::async_checks::enqueue(&state, source, request, callback_url).await?;
+        return Ok(HttpResponse::Accepted()
+            .insert_header(("Location", accepted.decision.clone()))
+            .json(accepted));
+    }
     let checked = state
         .service
         .check_clip(source, request, Origin::Check, deadline)
         .await?;
-    metrics::check_finished("clip", started.elapsed().as_secs_f64());
+    let kind = match checked.cache {
+        crate::service::CacheOutcome::Hit => "clip_cached",
+        _ => "clip",
+    };
+    metrics::check_finished(kind, started.elapsed().as_secs_f64());
+    if let Some(url) = callback_url {
+        let (service, decision) = (state.service.clone(), checked.decision.clone());
+        web::block(move || {
+            service.queue_callback(&decision, crate::store::CallbackEvent::Decided, Some(&url))
+        })
+        .await??;
+    }
     Ok(HttpResponse::Ok()
         .insert_header(("X-Clipguard-Cache", checked.cache.as_str()))
         .json(view.view.unwrap_or_default().of(checked.decision)))

@@ -54,7 +54,11 @@ pub struct DecisionCard {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Latencies {
+    /// Clip checks that screened the clip (or joined a screening of it in flight).
     pub clip: RecentLatency,
+    /// Clip checks answered from the cache (the clip screened before): apart, so they do not
+    /// hide what screening costs.
+    pub clip_cached: RecentLatency,
     pub prompt: RecentLatency,
 }
 
@@ -200,6 +204,7 @@ pub async fn data(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
         audits,
         latency: Latencies {
             clip: metrics::recent_latency("clip"),
+            clip_cached: metrics::recent_latency("clip_cached"),
             prompt: metrics::recent_latency("prompt"),
         },
         rules,

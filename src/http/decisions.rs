@@ -1,10 +1,11 @@
 //! The decision log and the review queue.
 
+use super::async_checks::{self, CheckStatus};
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::{upload, AppState};
 use crate::config::Role;
-use crate::store::{DecisionQuery, ReviewQuery};
+use crate::store::{DecisionQuery, JobState, ReviewQuery};
 use crate::vocab::{
     Action, Decision, DecisionSummary, ErrorCode, Origin, Review, ReviewOutcome, Timestamp,
 };
@@ -96,7 +97,12 @@ fn page(mut found: Vec<Decision>, limit: usize, view: View) -> DecisionPage {
 #[utoipa::path(
     get, path = "/v1/decisions/{id}", tag = "decisions",
     params(("id" = String, Path, description = "The decision id"), ViewQuery),
-    responses((status = 200, body = DecisionView), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, description = "The decision, with its review if any; compact: `action` is the review's outcome once there is one", body = DecisionView),
+        (status = 202, description = "An asynchronous check not decided yet: its state (`Retry-After` says when to look again)", body = CheckStatus),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "An asynchronous check whose clip could not be screened: its error (a failed check answers its error with that error's status: 403 for a file URI outside the roots, 502 for the object store...)", body = ErrorBody),
+    ),
     security(("api_key" = []))
 )]
 #[get("/v1/decisions/{id}")]
@@ -109,10 +115,26 @@ pub async fn get_decision(
     caller.require(Role::Checker)?;
     let service = state.service.clone();
     let id = id.into_inner();
-    let found = web::block(move || service.decisions().get(&id).map(|d| (id, d))).await??;
-    match found {
-        (_, Some(d)) => Ok(HttpResponse::Ok().json(q.view.unwrap_or_default().of(d))),
-        (id, None) => Err(ApiError::not_found(format!("no decision with id {id}"))),
+    let key = id.clone();
+    let found = web::block(move || -> Result<_, crate::store::StoreError> {
+        match service.decisions().get(&key)? {
+            Some(d) => Ok(Ok(d)),
+            None => async_checks::find(service.store(), &key).map(Err),
+        }
+    })
+    .await??;
+    let pending = match found {
+        Ok(d) => return Ok(HttpResponse::Ok().json(q.view.unwrap_or_default().of(d))),
+        Err(found) => found,
+    };
+    if let Some(job) = pending.0.as_ref().filter(|j| j.state == JobState::Failed) {
+        return Err(async_checks::job_error(job));
+    }
+    match async_checks::status(&id, pending) {
+        Some(s) => Ok(HttpResponse::Accepted()
+            .insert_header(("Retry-After", "1"))
+            .json(s)),
+        None => Err(ApiError::not_found(format!("no decision with id {id}"))),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::attest::AttestError;
 use crate::banks::BanksError;
+use crate::callbacks::CallbackError;
 use crate::categories::CategoriesError;
 use crate::media::MediaError;
 use crate::objects::ObjectError;
@@ -88,6 +89,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         status(self.code.kind())
     }
+
+    /// The code and message as an answer shows them (never a path of the data folder).
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code,
+            message: without_server_paths(&self.message),
+        }
+    }
 }
 
 impl ResponseError for ApiError {
@@ -115,10 +124,7 @@ impl ResponseError for ApiError {
             res.insert_header(("WWW-Authenticate", "Bearer realm=\"clipguard\""));
         }
         res.json(ErrorBody {
-            error: ErrorDetail {
-                code: self.code,
-                message: without_server_paths(&self.message),
-            },
+            error: self.detail(),
         })
     }
 }
@@ -173,7 +179,8 @@ from_failure!(
     ObjectError,
     CheckError,
     AttestError,
-    CategoriesError
+    CategoriesError,
+    CallbackError
 );
 
 /// An I/O failure in a handler, said without the path it may carry; out of file descriptors

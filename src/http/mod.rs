@@ -3,6 +3,7 @@
 //! statuses in `error` only.
 
 mod admission;
+mod async_checks;
 mod attestations;
 mod audits;
 pub mod auth;
@@ -45,6 +46,10 @@ pub struct AppState {
     pub audit_lease_s: u64,
     /// Audit jobs run here since the service started.
     audits: dashmap::DashMap<String, Arc<audits::Job>>,
+    /// Where callbacks may go and how they are signed.
+    pub callbacks: crate::config::CallbacksConfig,
+    /// This replica's taker of queued checks, woken when one is queued here.
+    pub queue: crate::service::queue::Runner,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -255,7 +260,7 @@ fn path_error(err: actix_web::error::PathError, _: &actix_web::HttpRequest) -> a
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
-            .limit(256 * 1024)
+            .limit(upload::MAX_JSON_BYTES)
             .error_handler(json_error),
     )
     .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -267,6 +272,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(reload_policy)
     .service(checks::check_prompt)
     .service(checks::check_clip)
+    .service(async_checks::get_check)
     .service(decisions::evidence)
     .service(decisions::get_decision)
     .service(decisions::list_decisions)
@@ -416,12 +422,25 @@ pub async fn serve(cfg: &Config, service: Arc<CheckService>) -> Result<(), Serve
     });
 
     let stopping = service.clone();
+    let replica = uuid::Uuid::now_v7().to_string();
+    let queue = crate::service::queue::Runner::start(
+        service.clone(),
+        replica.clone(),
+        cfg.server.job_lease_s,
+    )?;
+    crate::callbacks::Deliverer::start(
+        service.store().clone(),
+        cfg.callbacks.clone(),
+        replica.clone(),
+    )?;
     let state = web::Data::new(AppState {
         live: service.live().clone(),
         service,
-        replica: uuid::Uuid::now_v7().to_string(),
+        replica,
         audit_lease_s: cfg.server.audit_lease_s.max(1),
         audits: Default::default(),
+        callbacks: cfg.callbacks.clone(),
+        queue,
     });
     audits::watch_jobs(state.clone())?;
     let keys = web::Data::new(Keys::new(&cfg.server.api_keys));

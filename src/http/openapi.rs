@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         super::reload_policy,
         super::checks::check_prompt,
         super::checks::check_clip,
+        super::async_checks::get_check,
         super::decisions::get_decision,
         super::decisions::list_decisions,
         super::decisions::review_queue,

@@ -126,7 +126,9 @@ const IMAGE: Kind = Kind {
     what: "a JPEG or PNG image",
 };
 
-const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// A text field: room for the longest prompt (`vocab::MAX_PROMPT_CHARS`) in any encoding
+/// JSON allows, escapes included, beside the other fields.
+pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 const SNIFF_BYTES: usize = 12;
 
 fn too_large(limit: u64) -> ApiError {
@@ -259,10 +261,10 @@ pub fn body_error(e: &PayloadError) -> ApiError {
     }
 }
 
-/// JSON bodies read by hand (where a route also takes multipart) are at most this large.
-const MAX_JSON_BYTES: usize = 64 * 1024;
+/// JSON bodies are at most this large, as text fields are.
+pub const MAX_JSON_BYTES: usize = MAX_TEXT_BYTES;
 
-/// Reads and parses a JSON body of at most 64 KiB.
+/// Reads and parses a JSON body of at most 256 KiB.
 pub async fn json_body<T: serde::de::DeserializeOwned>(
     payload: actix_web::web::Payload,
 ) -> Result<T, ApiError> {
@@ -271,7 +273,7 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|_| {
             crate::metrics::rejected(ErrorCode::TooLarge.as_str());
-            ApiError::new(ErrorCode::TooLarge, "a JSON body is at most 64 KiB")
+            ApiError::new(ErrorCode::TooLarge, "a JSON body is at most 256 KiB")
         })?
         .map_err(|e| match e.as_error::<PayloadError>() {
             Some(e) => body_error(e),

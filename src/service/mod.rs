@@ -8,6 +8,7 @@ mod context;
 mod evidence;
 pub mod intake;
 pub mod pool;
+pub mod queue;
 pub mod stages;
 
 pub use cache::CacheOutcome;
@@ -23,7 +24,7 @@ use crate::objects::ObjectError;
 use crate::persons::{enrol::Enrolment, NewPerson, PersonsError, Registry};
 use crate::policy::{LivePolicy, PolicyInput, RequestContext};
 use crate::screen::{Live, ScreenError, Screener};
-use crate::store::{DecisionLog, Store, StoreError};
+use crate::store::{CallbackEvent, DecisionLog, Store, StoreError};
 use crate::vocab::{
     now_rfc3339, Action, CheckRequest, Decision, ErrorCode, Failure, ModelInfo, Origin, PersonId,
     Review, ReviewOutcome, Signals,
@@ -69,6 +70,8 @@ pub enum CheckError {
     ShuttingDown,
     #[error("no decision with id {0}")]
     NoDecision(String),
+    #[error("prompt: {chars} characters, over the limit of {limit}")]
+    PromptTooLong { chars: usize, limit: usize },
     #[error("decision {id} is {action}, not awaiting review")]
     NotReviewable { id: String, action: Action },
     #[error("decision {id} was already reviewed ({outcome}) by {reviewer} at {at}")]
@@ -111,6 +114,7 @@ impl Failure for CheckError {
             CheckError::Deadline { .. } => ErrorCode::DeadlineExceeded,
             CheckError::ShuttingDown => ErrorCode::ShuttingDown,
             CheckError::NoDecision(_) => ErrorCode::NotFound,
+            CheckError::PromptTooLong { .. } => ErrorCode::TooLarge,
             CheckError::NotReviewable { .. } | CheckError::AlreadyReviewed { .. } => {
                 ErrorCode::Conflict
             }
@@ -260,7 +264,8 @@ impl CheckService {
 
     /// Checks a prompt alone (on this thread: it takes microseconds).
     pub fn check_prompt(&self, request: &CheckRequest) -> Result<Decision, CheckError> {
-        self.decide(Origin::Check, request, None)
+        within_limits(request)?;
+        self.decide(Origin::Check, None, request, None)
     }
 
     /// Checks a clip (and its prompt): puts it on disk, screens it through the cache and the
@@ -274,6 +279,22 @@ impl CheckService {
         origin: Origin,
         deadline: Instant,
     ) -> Result<Checked, CheckError> {
+        self.check_clip_as(source, request, origin, deadline, None)
+            .await
+    }
+
+    /// As [`check_clip`](Self::check_clip), logging the decision under `id` when one is
+    /// given (an asynchronous check, whose caller was answered that id): the clip is then
+    /// always decided anew, never answered with an earlier decision of the same request.
+    pub async fn check_clip_as(
+        self: &Arc<Self>,
+        source: ClipSource,
+        request: CheckRequest,
+        origin: Origin,
+        deadline: Instant,
+        id: Option<String>,
+    ) -> Result<Checked, CheckError> {
+        within_limits(&request)?;
         let clip = Arc::new(source.materialise(&self.intake).await?);
         // Both are read from the store, which must not block an async thread.
         let live = self.live.clone();
@@ -337,7 +358,7 @@ impl CheckService {
             .map_err(|_| CheckError::ShuttingDown)??;
         if let Some(logged) = entry
             .decision(&version, banks, &request)
-            .filter(|_| origin == Origin::Check)
+            .filter(|_| origin == Origin::Check && id.is_none())
         {
             return Ok(Checked {
                 decision: logged,
@@ -347,7 +368,7 @@ impl CheckService {
         let me = self.clone();
         let (req, sha) = (request.clone(), clip.sha256.clone());
         let decision = tokio::task::spawn_blocking(move || {
-            me.decide(origin, &req, Some((sha, (*signals).clone())))
+            me.decide(origin, id, &req, Some((sha, (*signals).clone())))
         })
         .await
         .map_err(|_| CheckError::ShuttingDown)??;
@@ -398,11 +419,12 @@ impl CheckService {
 
     /// Screens the prompt with the term lists of the policy in force, decides with that same
     /// policy (so the decision's version names the lists it used), attests an allowed
-    /// pre-publish clip and commits the decision to the log. Only a logged decision is
-    /// returned.
+    /// pre-publish clip and commits the decision to the log, under `id` when one is given.
+    /// Only a logged decision is returned.
     fn decide(
         &self,
         origin: Origin,
+        id: Option<String>,
         request: &CheckRequest,
         clip: Option<(String, Signals)>,
     ) -> Result<Decision, CheckError> {
@@ -424,6 +446,9 @@ impl CheckService {
         let (sha256, signals) = clip.unzip();
         let mut decision = Decision::new(request, sha256, signals, prompt, verdict);
         decision.origin = origin;
+        if let Some(id) = id {
+            decision.id = id;
+        }
         // Only a pre-publish check attests: an audit publishes nothing.
         let attest = origin == Origin::Check && decision.decision.action == Action::Allow;
         if let (Some(sha), true) = (&decision.clip_sha256, attest) {
@@ -488,6 +513,7 @@ impl CheckService {
             ))),
             _ => None,
         };
+        let decision_read = decision.clone();
         let review = Review {
             decision_id: decision.id,
             outcome,
@@ -498,7 +524,33 @@ impl CheckService {
         };
         self.store.record_review(&review)?;
         metrics::reviewed(review.outcome.as_str());
+        // The decision as it now reads goes wherever its callbacks went. The review is
+        // recorded whatever happens here: a callback lost to a database error is logged.
+        let mut reviewed = decision_read;
+        reviewed.review = Some(review.clone());
+        if let Err(e) = self.queue_callback(&reviewed, CallbackEvent::Reviewed, None) {
+            tracing::error!(decision = %review.decision_id, error = %e, "cannot queue the review's callback");
+        }
         Ok(review)
+    }
+
+    /// Queues a callback carrying the decision's compact form: to `url`, or, with none, to
+    /// wherever the decision's earlier callbacks went (if anywhere). True if one was queued.
+    pub fn queue_callback(
+        &self,
+        decision: &Decision,
+        event: CallbackEvent,
+        url: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let body = serde_json::to_string(&decision.summary())
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        match url {
+            Some(url) => self
+                .store
+                .enqueue_callback(&decision.id, event, url, &body)
+                .map(|()| true),
+            None => self.store.enqueue_followup(&decision.id, event, &body),
+        }
     }
 
     /// Writes `clip` to `dest` with clipguard's Content Credentials embedded: a C2PA manifest
@@ -668,6 +720,16 @@ impl CheckService {
             .0
             .sha256
             .clone()
+    }
+}
+
+/// Refuses a request over the limits every entry point shares (the prompt's length), before
+/// anything is screened.
+pub fn within_limits(request: &CheckRequest) -> Result<(), CheckError> {
+    let limit = crate::vocab::MAX_PROMPT_CHARS;
+    match request.prompt.as_deref().map(|p| p.chars().count()) {
+        Some(chars) if chars > limit => Err(CheckError::PromptTooLong { chars, limit }),
+        _ => Ok(()),
     }
 }
 

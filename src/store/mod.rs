@@ -1,12 +1,15 @@
 //! The database with versioned schema migrations: the persons registry (queries in
 //! `persons::registry`), the decision log and reviews (`decisions`), categories (`categories`),
-//! the banks of known content (`banks`), audit jobs (`audits`). SQLite (WAL mode) in the
+//! the banks of known content (`banks`), audit jobs (`audits`), asynchronous checks (`checks`)
+//! and the callbacks that push decisions to callers (`callbacks`). SQLite (WAL mode) in the
 //! data folder is the embedded default; PostgreSQL is shared by several replicas.
 //!
 //! Adding a table: append a step to both `migrations` (SQLite) and `PG_MIGRATIONS`, then write
 //! its queries once through `Store::with` / `Store::transaction` (see `sql`).
 
 mod audits;
+mod callbacks;
+mod checks;
 mod decisions;
 pub mod live;
 pub mod pg;
@@ -14,6 +17,8 @@ pub mod scratch;
 pub mod sql;
 
 pub use audits::AuditJob;
+pub use callbacks::{Callback, CallbackEvent, CallbackState, DueCallback};
+pub use checks::{CheckJob, ClaimedJob, JobState};
 pub use decisions::{DecisionLog, DecisionQuery, MinuteCounts, ReviewQuery, RuleCounts, Thumbnail};
 pub(crate) use sql::vals;
 pub use sql::{Db, Row, Value};
@@ -237,6 +242,48 @@ fn migrations() -> Migrations<'static> {
              CREATE TRIGGER voices_upd AFTER UPDATE ON person_voices BEGIN UPDATE registry_generation SET generation = generation + 1; END;
              CREATE TRIGGER voices_del AFTER DELETE ON person_voices BEGIN UPDATE registry_generation SET generation = generation + 1; END;",
         ),
+        // Asynchronous checks queued for any replica (their uploads kept in chunks beside
+        // them, so a replica without the uploader's disk can screen them), and the callbacks
+        // that push decisions and reviews to the callers' URLs (`checks`, `callbacks`).
+        M::up(
+            "CREATE TABLE check_jobs (
+                 id TEXT PRIMARY KEY,
+                 spec TEXT NOT NULL,
+                 state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+                 owner TEXT,
+                 lease_until TEXT NOT NULL,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 created_at TEXT NOT NULL,
+                 finished_at TEXT,
+                 error_code TEXT,
+                 error TEXT
+             );
+             CREATE INDEX check_jobs_claim ON check_jobs(state, lease_until, created_at);
+             CREATE TABLE check_uploads (
+                 job_id TEXT NOT NULL REFERENCES check_jobs(id) ON DELETE CASCADE,
+                 n INTEGER NOT NULL,
+                 bytes BLOB NOT NULL,
+                 PRIMARY KEY (job_id, n)
+             );
+             CREATE TABLE callbacks (
+                 id TEXT PRIMARY KEY,
+                 decision_id TEXT NOT NULL,
+                 event TEXT NOT NULL CHECK (event IN ('decided', 'reviewed')),
+                 url TEXT NOT NULL,
+                 body TEXT NOT NULL,
+                 state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 last_status INTEGER,
+                 last_error TEXT,
+                 next_at TEXT NOT NULL,
+                 owner TEXT,
+                 lease_until TEXT NOT NULL,
+                 created_at TEXT NOT NULL,
+                 delivered_at TEXT
+             );
+             CREATE INDEX callbacks_due ON callbacks(state, next_at);
+             CREATE INDEX callbacks_decision ON callbacks(decision_id);",
+        ),
     ])
 }
 
@@ -390,6 +437,43 @@ const PG_MIGRATIONS: &[&str] = &[
      CREATE INDEX person_voices_person ON person_voices(person_id);
      CREATE TRIGGER voices_changed AFTER INSERT OR UPDATE OR DELETE ON person_voices
          FOR EACH STATEMENT EXECUTE FUNCTION registry_changed();",
+    "CREATE TABLE check_jobs (
+         id TEXT PRIMARY KEY,
+         spec TEXT NOT NULL,
+         state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+         owner TEXT,
+         lease_until TEXT NOT NULL,
+         attempts BIGINT NOT NULL DEFAULT 0,
+         created_at TEXT NOT NULL,
+         finished_at TEXT,
+         error_code TEXT,
+         error TEXT
+     );
+     CREATE INDEX check_jobs_claim ON check_jobs(state, lease_until, created_at);
+     CREATE TABLE check_uploads (
+         job_id TEXT NOT NULL REFERENCES check_jobs(id) ON DELETE CASCADE,
+         n BIGINT NOT NULL,
+         bytes BYTEA NOT NULL,
+         PRIMARY KEY (job_id, n)
+     );
+     CREATE TABLE callbacks (
+         id TEXT PRIMARY KEY,
+         decision_id TEXT NOT NULL,
+         event TEXT NOT NULL CHECK (event IN ('decided', 'reviewed')),
+         url TEXT NOT NULL,
+         body TEXT NOT NULL,
+         state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+         attempts BIGINT NOT NULL DEFAULT 0,
+         last_status BIGINT,
+         last_error TEXT,
+         next_at TEXT NOT NULL,
+         owner TEXT,
+         lease_until TEXT NOT NULL,
+         created_at TEXT NOT NULL,
+         delivered_at TEXT
+     );
+     CREATE INDEX callbacks_due ON callbacks(state, next_at);
+     CREATE INDEX callbacks_decision ON callbacks(decision_id);",
 ];
 
 type PgPool =

@@ -113,6 +113,12 @@ impl Row {
             _ => self.text(i).map(Some),
         }
     }
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
     pub fn int(&self, i: usize) -> Result<i64, StoreError> {
         match self.at(i)? {
             Value::Int(v) => Ok(*v),

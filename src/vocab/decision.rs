@@ -71,7 +71,12 @@ pub struct DecisionSummary {
     pub id: String,
     /// UTC, milliseconds: `2026-11-25T05:14:37.157Z`.
     pub created_at: String,
+    /// What to do with the clip: the policy's action until a reviewer decides a `review`
+    /// decision, then the review's outcome (`allow` when approved, `block` when rejected).
     pub action: Action,
+    /// The policy's own action, as logged: it differs from `action` only once a review
+    /// decided it.
+    pub policy_action: Action,
     pub origin: Origin,
     pub user: Option<String>,
     /// The caller's own id for the clip, echoed back.
@@ -87,7 +92,8 @@ pub struct DecisionSummary {
     pub failures: Vec<RuleFailure>,
     /// What was seen of the clip (absent for a prompt check).
     pub clip: Option<ClipSummary>,
-    /// For an allowed clip: the signed statement to publish with it.
+    /// For a clip the policy allowed or a reviewer approved: the signed statement to publish
+    /// with it.
     pub attestation: Option<Attestation>,
     /// The human review of a `review` decision, once there is one.
     pub review: Option<Review>,
@@ -105,12 +111,34 @@ pub struct ClipSummary {
 }
 
 impl Decision {
+    /// What to do with the clip now: the policy's action, or the outcome of the review that
+    /// decided it. The logged decision itself is never rewritten; the review is recorded
+    /// beside it.
+    pub fn action(&self) -> Action {
+        match &self.review {
+            Some(r) => r.outcome.action(),
+            None => self.decision.action,
+        }
+    }
+
+    /// The attestation to publish the clip with: the check's own for an allowed clip, or the
+    /// one a reviewer's approval issued.
+    pub fn publishable_attestation(&self) -> Option<&Attestation> {
+        self.attestation.as_ref().or_else(|| {
+            self.review
+                .as_ref()
+                .filter(|r| r.outcome == ReviewOutcome::Approve)
+                .and_then(|r| r.attestation.as_ref())
+        })
+    }
+
     /// The compact form; the one mapping from the full decision, used by the API and the CLI.
     pub fn summary(&self) -> DecisionSummary {
         DecisionSummary {
             id: self.id.clone(),
             created_at: self.created_at.clone(),
-            action: self.decision.action,
+            action: self.action(),
+            policy_action: self.decision.action,
             origin: self.origin,
             user: self.user.clone(),
             clip_id: self.clip_id.clone(),
@@ -131,17 +159,23 @@ impl Decision {
                 analysed_frames: s.sampling.analysed_frames,
                 complete: s.sampling.coverage.complete,
             }),
-            attestation: self.attestation.clone(),
+            attestation: self.publishable_attestation().cloned(),
             review: self.review.clone(),
         }
     }
 }
 
+/// The longest prompt checked, in characters (Unicode scalar values, as JSON Schema's
+/// `maxLength` counts them), by every route and the CLI alike: a longer one is refused (413
+/// `too_large`, naming `prompt`), never truncated. Generators' own limits are far below it.
+pub const MAX_PROMPT_CHARS: usize = 16_384;
+
 /// Who asked, and about what, beside the media itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CheckRequest {
-    /// The prompt the clip was generated from.
+    /// The prompt the clip was generated from (at most 16,384 characters).
+    #[schema(max_length = 16384)]
     pub prompt: Option<String>,
     /// The requesting user: checked against each matched person's consent.
     pub user: Option<String>,
@@ -164,6 +198,14 @@ impl ReviewOutcome {
         match self {
             ReviewOutcome::Approve => "approve",
             ReviewOutcome::Reject => "reject",
+        }
+    }
+
+    /// The action a decision takes once a review with this outcome decided it.
+    pub fn action(self) -> Action {
+        match self {
+            ReviewOutcome::Approve => Action::Allow,
+            ReviewOutcome::Reject => Action::Block,
         }
     }
 }
@@ -236,5 +278,82 @@ pub struct Attestation {
 impl Statement {
     pub fn canonical(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a statement always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reviewed(outcome: Option<ReviewOutcome>) -> Decision {
+        let verdict = Verdict {
+            action: Action::Review,
+            matched: vec![],
+            shadow: vec![],
+            failures: vec![],
+            policy: PolicyRef {
+                name: "p".into(),
+                version: "v".into(),
+            },
+        };
+        let mut d = Decision::new(
+            &CheckRequest::default(),
+            Some("ab".repeat(32)),
+            None,
+            None,
+            verdict,
+        );
+        d.review = outcome.map(|outcome| Review {
+            decision_id: d.id.clone(),
+            outcome,
+            note: String::new(),
+            reviewer: "ops".into(),
+            created_at: now_rfc3339(),
+            attestation: (outcome == ReviewOutcome::Approve).then(|| Attestation {
+                statement: Statement {
+                    action: Action::Allow,
+                    clip_sha256: "ab".repeat(32),
+                    decision_id: d.id.clone(),
+                    issued_at: "2026-12-07T20:00:00Z".into(),
+                    policy_version: "v".into(),
+                },
+                algorithm: "ed25519".into(),
+                key_id: "k".into(),
+                signature: "s".into(),
+            }),
+        });
+        d
+    }
+
+    /// A review decides the action the pipeline reads, with the approval's attestation at
+    /// the top; the policy's own action stays beside it.
+    #[test]
+    fn a_review_decides_the_compact_action() {
+        let waiting = reviewed(None).summary();
+        assert_eq!(
+            (waiting.action, waiting.policy_action),
+            (Action::Review, Action::Review)
+        );
+        assert!(waiting.attestation.is_none());
+
+        let approved = reviewed(Some(ReviewOutcome::Approve));
+        let s = approved.summary();
+        assert_eq!((s.action, s.policy_action), (Action::Allow, Action::Review));
+        assert_eq!(
+            s.attestation.as_ref(),
+            approved.review.as_ref().unwrap().attestation.as_ref()
+        );
+        assert_eq!(
+            approved.decision.action,
+            Action::Review,
+            "the log keeps the verdict"
+        );
+
+        let rejected = reviewed(Some(ReviewOutcome::Reject)).summary();
+        assert_eq!(
+            (rejected.action, rejected.policy_action),
+            (Action::Block, Action::Review)
+        );
+        assert!(rejected.attestation.is_none());
     }
 }

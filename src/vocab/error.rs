@@ -74,6 +74,7 @@ codes! {
     InvalidApiKey = "invalid_api_key" => Unauthorized,
     Forbidden = "forbidden" => Forbidden,
     ForbiddenPath = "forbidden_path" => Forbidden,
+    ForbiddenCallback = "forbidden_callback" => Forbidden,
     NotFound = "not_found" => NotFound,
     MethodNotAllowed = "method_not_allowed" => MethodNotAllowed,
     UploadTimeout = "upload_timeout" => Timeout,

@@ -6,6 +6,7 @@ strictly: an object may hold only the properties its schema names."""
 import copy
 import json
 import re
+import time
 
 import pytest
 from openapi_schema_validator import OAS31Validator
@@ -209,6 +210,25 @@ def test_every_operation_answers_as_documented(server, doc, contract, clips):
         send("GET", "/v1/decisions", f"/v1/decisions?limit=2{view and '&view=full'}")
         send("GET", "/v1/reviews", f"/v1/reviews?limit=2{view and '&view=full'}")
     send("GET", "/v1/decisions/{id}", "/v1/decisions/nope")
+    # Asynchronous: 202 at once, then the check's state, and the decision once made.
+    queued_form = harness.multipart({"metadata": json.dumps({"user": "bob", "async": True})}, {"file": clip})
+    status, queued = send("POST", "/v1/clips/check", raw=queued_form)
+    assert status == 202 and queued["state"] == "queued", queued
+    send("GET", "/v1/checks/{id}", f"/v1/checks/{queued['id']}")
+    deadline = time.monotonic() + 120
+    while True:
+        status, answer = send("GET", "/v1/decisions/{id}", f"/v1/decisions/{queued['id']}")
+        if status != 202 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert (status, answer["action"], answer["id"]) == (200, "block", queued["id"]), answer
+    status, checked = send("GET", "/v1/checks/{id}", f"/v1/checks/{queued['id']}")
+    assert checked["state"] == "decided" and checked["decision"]["id"] == queued["id"], checked
+    send("GET", "/v1/checks/{id}", "/v1/checks/nope")
+    # Callbacks are off on this server: a callback URL is refused.
+    status, refused = send("POST", "/v1/clips/check",
+                           body={"uri": "s3://clips/gen-42.mp4", "callback_url": "https://example.com/hook"})
+    assert (status, refused["error"]["code"]) == (403, "forbidden_callback"), refused
     send("GET", "/v1/decisions", "/v1/decisions?since=yesterday")
     send("GET", "/v1/decisions/{id}/evidence/{n}", f"/v1/decisions/{blocked['id']}/evidence/0")
     queue = server.request("GET", "/v1/reviews")[2]["decisions"]

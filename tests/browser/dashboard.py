@@ -298,6 +298,20 @@ def main():
         wait.until(lambda d: abs(d.execute_script(
             "return document.querySelector('#player video').currentTime") - at) < 1.5)
         driver.save_screenshot(str(SHOTS / "detail-speech.png"))
+
+        # Approved from the detail view: the detail then reads allow, the queue lets it go, and
+        # the API answers allow with the approval's attestation at the top.
+        panel = driver.find_element(By.CSS_SELECTOR, "#detail-panel")
+        panel.find_element(By.CSS_SELECTOR, ".detail-actions input.note").send_keys("a read-out, approved")
+        panel.find_element(By.CSS_SELECTOR, ".detail-actions button.approve").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#detail-panel h2 .pill.allow"))
+        assert not driver.find_elements(By.CSS_SELECTOR, "#detail-panel .detail-actions")
+        wait.until(lambda d: not d.find_elements(
+            By.CSS_SELECTOR, f'#queue .review-item[data-id="{heard["id"]}"]'))
+        driver.save_screenshot(str(SHOTS / "detail-after-approve.png"))
+        now = requests.get(f"{base}/v1/decisions/{heard['id']}", timeout=5).json()
+        assert (now["action"], now["policy_action"]) == ("allow", "review"), now
+        assert now["attestation"] == now["review"]["attestation"] and now["attestation"], now
         close_detail()
         print(f"dashboard: ok (screenshots in {SHOTS})")
     finally:

@@ -1,10 +1,13 @@
 """Client for clipguard: check prompts and clips before publishing, read decisions and the
 review queue, and verify publish attestations offline."""
 
+from .aio import AsyncClient
 from .attestation import AttestationError, sha256_file, verify_attestation
-from .client import Client, ClipguardError
+from .client import Client, ClipguardError, NotDecided
 from .types import (
     Attestation,
+    Callback,
+    CheckStatus,
     ClipSummary,
     Decision,
     Page,
@@ -17,12 +20,16 @@ from .types import (
 )
 
 __all__ = [
+    "AsyncClient",
     "Attestation",
     "AttestationError",
+    "Callback",
+    "CheckStatus",
     "Client",
     "ClipSummary",
     "ClipguardError",
     "Decision",
+    "NotDecided",
     "Page",
     "PolicyRef",
     "PublicKey",

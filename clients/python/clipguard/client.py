@@ -16,9 +16,9 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime
-from typing import Any, Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .types import Action, Decision, Origin, Outcome, Page, PublicKey, Review
+from .types import Action, CheckStatus, Decision, Origin, Outcome, Page, PublicKey, Review
 
 When = Union[datetime, str]
 
@@ -32,6 +32,14 @@ class ClipguardError(Exception):
         self.code = code
         self.message = message
         self.retry_after = retry_after
+
+
+class NotDecided(Exception):
+    """An asynchronous check not decided yet: ``status`` says where it stands."""
+
+    def __init__(self, status: CheckStatus):
+        super().__init__(f"check {status.id} is {status.state}")
+        self.status = status
 
 
 def _when(t: Optional[When]) -> Optional[str]:
@@ -75,10 +83,18 @@ class Client:
         user: Optional[str] = None,
         consents: Sequence[int] = (),
         clip_id: Optional[str] = None,
+        callback_url: Optional[str] = None,
     ) -> Decision:
-        """Uploads a clip and checks it (with the prompt it was generated from, if any)."""
+        """Uploads a clip and checks it (with the prompt it was generated from, if any).
+        With ``callback_url`` the decision is also pushed there, and again after a review."""
         metadata = _drop_none(
-            {"prompt": prompt, "user": user, "consents": list(consents), "clip_id": clip_id}
+            {
+                "prompt": prompt,
+                "user": user,
+                "consents": list(consents),
+                "clip_id": clip_id,
+                "callback_url": callback_url,
+            }
         )
         return Decision.from_json(
             self._request(
@@ -87,6 +103,74 @@ class Client:
                 upload=(os.fspath(path), json.dumps(metadata)),
             )
         )
+
+    def queue_clip(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        prompt: Optional[str] = None,
+        user: Optional[str] = None,
+        consents: Sequence[int] = (),
+        clip_id: Optional[str] = None,
+        callback_url: Optional[str] = None,
+    ) -> str:
+        """Uploads a clip to be checked from the service's queue (``"async": true``); answers
+        the id its decision will have (``wait_for_decision``, or the callback, gives it)."""
+        metadata = _drop_none(
+            {
+                "prompt": prompt,
+                "user": user,
+                "consents": list(consents),
+                "clip_id": clip_id,
+                "callback_url": callback_url,
+                "async": True,
+            }
+        )
+        answer = self._request(
+            "POST", "/v1/clips/check", upload=(os.fspath(path), json.dumps(metadata))
+        )
+        return str(answer["id"])
+
+    def queue_uri(
+        self,
+        uri: str,
+        *,
+        prompt: Optional[str] = None,
+        user: Optional[str] = None,
+        consents: Sequence[int] = (),
+        clip_id: Optional[str] = None,
+        callback_url: Optional[str] = None,
+    ) -> str:
+        """As ``queue_clip``, for a clip the service reads itself (``s3://``, ``file://``)."""
+        body = {
+            "uri": uri,
+            "prompt": prompt,
+            "user": user,
+            "consents": list(consents),
+            "clip_id": clip_id,
+            "callback_url": callback_url,
+            "async": True,
+        }
+        return str(self._request("POST", "/v1/clips/check", body=_drop_none(body))["id"])
+
+    def check_status(self, check_id: str) -> CheckStatus:
+        """A check's state (queued, screening, decided, failed), decision or error, and the
+        callbacks made for it with their attempts and last status."""
+        return CheckStatus.from_json(self._request("GET", f"/v1/checks/{_seg(check_id)}"))
+
+    def wait_for_decision(
+        self, check_id: str, timeout: float = 600.0, poll: float = 0.5
+    ) -> Decision:
+        """The decision of a queued check, once made; a check that failed raises its error
+        (``ClipguardError``), one still undecided after ``timeout`` raises ``NotDecided``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.decision(check_id)
+            except NotDecided:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(poll)
 
     def check_uri(
         self,
@@ -111,7 +195,11 @@ class Client:
     # -- the decision log ---------------------------------------------------------------------
 
     def decision(self, decision_id: str) -> Decision:
-        return Decision.from_json(self._request("GET", f"/v1/decisions/{_seg(decision_id)}"))
+        """A decision by id (``NotDecided`` while an asynchronous check waits)."""
+        answer = self._request("GET", f"/v1/decisions/{_seg(decision_id)}")
+        if "action" not in answer:
+            raise NotDecided(CheckStatus.from_json(answer))
+        return Decision.from_json(answer)
 
     def decision_full(self, decision_id: str) -> Dict[str, Any]:
         """The full decision as logged: signals per frame, prompt matches, verdict."""
@@ -183,6 +271,93 @@ class Client:
         """The key attestations are signed with (keep it to verify offline)."""
         return PublicKey.from_json(self._request("GET", "/v1/attestations/key"))
 
+    # -- the registry (admin; reads: auditor) ---------------------------------------------------
+
+    def add_person(
+        self,
+        name: str,
+        *,
+        aliases: Sequence[str] = (),
+        kind: str = "public_figure",
+        allowed_users: Sequence[str] = (),
+    ) -> Dict[str, Any]:
+        """Registers a person (names match in prompts and on-screen text); answers the person
+        with its ``id``. Enrol faces with ``enrol_faces`` for likeness in clips."""
+        body = {
+            "name": name,
+            "aliases": list(aliases),
+            "kind": kind,
+            "allowed_users": list(allowed_users),
+        }
+        person: Dict[str, Any] = self._request("POST", "/v1/persons", body=body)
+        return person
+
+    def enrol_faces(self, person_id: int, *images: Union[str, "os.PathLike[str]"]) -> Dict[str, Any]:
+        """Enrols a face from each image (one face each; all or nothing)."""
+        files = [("image", os.fspath(p)) for p in images]
+        answer: Dict[str, Any] = self._request(
+            "POST", f"/v1/persons/{person_id}/faces", form=({}, files)
+        )
+        return answer
+
+    def persons(self) -> List[Dict[str, Any]]:
+        listed: List[Dict[str, Any]] = self._request("GET", "/v1/persons")
+        return listed
+
+    def person(self, person_id: int) -> Dict[str, Any]:
+        person: Dict[str, Any] = self._request("GET", f"/v1/persons/{person_id}")
+        return person
+
+    def remove_person(self, person_id: int) -> None:
+        self._request("DELETE", f"/v1/persons/{person_id}")
+
+    def grant_consent(self, person_id: int, user: str) -> None:
+        """Lets ``user`` depict the person."""
+        self._request("PUT", f"/v1/persons/{person_id}/consents/{_seg(user)}")
+
+    def revoke_consent(self, person_id: int, user: str) -> None:
+        self._request("DELETE", f"/v1/persons/{person_id}/consents/{_seg(user)}")
+
+    def reload_policy(self) -> Dict[str, Any]:
+        """Reloads the policy from its files (a broken one is refused and the running stays)."""
+        answer: Dict[str, Any] = self._request("POST", "/v1/policies/reload")
+        return answer
+
+    # -- audits (auditor) -----------------------------------------------------------------------
+
+    def start_audit(
+        self,
+        sources: Sequence[str],
+        *,
+        compare: bool = False,
+        shard: Optional[str] = None,
+        policies: Optional[str] = None,
+        concurrency: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """Starts re-screening stored clips (folders inside the service's file roots, or
+        ``s3://`` prefixes); answers the audit's status with its ``id``."""
+        body = _drop_none(
+            {
+                "sources": list(sources),
+                "compare": compare,
+                "shard": shard,
+                "policies": policies,
+                "concurrency": concurrency,
+            }
+        )
+        status: Dict[str, Any] = self._request("POST", "/v1/audits", body=body)
+        return status
+
+    def audit(self, audit_id: str) -> Dict[str, Any]:
+        """An audit's state (running, done, failed) and its counts so far."""
+        status: Dict[str, Any] = self._request("GET", f"/v1/audits/{_seg(audit_id)}")
+        return status
+
+    def audit_report(self, audit_id: str) -> List[Dict[str, Any]]:
+        """The audit's report: one dict per clip, then the summary once done."""
+        text = self._request("GET", f"/v1/audits/{_seg(audit_id)}/report", raw=True)
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
     # -- transport ----------------------------------------------------------------------------
 
     def _request(
@@ -193,6 +368,8 @@ class Client:
         body: Optional[Dict[str, Any]] = None,
         query: Optional[Dict[str, Any]] = None,
         upload: Optional[Tuple[str, str]] = None,
+        form: Optional[Tuple[Dict[str, str], List[Tuple[str, str]]]] = None,
+        raw: bool = False,
     ) -> Any:
         url = self.base_url + path
         if query:
@@ -208,14 +385,18 @@ class Client:
             if body is not None:
                 data = json.dumps(body).encode()
                 headers["Content-Type"] = "application/json"
-            elif upload is not None:
-                data, content_type, length = _multipart(*upload)
+            elif upload is not None or form is not None:
+                texts, files = form if form is not None else ({"metadata": upload[1]}, [("file", upload[0])])  # type: ignore[index]
+                data, content_type, length = _multipart(texts, files)
                 headers["Content-Type"] = content_type
                 headers["Content-Length"] = str(length)
             req = urllib.request.Request(url, data=data, method=method, headers=headers)
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as res:
-                    return json.loads(res.read())
+                    answer = res.read()
+                    if raw:
+                        return answer.decode()
+                    return json.loads(answer) if answer else None
             except urllib.error.HTTPError as e:
                 err = _error(e)
                 if err.status == 503 and attempt < self.retries:
@@ -244,28 +425,42 @@ def _error(e: urllib.error.HTTPError) -> ClipguardError:
     return ClipguardError(e.code, code, message, float(retry) if retry else None)
 
 
-def _multipart(path: str, metadata: str) -> Tuple[Iterable[bytes], str, int]:
-    """A streamed multipart body: the metadata part, then the file read in 1 MiB pieces."""
+def _multipart(
+    texts: Dict[str, str], files: List[Tuple[str, str]]
+) -> Tuple[Iterable[bytes], str, int]:
+    """A streamed multipart body: the text parts, then each file read in 1 MiB pieces."""
     boundary = uuid.uuid4().hex
-    name = os.path.basename(path).replace('"', "")
-    ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    head = (
+    head = "".join(
         f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="metadata"\r\n'
+        f'Content-Disposition: form-data; name="{name}"\r\n'
         "Content-Type: application/json\r\n\r\n"
-        f"{metadata}\r\n"
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        f"Content-Type: {ctype}\r\n\r\n"
+        f"{value}\r\n"
+        for name, value in texts.items()
     ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    size = os.path.getsize(path)
+    file_heads = []
+    for field_name, path in files:
+        name = os.path.basename(path).replace('"', "")
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        file_heads.append(
+            (
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="{field_name}"; filename="{name}"\r\n'
+                f"Content-Type: {ctype}\r\n\r\n"
+            ).encode()
+        )
+    tail = f"--{boundary}--\r\n".encode()
+    size = len(head) + len(tail)
+    for (_, path), fh in zip(files, file_heads):
+        size += len(fh) + os.path.getsize(path) + 2
 
     def parts() -> Iterable[bytes]:
         yield head
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                yield chunk
+        for (_, path), fh in zip(files, file_heads):
+            yield fh
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    yield chunk
+            yield b"\r\n"
         yield tail
 
-    return parts(), f"multipart/form-data; boundary={boundary}", len(head) + size + len(tail)
+    return parts(), f"multipart/form-data; boundary={boundary}", size

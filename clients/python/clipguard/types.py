@@ -163,6 +163,7 @@ class Decision:
 
     id: str
     created_at: str
+    #: What to do now: the policy's action, or a review's outcome once one decided it.
     action: Action
     origin: Origin
     user: Optional[str]
@@ -175,6 +176,8 @@ class Decision:
     clip: Optional[ClipSummary]
     attestation: Optional[Attestation]
     review: Optional[Review]
+    #: The policy's own action, as logged (differs from ``action`` only after a review).
+    policy_action: Optional[Action] = None
     #: The JSON as received.
     raw: Dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
@@ -195,6 +198,7 @@ class Decision:
             clip=ClipSummary.from_json(j["clip"]) if j.get("clip") else None,
             attestation=Attestation.from_json(j["attestation"]) if j.get("attestation") else None,
             review=Review.from_json(j["review"]) if j.get("review") else None,
+            policy_action=j.get("policy_action", j["action"]),
             raw=j,
         )
 
@@ -228,3 +232,58 @@ class PublicKey:
     @classmethod
     def from_json(cls, j: Dict[str, Any]) -> "PublicKey":
         return cls(algorithm=j["algorithm"], key_id=j["key_id"], public_key=j["public_key"])
+
+
+@dataclass(frozen=True)
+class Callback:
+    """One callback delivery: its event (decided, reviewed), state, attempts, last status."""
+
+    event: str
+    url: str
+    state: str
+    attempts: int
+    last_status: Optional[int]
+    last_error: Optional[str]
+    next_attempt_at: Optional[str]
+    created_at: str
+    delivered_at: Optional[str]
+
+    @classmethod
+    def from_json(cls, j: Dict[str, Any]) -> "Callback":
+        return cls(
+            event=j["event"],
+            url=j["url"],
+            state=j["state"],
+            attempts=j["attempts"],
+            last_status=j.get("last_status"),
+            last_error=j.get("last_error"),
+            next_attempt_at=j.get("next_attempt_at"),
+            created_at=j["created_at"],
+            delivered_at=j.get("delivered_at"),
+        )
+
+
+@dataclass(frozen=True)
+class CheckStatus:
+    """A check's state: ``queued``, ``screening``, ``decided`` (with ``decision``) or
+    ``failed`` (with ``error``: ``{"code", "message"}``), and its callbacks."""
+
+    id: str
+    state: str
+    created_at: str
+    attempts: int
+    decision: Optional[Decision]
+    error: Optional[Dict[str, str]]
+    callbacks: List[Callback]
+
+    @classmethod
+    def from_json(cls, j: Dict[str, Any]) -> "CheckStatus":
+        return cls(
+            id=j["id"],
+            state=j["state"],
+            created_at=j["created_at"],
+            attempts=j["attempts"],
+            decision=Decision.from_json(j["decision"]) if j.get("decision") else None,
+            error=j.get("error"),
+            callbacks=[Callback.from_json(c) for c in j.get("callbacks", [])],
+        )
