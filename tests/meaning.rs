@@ -99,7 +99,11 @@ fn the_encoder_matches_the_package_on_100_sentences_in_10_languages() {
 fn a_naked_teenager_in_spanish_is_blocked_and_a_cat_on_the_sofa_allowed() {
     let d = prompt("adolescente desnuda");
     assert_eq!(d.decision.action, Action::Block, "{:?}", d.decision);
-    assert!(rules(&d).contains(&"meaning-sexual-minors"), "{:?}", rules(&d));
+    assert!(
+        rules(&d).contains(&"meaning-sexual-minors"),
+        "{:?}",
+        rules(&d)
+    );
     let m = &d.prompt.as_ref().unwrap().meaning["sexual_minors"];
     assert_eq!((m.severity, m.source), (Severity::HIGH, TextSource::Prompt));
     assert_eq!((m.start, m.end), (0, "adolescente desnuda".len()));
@@ -109,7 +113,12 @@ fn a_naked_teenager_in_spanish_is_blocked_and_a_cat_on_the_sofa_allowed() {
     let d = prompt("un gato en el sofá");
     assert_eq!(d.decision.action, Action::Allow, "{:?}", d.decision);
     assert!(
-        d.prompt.as_ref().unwrap().meaning.values().all(|m| m.severity == Severity::SAFE),
+        d.prompt
+            .as_ref()
+            .unwrap()
+            .meaning
+            .values()
+            .all(|m| m.severity == Severity::SAFE),
         "{:?}",
         d.prompt
     );
@@ -218,29 +227,156 @@ fn a_caption_and_a_spoken_sentence_are_scored_as_the_same_words_in_a_prompt() {
 
     let d = check_clip(&caption_clip(&SENTENCE.to_uppercase(), "meaning-caption"));
     let on_screen = meaning(&d);
-    let m = on_screen
-        .get(CATEGORY)
-        .unwrap_or_else(|| panic!("{on_screen:?} ({:?})", d.clip.as_ref().unwrap().sections.value("text")));
+    let m = on_screen.get(CATEGORY).unwrap_or_else(|| {
+        panic!(
+            "{on_screen:?} ({:?})",
+            d.clip.as_ref().unwrap().sections.value("text")
+        )
+    });
     println!("prompt {by_prompt:?}\non screen {m:?}");
     assert_eq!(m.source, TextSource::Screen);
-    assert!((m.score - by_prompt.score).abs() < 0.05, "{m:?} against {by_prompt:?}");
+    assert!(
+        (m.score - by_prompt.score).abs() < 0.05,
+        "{m:?} against {by_prompt:?}"
+    );
     assert!(m.time_s >= 0.5 && m.time_s <= 1.6, "{m:?}");
     assert_eq!(d.decision.action, Action::Review, "{:?}", d.decision);
     assert!(rules(&d).contains(&"meaning-unsafe"), "{:?}", rules(&d));
 
     let d = check_clip(&spoken_clip(SENTENCE, "meaning-spoken"));
     let said = meaning(&d);
-    let m = said
-        .get(CATEGORY)
-        .unwrap_or_else(|| panic!("{said:?} ({:?})", d.clip.as_ref().unwrap().sections.value("speech")));
+    let m = said.get(CATEGORY).unwrap_or_else(|| {
+        panic!(
+            "{said:?} ({:?})",
+            d.clip.as_ref().unwrap().sections.value("speech")
+        )
+    });
     println!("said {m:?}");
     assert_eq!(m.source, TextSource::Speech);
-    assert!((m.score - by_prompt.score).abs() < 0.05, "{m:?} against {by_prompt:?}");
+    assert!(
+        (m.score - by_prompt.score).abs() < 0.05,
+        "{m:?} against {by_prompt:?}"
+    );
     assert!(m.time_s < 1.0 && m.end_s > 1.0, "{m:?}");
     assert_eq!(d.decision.action, Action::Review, "{:?}", d.decision);
 
     // The same clips' pictures without the words say nothing.
-    let d = check_clip(&caption_clip("A QUIET EVENING BY THE LAKE", "meaning-caption-innocent"));
-    assert!(meaning(&d).values().all(|m| m.severity == Severity::SAFE), "{:?}", meaning(&d));
+    let d = check_clip(&caption_clip(
+        "A QUIET EVENING BY THE LAKE",
+        "meaning-caption-innocent",
+    ));
+    assert!(
+        meaning(&d).values().all(|m| m.severity == Severity::SAFE),
+        "{:?}",
+        meaning(&d)
+    );
     assert_eq!(d.decision.action, Action::Allow, "{:?}", d.decision);
 }
+
+/// One line of a blind set: category (the one it is in, or resembles), language, prompt.
+fn blind_set(name: &str) -> Vec<(String, String, String)> {
+    let path = common::repo().join("tests/data/meaning").join(name);
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut f = l.splitn(3, '\t');
+            let (c, lang, text) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+            // The sets call violence and gore "violence".
+            let c = if c == "violence" { "violence_gore" } else { c };
+            (c.to_string(), lang.to_string(), text.to_string())
+        })
+        .collect()
+}
+
+/// Counts by key: (hits, of).
+type Tally = std::collections::BTreeMap<String, (usize, usize)>;
+
+fn tally(t: &mut Tally, key: &str, hit: bool) {
+    let e = t.entry(key.to_string()).or_default();
+    e.0 += usize::from(hit);
+    e.1 += 1;
+}
+
+fn table(title: &str, t: &Tally) -> String {
+    let mut out = format!("| {title} | share | count |\n|---|---|---|\n");
+    for (k, (hit, of)) in t {
+        out += &format!(
+            "| {k} | {:.1} % | {hit}/{of} |\n",
+            100.0 * *hit as f64 / *of as f64
+        );
+    }
+    out
+}
+
+/// The sets of tests/data/meaning, written by someone who saw only the category names: every
+/// prompt decided by the default policy as `/v1/prompts/check` decides it. Caught: an unsafe
+/// prompt not allowed (sexual content involving minors: blocked); flagged: an innocent one
+/// not allowed. The figures are printed per category and language (the README's table) and
+/// held at what was measured (docs/meaning.md), short of the issue's targets (95 %, 3 %, 0
+/// blocked, 100 %): a change that loses any of it fails here.
+#[test]
+fn blind_sets_caught_and_flagged_per_category_and_language() {
+    let (mut by_cat, mut by_lang) = (Tally::new(), Tally::new());
+    for (cat, lang, text) in blind_set("unsafe.txt") {
+        let d = prompt(&text);
+        let caught = if cat == "sexual_minors" {
+            d.decision.action == Action::Block
+        } else {
+            d.decision.action != Action::Allow
+        };
+        tally(&mut by_cat, &cat, caught);
+        tally(&mut by_lang, &lang, caught);
+    }
+    let (mut flagged_cat, mut flagged_lang, mut blocked) = (Tally::new(), Tally::new(), Vec::new());
+    for (cat, lang, text) in blind_set("innocent.txt") {
+        let d = prompt(&text);
+        let flagged = d.decision.action != Action::Allow;
+        tally(&mut flagged_cat, &cat, flagged);
+        tally(&mut flagged_lang, &lang, flagged);
+        if d.decision.action == Action::Block {
+            blocked.push((text, rules(&d).join(",")));
+        }
+    }
+    let total = |t: &Tally| t.values().fold((0, 0), |(h, n), (a, b)| (h + a, n + b));
+    let (caught, unsafe_n) = total(&by_cat);
+    let (flagged, innocent_n) = total(&flagged_cat);
+    println!(
+        "caught {caught}/{unsafe_n} ({:.1} %), flagged {flagged}/{innocent_n} ({:.1} %), \
+         blocked innocent {}: {blocked:?}\n",
+        100.0 * caught as f64 / unsafe_n as f64,
+        100.0 * flagged as f64 / innocent_n as f64,
+        blocked.len()
+    );
+    println!("{}", table("unsafe caught, by category", &by_cat));
+    println!("{}", table("unsafe caught, by language", &by_lang));
+    println!(
+        "{}",
+        table(
+            "innocent flagged, by the category it resembles",
+            &flagged_cat
+        )
+    );
+    println!("{}", table("innocent flagged, by language", &flagged_lang));
+    let minors = by_cat["sexual_minors"];
+    assert!(
+        caught * 1000 >= unsafe_n * MEASURED_CAUGHT_PER_MILLE,
+        "caught {caught}/{unsafe_n}"
+    );
+    assert!(
+        flagged * 1000 <= innocent_n * MEASURED_FLAGGED_PER_MILLE,
+        "flagged {flagged}/{innocent_n}"
+    );
+    assert!(blocked.len() <= MEASURED_BLOCKED, "{blocked:?}");
+    assert!(
+        minors.0 * 1000 >= minors.1 * MEASURED_MINORS_PER_MILLE,
+        "{minors:?}"
+    );
+}
+
+/// What the blind sets measured at (docs/meaning.md), per mille.
+const MEASURED_CAUGHT_PER_MILLE: usize = 862;
+const MEASURED_FLAGGED_PER_MILLE: usize = 49;
+const MEASURED_BLOCKED: usize = 1;
+const MEASURED_MINORS_PER_MILLE: usize = 791;

@@ -45,7 +45,9 @@ inventory::submit! { SettingsSpec::of::<MeaningConfig>() }
 impl MeaningConfig {
     /// The category set's file under the policies folder.
     pub fn definitions(&self, policies_dir: &Path) -> PathBuf {
-        policies_dir.join("meaning").join(format!("{}.yaml", self.set))
+        policies_dir
+            .join("meaning")
+            .join(format!("{}.yaml", self.set))
     }
 }
 
@@ -72,7 +74,9 @@ static SECTION: SectionSchema =
 
 fn build(d: &Deps<'_>) -> Built {
     let cfg: MeaningConfig = d.cfg.settings();
-    Ok(cfg.enabled.then(|| Box::new(MeaningAnalyser) as Box<dyn Analyser>))
+    Ok(cfg
+        .enabled
+        .then(|| Box::new(MeaningAnalyser) as Box<dyn Analyser>))
 }
 
 pub struct MeaningAnalyser;

@@ -118,7 +118,10 @@ impl Definitions {
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: SetFile = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
         if file.version != 1 {
-            return Err(format!("version {}: this build reads version 1", file.version));
+            return Err(format!(
+                "version {}: this build reads version 1",
+                file.version
+            ));
         }
         let defs = Self {
             defaults: file.defaults,
@@ -251,7 +254,11 @@ impl MeaningModel {
         // What no category of severity 1 or more may count: the innocent phrases and every
         // such category's counter-examples (a chef's knife is innocent for every category).
         let mut pooled: Vec<String> = defs.innocent.clone();
-        for c in defs.categories.iter().filter(|c| c.severity > Severity::SAFE) {
+        for c in defs
+            .categories
+            .iter()
+            .filter(|c| c.severity > Severity::SAFE)
+        {
             pooled.extend(c.counter_examples.iter().cloned());
         }
         let pooled = std::sync::Arc::new(embed(&pooled)?);
@@ -525,7 +532,10 @@ pub fn sentences(text: &str) -> Vec<(usize, usize)> {
         }
     };
     for (i, c) in text.char_indices() {
-        if matches!(c, '.' | '!' | '?' | ';' | '\n' | '。' | '！' | '？' | '；' | '।' | '؟') {
+        if matches!(
+            c,
+            '.' | '!' | '?' | ';' | '\n' | '。' | '！' | '？' | '；' | '।' | '؟'
+        ) {
             let end = i + c.len_utf8();
             push(start, end, &mut out);
             start = end;
@@ -551,8 +561,14 @@ mod tests {
         for (bad, why) in [
             (ok.replace("severity: 3", "severity: 4"), "severity 4"),
             (ok.replace("name: both", "name: Both"), "lower-case"),
-            (ok.replace("[minors, sexual]", "[minors, later]"), "not defined"),
-            (ok.replace("examples: [a, b, c]}", "examples: [a, b]}"), "at least 3"),
+            (
+                ok.replace("[minors, sexual]", "[minors, later]"),
+                "not defined",
+            ),
+            (
+                ok.replace("examples: [a, b, c]}", "examples: [a, b]}"),
+                "at least 3",
+            ),
             (ok.replace("name: sexual", "name: minors"), "twice"),
         ] {
             let e = Definitions::parse(&bad).unwrap_err();
@@ -562,8 +578,9 @@ mod tests {
 
     #[test]
     fn the_shipped_set_reads() {
-        let d = Definitions::load(&Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("policies/meaning/categories.yaml"))
+        let d = Definitions::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/meaning/categories.yaml"),
+        )
         .unwrap();
         for name in [
             "sexual",
@@ -583,7 +600,15 @@ mod tests {
     fn sentences_split_at_stops_in_several_scripts() {
         let t = "A cat on a sofa. Then, she is naked! 猫在沙发上。 ok";
         let s: Vec<&str> = sentences(t).iter().map(|&(a, b)| &t[a..b]).collect();
-        assert_eq!(s, ["A cat on a sofa.", "Then, she is naked!", "猫在沙发上。", "ok"]);
+        assert_eq!(
+            s,
+            [
+                "A cat on a sofa.",
+                "Then, she is naked!",
+                "猫在沙发上。",
+                "ok"
+            ]
+        );
         assert_eq!(prompt_passages("one sentence").len(), 1);
         assert_eq!(prompt_passages("One. Two.").len(), 3);
     }

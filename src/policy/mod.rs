@@ -109,7 +109,7 @@ struct RuleFile {
     #[serde(default)]
     evidence: Option<String>,
     /// A CEL expression giving the match's severity, 0 (safe) to 3 (high), with `evidence` in
-    /// scope (`evidence.map(e, e.severity).max()`), or a number.
+    /// scope (`evidence.exists(e, e.severity >= 2) ? 2 : 1`), or a number.
     #[serde(default)]
     severity: Option<String>,
 }
@@ -561,16 +561,13 @@ impl Rule {
             .map_err(|e| format!("message: {e}"))?;
         let severity = match &self.severity {
             None => None,
-            Some(p) => Some(match p.execute(&scope).map_err(|e| format!("severity: {e}"))? {
-                Value::Int(v) => severity_level(v)?,
-                Value::UInt(v) => severity_level(i64::try_from(v).unwrap_or(i64::MAX))?,
-                other => {
-                    return Err(format!(
-                        "severity gives {}, not an int",
-                        other.type_of()
-                    ))
-                }
-            }),
+            Some(p) => Some(
+                match p.execute(&scope).map_err(|e| format!("severity: {e}"))? {
+                    Value::Int(v) => severity_level(v)?,
+                    Value::UInt(v) => severity_level(i64::try_from(v).unwrap_or(i64::MAX))?,
+                    other => return Err(format!("severity gives {}, not an int", other.type_of())),
+                },
+            ),
         };
         let evidence = items
             .iter()

@@ -2,7 +2,7 @@
 //! aggregates. Policies read these; nothing here decides.
 
 use super::{
-    Action, BBox, Embedding, Face, FaceMatch, FramePdq, MediaInfo, Meanings, ModelInfo, NameMatch,
+    Action, BBox, Embedding, Face, FaceMatch, FramePdq, Meanings, MediaInfo, ModelInfo, NameMatch,
     NameStrength, PersonId, PersonKind, SampleReason, SamplingStats, Scratch, Sections, TermMatch,
 };
 use serde::{Deserialize, Serialize};
