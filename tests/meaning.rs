@@ -32,6 +32,7 @@ fn model() -> &'static MeaningModel {
             vision.runtime().clone(),
             vision.manifest.clone(),
             cfg.policies.dir.join("meaning/categories.yaml"),
+            Some(cfg.data_dir.join("meaning")),
         )
         .unwrap()
     })
@@ -380,3 +381,35 @@ const MEASURED_CAUGHT_PER_MILLE: usize = 862;
 const MEASURED_FLAGGED_PER_MILLE: usize = 49;
 const MEASURED_BLOCKED: usize = 1;
 const MEASURED_MINORS_PER_MILLE: usize = 791;
+
+/// The phrases' embeddings are kept in the data folder: a second process loads them instead
+/// of embedding every phrase again, and scores the same.
+#[test]
+fn a_second_load_reads_the_phrase_embeddings_from_the_cache() {
+    let cfg = common::config();
+    let vision = common::screener().vision();
+    let cache = cfg.data_dir.join("meaning-cache");
+    let load = || {
+        let t0 = std::time::Instant::now();
+        let live = LiveMeaning::new(
+            vision.runtime().clone(),
+            vision.manifest.clone(),
+            cfg.policies.dir.join("meaning/categories.yaml"),
+            Some(cache.clone()),
+        )
+        .unwrap();
+        let scored = live
+            .get()
+            .unwrap()
+            .score(&clipguard::meaning::prompt_passages("adolescente desnuda"))
+            .unwrap();
+        (t0.elapsed(), scored)
+    };
+    let (first, a) = load();
+    let files: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let (second, b) = load();
+    println!("first load {first:?}, from the cache {second:?}");
+    assert_eq!(a, b);
+    assert!(second < first, "{second:?} against {first:?}");
+}

@@ -1,6 +1,7 @@
-//! The meaning model as the process holds it: loaded on the first text to score (the encoder
-//! and the embedding of every example phrase, about a second), then shared by every decision;
-//! a check with no prompt, caption or speech never loads it.
+//! The meaning model as the process holds it: loaded on the first text to score (the encoder,
+//! the embedding of every phrase, or the cached embeddings of an earlier load, and the heads'
+//! training), then shared by every decision; a check with no prompt, caption or speech never
+//! loads it.
 
 use super::{Definitions, MeaningError, MeaningModel, TextEncoder, Tokenizer};
 use crate::vision::{Manifest, Runtime, VisionError};
@@ -15,6 +16,8 @@ pub struct LiveMeaning {
     runtime: Runtime,
     manifest: Manifest,
     definitions: PathBuf,
+    /// Where the phrases' embeddings are kept between processes (none: embedded every load).
+    cache: Option<PathBuf>,
     model: OnceLock<MeaningModel>,
     /// Held while the model loads, so concurrent first uses load it once.
     loading: Mutex<()>,
@@ -27,12 +30,14 @@ impl LiveMeaning {
         runtime: Runtime,
         manifest: Manifest,
         definitions: PathBuf,
+        cache: Option<PathBuf>,
     ) -> Result<Self, MeaningError> {
         Definitions::load(&definitions)?;
         Ok(Self {
             runtime,
             manifest,
             definitions,
+            cache,
             model: OnceLock::new(),
             loading: Mutex::new(()),
         })
@@ -70,7 +75,7 @@ impl LiveMeaning {
         let encoder = TextEncoder::load(&self.runtime, &info.name, path, Tokenizer::load(vocab)?)?;
         let defs = Definitions::load(&self.definitions)?;
         let t0 = std::time::Instant::now();
-        let model = MeaningModel::new(encoder, &defs, &info.sha256)?;
+        let model = MeaningModel::new(encoder, &defs, &info.sha256, self.cache.as_deref())?;
         tracing::info!(
             version = %model.version,
             ms = t0.elapsed().as_millis() as u64,

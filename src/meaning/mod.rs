@@ -241,14 +241,16 @@ impl MeaningModel {
         encoder: TextEncoder,
         defs: &Definitions,
         model_sha256: &str,
+        cache: Option<&Path>,
     ) -> Result<Self, MeaningError> {
+        let table = embed_phrases(&encoder, defs, model_sha256, cache)?;
         let embed = |texts: &[String]| -> Result<Vec<Phrase>, MeaningError> {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             Ok(texts
                 .iter()
-                .cloned()
-                .zip(encoder.embed(&refs)?)
-                .map(|(text, embedding)| Phrase { text, embedding })
+                .map(|t| Phrase {
+                    text: t.clone(),
+                    embedding: table[t.as_str()].clone(),
+                })
                 .collect())
         };
         // What no category of severity 1 or more may count: the innocent phrases and every
@@ -399,6 +401,72 @@ impl MeaningModel {
         }
         Ok(found)
     }
+}
+
+/// Every phrase of `defs` embedded, by text: read from `cache` (a folder) when an earlier load
+/// of the same phrases with the same encoder wrote them there, else embedded now (about 10 ms
+/// a phrase on a busy core: the bulk of the first load) and written for the next process. A
+/// cache that cannot be read or written is only a slower start.
+fn embed_phrases(
+    encoder: &TextEncoder,
+    defs: &Definitions,
+    model_sha256: &str,
+    cache: Option<&Path>,
+) -> Result<std::collections::HashMap<String, Vec<f32>>, MeaningError> {
+    let mut texts: Vec<&str> = defs.innocent.iter().map(String::as_str).collect();
+    for c in &defs.categories {
+        texts.extend(c.examples.iter().map(String::as_str));
+        texts.extend(c.counter_examples.iter().map(String::as_str));
+    }
+    let mut seen = std::collections::HashSet::new();
+    texts.retain(|t| seen.insert(*t));
+    let mut h = Sha256::new();
+    h.update(model_sha256.as_bytes());
+    for t in &texts {
+        h.update(b"\0");
+        h.update(t.as_bytes());
+    }
+    let file = cache.map(|dir| dir.join(format!("{}.f32", hex::encode(&h.finalize()[..12]))));
+    let dim = encoder::DIM;
+    let cached = file
+        .as_ref()
+        .and_then(|f| std::fs::read(f).ok())
+        .filter(|b| b.len() == texts.len() * dim * 4)
+        .map(|b| {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect::<Vec<f32>>()
+                .chunks(dim)
+                .map(<[f32]>::to_vec)
+                .collect::<Vec<_>>()
+        });
+    let embeddings = match cached {
+        Some(e) => e,
+        None => {
+            let mut e = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(32) {
+                e.extend(encoder.embed(chunk)?);
+            }
+            if let Some(f) = &file {
+                let bytes: Vec<u8> = e.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+                let tmp = f.with_extension("tmp");
+                let written = f
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&tmp, bytes))
+                    .and_then(|()| std::fs::rename(&tmp, f));
+                if let Err(e) = written {
+                    tracing::warn!(path = %f.display(), error = %e, "cannot cache the text categories' embeddings");
+                }
+            }
+            e
+        }
+    };
+    Ok(texts
+        .into_iter()
+        .map(str::to_string)
+        .zip(embeddings)
+        .collect())
 }
 
 /// The training of a head: full-batch gradient descent on the logistic loss with a little L2,

@@ -119,6 +119,7 @@ impl Context {
                     screener.vision().runtime().clone(),
                     screener.vision().manifest.clone(),
                     meaning_cfg.definitions(&cfg.policies.dir),
+                    Some(cfg.data_dir.join("meaning")),
                 )
                 .map(Arc::new)
             })
