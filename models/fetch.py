@@ -87,6 +87,8 @@ CONVERTERS = {
     "resemblyzer": ("resemblyzer_to_onnx.py", []),
     "whisper-encoder": ("whisper_to_onnx.py", ["--graph", "encoder"]),
     "whisper-decoder": ("whisper_to_onnx.py", ["--graph", "decoder"]),
+    "e5-graph": ("e5_to_onnx.py", ["--part", "graph"]),
+    "e5-tokenizer": ("e5_to_onnx.py", ["--part", "tokenizer"]),
 }
 
 

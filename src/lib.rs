@@ -14,6 +14,7 @@ pub mod config;
 pub mod digest;
 pub mod http;
 pub mod logs;
+pub mod meaning;
 pub mod media;
 pub mod metrics;
 pub mod objects;

@@ -276,9 +276,10 @@ fn pods_find_their_files_where_the_configuration_says() {
             "{kind}"
         );
         for (key, path) in items {
-            let expected = match key.strip_prefix("lists.") {
-                Some(list) => format!("lists/{list}"),
-                None => key.to_string(),
+            let expected = match (key.strip_prefix("lists."), key.strip_prefix("meaning.")) {
+                (Some(list), _) => format!("lists/{list}"),
+                (_, Some(set)) => format!("meaning/{set}"),
+                _ => key.to_string(),
             };
             assert_eq!(path, expected, "{kind}");
         }
@@ -292,7 +293,7 @@ fn the_policies_config_map_is_the_policies_folder() {
     let map = get(&all, "ConfigMap", "clipguard-policies");
     let repo = common::repo();
     let mut expected: Vec<PathBuf> = Vec::new();
-    for dir in ["policies", "policies/lists"] {
+    for dir in ["policies", "policies/lists", "policies/meaning"] {
         for entry in std::fs::read_dir(repo.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "yaml" || e == "txt") {
@@ -304,8 +305,11 @@ fn the_policies_config_map_is_the_policies_folder() {
     assert_eq!(data.len(), expected.len(), "{expected:?}");
     for path in expected {
         let name = path.file_name().unwrap().to_str().unwrap();
-        let key = if path.parent().unwrap().ends_with("lists") {
+        let parent = path.parent().unwrap();
+        let key = if parent.ends_with("lists") {
             format!("lists.{name}")
+        } else if parent.ends_with("meaning") {
+            format!("meaning.{name}")
         } else {
             name.to_string()
         };

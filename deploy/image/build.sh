@@ -43,9 +43,10 @@ install -m 0644 "$REPO/models/models.toml" "$root/opt/clipguard/models/models.to
 for f in $(sed -n 's/^file = "\(.*\)"/\1/p' "$REPO/models/models.toml"); do
     install -m 0644 "$MODELS/$f" "$root/opt/clipguard/models/$f"
 done
-mkdir -p "$root/opt/clipguard/policies/lists"
+mkdir -p "$root/opt/clipguard/policies/lists" "$root/opt/clipguard/policies/meaning"
 install -m 0644 "$REPO"/policies/*.yaml "$root/opt/clipguard/policies/"
 install -m 0644 "$REPO"/policies/lists/*.txt "$root/opt/clipguard/policies/lists/"
+install -m 0644 "$REPO"/policies/meaning/*.yaml "$root/opt/clipguard/policies/meaning/"
 install -D -m 0644 "$REPO/deploy/image/clipguard.toml" "$root/etc/clipguard/clipguard.toml"
 # An unprivileged user owning the data folder (uid 10001, as the Kubernetes manifests run).
 echo "clipguard:x:10001:10001:clipguard:/var/lib/clipguard:/usr/sbin/nologin" >> "$root/etc/passwd"

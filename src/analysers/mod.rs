@@ -7,6 +7,7 @@ mod categories;
 mod classifiers;
 mod faces;
 mod hashes;
+mod meaning;
 mod nudity;
 mod provenance;
 mod speech;
@@ -33,6 +34,7 @@ pub use categories::{categories_version, category_peaks};
 pub use classifiers::classifier_peaks;
 pub use faces::{face_summary, faces_in, sightings};
 pub use hashes::{hash_matches, set_hash_matches};
+pub use meaning::{meaning_section, set_meaning_section};
 pub use text::{set_text_section, text_section};
 
 /// Each analyser's section of the configuration (`[faces]`, `[speech]`...), read with
@@ -41,6 +43,7 @@ pub use categories::CategoriesConfig;
 pub use classifiers::ClassifiersConfig;
 pub use faces::FacesConfig;
 pub use hashes::HashesConfig;
+pub use meaning::MeaningConfig;
 pub use nudity::NudityConfig;
 pub use speech::SpeechConfig;
 pub use text::TextConfig;
@@ -240,6 +243,7 @@ pub const REGISTRY: &[Registration] = &[
     hashes::REGISTRATION,
     provenance::REGISTRATION,
     speech::REGISTRATION,
+    meaning::REGISTRATION,
 ];
 
 /// What the analysers' settings in `cfg` ask of the shared models.

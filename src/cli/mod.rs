@@ -1007,6 +1007,17 @@ fn print_prompt(prompt: &str, s: &PromptSignals, user: Option<&str>) {
             t.category, t.term, t.start, t.end, t.text
         );
     }
+    for (name, m) in &s.meaning {
+        println!(
+            "  meaning {name} (severity {}): {:?} at bytes {}..{}, score {:.3}, like {:?}",
+            m.severity.level(),
+            m.text,
+            m.start,
+            m.end,
+            m.score,
+            m.example
+        );
+    }
 }
 
 fn print_summary(clip: &Path, s: &Signals, screener: &Screener) {

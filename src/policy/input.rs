@@ -3,7 +3,9 @@
 //! with their best match), which keeps evaluation to microseconds and fixtures short.
 
 use crate::vocab::TermMatch;
-use crate::vocab::{CheckRequest, Coverage, Decision, NameMatch, PromptSignals, Sections, Signals};
+use crate::vocab::{
+    CheckRequest, Coverage, Decision, Meanings, NameMatch, PromptSignals, Sections, Signals,
+};
 use serde::{Deserialize, Serialize};
 
 /// The request being decided: who asks, and what they declare.
@@ -116,6 +118,8 @@ pub struct PromptView {
     pub terms: Vec<TermMatch>,
     /// Term categories found, for quick tests like `"sexual" in prompt.categories`.
     pub categories: Vec<String>,
+    /// The text categories the prompt means (`prompt.meaning.sexual_minors.severity`).
+    pub meaning: Meanings,
 }
 
 /// Everything a rule can read besides `params`.
@@ -184,6 +188,7 @@ impl PromptView {
             persons: p.persons.clone(),
             terms: p.terms.clone(),
             categories: categories(&p.terms),
+            meaning: p.meaning.clone(),
         }
     }
 }

@@ -108,6 +108,10 @@ struct RuleFile {
     /// or one map): times, boxes, persons, scores. Available to the message as `evidence`.
     #[serde(default)]
     evidence: Option<String>,
+    /// A CEL expression giving the match's severity, 0 (safe) to 3 (high), with `evidence` in
+    /// scope (`evidence.exists(e, e.severity >= 2) ? 2 : 1`), or a number.
+    #[serde(default)]
+    severity: Option<String>,
 }
 
 /// A rule can only escalate: `allow` is what no match means.
@@ -129,6 +133,7 @@ pub struct Rule {
     pub reads: Vec<String>,
     when: Program,
     evidence: Option<Program>,
+    severity: Option<Program>,
     message: Template,
 }
 
@@ -292,6 +297,7 @@ impl Policy {
             for (what, src) in [
                 ("condition", Some(&r.when)),
                 ("evidence", r.evidence.as_ref()),
+                ("severity", r.severity.as_ref()),
             ] {
                 let Some(src) = src else { continue };
                 if src.chars().count() > MAX_EXPRESSION_LEN {
@@ -315,12 +321,18 @@ impl Policy {
                 .as_deref()
                 .map(|e| compile("evidence", e))
                 .transpose()?;
+            let severity = r
+                .severity
+                .as_deref()
+                .map(|e| compile("severity", e))
+                .transpose()?;
             let message =
                 Template::parse(&r.message).map_err(|e| problem(format!("message: {e}")))?;
             let reads = signal_fields(
                 &[
                     r.when.as_str(),
                     r.evidence.as_deref().unwrap_or(""),
+                    r.severity.as_deref().unwrap_or(""),
                     r.message.as_str(),
                 ],
                 &sections,
@@ -338,6 +350,7 @@ impl Policy {
                 source: r.when,
                 when,
                 evidence,
+                severity,
                 message,
             });
         }
@@ -546,6 +559,16 @@ impl Rule {
             .message
             .render(&scope)
             .map_err(|e| format!("message: {e}"))?;
+        let severity = match &self.severity {
+            None => None,
+            Some(p) => Some(
+                match p.execute(&scope).map_err(|e| format!("severity: {e}"))? {
+                    Value::Int(v) => severity_level(v)?,
+                    Value::UInt(v) => severity_level(i64::try_from(v).unwrap_or(i64::MAX))?,
+                    other => return Err(format!("severity gives {}, not an int", other.type_of())),
+                },
+            ),
+        };
         let evidence = items
             .iter()
             .map(|v| v.json().map_err(|e| format!("evidence: {e}")))
@@ -556,8 +579,17 @@ impl Rule {
             action: self.action,
             message,
             evidence,
+            severity,
         })
     }
+}
+
+/// A rule's severity as its expression gave it: 0 to 3.
+fn severity_level(v: i64) -> Result<crate::vocab::Severity, String> {
+    u8::try_from(v)
+        .map_err(|_| format!("severity {v}: use 0 to 3"))
+        .and_then(crate::vocab::Severity::try_from)
+        .map_err(|e| format!("severity: {e}"))
 }
 
 /// The distinct `signals.<field>` names in some sources, sorted, with the keys named with dots
@@ -761,6 +793,26 @@ fn input_samples(sections: &Schema) -> Vec<PolicyInput> {
                 })
                 .collect(),
             categories: vec!["minors".into(), "sexual".into(), "violence".into()],
+            meaning: ["minors", "sexual", "sexual_minors"]
+                .iter()
+                .zip([0u8, 2, 3])
+                .map(|(c, level)| {
+                    (
+                        c.to_string(),
+                        crate::vocab::MeaningMatch {
+                            severity: crate::vocab::Severity::try_from(level)
+                                .expect("0-3 is a severity"),
+                            score: 0.9,
+                            similarity: 0.9,
+                            counter_similarity: 0.8,
+                            example: "example".into(),
+                            text: "text".into(),
+                            end: 4,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect(),
         },
         request: RequestContext {
             user: "requester".into(),

@@ -129,6 +129,10 @@ pub(crate) fn prompt(p: &PromptView) -> V<'_> {
         ("persons", list(p.persons.iter().map(name_match))),
         ("terms", list(p.terms.iter().map(term))),
         ("categories", strings(&p.categories)),
+        (
+            "meaning",
+            owned_json(serde_json::to_value(&p.meaning).expect("meanings serialise to JSON")),
+        ),
     ])
 }
 

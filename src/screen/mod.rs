@@ -49,6 +49,8 @@ pub enum ScreenError {
     Speech(#[from] TranscribeError),
     #[error(transparent)]
     Section(#[from] SectionError),
+    #[error(transparent)]
+    Meaning(#[from] crate::meaning::MeaningError),
 }
 
 impl From<AnalyserError> for ScreenError {
@@ -74,6 +76,7 @@ impl Failure for ScreenError {
             ScreenError::Banks(e) => e.code(),
             ScreenError::Speech(_) => ErrorCode::Inference,
             ScreenError::Section(_) => ErrorCode::Internal,
+            ScreenError::Meaning(e) => e.code(),
         }
     }
 }

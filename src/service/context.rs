@@ -115,7 +115,21 @@ impl Context {
             &analysers::schema(),
             &screener.policy_fields(),
         )?);
-        let stages = stages::load(&live, &cfg.settings()).into();
+        let meaning_cfg: analysers::MeaningConfig = cfg.settings();
+        let meaning = meaning_cfg
+            .enabled
+            .then(|| {
+                crate::meaning::LiveMeaning::new(
+                    screener.vision().runtime().clone(),
+                    screener.vision().manifest.clone(),
+                    meaning_cfg.definitions(&cfg.policies.dir),
+                    Some(cfg.data_dir.join("meaning")),
+                )
+                .map(Arc::new)
+            })
+            .transpose()
+            .map_err(ScreenError::from)?;
+        let stages = stages::load(&live, &cfg.settings(), meaning).into();
         crate::metrics::models_loaded(
             screener
                 .models()

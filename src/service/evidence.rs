@@ -196,6 +196,7 @@ mod tests {
             action: Action::Review,
             message: "m".into(),
             evidence,
+            severity: None,
         };
         let verdict = Verdict {
             action: Action::Review,

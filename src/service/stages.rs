@@ -6,11 +6,13 @@
 
 use crate::analysers::HashesConfig;
 use crate::banks::LiveBanks;
+use crate::meaning::{LiveMeaning, Passage};
 use crate::persons::LivePersons;
 use crate::screen::{Live, ScreenError};
 use crate::text::terms::TermLists;
 use crate::vocab::{
-    PromptSignals, Signals, Speech, SpokenNameMatch, SpokenTermMatch, TextNameMatch, TextTermMatch,
+    PromptSignals, Signals, Speech, SpokenNameMatch, SpokenTermMatch, TextNameMatch, TextSource,
+    TextTermMatch,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,9 +33,14 @@ pub trait Stage: Send + Sync {
     fn run(&self, subject: &mut Subject<'_>) -> Result<(), ScreenError>;
 }
 
-/// The stages every decision runs, in order, on the context's snapshots.
-pub fn load(live: &Live, hashes: &HashesConfig) -> Vec<Box<dyn Stage>> {
-    vec![
+/// The stages every decision runs, in order, on the context's snapshots (and the text
+/// categories, when meaning is scored).
+pub fn load(
+    live: &Live,
+    hashes: &HashesConfig,
+    meaning: Option<Arc<LiveMeaning>>,
+) -> Vec<Box<dyn Stage>> {
+    let mut stages: Vec<Box<dyn Stage>> = vec![
         Box::new(PromptNames {
             persons: live.persons.clone(),
         }),
@@ -48,7 +55,11 @@ pub fn load(live: &Live, hashes: &HashesConfig) -> Vec<Box<dyn Stage>> {
             max_distance: hashes.max_distance,
             min_quality: hashes.min_quality,
         }),
-    ]
+    ];
+    if let Some(meaning) = meaning {
+        stages.push(Box::new(Meaning { meaning }));
+    }
+    stages
 }
 
 /// Persons named, and listed terms, in the prompt.
@@ -70,6 +81,7 @@ impl Stage for PromptNames {
             text: prompt.to_string(),
             persons: persons.gazetteer.find(words, &persons.people),
             terms: x.terms.find(words),
+            meaning: Default::default(),
         }));
         Ok(())
     }
@@ -195,4 +207,84 @@ impl Stage for BankMatches {
             .add(self.name(), t0.elapsed().as_secs_f64() * 1e3);
         Ok(())
     }
+}
+
+/// What the prompt, the text read on screen and the speech mean, by text category: every
+/// passage scored by the same code (`MeaningModel::score`), the prompt's into
+/// `prompt.meaning`, the clip's into `signals.meaning` (with the time each passage was on
+/// screen or said). The encoder costs a few milliseconds a passage, so a clip without words
+/// costs nothing here.
+struct Meaning {
+    meaning: Arc<LiveMeaning>,
+}
+
+impl Stage for Meaning {
+    fn name(&self) -> &'static str {
+        "meaning"
+    }
+
+    fn run(&self, x: &mut Subject<'_>) -> Result<(), ScreenError> {
+        let t0 = Instant::now();
+        if let (Some(prompt), Some(found)) = (x.prompt, x.prompt_signals.as_mut()) {
+            let passages = crate::meaning::prompt_passages(prompt);
+            found.meaning = self.meaning.get()?.score(&passages)?;
+        }
+        let Some(signals) = x.clip.as_deref_mut() else {
+            return Ok(());
+        };
+        let passages = clip_passages(signals)?;
+        let found = if passages.is_empty() {
+            Default::default()
+        } else {
+            self.meaning.get()?.score(&passages)?
+        };
+        crate::analysers::set_meaning_section(signals, &found);
+        signals
+            .timings
+            .add(self.name(), t0.elapsed().as_secs_f64() * 1e3);
+        Ok(())
+    }
+}
+
+/// The clip's words: each line read on screen (its track's times), each segment of speech,
+/// and each stream's whole transcript when it has several segments (a sentence may run over
+/// two).
+fn clip_passages(signals: &Signals) -> Result<Vec<Passage>, ScreenError> {
+    let mut out = Vec::new();
+    if let Some(text) = crate::analysers::text_section(signals) {
+        out.extend(text.tracks.iter().map(|t| Passage {
+            text: t.text.clone(),
+            source: TextSource::Screen,
+            start: 0,
+            end: t.text.len(),
+            time_s: t.first_s,
+            end_s: t.last_s,
+        }));
+    }
+    if signals.sections.value(SPEECH).is_some() {
+        let speech: Speech = signals.sections.get(SPEECH)?;
+        for track in &speech.tracks {
+            out.extend(track.segments.iter().map(|s| Passage {
+                text: s.text.trim().to_string(),
+                source: TextSource::Speech,
+                start: 0,
+                end: s.text.trim().len(),
+                time_s: s.start_s,
+                end_s: s.end_s,
+            }));
+            if track.segments.len() > 1 {
+                let text = track.text();
+                out.push(Passage {
+                    end: text.len(),
+                    text,
+                    source: TextSource::Speech,
+                    start: 0,
+                    time_s: track.segments.first().map_or(0.0, |s| s.start_s),
+                    end_s: track.segments.last().map_or(0.0, |s| s.end_s),
+                });
+            }
+        }
+    }
+    out.retain(|p| p.text.chars().any(char::is_alphanumeric));
+    Ok(out)
 }

@@ -493,6 +493,7 @@ mod tests {
                 action: Action::Review,
                 message: "m".into(),
                 evidence: vec![],
+                severity: None,
             };
             match n {
                 0 => d.decision.shadow = vec![matched("trial")],
@@ -612,6 +613,7 @@ mod tests {
             action: Action::Block,
             message: "m".into(),
             evidence: vec![],
+            severity: None,
         };
         let mut live = decision(Action::Block, "alice", "c1");
         live.decision.matched = vec![matched("live-rule")];

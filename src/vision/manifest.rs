@@ -232,14 +232,16 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 }
 
 /// Kinds whose files are verified when loaded ([`Manifest::verified`]), not at start: Whisper
-/// (400 MB, loaded on the first clip with speech), CLIP (loaded when a category is defined)
-/// and the classifiers (loaded when enabled). Hashing them on every start cost about a second
+/// (400 MB, loaded on the first clip with speech), CLIP (loaded when a category is defined),
+/// the classifiers (loaded when enabled) and the text encoder (loaded on the first text to
+/// score). Hashing them on every start cost about a second
 /// of each `clipguard check`.
-pub const DEFERRED: [ModelKind; 4] = [
+pub const DEFERRED: [ModelKind; 5] = [
     ModelKind::SpeechEncoder,
     ModelKind::SpeechDecoder,
     ModelKind::ImageEmbed,
     ModelKind::Classifier,
+    ModelKind::TextEmbed,
 ];
 
 fn check_hash(path: &Path, expected: &str) -> Result<(), VisionError> {

@@ -178,6 +178,10 @@ pub enum ModelKind {
     SpeechEncoder,
     #[serde(rename = "speech_decoder")]
     SpeechDecoder,
+    /// A sentence encoder: text in any language to an embedding whose cosine says how alike two
+    /// texts mean (multilingual-e5-small), for text categories defined by example phrases.
+    #[serde(rename = "text_embed")]
+    TextEmbed,
 }
 
 impl ModelKind {
@@ -195,6 +199,7 @@ impl ModelKind {
             ModelKind::VoiceEmbed => "voice_embed",
             ModelKind::SpeechEncoder => "speech_encoder",
             ModelKind::SpeechDecoder => "speech_decoder",
+            ModelKind::TextEmbed => "text_embed",
         }
     }
 }

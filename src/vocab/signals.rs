@@ -2,7 +2,7 @@
 //! aggregates. Policies read these; nothing here decides.
 
 use super::{
-    Action, BBox, Embedding, Face, FaceMatch, FramePdq, MediaInfo, ModelInfo, NameMatch,
+    Action, BBox, Embedding, Face, FaceMatch, FramePdq, Meanings, MediaInfo, ModelInfo, NameMatch,
     NameStrength, PersonId, PersonKind, SampleReason, SamplingStats, Scratch, Sections, TermMatch,
 };
 use serde::{Deserialize, Serialize};
@@ -283,6 +283,9 @@ pub struct PromptSignals {
     pub text: String,
     pub persons: Vec<NameMatch>,
     pub terms: Vec<TermMatch>,
+    /// The text categories the prompt counted for (absent in decisions logged before).
+    #[serde(default)]
+    pub meaning: Meanings,
 }
 
 /// Wall-clock milliseconds per stage. Decoding overlaps inference, so stages can add up to

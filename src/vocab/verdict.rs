@@ -38,6 +38,10 @@ pub struct RuleMatch {
     pub action: Action,
     pub message: String,
     pub evidence: Vec<serde_json::Value>,
+    /// How serious the match is, 0 (safe) to 3 (high), when the rule says (its `severity`):
+    /// a pipeline can act per category on it without reading scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<super::Severity>,
 }
 
 /// A rule whose evaluation failed on this input: the decision fails closed to review.
