@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// A copy of the repository's policies folder to edit.
 fn policies_copy() -> PathBuf {
     let dir = common::data_dir().join("policies");
-    for sub in ["", "lists", "tests"] {
+    for sub in ["", "lists", "meaning", "tests"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
         for e in std::fs::read_dir(common::repo().join("policies").join(sub)).unwrap() {
             let p = e.unwrap().path();

@@ -365,6 +365,11 @@ fn a_clip_without_sound_says_so_and_sound_nobody_listens_to_is_not_allowed() {
     cfg.update_settings(|s: &mut SpeechConfig| s.enabled = false);
     let dir = common::data_dir().join("policies");
     std::fs::create_dir_all(dir.join("lists")).unwrap();
+    // The text categories the meaning stage loads at start.
+    common::copy_dir(
+        &common::repo().join("policies/meaning"),
+        &dir.join("meaning"),
+    );
     let default = std::fs::read_to_string(common::repo().join("policies/default.yaml")).unwrap();
     let rule = default
         .split("\n  - id: ")

@@ -1,4 +1,4 @@
-//! Meaning: what the clip's words mean, by text category (`crate::meaning`), under
+//! Meaning: what the clip's words mean, by text category (the `meaning` module), under
 //! `signals.meaning.<category>`. Nothing is looked at while the clip is screened: the text
 //! read on screen and the transcript of the speech are scored when the decision is made (the
 //! `meaning` stage, `service/stages.rs`), by the same code as the prompt, so a caption or a

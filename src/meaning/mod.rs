@@ -1,5 +1,5 @@
 //! Text categories defined by example phrases, as image categories are defined by example
-//! images (`crate::categories`): a name, a severity, phrases of what to catch in any language
+//! images (the `categories` module): a name, a severity, phrases of what to catch in any language
 //! and counter-examples of innocent text that looks alike. Prompts, text read on screen and
 //! speech transcripts are scored by the same code ([`MeaningModel::score`]): each passage is
 //! embedded with multilingual-e5-small (`encoder`) and given to each category's head, a

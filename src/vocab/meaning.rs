@@ -1,5 +1,5 @@
 //! What text means, by category: a prompt, a caption on screen or a spoken sentence scored
-//! against text categories defined by example phrases (`crate::meaning`), whatever its
+//! against text categories defined by example phrases (the `meaning` module), whatever its
 //! language.
 
 use serde::{Deserialize, Serialize};
