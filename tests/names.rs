@@ -52,7 +52,11 @@ fn policy() -> Policy {
 }
 
 fn decide(policy: &Policy, prompt: &str) -> (Action, Vec<String>) {
-    let found = service().screen_prompt(prompt, &policy.terms).unwrap();
+    let mut found = service().screen_prompt(prompt, &policy.terms).unwrap();
+    // The names alone: what a prompt means is tests/meaning.rs's to measure, and its rules
+    // here would count the meaning model's reviews as the matcher's (5 of the 633 innocent
+    // prompts on 2026-12-07: "someone unboxing a vintage film camera" read as sexual).
+    found.meaning.clear();
     let input = PolicyInput::new(
         None,
         Some(&found),
@@ -225,9 +229,11 @@ fn typed_service() -> &'static std::sync::Arc<CheckService> {
 
 /// The action on `prompt` against [`typed_service`], and the persons named.
 fn typed(policy: &Policy, prompt: &str) -> (Action, Vec<String>, Vec<String>) {
-    let found = typed_service()
+    let mut found = typed_service()
         .screen_prompt(prompt, &policy.terms)
         .unwrap();
+    // The names alone, as in `decide`.
+    found.meaning.clear();
     let input = PolicyInput::new(
         None,
         Some(&found),

@@ -777,9 +777,9 @@ fn the_dashboard_page_is_self_contained_and_its_data_needs_a_role() {
     assert_eq!(d["per_minute"].as_array().unwrap().len(), 60);
     assert_eq!(d["policy"]["name"], "default");
     // NudeNet, CenterFace, the face embedder, the three OCR models, open_nsfw, CLIP's image
-    // tower, Silero VAD, the voice encoder and Whisper's encoder and decoder: every verified
-    // model, enabled or not.
-    assert_eq!(d["models"].as_array().unwrap().len(), 12);
+    // tower, Silero VAD, the voice encoder, Whisper's encoder and decoder and the multilingual
+    // text encoder: every verified model, enabled or not.
+    assert_eq!(d["models"].as_array().unwrap().len(), 13);
     assert!(d["policy_rules"]
         .as_array()
         .unwrap()
