@@ -281,7 +281,10 @@ def main():
                "-shortest", str(spoken))
         heard = check(spoken, {"user": "bob", "clip_id": "gen-spoken"})
         assert heard["action"] == "review", heard
-        assert [m["rule"] for m in heard["rules"]] == ["speech-names-person"], heard
+        # The meaning model may add its review ("the election is cancelled, stay home" read as
+        # self-harm at 0.71: a known false review, closing note of 2026-12-07).
+        rules = [m["rule"] for m in heard["rules"] if m["rule"] != "meaning-unsafe"]
+        assert rules == ["speech-names-person"], heard
         open_detail(f'#queue .review-item[data-id="{heard["id"]}"] a.open')
         mark = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#detail .speech mark"))
         assert mark.text == "Eileen Collins", mark.text
