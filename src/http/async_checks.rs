@@ -4,7 +4,6 @@
 //! `/v1/decisions/{id}` (202 until it is made).
 
 use super::auth::Caller;
-use super::checks::CheckAccepted;
 use super::error::{ApiError, ErrorBody, ErrorDetail};
 use super::AppState;
 use crate::config::Role;
@@ -14,6 +13,19 @@ use crate::store::{Callback, CheckJob, DecisionLog, JobState, Store, StoreError}
 use crate::vocab::{CheckRequest, Decision, DecisionSummary, ErrorCode};
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
+
+/// An asynchronous check, accepted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CheckAccepted {
+    /// The id the decision will have.
+    pub id: String,
+    /// Always `queued`.
+    pub state: CheckState,
+    /// Where the check's state is read: `/v1/checks/{id}`.
+    pub status: String,
+    /// Where the decision is read once made: `/v1/decisions/{id}` (202 until then).
+    pub decision: String,
+}
 
 /// Where a check stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -1,5 +1,6 @@
 //! The pre-publish checks: a prompt, or a clip (uploaded, or named by URI) with its prompt.
 
+use super::async_checks;
 use super::auth::Caller;
 use super::decisions::{DecisionView, ViewQuery};
 use super::error::{ApiError, ErrorBody};
@@ -9,7 +10,7 @@ use crate::metrics;
 use crate::service::{ClipLocation, ClipSource};
 use crate::vocab::{CheckRequest, ErrorCode, Origin};
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::time::Instant;
 
 /// A prompt to check before generation.
@@ -69,19 +70,6 @@ pub struct ClipMetadata {
     pub callback_url: Option<String>,
 }
 
-/// An asynchronous check, accepted.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CheckAccepted {
-    /// The id the decision will have.
-    pub id: String,
-    /// Always `queued`.
-    pub state: super::async_checks::CheckState,
-    /// Where the check's state is read: `/v1/checks/{id}`.
-    pub status: String,
-    /// Where the decision is read once made: `/v1/decisions/{id}` (202 until then).
-    pub decision: String,
-}
-
 /// The multipart form of `POST /v1/clips/check`.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // describes the form for the OpenAPI document; never built
@@ -139,7 +127,7 @@ pub async fn check_prompt(
     params(ViewQuery),
     responses(
         (status = 200, description = "The logged decision, compact unless `view=full`; `X-Clipguard-Cache` says whether the clip was screened (miss), joined a screening in flight (joined) or already screened (hit)", body = DecisionView),
-        (status = 202, description = "`async: true`: queued; the decision will be logged under `id` (`Location` names it)", body = CheckAccepted),
+        (status = 202, description = "`async: true`: queued; the decision will be logged under `id` (`Location` names it)", body = async_checks::CheckAccepted),
         (status = 400, description = "Malformed JSON, multipart or URI; an unknown or missing field", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "Wrong role, a file URI outside the roots, or a callback URL whose host is not allowed (`forbidden_callback`)", body = ErrorBody),
         (status = 404, description = "The URI names nothing", body = ErrorBody),
@@ -238,7 +226,7 @@ pub async fn check_clip(
         .map(|url| crate::callbacks::allowed(&state.callbacks, &url))
         .transpose()?;
     if run_async {
-        let accepted = super::async_checks::enqueue(&state, source, request, callback_url).await?;
+        let accepted = async_checks::enqueue(&state, source, request, callback_url).await?;
         return Ok(HttpResponse::Accepted()
             .insert_header(("Location", accepted.decision.clone()))
             .json(accepted));
