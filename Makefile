@@ -64,6 +64,10 @@ parity-reference: testdata
 		--models $(LOCAL)/models --clips tests/speech/parity.tsv --out $(LOCAL)/parity/speech
 	@$(PY) models/parity/e5_reference.py --sentences tests/meaning/parity.tsv --out $(LOCAL)/parity/e5.json
 
+# Every server and CLI the tests start shares one cache of the text categories' phrase
+# embeddings (each gets a new data folder; embedding ~900 phrases costs seconds of CPU each time).
+TEST_ENV := CLIPGUARD_MEANING__CACHE_DIR=$(abspath $(LOCAL)/cache/meaning)
+
 # A PostgreSQL server for the tests: created on first use under $(PG_DIR) on a free loopback
 # port, reused while it runs (each test makes its own scratch database); `make pg-stop` stops it.
 pg: system
@@ -74,13 +78,13 @@ pg-stop:
 
 # The PostgreSQL tests fail rather than skip here when the server is missing.
 test: setup testdata parity-reference lint pg
-	CLIPGUARD_TEST_DATABASE_URL=$$(cat $(PG_DIR)/url) CLIPGUARD_REQUIRE_POSTGRES=1 cargo test --release
+	$(TEST_ENV) CLIPGUARD_TEST_DATABASE_URL=$$(cat $(PG_DIR)/url) CLIPGUARD_REQUIRE_POSTGRES=1 cargo test --release
 	# The binary the tests just built: `cargo run` would rebuild it without the dev-dependencies' features.
-	target/release/clipguard policy test
+	$(TEST_ENV) target/release/clipguard policy test
 	# The HTTP contract (the OpenAPI document validated, then every documented operation sent to
 	# a real server and its answers checked against their schemas) and the Python client's tests.
-	$(PY) -m pytest -q tests/api clients/python/tests
-	$(PY) tests/browser/dashboard.py
+	$(TEST_ENV) $(PY) -m pytest -q tests/api clients/python/tests
+	$(TEST_ENV) $(PY) tests/browser/dashboard.py
 	# The Kubernetes manifests against the API schemas of Kubernetes 1.30 (unknown fields refused).
 	$(PY) -m kubernetes_validate -k 1.30 --strict deploy/kubernetes/*.yaml
 

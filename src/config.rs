@@ -678,6 +678,7 @@ const PATH_SETTINGS: &[&str] = &[
     "c2pa.cert_chain",
     "c2pa.private_key",
     "c2pa.trust_anchors",
+    "meaning.cache_dir",
 ];
 
 /// Keys whose values `config show` hides wherever they are, alone or as a word of the key

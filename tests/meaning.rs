@@ -274,7 +274,8 @@ fn a_caption_and_a_spoken_sentence_are_scored_as_the_same_words_in_a_prompt() {
     assert_eq!(d.decision.action, Action::Allow, "{:?}", d.decision);
 }
 
-/// One line of a blind set: category (the one it is in, or resembles), language, prompt.
+/// One line of a blind set under tests/data/meaning: category (the one it is in, or
+/// resembles), language, prompt.
 fn blind_set(name: &str) -> Vec<(String, String, String)> {
     let path = common::repo().join("tests/data/meaning").join(name);
     std::fs::read_to_string(&path)
@@ -311,16 +312,22 @@ fn table(title: &str, t: &Tally) -> String {
     out
 }
 
-/// The sets of tests/data/meaning, written by someone who saw only the category names: every
-/// prompt decided by the default policy as `/v1/prompts/check` decides it. Caught: an unsafe
-/// prompt not allowed (sexual content involving minors: blocked); flagged: an innocent one
-/// not allowed. The figures are printed per category and language (the README's table) and
-/// held at what was measured (docs/meaning.md), short of the issue's targets (95 %, 3 %, 0
-/// blocked, 100 %): a change that loses any of it fails here.
-#[test]
-fn blind_sets_caught_and_flagged_per_category_and_language() {
+/// What a round of blind sets measured, per mille (blocked: a count).
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    caught: usize,
+    flagged: usize,
+    blocked: usize,
+    minors: usize,
+}
+
+/// Every prompt of a round's `unsafe.txt` and `innocent.txt` decided by the default policy as
+/// `/v1/prompts/check` decides it. Caught: an unsafe prompt not allowed (sexual content
+/// involving minors: blocked); flagged: an innocent one not allowed. Prints the figures per
+/// category and language (the README's table) and asserts them at least `held`.
+fn measure_round(dir: &str, held: Measured) {
     let (mut by_cat, mut by_lang) = (Tally::new(), Tally::new());
-    for (cat, lang, text) in blind_set("unsafe.txt") {
+    for (cat, lang, text) in blind_set(&format!("{dir}unsafe.txt")) {
         let d = prompt(&text);
         let caught = if cat == "sexual_minors" {
             d.decision.action == Action::Block
@@ -331,7 +338,7 @@ fn blind_sets_caught_and_flagged_per_category_and_language() {
         tally(&mut by_lang, &lang, caught);
     }
     let (mut flagged_cat, mut flagged_lang, mut blocked) = (Tally::new(), Tally::new(), Vec::new());
-    for (cat, lang, text) in blind_set("innocent.txt") {
+    for (cat, lang, text) in blind_set(&format!("{dir}innocent.txt")) {
         let d = prompt(&text);
         let flagged = d.decision.action != Action::Allow;
         tally(&mut flagged_cat, &cat, flagged);
@@ -344,7 +351,7 @@ fn blind_sets_caught_and_flagged_per_category_and_language() {
     let (caught, unsafe_n) = total(&by_cat);
     let (flagged, innocent_n) = total(&flagged_cat);
     println!(
-        "caught {caught}/{unsafe_n} ({:.1} %), flagged {flagged}/{innocent_n} ({:.1} %), \
+        "{dir}: caught {caught}/{unsafe_n} ({:.1} %), flagged {flagged}/{innocent_n} ({:.1} %), \
          blocked innocent {}: {blocked:?}\n",
         100.0 * caught as f64 / unsafe_n as f64,
         100.0 * flagged as f64 / innocent_n as f64,
@@ -362,25 +369,77 @@ fn blind_sets_caught_and_flagged_per_category_and_language() {
     println!("{}", table("innocent flagged, by language", &flagged_lang));
     let minors = by_cat["sexual_minors"];
     assert!(
-        caught * 1000 >= unsafe_n * MEASURED_CAUGHT_PER_MILLE,
-        "caught {caught}/{unsafe_n}"
+        caught * 1000 >= unsafe_n * held.caught,
+        "{dir}: caught {caught}/{unsafe_n}"
     );
     assert!(
-        flagged * 1000 <= innocent_n * MEASURED_FLAGGED_PER_MILLE,
-        "flagged {flagged}/{innocent_n}"
+        flagged * 1000 <= innocent_n * held.flagged,
+        "{dir}: flagged {flagged}/{innocent_n}"
     );
-    assert!(blocked.len() <= MEASURED_BLOCKED, "{blocked:?}");
+    assert!(blocked.len() <= held.blocked, "{dir}: {blocked:?}");
     assert!(
-        minors.0 * 1000 >= minors.1 * MEASURED_MINORS_PER_MILLE,
-        "{minors:?}"
+        minors.0 * 1000 >= minors.1 * held.minors,
+        "{dir}: sexual_minors {minors:?}"
     );
 }
 
-/// What the blind sets measured at (docs/meaning.md), per mille.
-const MEASURED_CAUGHT_PER_MILLE: usize = 862;
-const MEASURED_FLAGGED_PER_MILLE: usize = 49;
-const MEASURED_BLOCKED: usize = 1;
-const MEASURED_MINORS_PER_MILLE: usize = 791;
+/// The sets of tests/data/meaning, written by someone who saw only the category names, in
+/// two rounds by two writers (the second after the phrases were extended, blind to them and
+/// to the first sets). Held at what was measured (docs/meaning.md), short of the issue's
+/// targets (95 %, 3 %, 0 blocked, 100 %): a change that loses any of it fails here.
+#[test]
+fn blind_sets_caught_and_flagged_per_category_and_language() {
+    measure_round("", ROUND_1);
+    measure_round("round2/", ROUND_2);
+}
+
+/// 301/334, 14/332, 1 (a sex-education animation in Chinese), 41/48.
+const ROUND_1: Measured = Measured {
+    caught: 901,
+    flagged: 43,
+    blocked: 1,
+    minors: 854,
+};
+/// 319/357, 14/341, 0, 40/51.
+const ROUND_2: Measured = Measured {
+    caught: 893,
+    flagged: 42,
+    blocked: 0,
+    minors: 784,
+};
+
+/// What ordinary users type (round 2's `everyday.txt`, 411 prompts in 19 languages): the
+/// share the default policy does not allow, held at what was measured (docs/meaning.md).
+#[test]
+fn everyday_prompts_are_rarely_flagged() {
+    let path = common::repo().join("tests/data/meaning/round2/everyday.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    let prompts: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_once('\t').unwrap())
+        .collect();
+    let mut flagged = Vec::new();
+    for (lang, text) in &prompts {
+        let d = prompt(text);
+        if d.decision.action != Action::Allow {
+            flagged.push((*lang, *text, d.decision.action, rules(&d).join(",")));
+        }
+    }
+    println!(
+        "everyday: flagged {}/{}: {flagged:#?}",
+        flagged.len(),
+        prompts.len()
+    );
+    assert!(flagged.iter().all(|f| f.2 != Action::Block), "{flagged:?}");
+    assert!(
+        flagged.len() * 1000 <= prompts.len() * EVERYDAY_FLAGGED_PER_MILLE,
+        "{flagged:?}"
+    );
+}
+
+/// 5/411: four "how to make ..." tutorials read as drugs, a breakdancer.
+const EVERYDAY_FLAGGED_PER_MILLE: usize = 13;
 
 /// The phrases' embeddings are kept in the data folder: a second process loads them instead
 /// of embedding every phrase again, and scores the same.

@@ -75,6 +75,11 @@ fn decide(policy: &Policy, prompt: &str) -> (Action, Vec<String>) {
 
 /// Innocent prompts: at most `max_flagged` flagged (1% is the target), none blocked.
 fn assert_innocent(set: &str, prompts: &[String], max_flagged: f64) {
+    assert_innocent_blocking(set, prompts, max_flagged, 0);
+}
+
+/// As `assert_innocent`, with at most `max_blocked` blocked (a set held at what it measured).
+fn assert_innocent_blocking(set: &str, prompts: &[String], max_flagged: f64, max_blocked: usize) {
     let policy = policy();
     let mut flagged = Vec::new();
     let mut blocked = Vec::new();
@@ -97,7 +102,7 @@ fn assert_innocent(set: &str, prompts: &[String], max_flagged: f64) {
     for f in flagged.iter().chain(&blocked) {
         println!("  {f}");
     }
-    assert!(blocked.is_empty(), "{set}: blocked: {blocked:#?}");
+    assert!(blocked.len() <= max_blocked, "{set}: blocked: {blocked:#?}");
     assert!(
         rate <= max_flagged,
         "{set}: flagged {:.2}%: {flagged:#?}",
@@ -199,6 +204,37 @@ fn blind_evasions_are_caught() {
     assert!(cases.len() >= 300);
     assert_caught("blind evasions", &cases, 0.9);
 }
+
+/// The second blind sets (tests/names/blind2_*), written by a new session that read only the
+/// two name lists, measured once the matcher was done: innocent prompts in 12 languages
+/// and three cases (nine of them hold a multi-word stage name in its ordinary sense, "ice cube",
+/// "meat loaf"), and evasions of 106 people in 19 forms. Held at what they measured
+/// (docs/names.md), short of the 99.5% target for evasions (issue 26 is open).
+#[test]
+fn second_blind_sets() {
+    let innocent: Vec<String> = lines("blind2_innocent.txt")
+        .into_iter()
+        .map(|l| l.split_once('\t').map_or(l.clone(), |(_, p)| p.to_string()))
+        .collect();
+    assert!(innocent.len() >= 300);
+    let cases = lines("blind2_evasions.txt");
+    assert!(cases.len() >= 300);
+    assert_caught("second blind evasions", &cases, BLIND2_MIN_CAUGHT);
+    assert_innocent_blocking(
+        "second blind innocent",
+        &innocent,
+        BLIND2_MAX_FLAGGED,
+        BLIND2_MAX_BLOCKED,
+    );
+}
+
+/// 7 of 318 (2.2%): "amazing grace" (Grace Hopper's alias), Turkish "sade" (plain) as Sade
+/// twice and "cHrIsTmAs EvE" blocked; "gaga", "cher", "madonna lily" reviewed.
+const BLIND2_MAX_FLAGGED: f64 = 0.022;
+const BLIND2_MAX_BLOCKED: usize = 4;
+/// 270 of 339 (79.6%): Latin-script forms 95-100% but surname-first (6/16); other scripts
+/// 40-67%, Korean 0/15.
+const BLIND2_MIN_CAUGHT: f64 = 0.796;
 
 /// The persons of issue 26, registered as an admin would: Eileen Collins and Grace Hopper
 /// by name alone, Ice Cube (a name that is itself a common phrase), and Prince with the

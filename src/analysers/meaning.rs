@@ -25,6 +25,10 @@ pub struct MeaningConfig {
     pub enabled: bool,
     /// The category set: `<policies.dir>/meaning/<set>.yaml`.
     pub set: String,
+    /// Where the embeddings of the set's phrases are kept between starts (default
+    /// `<data_dir>/meaning`): embedding them takes seconds of CPU, so replicas or test runs
+    /// that start often can share one folder (files are named by the phrases and the model).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for MeaningConfig {
@@ -32,6 +36,7 @@ impl Default for MeaningConfig {
         Self {
             enabled: true,
             set: "categories".into(),
+            cache_dir: None,
         }
     }
 }
@@ -48,6 +53,13 @@ impl MeaningConfig {
         policies_dir
             .join("meaning")
             .join(format!("{}.yaml", self.set))
+    }
+
+    /// The folder the phrase embeddings are cached in.
+    pub fn cache(&self, data_dir: &Path) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("meaning"))
     }
 }
 

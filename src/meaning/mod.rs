@@ -58,6 +58,18 @@ impl crate::vocab::Failure for MeaningError {
 pub struct Thresholds {
     /// The head's probability (0-1) at or above which a passage counts.
     pub threshold: f32,
+    /// For a category of severity 1 or more, how much nearer the passage must also be to the
+    /// category's nearest example than to the nearest innocent phrase (cosine; negative: may be
+    /// that much farther). A head alone reads a direction and flags text far from anything it
+    /// was trained on; the nearest phrases agreeing cut look-alikes flagged by a third at the
+    /// same recall (docs/meaning.md).
+    #[serde(default = "no_margin")]
+    pub margin: f32,
+}
+
+/// A set that names no margin: the head alone decides.
+fn no_margin() -> f32 {
+    f32::NEG_INFINITY
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +201,7 @@ enum Rule {
         counter_examples: std::sync::Arc<Vec<Phrase>>,
         head: Head,
         threshold: f32,
+        margin: f32,
     },
     /// Indices of earlier categories that must all count.
     AllOf(Vec<usize>),
@@ -291,6 +304,7 @@ impl MeaningModel {
                     counter_examples,
                     head,
                     threshold: c.threshold.unwrap_or(defs.defaults.threshold),
+                    margin: defs.defaults.margin,
                 }
             } else {
                 Rule::AllOf(
@@ -324,6 +338,9 @@ impl MeaningModel {
     /// Each category's standing for one embedding, in the set's order.
     pub fn standings(&self, embedding: &[f32]) -> Vec<(&str, Severity, Standing)> {
         let mut out: Vec<(&str, Severity, Standing)> = Vec::with_capacity(self.categories.len());
+        // Categories of severity 1 or more share one list of innocent phrases (the bulk of
+        // the set): its nearest phrase is found once.
+        let mut innocent: Option<(*const Vec<Phrase>, f32)> = None;
         for c in &self.categories {
             let standing = match &c.rule {
                 Rule::Phrases {
@@ -331,12 +348,24 @@ impl MeaningModel {
                     counter_examples,
                     head,
                     threshold,
+                    margin,
                 } => {
                     let score = head.probability(embedding, &self.centre);
                     let (similarity, example) = nearest(examples, embedding);
-                    let (counter_similarity, _) = nearest(counter_examples, embedding);
+                    let counter_similarity = match innocent {
+                        Some((list, s)) if std::ptr::eq(list, counter_examples.as_ref()) => s,
+                        _ => {
+                            let s = nearest(counter_examples, embedding).0;
+                            innocent = Some((counter_examples.as_ref(), s));
+                            s
+                        }
+                    };
+                    // A signal (severity 0) is read by its head alone: text about a teenager is
+                    // always near some innocent phrase about teenagers.
+                    let near =
+                        c.severity == Severity::SAFE || similarity - counter_similarity >= *margin;
                     Standing {
-                        counts: score >= *threshold,
+                        counts: score >= *threshold && near,
                         score,
                         similarity,
                         counter_similarity,
@@ -449,7 +478,9 @@ fn embed_phrases(
             }
             if let Some(f) = &file {
                 let bytes: Vec<u8> = e.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-                let tmp = f.with_extension("tmp");
+                // Named by the process: replicas (or tests) sharing the folder never write into one
+                // temporary file together.
+                let tmp = f.with_extension(format!("{}.tmp", std::process::id()));
                 let written = f
                     .parent()
                     .map_or(Ok(()), std::fs::create_dir_all)
@@ -619,7 +650,7 @@ mod tests {
 
     #[test]
     fn definitions_are_checked() {
-        let ok = "version: 1\ndefaults: {threshold: 0.5}\ncategories:\n\
+        let ok = "version: 1\ndefaults: {threshold: 0.5, margin: -0.01}\ncategories:\n\
                   - {name: minors, severity: 0, examples: [a, b, c]}\n\
                   - {name: sexual, severity: 2, examples: [a, b, c], counter_examples: [d]}\n\
                   - {name: both, severity: 3, all_of: [minors, sexual]}\n";

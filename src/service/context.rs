@@ -123,7 +123,7 @@ impl Context {
                     screener.vision().runtime().clone(),
                     screener.vision().manifest.clone(),
                     meaning_cfg.definitions(&cfg.policies.dir),
-                    Some(cfg.data_dir.join("meaning")),
+                    Some(meaning_cfg.cache(&cfg.data_dir)),
                 )
                 .map(Arc::new)
             })

@@ -31,7 +31,16 @@ pub fn config() -> Config {
     cfg.models.dir = root.join(&cfg.models.dir);
     cfg.policies.dir = root.join(&cfg.policies.dir);
     cfg.data_dir = data_dir();
+    cfg.update_settings(|m: &mut clipguard::analysers::MeaningConfig| {
+        m.cache_dir = Some(meaning_cache())
+    });
     cfg
+}
+
+/// One folder for the text categories' phrase embeddings, shared by every test process (each
+/// data folder is new, and embedding the phrases takes seconds of CPU).
+pub fn meaning_cache() -> PathBuf {
+    repo().join(".local/cache/meaning")
 }
 
 /// A new empty folder under the test binary's temporary folder.
@@ -202,7 +211,8 @@ pub fn cli_status(args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String)
     cmd.args(args)
         .current_dir(repo())
         .env_remove("CLIPGUARD_CONFIG")
-        .env("CLIPGUARD_DATA_DIR", data_dir());
+        .env("CLIPGUARD_DATA_DIR", data_dir())
+        .env("CLIPGUARD_MEANING__CACHE_DIR", meaning_cache());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -245,6 +255,7 @@ pub fn start_server(env: &[(&str, &std::ffi::OsStr)]) -> (ServerGuard, u16) {
         .current_dir(repo())
         .env("CLIPGUARD_SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("CLIPGUARD_DATA_DIR", data_dir())
+        .env("CLIPGUARD_MEANING__CACHE_DIR", meaning_cache())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     for (k, v) in env {
