@@ -518,6 +518,12 @@ pub struct ApiKey {
     pub role: Role,
     /// Lowercase hex sha256 of the key.
     pub sha256: String,
+    /// Where the decisions of this key's clip checks are pushed when a request names no
+    /// `callback_url` of its own (the request's wins), so a pipeline need not repeat it on
+    /// every call. Its host must be in `callbacks.allowed_hosts`: the server refuses to
+    /// start otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 /// Where inference runs. Thread counts matter on small machines: measure before changing.
@@ -1222,6 +1228,7 @@ mod tests {
             name: "ci".into(),
             role: Role::Checker,
             sha256: "ab".repeat(32),
+            callback_url: None,
         });
         let shown = toml::to_string(&cfg.redacted()).unwrap();
         assert!(!shown.contains(&"ab".repeat(32)), "{shown}");

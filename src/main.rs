@@ -202,6 +202,10 @@ enum KeysCommand {
         /// Who holds it (reviews made with it name this reviewer).
         #[arg(long)]
         name: String,
+        /// Where its clip checks' decisions are pushed when a request names no
+        /// `callback_url` (the host must be in `callbacks.allowed_hosts`).
+        #[arg(long)]
+        callback_url: Option<String>,
     },
 }
 
@@ -590,8 +594,12 @@ fn run(command: Command, cfg: Option<Config>) -> anyhow::Result<u8> {
             }
             cli::serve(cfg)
         }
-        Command::Keys(KeysCommand::New { role, name }) => {
-            cli::new_key(role, &name);
+        Command::Keys(KeysCommand::New {
+            role,
+            name,
+            callback_url,
+        }) => {
+            cli::new_key(role, &name, callback_url.as_deref());
             Ok(())
         }
         Command::Config(ConfigCommand::Show) => cli::config_show(&cfg()?),

@@ -1,8 +1,9 @@
 //! Asynchronous checks and signed callbacks against real `clipguard serve` processes: a
 //! receiver on loopback checks each callback's signature, a review's approval pushes a second
 //! callback and turns the decision into `allow` with an attestation that verifies, a host not
-//! allowed is refused, and (on PostgreSQL) a replica killed with checks queued leaves them to
-//! another, which decides each once.
+//! allowed is refused, an API key's default URL is used when a check names none, and (on
+//! PostgreSQL) a replica killed with checks queued leaves them to another, which decides each
+//! once.
 
 mod common;
 
@@ -16,8 +17,9 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "test-callback-secret";
 
-/// One request a receiver got: its headers (lowercase names) and body.
+/// One request a receiver got: its path, headers (lowercase names) and body.
 struct Received {
+    path: String,
     headers: HashMap<String, String>,
     body: Vec<u8>,
 }
@@ -36,6 +38,7 @@ fn receiver(statuses: Vec<u16>) -> (u16, mpsc::Receiver<Received>) {
             let mut headers = HashMap::new();
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
+            let path = line.split(' ').nth(1).unwrap_or_default().to_string();
             loop {
                 line.clear();
                 reader.read_line(&mut line).unwrap();
@@ -59,7 +62,14 @@ fn receiver(statuses: Vec<u16>) -> (u16, mpsc::Receiver<Received>) {
                 "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
             .unwrap();
-            if tx.send(Received { headers, body }).is_err() {
+            if tx
+                .send(Received {
+                    path,
+                    headers,
+                    body,
+                })
+                .is_err()
+            {
                 return;
             }
         }
@@ -74,8 +84,14 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// The next callback, its signature checked; its event and body.
+/// The next callback, its signature checked; its event, delivery and body.
 fn signed_callback(rx: &mpsc::Receiver<Received>) -> (String, String, Value) {
+    let (_, event, delivery, body) = signed_callback_at(rx);
+    (event, delivery, body)
+}
+
+/// As `signed_callback`, with the path it was sent to first.
+fn signed_callback_at(rx: &mpsc::Receiver<Received>) -> (String, String, String, Value) {
     let got = rx
         .recv_timeout(Duration::from_secs(120))
         .expect("a callback arrives");
@@ -107,10 +123,44 @@ fn signed_callback(rx: &mpsc::Receiver<Received>) -> (String, String, Value) {
         300
     ));
     (
+        got.path,
         got.headers["clipguard-event"].clone(),
         got.headers["clipguard-delivery"].clone(),
         serde_json::from_slice(&got.body).unwrap(),
     )
+}
+
+/// A key made with `clipguard keys new --callback-url`: the key, and the config lines.
+fn key_with_callback(role: &str, name: &str, url: &str) -> (String, String) {
+    let (ok, out, err) = common::cli(
+        &[
+            "keys",
+            "new",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--callback-url",
+            url,
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("# cg_"))
+        .map(|k| format!("cg_{k}"))
+        .expect("the key is printed");
+    let config: String = out
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        config.contains(&format!("callback_url = \"{url}\"")),
+        "{config}"
+    );
+    (key, config)
 }
 
 /// Polls `GET /v1/decisions/{id}` until the check is decided (or failed).
@@ -148,9 +198,37 @@ fn an_async_check_is_pushed_signed_and_its_approval_closes_the_loop() {
     // The receiver fails the first attempt: the callback is retried.
     let (hook, rx) = receiver(vec![500]);
     let env = callbacks_env(hook);
-    let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, OsStr::new(v))).collect();
+    // The caller's key names a default callback URL, used by the checks that name none.
+    let by_key = format!("http://127.0.0.1:{hook}/hooks/by-key");
+    let (key, key_config) = key_with_callback("admin", "pipeline", &by_key);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clipguard.toml");
+    std::fs::write(&config, key_config).unwrap();
+    let mut env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, OsStr::new(v))).collect();
+
+    // A key whose default URL names a host not allowed stops the start (before the models
+    // load), naming the key.
+    let (_, stray) = key_with_callback("checker", "stray", "http://example.com/hook");
+    let stray_config = dir.path().join("stray.toml");
+    std::fs::write(&stray_config, stray).unwrap();
+    let refused = std::process::Command::new("timeout")
+        .args(["60", env!("CARGO_BIN_EXE_clipguard"), "serve"])
+        .current_dir(common::repo())
+        .envs(env.iter().copied())
+        .env("CLIPGUARD_CONFIG", &stray_config)
+        .env("CLIPGUARD_DATA_DIR", dir.path().join("stray-data"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("\"stray\"") && stderr.contains("allowed_hosts"),
+        "{stderr}"
+    );
+
+    env.push(("CLIPGUARD_CONFIG", config.as_os_str()));
     let (_server, port) = start_server(&env);
-    let api = Api::new(port);
+    let api = Api::with_key(port, &key);
     let r = api.post_json("/v1/persons", &json!({"name": "Eileen Collins"}));
     assert_eq!(r.status, 201, "{}", r.json);
 
@@ -177,8 +255,10 @@ fn an_async_check_is_pushed_signed_and_its_approval_closes_the_loop() {
         (Some("review"), Some("gen-7"))
     );
 
-    // Pushed, signed, and pushed again after the receiver's 500: the same delivery.
-    let (event, first, body) = signed_callback(&rx);
+    // Pushed, signed, and pushed again after the receiver's 500: the same delivery. The
+    // request's own URL won over its key's.
+    let (path, event, first, body) = signed_callback_at(&rx);
+    assert_eq!(path, "/hooks/clipguard");
     assert_eq!(
         (event.as_str(), body["id"].as_str()),
         ("decided", Some(id.as_str()))
@@ -260,6 +340,22 @@ fn an_async_check_is_pushed_signed_and_its_approval_closes_the_loop() {
     );
     let (event, _, body) = signed_callback(&rx);
     assert_eq!((event.as_str(), &body["id"]), ("decided", &r.json["id"]));
+
+    // A check naming no URL is pushed to its key's.
+    let r = api.check_clip(
+        &cat,
+        Some(json!({"user": "erin", "clip_id": "gen-8", "async": true})),
+    );
+    assert_eq!(r.status, 202, "{}", r.json);
+    let keyed = r.json["id"].as_str().unwrap().to_string();
+    let (path, event, _, body) = signed_callback_at(&rx);
+    assert_eq!(
+        (path.as_str(), event.as_str(), body["id"].as_str()),
+        ("/hooks/by-key", "decided", Some(keyed.as_str()))
+    );
+    assert_eq!(body["clip_id"], "gen-8");
+    let status = wait_for(&api, &keyed, |s| s["callbacks"][0]["state"] == "delivered");
+    assert_eq!(status["callbacks"][0]["url"], by_key, "{status}");
 
     // Hosts (and ports) not allowed are refused when asked, before anything is queued.
     for refused in ["http://example.com/hook", "http://127.0.0.1:1/hook"] {
@@ -388,3 +484,4 @@ fn a_killed_replica_leaves_its_queued_checks_to_another_which_decides_each_once(
         pushed.insert(delivery);
     }
 }
+

@@ -46,6 +46,7 @@ pub struct ClipByUri {
     pub run_async: bool,
     /// Where to push the compact decision when it is made, and again when a review decides
     /// it (signed: `Clipguard-Signature`). Its host must be in `callbacks.allowed_hosts`.
+    /// Without it, the API key's default callback URL is used, if the operator gave it one.
     pub callback_url: Option<String>,
 }
 
@@ -67,6 +68,7 @@ pub struct ClipMetadata {
     pub run_async: bool,
     /// Where to push the compact decision when it is made, and again when a review decides
     /// it (signed: `Clipguard-Signature`). Its host must be in `callbacks.allowed_hosts`.
+    /// Without it, the API key's default callback URL is used, if the operator gave it one.
     pub callback_url: Option<String>,
 }
 
@@ -222,7 +224,9 @@ pub async fn check_clip(
             format!("send multipart/form-data (an upload) or application/json (a URI), not {content_type:?}"),
         ));
     };
+    // The request's own URL wins over its key's default.
     let callback_url = callback_url
+        .or(caller.callback_url)
         .map(|url| crate::callbacks::allowed(&state.callbacks, &url))
         .transpose()?;
     if run_async {
