@@ -1,9 +1,9 @@
-//! Asynchronous checks and signed callbacks against real `clipguard serve` processes: a
-//! receiver on loopback checks each callback's signature, a review's approval pushes a second
-//! callback and turns the decision into `allow` with an attestation that verifies, a host not
-//! allowed is refused, an API key's default URL is used when a check names none, and (on
-//! PostgreSQL) a replica killed with checks queued leaves them to another, which decides each
-//! once.
+//! What a real `clipguard serve` pushes out, to receivers on loopback: asynchronous checks'
+//! signed callbacks (each signature checked, a review's approval pushes a second callback and
+//! turns the decision into `allow` with an attestation that verifies, a host not allowed is
+//! refused, an API key's default URL is used when a check names none, and on PostgreSQL a
+//! replica killed with checks queued leaves them to another, which decides each once), and a
+//! check's OpenTelemetry trace, sent to an OTLP/HTTP collector.
 
 mod common;
 
@@ -485,3 +485,135 @@ fn a_killed_replica_leaves_its_queued_checks_to_another_which_decides_each_once(
     }
 }
 
+/// The spans of one export, flattened, with the resource's service name checked.
+fn exported_spans(got: &Received) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+    use prost::Message;
+    assert_eq!(got.path, "/v1/traces");
+    assert_eq!(got.headers["content-type"], "application/x-protobuf");
+    let request =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
+            &got.body[..],
+        )
+        .expect("an OTLP protobuf body");
+    let mut out = Vec::new();
+    for resource in request.resource_spans {
+        let service = resource
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|a| a.key == "service.name")
+            .and_then(|a| a.value.as_ref())
+            .map(|v| format!("{:?}", v.value));
+        assert!(
+            service.as_deref().is_some_and(|s| s.contains("clipguard")),
+            "{service:?}"
+        );
+        for scope in resource.scope_spans {
+            out.extend(scope.spans);
+        }
+    }
+    out
+}
+
+/// A span's string attribute.
+fn attribute(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    span.attributes
+        .iter()
+        .find(|a| a.key == key)
+        .and_then(|a| a.value.as_ref()?.value.as_ref())
+        .map(|v| match v {
+            V::StringValue(s) => s.clone(),
+            other => format!("{other:?}"),
+        })
+}
+
+#[test]
+fn a_check_is_traced_to_an_otlp_collector_with_its_request_id() {
+    // A collector on loopback, named by the standard variable; batches sent every 100 ms.
+    let (collector, rx) = receiver(Vec::new());
+    let endpoint = format!("http://127.0.0.1:{collector}");
+    let (_server, port) = start_server(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", OsStr::new(&endpoint)),
+        ("OTEL_BSP_SCHEDULE_DELAY", OsStr::new("100")),
+    ]);
+    let clip = common::still_clip("chelsea.png", 2, 320, 240, "traces");
+    let form = reqwest::blocking::multipart::Form::new()
+        .file("file", &clip)
+        .unwrap()
+        .text("metadata", json!({"prompt": "a cat on a sofa"}).to_string());
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/clips/check"))
+        .header("x-request-id", "trace-me-42")
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let decision: Value = r.json().unwrap();
+
+    // Spans arrive in batches until the check's request span, which ends last, is in.
+    let mut spans = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let request = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let got = rx
+            .recv_timeout(left)
+            .expect("the check's spans are exported");
+        spans.extend(exported_spans(&got));
+        if let Some(r) = spans.iter().find(|s| {
+            s.name == "request" && attribute(s, "request_id").as_deref() == Some("trace-me-42")
+        }) {
+            break r.clone();
+        }
+    };
+    let children = |parent: &opentelemetry_proto::tonic::trace::v1::Span| -> Vec<_> {
+        spans
+            .iter()
+            .filter(|s| s.trace_id == parent.trace_id && s.parent_span_id == parent.span_id)
+            .cloned()
+            .collect()
+    };
+    let names = |of: &[opentelemetry_proto::tonic::trace::v1::Span]| -> Vec<String> {
+        of.iter().map(|s| s.name.clone()).collect()
+    };
+    let check = children(&request);
+    assert_eq!(names(&check), ["check"], "{:?}", names(&spans));
+    let check = &check[0];
+    assert_eq!(
+        attribute(check, "decision_id"),
+        decision["id"].as_str().map(String::from)
+    );
+    assert_eq!(attribute(check, "action").as_deref(), Some("allow"));
+    assert_eq!(attribute(check, "cache").as_deref(), Some("miss"));
+    let steps = children(check);
+    let step_names = names(&steps);
+    for want in ["intake", "screen", "prompt", "text_match", "policy", "log"] {
+        assert!(
+            step_names.iter().any(|n| n == want),
+            "no {want} in {step_names:?}"
+        );
+    }
+    // The screening's stages under `screen`: decoding and each analyser that ran.
+    let screen = steps.iter().find(|s| s.name == "screen").unwrap();
+    let stages = children(screen);
+    let stage_names = names(&stages);
+    for want in ["probe", "decode", "faces", "nudity"] {
+        assert!(
+            stage_names.iter().any(|n| n == want),
+            "no {want} in {stage_names:?}"
+        );
+    }
+    for s in &stages {
+        assert!(attribute(s, "clipguard.stage_ms").is_some(), "{}", s.name);
+        assert!(
+            s.start_time_unix_nano >= screen.start_time_unix_nano,
+            "{}",
+            s.name
+        );
+    }
+    // The order of work: intake, then the screening, then the policy, then the log.
+    let at = |name: &str| steps.iter().find(|s| s.name == name).unwrap();
+    assert!(at("intake").end_time_unix_nano <= screen.start_time_unix_nano);
+    assert!(screen.end_time_unix_nano <= at("policy").start_time_unix_nano);
+    assert!(at("policy").end_time_unix_nano <= at("log").start_time_unix_nano);
+}

@@ -112,7 +112,9 @@ pub async fn check_prompt(
         clip_id: None,
     };
     let service = state.service.clone();
-    let decision = web::block(move || service.check_prompt(&request)).await??;
+    // On the blocking pool, under this request's span (its id in the trace).
+    let span = tracing::Span::current();
+    let decision = web::block(move || span.in_scope(|| service.check_prompt(&request))).await??;
     metrics::check_finished("prompt", started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok().json(view.view.unwrap_or_default().of(decision)))
 }
