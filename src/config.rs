@@ -50,6 +50,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub attestation: AttestationConfig,
     pub callbacks: CallbacksConfig,
+    pub traces: TracesConfig,
     /// The analysers' sections, under their names.
     #[serde(flatten)]
     pub analysers: AnalyserSettings,
@@ -126,6 +127,7 @@ impl Default for Config {
             store: Default::default(),
             attestation: Default::default(),
             callbacks: Default::default(),
+            traces: Default::default(),
             analysers: Default::default(),
         }
     }
@@ -518,6 +520,12 @@ pub struct ApiKey {
     pub role: Role,
     /// Lowercase hex sha256 of the key.
     pub sha256: String,
+    /// Where the decisions of this key's clip checks are pushed when a request names no
+    /// `callback_url` of its own (the request's wins), so a pipeline need not repeat it on
+    /// every call. Its host must be in `callbacks.allowed_hosts`: the server refuses to
+    /// start otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 /// Where inference runs. Thread counts matter on small machines: measure before changing.
@@ -615,6 +623,16 @@ impl Default for MediaConfig {
             max_unseen_s: 0.5,
         }
     }
+}
+
+/// OpenTelemetry traces of each check, exported over OTLP/HTTP (protobuf).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TracesConfig {
+    /// The collector's OTLP/HTTP base URL (`http://otel-collector:4318`); spans are sent to
+    /// its `/v1/traces`. None: the standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` decides, and with neither set nothing is exported.
+    pub endpoint: Option<String>,
 }
 
 /// How the service logs (stderr). `RUST_LOG` still chooses the levels.
@@ -1223,6 +1241,7 @@ mod tests {
             name: "ci".into(),
             role: Role::Checker,
             sha256: "ab".repeat(32),
+            callback_url: None,
         });
         let shown = toml::to_string(&cfg.redacted()).unwrap();
         assert!(!shown.contains(&"ab".repeat(32)), "{shown}");

@@ -25,6 +25,7 @@ pub mod service;
 pub mod speech;
 pub mod store;
 pub mod text;
+pub mod traces;
 pub mod vision;
 pub mod vocab;
 

@@ -202,6 +202,10 @@ enum KeysCommand {
         /// Who holds it (reviews made with it name this reviewer).
         #[arg(long)]
         name: String,
+        /// Where its clip checks' decisions are pushed when a request names no
+        /// `callback_url` (the host must be in `callbacks.allowed_hosts`).
+        #[arg(long)]
+        callback_url: Option<String>,
     },
 }
 
@@ -522,18 +526,32 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    clipguard::logs::init(format, default_level);
+    let traces = match &cfg {
+        Some(Ok(cfg)) => cfg.traces.clone(),
+        _ => Default::default(),
+    };
+    // Held until the command ends: dropping it sends the last spans.
+    let exporter = match clipguard::logs::init(format, default_level, &traces) {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            cli::print_error(&e, json);
+            return ExitCode::from(cli::exit_status(&e));
+        }
+    };
     let done = match cfg.transpose() {
         Ok(cfg) => run(cli.command, cfg),
         Err(e) => Err(e.into()),
     };
-    match done {
+    let code = match done {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             cli::print_error(&e, json);
             ExitCode::from(cli::exit_status(&e))
         }
-    }
+    };
+    drop(exporter);
+    code
 }
 
 /// A command whose output is piped into a reader that stops early (`check ... | head`) ends
@@ -590,8 +608,12 @@ fn run(command: Command, cfg: Option<Config>) -> anyhow::Result<u8> {
             }
             cli::serve(cfg)
         }
-        Command::Keys(KeysCommand::New { role, name }) => {
-            cli::new_key(role, &name);
+        Command::Keys(KeysCommand::New {
+            role,
+            name,
+            callback_url,
+        }) => {
+            cli::new_key(role, &name, callback_url.as_deref());
             Ok(())
         }
         Command::Config(ConfigCommand::Show) => cli::config_show(&cfg()?),

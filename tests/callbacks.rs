@@ -1,8 +1,9 @@
-//! Asynchronous checks and signed callbacks against real `clipguard serve` processes: a
-//! receiver on loopback checks each callback's signature, a review's approval pushes a second
-//! callback and turns the decision into `allow` with an attestation that verifies, a host not
-//! allowed is refused, and (on PostgreSQL) a replica killed with checks queued leaves them to
-//! another, which decides each once.
+//! What a real `clipguard serve` pushes out, to receivers on loopback: asynchronous checks'
+//! signed callbacks (each signature checked, a review's approval pushes a second callback and
+//! turns the decision into `allow` with an attestation that verifies, a host not allowed is
+//! refused, an API key's default URL is used when a check names none, and on PostgreSQL a
+//! replica killed with checks queued leaves them to another, which decides each once), and a
+//! check's OpenTelemetry trace, sent to an OTLP/HTTP collector.
 
 mod common;
 
@@ -16,8 +17,9 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "test-callback-secret";
 
-/// One request a receiver got: its headers (lowercase names) and body.
+/// One request a receiver got: its path, headers (lowercase names) and body.
 struct Received {
+    path: String,
     headers: HashMap<String, String>,
     body: Vec<u8>,
 }
@@ -36,6 +38,7 @@ fn receiver(statuses: Vec<u16>) -> (u16, mpsc::Receiver<Received>) {
             let mut headers = HashMap::new();
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
+            let path = line.split(' ').nth(1).unwrap_or_default().to_string();
             loop {
                 line.clear();
                 reader.read_line(&mut line).unwrap();
@@ -59,7 +62,14 @@ fn receiver(statuses: Vec<u16>) -> (u16, mpsc::Receiver<Received>) {
                 "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
             .unwrap();
-            if tx.send(Received { headers, body }).is_err() {
+            if tx
+                .send(Received {
+                    path,
+                    headers,
+                    body,
+                })
+                .is_err()
+            {
                 return;
             }
         }
@@ -74,8 +84,14 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// The next callback, its signature checked; its event and body.
+/// The next callback, its signature checked; its event, delivery and body.
 fn signed_callback(rx: &mpsc::Receiver<Received>) -> (String, String, Value) {
+    let (_, event, delivery, body) = signed_callback_at(rx);
+    (event, delivery, body)
+}
+
+/// As `signed_callback`, with the path it was sent to first.
+fn signed_callback_at(rx: &mpsc::Receiver<Received>) -> (String, String, String, Value) {
     let got = rx
         .recv_timeout(Duration::from_secs(120))
         .expect("a callback arrives");
@@ -107,10 +123,44 @@ fn signed_callback(rx: &mpsc::Receiver<Received>) -> (String, String, Value) {
         300
     ));
     (
+        got.path,
         got.headers["clipguard-event"].clone(),
         got.headers["clipguard-delivery"].clone(),
         serde_json::from_slice(&got.body).unwrap(),
     )
+}
+
+/// A key made with `clipguard keys new --callback-url`: the key, and the config lines.
+fn key_with_callback(role: &str, name: &str, url: &str) -> (String, String) {
+    let (ok, out, err) = common::cli(
+        &[
+            "keys",
+            "new",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--callback-url",
+            url,
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("# cg_"))
+        .map(|k| format!("cg_{k}"))
+        .expect("the key is printed");
+    let config: String = out
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        config.contains(&format!("callback_url = \"{url}\"")),
+        "{config}"
+    );
+    (key, config)
 }
 
 /// Polls `GET /v1/decisions/{id}` until the check is decided (or failed).
@@ -148,9 +198,37 @@ fn an_async_check_is_pushed_signed_and_its_approval_closes_the_loop() {
     // The receiver fails the first attempt: the callback is retried.
     let (hook, rx) = receiver(vec![500]);
     let env = callbacks_env(hook);
-    let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, OsStr::new(v))).collect();
+    // The caller's key names a default callback URL, used by the checks that name none.
+    let by_key = format!("http://127.0.0.1:{hook}/hooks/by-key");
+    let (key, key_config) = key_with_callback("admin", "pipeline", &by_key);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clipguard.toml");
+    std::fs::write(&config, key_config).unwrap();
+    let mut env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, OsStr::new(v))).collect();
+
+    // A key whose default URL names a host not allowed stops the start (before the models
+    // load), naming the key.
+    let (_, stray) = key_with_callback("checker", "stray", "http://example.com/hook");
+    let stray_config = dir.path().join("stray.toml");
+    std::fs::write(&stray_config, stray).unwrap();
+    let refused = std::process::Command::new("timeout")
+        .args(["60", env!("CARGO_BIN_EXE_clipguard"), "serve"])
+        .current_dir(common::repo())
+        .envs(env.iter().copied())
+        .env("CLIPGUARD_CONFIG", &stray_config)
+        .env("CLIPGUARD_DATA_DIR", dir.path().join("stray-data"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("\"stray\"") && stderr.contains("allowed_hosts"),
+        "{stderr}"
+    );
+
+    env.push(("CLIPGUARD_CONFIG", config.as_os_str()));
     let (_server, port) = start_server(&env);
-    let api = Api::new(port);
+    let api = Api::with_key(port, &key);
     let r = api.post_json("/v1/persons", &json!({"name": "Eileen Collins"}));
     assert_eq!(r.status, 201, "{}", r.json);
 
@@ -177,8 +255,10 @@ fn an_async_check_is_pushed_signed_and_its_approval_closes_the_loop() {
         (Some("review"), Some("gen-7"))
     );
 
-    // Pushed, signed, and pushed again after the receiver's 500: the same delivery.
-    let (event, first, body) = signed_callback(&rx);
+    // Pushed, signed, and pushed again after the receiver's 500: the same delivery. The
+    // request's own URL won over its key's.
+    let (path, event, first, body) = signed_callback_at(&rx);
+    assert_eq!(path, "/hooks/clipguard");
     assert_eq!(
         (event.as_str(), body["id"].as_str()),
         ("decided", Some(id.as_str()))
@@ -260,6 +340,22 @@ fn an_async_check_is_pushed_signed_and_its_approval_closes_the_loop() {
     );
     let (event, _, body) = signed_callback(&rx);
     assert_eq!((event.as_str(), &body["id"]), ("decided", &r.json["id"]));
+
+    // A check naming no URL is pushed to its key's.
+    let r = api.check_clip(
+        &cat,
+        Some(json!({"user": "erin", "clip_id": "gen-8", "async": true})),
+    );
+    assert_eq!(r.status, 202, "{}", r.json);
+    let keyed = r.json["id"].as_str().unwrap().to_string();
+    let (path, event, _, body) = signed_callback_at(&rx);
+    assert_eq!(
+        (path.as_str(), event.as_str(), body["id"].as_str()),
+        ("/hooks/by-key", "decided", Some(keyed.as_str()))
+    );
+    assert_eq!(body["clip_id"], "gen-8");
+    let status = wait_for(&api, &keyed, |s| s["callbacks"][0]["state"] == "delivered");
+    assert_eq!(status["callbacks"][0]["url"], by_key, "{status}");
 
     // Hosts (and ports) not allowed are refused when asked, before anything is queued.
     for refused in ["http://example.com/hook", "http://127.0.0.1:1/hook"] {
@@ -387,4 +483,137 @@ fn a_killed_replica_leaves_its_queued_checks_to_another_which_decides_each_once(
         assert!(ids.contains(&body["id"].as_str().unwrap().to_string()));
         pushed.insert(delivery);
     }
+}
+
+/// The spans of one export, flattened, with the resource's service name checked.
+fn exported_spans(got: &Received) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+    use prost::Message;
+    assert_eq!(got.path, "/v1/traces");
+    assert_eq!(got.headers["content-type"], "application/x-protobuf");
+    let request =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
+            &got.body[..],
+        )
+        .expect("an OTLP protobuf body");
+    let mut out = Vec::new();
+    for resource in request.resource_spans {
+        let service = resource
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .find(|a| a.key == "service.name")
+            .and_then(|a| a.value.as_ref())
+            .map(|v| format!("{:?}", v.value));
+        assert!(
+            service.as_deref().is_some_and(|s| s.contains("clipguard")),
+            "{service:?}"
+        );
+        for scope in resource.scope_spans {
+            out.extend(scope.spans);
+        }
+    }
+    out
+}
+
+/// A span's string attribute.
+fn attribute(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    span.attributes
+        .iter()
+        .find(|a| a.key == key)
+        .and_then(|a| a.value.as_ref()?.value.as_ref())
+        .map(|v| match v {
+            V::StringValue(s) => s.clone(),
+            other => format!("{other:?}"),
+        })
+}
+
+#[test]
+fn a_check_is_traced_to_an_otlp_collector_with_its_request_id() {
+    // A collector on loopback, named by the standard variable; batches sent every 100 ms.
+    let (collector, rx) = receiver(Vec::new());
+    let endpoint = format!("http://127.0.0.1:{collector}");
+    let (_server, port) = start_server(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", OsStr::new(&endpoint)),
+        ("OTEL_BSP_SCHEDULE_DELAY", OsStr::new("100")),
+    ]);
+    let clip = common::still_clip("chelsea.png", 2, 320, 240, "traces");
+    let form = reqwest::blocking::multipart::Form::new()
+        .file("file", &clip)
+        .unwrap()
+        .text("metadata", json!({"prompt": "a cat on a sofa"}).to_string());
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/clips/check"))
+        .header("x-request-id", "trace-me-42")
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let decision: Value = r.json().unwrap();
+
+    // Spans arrive in batches until the check's request span, which ends last, is in.
+    let mut spans = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let request = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let got = rx
+            .recv_timeout(left)
+            .expect("the check's spans are exported");
+        spans.extend(exported_spans(&got));
+        if let Some(r) = spans.iter().find(|s| {
+            s.name == "request" && attribute(s, "request_id").as_deref() == Some("trace-me-42")
+        }) {
+            break r.clone();
+        }
+    };
+    let children = |parent: &opentelemetry_proto::tonic::trace::v1::Span| -> Vec<_> {
+        spans
+            .iter()
+            .filter(|s| s.trace_id == parent.trace_id && s.parent_span_id == parent.span_id)
+            .cloned()
+            .collect()
+    };
+    let names = |of: &[opentelemetry_proto::tonic::trace::v1::Span]| -> Vec<String> {
+        of.iter().map(|s| s.name.clone()).collect()
+    };
+    let check = children(&request);
+    assert_eq!(names(&check), ["check"], "{:?}", names(&spans));
+    let check = &check[0];
+    assert_eq!(
+        attribute(check, "decision_id"),
+        decision["id"].as_str().map(String::from)
+    );
+    assert_eq!(attribute(check, "action").as_deref(), Some("allow"));
+    assert_eq!(attribute(check, "cache").as_deref(), Some("miss"));
+    let steps = children(check);
+    let step_names = names(&steps);
+    for want in ["intake", "screen", "prompt", "text_match", "policy", "log"] {
+        assert!(
+            step_names.iter().any(|n| n == want),
+            "no {want} in {step_names:?}"
+        );
+    }
+    // The screening's stages under `screen`: decoding and each analyser that ran.
+    let screen = steps.iter().find(|s| s.name == "screen").unwrap();
+    let stages = children(screen);
+    let stage_names = names(&stages);
+    for want in ["probe", "decode", "faces", "nudity"] {
+        assert!(
+            stage_names.iter().any(|n| n == want),
+            "no {want} in {stage_names:?}"
+        );
+    }
+    for s in &stages {
+        assert!(attribute(s, "clipguard.stage_ms").is_some(), "{}", s.name);
+        assert!(
+            s.start_time_unix_nano >= screen.start_time_unix_nano,
+            "{}",
+            s.name
+        );
+    }
+    // The order of work: intake, then the screening, then the policy, then the log.
+    let at = |name: &str| steps.iter().find(|s| s.name == name).unwrap();
+    assert!(at("intake").end_time_unix_nano <= screen.start_time_unix_nano);
+    assert!(screen.end_time_unix_nano <= at("policy").start_time_unix_nano);
+    assert!(at("policy").end_time_unix_nano <= at("log").start_time_unix_nano);
 }

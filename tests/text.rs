@@ -106,10 +106,14 @@ fn read(signals: &Signals) -> Vec<String> {
 /// `clipguard check --json --full` on `clip` with Eileen Collins registered (its exit code
 /// follows the action, so only the decision printed is looked at).
 fn check_with_collins(clip: &std::path::Path) -> serde_json::Value {
-    let data = common::data_with_collins();
+    check_in(&common::data_with_collins(), clip)
+}
+
+/// As `check_with_collins`, in the data folder `data`.
+fn check_in(data: &std::path::Path, clip: &std::path::Path) -> serde_json::Value {
     let (_, out, err) = common::cli(
         &["check", "--json", "--full", clip.to_str().unwrap()],
-        &[("CLIPGUARD_DATA_DIR", &data)],
+        &[("CLIPGUARD_DATA_DIR", data)],
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
     assert!(v.get("error").is_none(), "{v}");
@@ -126,7 +130,8 @@ fn a_caption_naming_a_registered_person_goes_to_review_with_its_text_and_time() 
         "white",
         &[caption("EILEEN COLLINS LIVE", 72, 200, 560)],
     );
-    let v = check_with_collins(&clip);
+    let data = common::data_with_collins();
+    let v = check_in(&data, &clip);
     let verdict = &v["decision"];
     assert_eq!(verdict["action"], "review", "{verdict}");
     let rules: Vec<&str> = verdict["matched"]
@@ -159,6 +164,44 @@ fn a_caption_naming_a_registered_person_goes_to_review_with_its_text_and_time() 
     assert!(frames
         .iter()
         .all(|f| f["text"][0]["text"] == "EILEEN COLLINS LIVE"));
+
+    // The evidence's thumbnail shows the whole caption: a square (the dashboard's square tiles
+    // fill their image, so any other shape is cut), the caption scaled into it from its first
+    // letter to its last with dark frame beside them, and letterboxed above and below.
+    let store = clipguard::store::Store::open(&data).unwrap();
+    use clipguard::store::DecisionLog;
+    let jpeg = store
+        .thumbnail(v["id"].as_str().unwrap(), 0)
+        .unwrap()
+        .expect("the review has an evidence thumbnail");
+    let img = image::load_from_memory(&jpeg).unwrap().to_luma8();
+    let side = img.width();
+    assert_eq!((img.height(), side), (side, 192), "{:?}", img.dimensions());
+    let lit = |x: u32, y: u32| img.get_pixel(x, y).0[0] > 128;
+    let cols: Vec<u32> = (0..side)
+        .filter(|&x| (0..side).any(|y| lit(x, y)))
+        .collect();
+    let rows: Vec<u32> = (0..side)
+        .filter(|&y| (0..side).any(|x| lit(x, y)))
+        .collect();
+    let (left, right) = (cols[0], cols[cols.len() - 1]);
+    let (top, bottom) = (rows[0], rows[rows.len() - 1]);
+    // The box is the caption's, and the margin a quarter of its height: the letters span
+    // nearly the whole width, and nothing lit touches an edge (no letter cut off).
+    let b = &evidence["box"];
+    let (bw, bh) = (b["w"].as_f64().unwrap(), b["h"].as_f64().unwrap());
+    assert!(bw > 10.0 * bh, "a wide caption: {b}");
+    let shown = (right - left + 1) as f64 / side as f64;
+    assert!(
+        shown > 0.8 && left > 0 && right < side - 1,
+        "letters from {left} to {right} of {side}"
+    );
+    // Letterboxed: the band holding the caption is the crop's height at the same scale.
+    let band = bh * 1.5 * side as f64 / (bw + bh * 0.5);
+    assert!(
+        top > side / 3 && bottom < side * 2 / 3 && ((bottom - top + 1) as f64) <= band,
+        "rows {top} to {bottom} lit; the band is {band:.0} px tall"
+    );
 }
 
 #[test]

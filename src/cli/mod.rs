@@ -39,13 +39,16 @@ pub fn config_show(cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn new_key(role: Role, name: &str) {
+pub fn new_key(role: Role, name: &str, callback_url: Option<&str>) {
     let key = clipguard::http::auth::new_key();
     println!("# Give this key to {name}; it is shown only once:\n# {key}\n");
     println!("[[server.api_keys]]");
     println!("name = {name:?}");
     println!("role = {:?}", role.as_str());
     println!("sha256 = {:?}", clipguard::http::auth::hash_key(&key));
+    if let Some(url) = callback_url {
+        println!("callback_url = {url:?}");
+    }
 }
 
 /// A year: the CLI waits as long as screening takes.

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::future::{ready, Ready};
 
 /// The configured keys, by their sha256.
-pub struct Keys(HashMap<String, (String, Role)>);
+pub struct Keys(HashMap<String, ApiKey>);
 
 impl Keys {
     pub fn new(keys: &[ApiKey]) -> Self {
         Self(
             keys.iter()
-                .map(|k| (k.sha256.to_lowercase(), (k.name.clone(), k.role)))
+                .map(|k| (k.sha256.to_lowercase(), k.clone()))
                 .collect(),
         )
     }
@@ -41,6 +41,9 @@ pub fn new_key() -> String {
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The key's default callback URL (`server.api_keys[].callback_url`), already checked
+    /// against the allow-list when the server started.
+    pub callback_url: Option<String>,
 }
 
 impl Caller {
@@ -83,6 +86,7 @@ impl FromRequest for Caller {
             return ready(Ok(Caller {
                 name: "local".into(),
                 role: Role::Admin,
+                callback_url: None,
             }));
         }
         let unauthorized = |code, message: &str| {
@@ -95,9 +99,10 @@ impl FromRequest for Caller {
                 "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
             )),
             Some(k) => match keys.0.get(&hash_key(k)) {
-                Some((name, role)) => Ok(Caller {
-                    name: name.clone(),
-                    role: *role,
+                Some(key) => Ok(Caller {
+                    name: key.name.clone(),
+                    role: key.role,
+                    callback_url: key.callback_url.clone(),
                 }),
                 None => Err(unauthorized(
                     ErrorCode::InvalidApiKey,

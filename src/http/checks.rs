@@ -46,6 +46,7 @@ pub struct ClipByUri {
     pub run_async: bool,
     /// Where to push the compact decision when it is made, and again when a review decides
     /// it (signed: `Clipguard-Signature`). Its host must be in `callbacks.allowed_hosts`.
+    /// Without it, the API key's default callback URL is used, if the operator gave it one.
     pub callback_url: Option<String>,
 }
 
@@ -67,6 +68,7 @@ pub struct ClipMetadata {
     pub run_async: bool,
     /// Where to push the compact decision when it is made, and again when a review decides
     /// it (signed: `Clipguard-Signature`). Its host must be in `callbacks.allowed_hosts`.
+    /// Without it, the API key's default callback URL is used, if the operator gave it one.
     pub callback_url: Option<String>,
 }
 
@@ -110,7 +112,9 @@ pub async fn check_prompt(
         clip_id: None,
     };
     let service = state.service.clone();
-    let decision = web::block(move || service.check_prompt(&request)).await??;
+    // On the blocking pool, under this request's span (its id in the trace).
+    let span = tracing::Span::current();
+    let decision = web::block(move || span.in_scope(|| service.check_prompt(&request))).await??;
     metrics::check_finished("prompt", started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok().json(view.view.unwrap_or_default().of(decision)))
 }
@@ -222,7 +226,9 @@ pub async fn check_clip(
             format!("send multipart/form-data (an upload) or application/json (a URI), not {content_type:?}"),
         ));
     };
+    // The request's own URL wins over its key's default.
     let callback_url = callback_url
+        .or(caller.callback_url)
         .map(|url| crate::callbacks::allowed(&state.callbacks, &url))
         .transpose()?;
     if run_async {

@@ -56,6 +56,11 @@ pub struct AppState {
 pub enum ServeError {
     #[error("refusing to serve on {bind} without API keys: add [[server.api_keys]] to the config (make one with `clipguard keys new --role checker --name NAME`) or bind a loopback address such as 127.0.0.1:8080")]
     OpenNonLoopback { bind: String },
+    #[error("API key {key:?}: {source}")]
+    KeyCallback {
+        key: String,
+        source: crate::callbacks::CallbackError,
+    },
     #[error("cannot bind {bind}: {source}")]
     Bind {
         bind: String,
@@ -378,13 +383,26 @@ fn is_loopback(bind: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Refuses an open service (no API keys) on anything but loopback. Checked before the models
-/// load, so the mistake is reported at once.
+/// Refuses an open service (no API keys) on anything but loopback, and a key whose default
+/// callback URL is not allowed. Checked before the models load, so the mistake is reported
+/// at once.
 pub fn check_access(cfg: &Config) -> Result<(), ServeError> {
     if cfg.server.api_keys.is_empty() && !is_loopback(&cfg.server.bind) {
         return Err(ServeError::OpenNonLoopback {
             bind: cfg.server.bind.clone(),
         });
+    }
+    // A key's default callback URL is checked once, here, so a typo or a host left off the
+    // allow-list stops the start instead of refusing every check made with the key.
+    for key in &cfg.server.api_keys {
+        if let Some(url) = &key.callback_url {
+            crate::callbacks::allowed(&cfg.callbacks, url).map_err(|source| {
+                ServeError::KeyCallback {
+                    key: key.name.clone(),
+                    source,
+                }
+            })?;
+        }
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! dashboard. Made for block and review decisions only, from the evidence the policy attached
 //! (a time, and a box where there is one), by decoding those frames again: a crop around the
 //! box, or the whole frame when the evidence has a time and no box (a coverage problem), so
-//! every piece of evidence with a time can be looked at.
+//! every piece of evidence with a time can be looked at. Every thumbnail is square, its
+//! picture scaled to fit and letterboxed: the dashboard shows them in square tiles that fill
+//! (crop) their image, where a wide caption's crop showed only its middle letters.
 
 use crate::config::MediaConfig;
 use crate::media::{self, MediaError};
@@ -14,7 +16,7 @@ use std::path::Path;
 
 /// At most this many thumbnails per decision.
 const MAX_THUMBNAILS: usize = 8;
-/// The longer side of a thumbnail, in pixels.
+/// The side of a thumbnail, in pixels (at most: a smaller crop is not enlarged).
 const SIDE: u32 = 192;
 
 /// A place in the clip that matched rules point at, and the evidence items that point there.
@@ -86,38 +88,49 @@ pub fn thumbnails_of_evidence(d: &Decision, stored: &[(String, f64)]) -> Vec<Vec
     out
 }
 
-/// Shrinks an image to the thumbnail side (never enlarges it).
-fn shrink(region: RgbImage) -> RgbImage {
+/// Shrinks an image to fit the thumbnail side (never enlarges it), then letterboxes it onto a
+/// black square as wide as its longer side, centred: all of it shows in a square tile.
+fn fit(region: RgbImage) -> RgbImage {
     let scale = SIDE as f64 / region.width().max(region.height()) as f64;
-    if scale >= 1.0 {
-        return region;
-    }
-    imageops::resize(
+    let region = if scale >= 1.0 {
+        region
+    } else {
+        imageops::resize(
+            &region,
+            ((region.width() as f64 * scale).round() as u32).max(1),
+            ((region.height() as f64 * scale).round() as u32).max(1),
+            imageops::FilterType::Triangle,
+        )
+    };
+    let side = region.width().max(region.height());
+    let mut square = RgbImage::new(side, side);
+    imageops::replace(
+        &mut square,
         &region,
-        ((region.width() as f64 * scale).round() as u32).max(1),
-        ((region.height() as f64 * scale).round() as u32).max(1),
-        imageops::FilterType::Triangle,
-    )
+        ((side - region.width()) / 2).into(),
+        ((side - region.height()) / 2).into(),
+    );
+    square
 }
 
-/// The box with a quarter of its size added on each side, clamped to the frame.
+/// The box with a quarter of its shorter side added on each side, clamped to the frame, fitted
+/// into the thumbnail. The margin follows the shorter side so that a wide caption keeps most of
+/// the thumbnail's width instead of sharing it with as much frame again.
 fn crop(img: &RgbImage, [x, y, w, h]: [f64; 4]) -> RgbImage {
     let (fw, fh) = (img.width() as f64, img.height() as f64);
-    let (mx, my) = (w * 0.25, h * 0.25);
+    let (mx, my) = (w.min(h) * 0.25, w.min(h) * 0.25);
     let x0 = (x - mx).clamp(0.0, fw - 1.0);
     let y0 = (y - my).clamp(0.0, fh - 1.0);
     let x1 = (x + w + mx).clamp(x0 + 1.0, fw);
     let y1 = (y + h + my).clamp(y0 + 1.0, fh);
-    shrink(
-        imageops::crop_imm(
-            img,
-            x0 as u32,
-            y0 as u32,
-            (x1 - x0) as u32,
-            (y1 - y0) as u32,
-        )
-        .to_image(),
+    fit(imageops::crop_imm(
+        img,
+        x0 as u32,
+        y0 as u32,
+        (x1 - x0) as u32,
+        (y1 - y0) as u32,
     )
+    .to_image())
 }
 
 /// Thumbnails for a block or review decision on this clip; none for allow, or when its rules
@@ -139,7 +152,7 @@ fn thumbnails(d: &Decision, clip: &Path, cfg: &MediaConfig) -> Result<Vec<Thumbn
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
             .encode_image(&match spot.bbox {
                 Some(b) => crop(&frame, b),
-                None => shrink(frame),
+                None => fit(frame),
             })
             .map_err(|e| MediaError::Corrupt {
                 path: clip.display().to_string(),
@@ -173,16 +186,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crops_add_a_margin_stay_inside_and_shrink_to_the_thumbnail_side() {
+    fn crops_add_a_margin_stay_inside_and_fit_a_square_of_the_thumbnail_side() {
         let img = RgbImage::new(1280, 720);
         let c = crop(&img, [100.0, 100.0, 400.0, 400.0]);
         assert_eq!((c.width(), c.height()), (192, 192));
         let edge = crop(&img, [1200.0, 680.0, 200.0, 200.0]);
-        assert!(edge.width() <= 192 && edge.height() <= 192 && edge.width() > 0);
+        assert!(edge.width() <= 192 && edge.height() == edge.width() && edge.width() > 0);
         let small = crop(&img, [10.0, 10.0, 40.0, 40.0]);
         assert_eq!((small.width(), small.height()), (60, 60));
-        let whole = shrink(img);
-        assert_eq!((whole.width(), whole.height()), (192, 108));
+        let whole = fit(img);
+        assert_eq!((whole.width(), whole.height()), (192, 192));
+    }
+
+    #[test]
+    fn a_wide_box_is_letterboxed_whole_into_the_square() {
+        // A white caption box 800x40 on a grey frame: margins of 10 px, so 820x60 of frame
+        // scaled by 192/820 into the square's middle band, black above and below.
+        let mut img = RgbImage::from_pixel(1280, 720, image::Rgb([90, 90, 90]));
+        for y in 500..540 {
+            for x in 200..1000 {
+                img.put_pixel(x, y, image::Rgb([255, 255, 255]));
+            }
+        }
+        let c = crop(&img, [200.0, 500.0, 800.0, 40.0]);
+        assert_eq!((c.width(), c.height()), (192, 192));
+        let white = |x: u32, y: u32| c.get_pixel(x, y).0[0] > 200;
+        let black = |x: u32, y: u32| c.get_pixel(x, y).0[0] < 20;
+        // The band is 60 * 192 / 820 = 14 px tall: rows 89..103.
+        assert!(black(96, 0) && black(96, 85) && black(96, 106) && black(96, 191));
+        // Both ends of the box show, with the frame's grey margin outside them.
+        let row = 96;
+        let lit: Vec<u32> = (0..192).filter(|&x| white(x, row)).collect();
+        assert!(
+            lit.first() <= Some(&4) && lit.last() >= Some(&187),
+            "{lit:?}"
+        );
+        assert!(!white(0, row) && !white(191, row));
     }
 
     #[test]

@@ -34,6 +34,8 @@ use pool::{Pool, PoolError};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::field::Empty;
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
@@ -257,6 +259,9 @@ impl CheckService {
             clip,
         };
         for stage in self.stages.iter() {
+            let _span =
+                tracing::info_span!(target: crate::traces::TARGET, "stage", otel.name = stage.name())
+                    .entered();
             stage.run(&mut subject)?;
         }
         Ok(subject.prompt_signals)
@@ -264,8 +269,13 @@ impl CheckService {
 
     /// Checks a prompt alone (on this thread: it takes microseconds).
     pub fn check_prompt(&self, request: &CheckRequest) -> Result<Decision, CheckError> {
-        within_limits(request)?;
-        self.decide(Origin::Check, None, request, None)
+        let span = check_span(Origin::Check);
+        let decided = span.in_scope(|| {
+            within_limits(request)?;
+            self.decide(Origin::Check, None, request, None)
+        });
+        traced(&span, decided.as_ref().map(|d| (d, None)));
+        decided
     }
 
     /// Checks a clip (and its prompt): puts it on disk, screens it through the cache and the
@@ -294,8 +304,34 @@ impl CheckService {
         deadline: Instant,
         id: Option<String>,
     ) -> Result<Checked, CheckError> {
+        let span = check_span(origin);
+        let checked = self
+            .screen_and_decide(source, request, origin, deadline, id)
+            .instrument(span.clone())
+            .await;
+        traced(
+            &span,
+            checked.as_ref().map(|c| (&c.decision, Some(c.cache))),
+        );
+        checked
+    }
+
+    /// [`check_clip_as`](Self::check_clip_as), in its `check` span.
+    async fn screen_and_decide(
+        self: &Arc<Self>,
+        source: ClipSource,
+        request: CheckRequest,
+        origin: Origin,
+        deadline: Instant,
+        id: Option<String>,
+    ) -> Result<Checked, CheckError> {
         within_limits(&request)?;
-        let clip = Arc::new(source.materialise(&self.intake).await?);
+        let clip = Arc::new(
+            source
+                .materialise(&self.intake)
+                .instrument(tracing::info_span!(target: crate::traces::TARGET, "intake"))
+                .await?,
+        );
         // Both are read from the store, which must not block an async thread.
         let live = self.live.clone();
         let (persons_generation, categories_version) = tokio::task::spawn_blocking(move || {
@@ -314,9 +350,16 @@ impl CheckService {
             .signals(key, |entry| {
                 let (me, clip) = (self.clone(), clip.clone());
                 async move {
+                    let check = tracing::Span::current();
                     let job = move || {
-                        let screened = me.screener.screen_clip(clip.path()).map(Arc::new);
+                        let span =
+                            tracing::info_span!(target: crate::traces::TARGET, parent: &check, "screen");
+                        let started = std::time::SystemTime::now();
+                        let screened = span
+                            .in_scope(|| me.screener.screen_clip(clip.path()))
+                            .map(Arc::new);
                         if let Ok(s) = &screened {
+                            crate::traces::screening(&span, started, &s.timings);
                             entry.offer(s.clone());
                         }
                         screened
@@ -367,8 +410,9 @@ impl CheckService {
         }
         let me = self.clone();
         let (req, sha) = (request.clone(), clip.sha256.clone());
+        let check = tracing::Span::current();
         let decision = tokio::task::spawn_blocking(move || {
-            me.decide(origin, id, &req, Some((sha, (*signals).clone())))
+            check.in_scope(|| me.decide(origin, id, &req, Some((sha, (*signals).clone()))))
         })
         .await
         .map_err(|_| CheckError::ShuttingDown)??;
@@ -441,7 +485,8 @@ impl CheckService {
             prompt.as_ref(),
             RequestContext::of(request),
         );
-        let verdict = policy.decide(&input);
+        let verdict = tracing::info_span!(target: crate::traces::TARGET, "policy")
+            .in_scope(|| policy.decide(&input));
         metrics::stage_time("policy", started.elapsed().as_secs_f64());
         let (sha256, signals) = clip.unzip();
         let mut decision = Decision::new(request, sha256, signals, prompt, verdict);
@@ -458,7 +503,8 @@ impl CheckService {
                 decision.decision.policy.version.clone(),
             )));
         }
-        self.store.record(&decision)?;
+        tracing::info_span!(target: crate::traces::TARGET, "log")
+            .in_scope(|| self.store.record(&decision))?;
         let kind = if decision.clip_sha256.is_some() {
             "clip"
         } else {
@@ -738,5 +784,37 @@ fn pool_reason(e: &PoolError) -> &'static str {
         PoolError::Busy { .. } => "busy",
         PoolError::Expired => "deadline",
         PoolError::Closed => "shutting_down",
+    }
+}
+
+/// The span of one check in traces: the decision's id, action and cache outcome, or the
+/// error's code, are recorded on it once known.
+fn check_span(origin: Origin) -> tracing::Span {
+    tracing::info_span!(
+        target: crate::traces::TARGET,
+        "check",
+        origin = origin.as_str(),
+        decision_id = Empty,
+        action = Empty,
+        cache = Empty,
+        error = Empty,
+        otel.status_code = Empty,
+    )
+}
+
+/// Records how a check ended on its span.
+fn traced(span: &tracing::Span, outcome: Result<(&Decision, Option<CacheOutcome>), &CheckError>) {
+    match outcome {
+        Ok((d, cache)) => {
+            span.record("decision_id", d.id.as_str());
+            span.record("action", d.decision.action.as_str());
+            if let Some(c) = cache {
+                span.record("cache", c.as_str());
+            }
+        }
+        Err(e) => {
+            span.record("error", e.code().as_str());
+            span.record("otel.status_code", "ERROR");
+        }
     }
 }
