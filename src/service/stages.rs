@@ -227,7 +227,7 @@ impl Stage for Meaning {
         let t0 = Instant::now();
         if let (Some(prompt), Some(found)) = (x.prompt, x.prompt_signals.as_mut()) {
             let passages = crate::meaning::prompt_passages(prompt);
-            found.meaning = self.meaning.get()?.score(&passages)?;
+            found.meaning = self.meaning.current()?.score(&passages)?;
         }
         let Some(signals) = x.clip.as_deref_mut() else {
             return Ok(());
@@ -236,7 +236,7 @@ impl Stage for Meaning {
         let found = if passages.is_empty() {
             Default::default()
         } else {
-            self.meaning.get()?.score(&passages)?
+            self.meaning.current()?.score(&passages)?
         };
         crate::analysers::set_meaning_section(signals, &found);
         signals
