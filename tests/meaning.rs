@@ -548,6 +548,17 @@ fn an_admin_text_category_counts_at_the_next_check_and_not_after_it_is_deleted()
     let after = check();
     assert_eq!(after["action"], "review", "{after}");
     assert_eq!(unsafe_categories(&after), ["gambling"], "{after}");
+    // The decision names the set that scored the prompt, as a clip's names its image
+    // categories' set.
+    let full = |d: &serde_json::Value| {
+        let id = d["id"].as_str().unwrap();
+        auditor.get(&format!("/v1/decisions/{id}?view=full")).json
+    };
+    assert_eq!(full(&after)["prompt"]["meaning_version"], version.as_str());
+    assert_eq!(
+        full(&before)["prompt"]["meaning_version"],
+        shipped_version.as_str()
+    );
     let card_game = check_prompt(innocent);
     assert_eq!(card_game["action"], "allow", "{card_game}");
 
