@@ -1,8 +1,9 @@
 //! The database with versioned schema migrations: the persons registry (queries in
 //! `persons::registry`), the decision log and reviews (`decisions`), categories (`categories`),
-//! the banks of known content (`banks`), audit jobs (`audits`), asynchronous checks (`checks`)
-//! and the callbacks that push decisions to callers (`callbacks`). SQLite (WAL mode) in the
-//! data folder is the embedded default; PostgreSQL is shared by several replicas.
+//! the text categories an admin adds (`meaning::admin`), the banks of known content (`banks`),
+//! audit jobs (`audits`), asynchronous checks (`checks`) and the callbacks that push decisions
+//! to callers (`callbacks`). SQLite (WAL mode) in the data folder is the embedded default;
+//! PostgreSQL is shared by several replicas.
 //!
 //! Adding a table: append a step to both `migrations` (SQLite) and `PG_MIGRATIONS`, then write
 //! its queries once through `Store::with` / `Store::transaction` (see `sql`).
