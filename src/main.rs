@@ -80,6 +80,10 @@ enum Command {
     /// Categories defined by example images (scored with CLIP in every clip).
     #[command(subcommand)]
     Categories(CategoriesCommand),
+    /// Text categories by example phrases: the set shipped with the policy and an admin's
+    /// (scored in prompts, on-screen text and speech).
+    #[command(subcommand)]
+    TextCategories(TextCategoriesCommand),
     /// Banks of known content (PDQ hashes) that screened clips are matched against.
     #[command(subcommand)]
     Banks(BanksCommand),
@@ -436,6 +440,49 @@ enum CategoriesCommand {
 }
 
 #[derive(Subcommand)]
+enum TextCategoriesCommand {
+    /// Add a category by at least 3 example phrases in any language (or by others, --all-of).
+    Create {
+        /// Lower-case letters, digits and _: policies read prompt.meaning.<name>.
+        name: String,
+        /// 0 (a signal for other categories' --all-of), 1 (low), 2 (medium) or 3 (high).
+        #[arg(long)]
+        severity: u8,
+        /// A phrase of what the category catches (repeatable; at least 3).
+        #[arg(long = "example")]
+        examples: Vec<String>,
+        /// An innocent look-alike that must not count (repeatable).
+        #[arg(long = "counter-example")]
+        counter_examples: Vec<String>,
+        /// A category that must count for this one to (repeatable; no phrases then).
+        #[arg(long = "all-of")]
+        all_of: Vec<String>,
+        /// The head's probability (0-1) at which a passage counts (default: the set's).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// What the category is for, for reviewers.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the categories (shipped and added) and the set's version (or JSON with --json).
+    List {
+        /// Print `{"version", "categories"}` as `GET /v1/text-categories` answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one category with its phrases (JSON).
+    Show {
+        /// The category's name.
+        name: String,
+    },
+    /// Delete a category an admin added.
+    Delete {
+        /// The category's name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum BanksCommand {
     /// Create a bank.
     Create {
@@ -490,13 +537,15 @@ impl Command {
             Command::Decisions(DecisionsCommand::List { json, .. })
             | Command::Reviews(ReviewsCommand::List { json, .. })
             | Command::Persons(PersonsCommand::List { json })
-            | Command::Categories(CategoriesCommand::List { json }) => *json,
+            | Command::Categories(CategoriesCommand::List { json })
+            | Command::TextCategories(TextCategoriesCommand::List { json }) => *json,
             Command::Banks(BanksCommand::List { json }) => *json,
             // These print JSON already.
             Command::Decisions(DecisionsCommand::Show { .. })
             | Command::Reviews(ReviewsCommand::Approve { .. } | ReviewsCommand::Reject { .. })
             | Command::Persons(PersonsCommand::Show { .. })
-            | Command::Categories(CategoriesCommand::Show { .. }) => true,
+            | Command::Categories(CategoriesCommand::Show { .. })
+            | Command::TextCategories(TextCategoriesCommand::Show { .. }) => true,
             _ => false,
         }
     }
@@ -638,6 +687,7 @@ fn run(command: Command, cfg: Option<Config>) -> anyhow::Result<u8> {
         Command::Reviews(cmd) => cli::reviews(cfg()?, cmd),
         Command::Persons(cmd) => cli::persons(cfg()?, cmd),
         Command::Categories(cmd) => cli::categories(cfg()?, cmd),
+        Command::TextCategories(cmd) => cli::text_categories(cfg()?, cmd),
         Command::Banks(cmd) => cli::banks(cfg()?, cmd),
         Command::Models => cli::models(&cfg()?),
     };

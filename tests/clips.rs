@@ -95,10 +95,10 @@ fn zoom_on_the_astronaut_finds_her_face_in_every_sampled_frame() {
         .expect("FACE_FEMALE detected");
     assert!(face.max_score > 0.5, "{face:?}");
     // Every verified model, enabled or not: NudeNet, CenterFace, the dlib embedder, the three
-    // PP-OCR models, open_nsfw, CLIP's image tower, Silero VAD, the voice encoder, Whisper's
-    // encoder and decoder, and the multilingual text encoder.
+    // PP-OCR models, open_nsfw, the gore classifier, CLIP's image tower, Silero VAD, the voice
+    // encoder, Whisper's encoder and decoder, and the multilingual text encoder.
     assert!(
-        s.models.len() == 13 && s.models.iter().all(|m| m.sha256.len() == 64),
+        s.models.len() == 14 && s.models.iter().all(|m| m.sha256.len() == 64),
         "{:?}",
         s.models.iter().map(|m| &m.name).collect::<Vec<_>>()
     );

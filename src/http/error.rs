@@ -5,6 +5,7 @@ use crate::attest::AttestError;
 use crate::banks::BanksError;
 use crate::callbacks::CallbackError;
 use crate::categories::CategoriesError;
+use crate::meaning::TextCategoriesError;
 use crate::media::MediaError;
 use crate::objects::ObjectError;
 use crate::persons::PersonsError;
@@ -180,7 +181,8 @@ from_failure!(
     CheckError,
     AttestError,
     CategoriesError,
-    CallbackError
+    CallbackError,
+    TextCategoriesError
 );
 
 /// An I/O failure in a handler, said without the path it may carry; out of file descriptors

@@ -15,6 +15,7 @@ mod decisions;
 pub mod error;
 mod openapi;
 mod persons;
+mod text_categories;
 mod upload;
 
 use crate::config::{Config, Role};
@@ -296,6 +297,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(categories::list_categories)
     .service(categories::get_category)
     .service(categories::delete_category)
+    .service(text_categories::create_text_category)
+    .service(text_categories::list_text_categories)
+    .service(text_categories::get_text_category)
+    .service(text_categories::delete_text_category)
     .service(banks::create_bank)
     .service(banks::list_banks)
     .service(banks::remove_bank)

@@ -16,10 +16,15 @@
 //! The default set ships in `policies/meaning/categories.yaml`; word lists could not do this
 //! (issue 29: nine multilingual profanity lists caught at best 9 of 32 unsafe prompts).
 
+pub mod admin;
 pub mod encoder;
 mod live;
 pub mod tokenizer;
 
+pub use admin::{
+    TextCategories, TextCategoriesError, TextCategory, TextCategoryDef, TextCategoryList,
+    TextCategorySource,
+};
 pub use encoder::TextEncoder;
 pub use live::{LiveMeaning, TOKENIZER_DATA};
 pub use tokenizer::{Tokenizer, TokenizerError};
@@ -39,6 +44,9 @@ pub enum MeaningError {
     Tokenizer(#[from] TokenizerError),
     #[error(transparent)]
     Vision(#[from] VisionError),
+    /// The admin's categories could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl crate::vocab::Failure for MeaningError {
@@ -48,6 +56,7 @@ impl crate::vocab::Failure for MeaningError {
             MeaningError::Tokenizer(_) | MeaningError::Vision(_) => {
                 crate::vocab::ErrorCode::Inference
             }
+            MeaningError::Store(e) => e.code(),
         }
     }
 }
@@ -145,6 +154,11 @@ impl Definitions {
         Ok(defs)
     }
 
+    /// The version of the model these definitions make with the encoder `model_sha256`.
+    pub fn version(&self, model_sha256: &str) -> String {
+        hex::encode(&Sha256::digest(format!("{}\0{model_sha256}", self.digest).as_bytes())[..8])
+    }
+
     fn check(&self) -> Result<(), String> {
         let mut seen: Vec<&str> = Vec::new();
         for c in &self.categories {
@@ -238,9 +252,16 @@ pub struct Passage {
 }
 
 /// The embedded category set and the encoder that scores text against it.
+#[derive(Clone)]
 pub struct MeaningModel {
-    encoder: TextEncoder,
+    encoder: std::sync::Arc<TextEncoder>,
     categories: Vec<Compiled>,
+    /// The innocent phrases every category of severity 1 or more is trained against (kept for
+    /// the categories an admin adds, `admin`).
+    pooled: std::sync::Arc<Vec<Phrase>>,
+    /// The threshold of a category that names none, and the set's margin.
+    threshold: f32,
+    margin: f32,
     /// The mean embedding of the set's phrases, which the heads' inputs are centred on.
     centre: Vec<f32>,
     /// Digest of the definitions and the encoder's sha256.
@@ -320,14 +341,14 @@ impl MeaningModel {
                 rule,
             });
         }
-        let version = hex::encode(
-            &Sha256::digest(format!("{}\0{model_sha256}", defs.digest).as_bytes())[..8],
-        );
         Ok(Self {
-            encoder,
+            encoder: std::sync::Arc::new(encoder),
             categories,
+            pooled,
+            threshold: defs.defaults.threshold,
+            margin: defs.defaults.margin,
             centre,
-            version,
+            version: defs.version(model_sha256),
         })
     }
 

@@ -11,13 +11,15 @@ use crate::attest::{AttestError, Signer};
 use crate::banks::Banks;
 use crate::categories::Categories;
 use crate::config::Config;
+use crate::meaning::TextCategories;
 use crate::objects::Roots;
 use crate::persons::registry::Words;
 use crate::persons::{PersonsError, Registry};
 use crate::policy::{LivePolicy, PolicyError};
 use crate::screen::{Live, ScreenError, Screener};
 use crate::store::{DecisionLog, Store, StoreError};
-use crate::vision::Vision;
+use crate::vision::{Manifest, Vision};
+use crate::vocab::ModelKind;
 use crate::vocab::{ErrorCode, Failure};
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +86,26 @@ impl Context {
         Categories::new(self.store.clone())
     }
 
+    /// The text categories an admin added beside the shipped set (no model is loaded: the
+    /// manifest gives the encoder's sha256 for the set's version).
+    pub fn text_categories(&self) -> Result<TextCategories, ContextError> {
+        let manifest = Manifest::load(&self.cfg.models.manifest, &self.cfg.models.dir)
+            .map_err(ScreenError::from)?;
+        Ok(self.text_categories_with(&manifest))
+    }
+
+    fn text_categories_with(&self, manifest: &Manifest) -> TextCategories {
+        let meaning_cfg: analysers::MeaningConfig = self.cfg.settings();
+        TextCategories::new(
+            self.store.clone(),
+            meaning_cfg.definitions(&self.cfg.policies.dir),
+            manifest
+                .find(ModelKind::TextEmbed)
+                .map(|(m, _)| m.sha256.clone())
+                .unwrap_or_default(),
+        )
+    }
+
     /// The banks of known content (no model or snapshot loaded).
     pub fn banks(&self) -> Banks {
         Banks::new(self.store.clone())
@@ -116,6 +138,7 @@ impl Context {
             &screener.policy_fields(),
         )?);
         let meaning_cfg: analysers::MeaningConfig = cfg.settings();
+        let text_categories = self.text_categories_with(&screener.vision().manifest);
         let meaning = meaning_cfg
             .enabled
             .then(|| {
@@ -125,7 +148,7 @@ impl Context {
                     meaning_cfg.definitions(&cfg.policies.dir),
                     Some(meaning_cfg.cache(&cfg.data_dir)),
                 )
-                .map(Arc::new)
+                .map(|m| Arc::new(m.with_admin(text_categories.clone())))
             })
             .transpose()
             .map_err(ScreenError::from)?;
@@ -163,6 +186,7 @@ impl Context {
             },
             deadline: Duration::from_secs(cfg.server.deadline_s),
             model_set,
+            text_categories,
         }))
     }
 }

@@ -19,6 +19,7 @@ pub use intake::{Clip, ClipLocation, ClipSource, Intake};
 use crate::attest::c2pa::{CoverageSummary, Credential, CredentialError, DecisionAssertion};
 use crate::attest::{self, AttestError, Signer};
 use crate::categories::{Categories, CategoriesError, Category, NewCategory};
+use crate::meaning::TextCategories;
 use crate::metrics;
 use crate::objects::ObjectError;
 use crate::persons::{enrol::Enrolment, NewPerson, PersonsError, Registry};
@@ -157,6 +158,8 @@ pub struct CheckService {
     deadline: Duration,
     /// The models' sha256s: part of every cache key.
     model_set: String,
+    /// The admin's text categories (managed even while meaning is off).
+    text_categories: TextCategories,
 }
 
 impl CheckService {
@@ -176,6 +179,7 @@ impl CheckService {
             intake: self.intake.clone(),
             deadline: self.deadline,
             model_set: self.model_set.clone(),
+            text_categories: self.text_categories.clone(),
         })
     }
 
@@ -732,6 +736,11 @@ impl CheckService {
     }
 
     /// The categories defined by example.
+    /// The text categories: the shipped set and the admin's.
+    pub fn text_categories(&self) -> &TextCategories {
+        &self.text_categories
+    }
+
     pub fn categories(&self) -> &Categories {
         self.live.categories.categories()
     }

@@ -82,6 +82,7 @@ impl Stage for PromptNames {
             persons: persons.gazetteer.find(words, &persons.people),
             terms: x.terms.find(words),
             meaning: Default::default(),
+            meaning_version: String::new(),
         }));
         Ok(())
     }
@@ -227,18 +228,21 @@ impl Stage for Meaning {
         let t0 = Instant::now();
         if let (Some(prompt), Some(found)) = (x.prompt, x.prompt_signals.as_mut()) {
             let passages = crate::meaning::prompt_passages(prompt);
-            found.meaning = self.meaning.get()?.score(&passages)?;
+            let model = self.meaning.current()?;
+            found.meaning = model.score(&passages)?;
+            found.meaning_version = model.version.clone();
         }
         let Some(signals) = x.clip.as_deref_mut() else {
             return Ok(());
         };
         let passages = clip_passages(signals)?;
-        let found = if passages.is_empty() {
+        let (found, version) = if passages.is_empty() {
             Default::default()
         } else {
-            self.meaning.get()?.score(&passages)?
+            let model = self.meaning.current()?;
+            (model.score(&passages)?, model.version.clone())
         };
-        crate::analysers::set_meaning_section(signals, &found);
+        crate::analysers::set_meaning_section(signals, &found, &version);
         signals
             .timings
             .add(self.name(), t0.elapsed().as_secs_f64() * 1e3);

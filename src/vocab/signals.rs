@@ -286,6 +286,10 @@ pub struct PromptSignals {
     /// The text categories the prompt counted for (absent in decisions logged before).
     #[serde(default)]
     pub meaning: Meanings,
+    /// The version of the text category set it was scored against (absent when meaning is
+    /// off, and in decisions logged before): it moves when an admin adds or deletes one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub meaning_version: String,
 }
 
 /// Wall-clock milliseconds per stage. Decoding overlaps inference, so stages can add up to

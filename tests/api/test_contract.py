@@ -257,6 +257,20 @@ def test_every_operation_answers_as_documented(server, doc, contract, clips):
     send("GET", "/v1/categories/{name}", "/v1/categories/contract")
     send("DELETE", "/v1/categories/{name}", "/v1/categories/contract")
     send("GET", "/v1/categories/{name}", "/v1/categories/contract")
+    betting = {"name": "contract_betting", "severity": 1, "description": "contract test",
+               "examples": ["bet on a horse race", "apostar en el casino", "play poker for money"],
+               "counter_examples": ["a horse in a field"]}
+    send("POST", "/v1/text-categories", body=betting)
+    send("POST", "/v1/text-categories", body=betting)
+    status, refused = send("POST", "/v1/text-categories", body={**betting, "name": "too_few", "examples": ["one"]})
+    assert refused["error"]["message"].startswith("examples:"), refused
+    status, listed = send("GET", "/v1/text-categories")
+    assert listed["version"] and any(
+        c["name"] == "contract_betting" and c["source"] == "admin" for c in listed["categories"]), listed
+    send("GET", "/v1/text-categories/{name}", "/v1/text-categories/contract_betting")
+    send("DELETE", "/v1/text-categories/{name}", "/v1/text-categories/contract_betting")
+    send("DELETE", "/v1/text-categories/{name}", "/v1/text-categories/contract_betting")
+    send("GET", "/v1/text-categories/{name}", "/v1/text-categories/contract_betting")
     status, bank = send("POST", "/v1/banks", body={"name": "contract", "source": "tests", "action": "review"})
     send("POST", "/v1/banks", body={"name": "contract", "source": "tests", "action": "review"})
     hashes = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22,100,bridge\n"
