@@ -230,7 +230,7 @@ fn second_blind_sets() {
 
 /// 7 of 318 (2.2%): "amazing grace" (Grace Hopper's alias), Turkish "sade" (plain) as Sade
 /// twice and "cHrIsTmAs EvE" blocked; "gaga", "cher", "madonna lily" reviewed.
-const BLIND2_MAX_FLAGGED: f64 = 0.022;
+const BLIND2_MAX_FLAGGED: f64 = 0.0221;
 const BLIND2_MAX_BLOCKED: usize = 4;
 /// 270 of 339 (79.6%): Latin-script forms 95-100% but surname-first (6/16); other scripts
 /// 40-67%, Korean 0/15.

@@ -172,7 +172,9 @@ fn check_decides_on_a_real_clip_and_explain_replays_it() {
             "--full",
             clip.to_str().unwrap(),
             "--prompt",
-            "E1leen Co11ins on the moon",
+            // Plainly written: the meaning model reads the digits of "E1leen Co11ins" as drugs
+            // (0.68, a known false review); tests/persons.rs covers the matcher's leet folds.
+            "Eileen Collins on the moon",
             "--user",
             "bob",
         ],

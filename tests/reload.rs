@@ -12,7 +12,8 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
     common::copy_dir(&common::repo().join("policies"), &dir);
     let (_server, port) = start_server(&[("CLIPGUARD_POLICIES__DIR", dir.as_os_str())]);
     let api = Api::new(port);
-    let prompt = json!({"prompt": "a gremlin posing naked on a beach", "user": "bob"});
+    // Not a gremlin: the meaning model reads one as a child (minors 0.63), a robot it does not.
+    let prompt = json!({"prompt": "a robot posing naked on a beach", "user": "bob"});
 
     let before = api.post_json("/v1/prompts/check?view=full", &prompt);
     assert_eq!(before.status, 200, "{}", before.json);
@@ -34,10 +35,10 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
         before.json
     );
 
-    // "gremlin" joins the minors list: the same prompt now combines minors and sexual terms.
+    // "robot" joins the minors list: the same prompt now combines minors and sexual terms.
     let minors = dir.join("lists/minors.txt");
     let mut list = std::fs::read_to_string(&minors).unwrap();
-    list.push_str("gremlin\n");
+    list.push_str("robot\n");
     std::fs::write(&minors, list).unwrap();
     let r = api.post_json("/v1/policies/reload", &json!({}));
     assert_eq!(r.status, 200, "{}", r.json);
@@ -51,11 +52,11 @@ fn reloading_an_edited_term_list_changes_the_version_and_the_matching() {
     assert_eq!(after.json["decision"]["action"], "block", "{}", after.json);
     let rule = &after.json["decision"]["matched"][0];
     assert_eq!(rule["rule"], "prompt-sexualised-minors", "{}", after.json);
-    assert_eq!(rule["evidence"][0]["text"], "gremlin", "{rule}");
+    assert_eq!(rule["evidence"][0]["text"], "robot", "{rule}");
 
     // Taking the word out again restores the first version and the first answer.
     let list = std::fs::read_to_string(&minors).unwrap();
-    std::fs::write(&minors, list.replace("gremlin\n", "")).unwrap();
+    std::fs::write(&minors, list.replace("robot\n", "")).unwrap();
     let r = api.post_json("/v1/policies/reload", &json!({}));
     assert_eq!(r.json["version"], v0.as_str(), "{}", r.json);
     let again = api.post_json("/v1/prompts/check?view=full", &prompt);

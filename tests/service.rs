@@ -876,6 +876,10 @@ fn openapi_document_describes_the_api() {
         ("post", "/v1/banks/{name}/hashes"),
         ("post", "/v1/banks/{name}/decisions"),
         ("get", "/v1/checks/{id}"),
+        ("post", "/v1/text-categories"),
+        ("get", "/v1/text-categories"),
+        ("get", "/v1/text-categories/{name}"),
+        ("delete", "/v1/text-categories/{name}"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for &(method, path) in &routes {

@@ -29,6 +29,8 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
     clipguard::http::check_access(&cfg)?;
     let ctx = Context::open(cfg)?;
     let service = ctx.service(ctx.cfg.server.workers, ctx.cfg.server.queue)?;
+    let warming = service.clone();
+    std::thread::spawn(move || warming.warm());
     actix_web::rt::System::new().block_on(clipguard::http::serve(&ctx.cfg, service))?;
     Ok(())
 }

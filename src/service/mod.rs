@@ -213,6 +213,25 @@ impl CheckService {
         &self.pool
     }
 
+    /// Loads what the decision-time stages would load on first use (the text categories),
+    /// so the first check does not wait for it. A stage that cannot load is logged here and
+    /// fails its first check as it would have.
+    pub fn warm(&self) {
+        for stage in self.stages.iter() {
+            let t0 = Instant::now();
+            match stage.warm() {
+                Ok(()) => tracing::debug!(
+                    stage = stage.name(),
+                    ms = t0.elapsed().as_millis() as u64,
+                    "warm"
+                ),
+                Err(e) => {
+                    tracing::warn!(stage = stage.name(), error = %e, "cannot load ahead of the first check")
+                }
+            }
+        }
+    }
+
     /// Refuses new work, then waits for the screenings queued and running, then for the
     /// evidence thumbnails they made (a stopping server or a finished CLI loses none).
     pub fn shutdown(&self) {

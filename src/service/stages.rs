@@ -31,6 +31,11 @@ pub struct Subject<'a> {
 pub trait Stage: Send + Sync {
     fn name(&self) -> &'static str;
     fn run(&self, subject: &mut Subject<'_>) -> Result<(), ScreenError>;
+    /// Loads now what the first decision would otherwise wait for (a server calls it once at
+    /// start, in the background).
+    fn warm(&self) -> Result<(), ScreenError> {
+        Ok(())
+    }
 }
 
 /// The stages every decision runs, in order, on the context's snapshots (and the text
@@ -222,6 +227,15 @@ struct Meaning {
 impl Stage for Meaning {
     fn name(&self) -> &'static str {
         "meaning"
+    }
+
+    /// The encoder and the set's 3,200 phrases: tens of seconds on a first start with an
+    /// empty cache, which a newcomer's first prompt check would otherwise wait for.
+    fn warm(&self) -> Result<(), ScreenError> {
+        self.meaning
+            .current()
+            .map(|_| ())
+            .map_err(ScreenError::from)
     }
 
     fn run(&self, x: &mut Subject<'_>) -> Result<(), ScreenError> {

@@ -21,7 +21,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import requests
@@ -92,10 +94,26 @@ def main():
     cat = still("chelsea.png", "scale=640:360:force_original_aspect_ratio=increase,crop=640:360",
                 work / "cat.mp4")
 
+    # A pipeline's receiver on loopback: the allowed clip's decision is pushed to it, and the
+    # detail view shows that callback delivered.
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_port}/hooks/clipguard"
+
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([str(BIN), "serve"], cwd=REPO,
-                              env=dict(env, CLIPGUARD_SERVER__BIND=f"127.0.0.1:{port}"),
+                              env=dict(env, CLIPGUARD_SERVER__BIND=f"127.0.0.1:{port}",
+                                       CLIPGUARD_CALLBACKS__ALLOWED_HOSTS=f"127.0.0.1:{receiver.server_port}",
+                                       CLIPGUARD_CALLBACKS__SECRET="dashboard-test-secret"),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     driver = None
     try:
@@ -119,7 +137,7 @@ def main():
         review = check(cat, {"user": "bob", "prompt": "a cat in the style of Collins",
                              "clip_id": "gen-cat-style"})
         assert review["action"] == "review", review
-        allowed = check(cat, {"user": "bob", "clip_id": "gen-cat"})
+        allowed = check(cat, {"user": "bob", "clip_id": "gen-cat", "callback_url": hook})
         assert allowed["action"] == "allow", allowed
 
         # Bytes flipped in the cat's frames, seeds tried until the decoder reports errors
@@ -219,6 +237,19 @@ def main():
         driver.save_screenshot(str(SHOTS / "detail-block.png"))
         close_detail()
 
+        # The allowed clip's callback: delivered to the receiver, shown with its attempts and
+        # the receiver's answer.
+        wait_for("the callback", lambda: requests.get(
+            f"{base}/v1/checks/{allowed['id']}", timeout=5).json()["callbacks"][0]["state"] == "delivered")
+        # Allowed decisions are not in the recent list: opened by its link, as shared.
+        driver.execute_script("location.hash = arguments[0]", "decision/" + allowed["id"])
+        wait.until(lambda d: d.find_element(By.ID, "detail-panel").get_attribute("data-id") == allowed["id"])
+        row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '#detail table.callbacks tr.callback'))
+        cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+        assert cells[:5] == ["decided", hook, "delivered", "1", "200"], cells
+        driver.save_screenshot(str(SHOTS / "detail-callback.png"))
+        close_detail()
+
         # The prompt-only review: no frame, the prompt with the matched span marked.
         open_detail(f'#queue .review-item[data-id="{review["id"]}"] a.open')
         mark = wait.until(lambda d: d.find_element(
@@ -229,13 +260,14 @@ def main():
         driver.save_screenshot(str(SHOTS / "detail-prompt.png"))
         close_detail()
 
-        # The boxless coverage evidence: the whole frame at its time (640x360 -> 192x108).
+        # The boxless coverage evidence: the whole frame at its time, letterboxed in a square
+        # (640x360 -> 192x192).
         open_detail(f'#queue .review-item[data-id="{unseen["id"]}"] a.open')
         frame = wait.until(lambda d: d.find_element(
             By.CSS_SELECTOR, '#detail .rule[data-rule="coverage-incomplete"] img.frame'))
         wait.until(lambda d: loaded(frame))
         size = driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", frame)
-        assert size == [192, 108], size
+        assert size == [192, 192], size
         driver.save_screenshot(str(SHOTS / "detail-coverage.png"))
         close_detail()
 
