@@ -132,30 +132,8 @@ fn signed_callback_at(rx: &mpsc::Receiver<Received>) -> (String, String, String,
 
 /// A key made with `clipguard keys new --callback-url`: the key, and the config lines.
 fn key_with_callback(role: &str, name: &str, url: &str) -> (String, String) {
-    let (ok, out, err) = common::cli(
-        &[
-            "keys",
-            "new",
-            "--role",
-            role,
-            "--name",
-            name,
-            "--callback-url",
-            url,
-        ],
-        &[],
-    );
-    assert!(ok, "{err}");
-    let key = out
-        .lines()
-        .find_map(|l| l.strip_prefix("# cg_"))
-        .map(|k| format!("cg_{k}"))
-        .expect("the key is printed");
-    let config: String = out
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let (key, config) =
+        common::new_key_with(&["--role", role, "--name", name, "--callback-url", url]);
     assert!(
         config.contains(&format!("callback_url = \"{url}\"")),
         "{config}"

@@ -281,7 +281,13 @@ impl Drop for ServerGuard {
 
 /// Makes a key with `clipguard keys new` and returns (key, config lines).
 pub fn new_key(role: &str, name: &str) -> (String, String) {
-    let (ok, out, err) = cli(&["keys", "new", "--role", role, "--name", name], &[]);
+    new_key_with(&["--role", role, "--name", name])
+}
+
+/// As `new_key`, with the arguments of `keys new` given.
+pub fn new_key_with(args: &[&str]) -> (String, String) {
+    let args: Vec<&str> = ["keys", "new"].iter().chain(args).copied().collect();
+    let (ok, out, err) = cli(&args, &[]);
     assert!(ok, "{err}");
     let key = out
         .lines()
